@@ -1,0 +1,336 @@
+"""The paper's four structures (k1c2, k2c1, k2c2, CRNN) as one parametrised builder.
+
+Choi, Fazekas, Sandler and Cho (2016), "Convolutional Recurrent Neural Networks for
+Music Classification", compare four structures on a 96 x 1366 log-mel input while
+scaling only their widths. Each structure is described once, as data
+(:data:`STRUCTURES`); :func:`build` turns a structure and its widths into a Keras
+model. The original MusicTaggerCRNN and MusicTaggerCNN are the configurations
+:data:`ORIGINAL_WIDTHS` ``["crnn"]`` and ``["k2c2"]``.
+
+Layer names follow the original code (``bn_0_freq``, ``conv1``, ``bn1``, ...,
+``gru1``, ``gru2``, ``output``) so that the original weights map onto them by name.
+
+Examples
+--------
+>>> from music_tagger.architectures import build
+>>> model = build("crnn")                                # doctest: +SKIP
+>>> model.output_shape                                   # doctest: +SKIP
+(None, 50)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from . import legacy
+
+#: Shape of one log-mel input: 96 mel bands x 1366 frames x 1 channel.
+INPUT_SHAPE = (96, 1366, 1)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One of the paper's structures; ``widths`` are the sizes of its hidden layers.
+
+    Attributes
+    ----------
+    kernels : tuple of (rows, cols)
+        Kernel of each conv layer; ``rows=None`` spans every remaining mel band.
+    pools : tuple of (rows, cols)
+        Max-pooling after each conv layer.
+    n_dense : int
+        Fully-connected hidden layers after the conv blocks (k1c2, k2c1).
+    n_rnn : int
+        Recurrent layers after the conv blocks (CRNN).
+    time_padding : int
+        Zero frames added on each side of the time axis before the input BatchNorm.
+    dropout : float
+        Dropout after each conv block, during training only.
+    """
+
+    name: str
+    kernels: tuple[tuple[int | None, int], ...]
+    pools: tuple[tuple[int, int], ...]
+    n_dense: int = 0
+    n_rnn: int = 0
+    time_padding: int = 0
+    dropout: float = 0.1
+
+    @property
+    def n_conv(self) -> int:
+        return len(self.kernels)
+
+    @property
+    def n_widths(self) -> int:
+        return self.n_conv + self.n_dense + min(self.n_rnn, 1)
+
+
+STRUCTURES: dict[str, Structure] = {
+    # 4 conv layers with 1D (1x4) kernels along time, pooling along time only.
+    "k1c2": Structure(
+        "k1c2", kernels=((1, 4),) * 4, pools=((1, 4), (1, 5), (1, 8), (1, 8)), n_dense=2
+    ),
+    # A first kernel over all 96 bands (96x4), then 1D convolutions along time.
+    "k2c1": Structure(
+        "k2c1",
+        kernels=((None, 4),) + ((1, 4),) * 4,
+        pools=((1, 4), (1, 4), (1, 4), (1, 5), (1, 4)),
+        n_dense=2,
+    ),
+    # The fully convolutional 5-layer network (the original MusicTaggerCNN).
+    "k2c2": Structure(
+        "k2c2", kernels=((3, 3),) * 5, pools=((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))
+    ),
+    # 4 conv layers and 2 GRUs on the zero-padded 1440-frame input (MusicTaggerCRNN).
+    "crnn": Structure(
+        "crnn",
+        kernels=((3, 3),) * 4,
+        pools=((2, 2), (3, 3), (4, 4), (4, 4)),
+        n_rnn=2,
+        time_padding=legacy.CRNN_TIME_PADDING,
+    ),
+}
+
+#: Widths of the released models: MusicTaggerCRNN (conv maps, GRU units) and
+#: MusicTaggerCNN (conv maps).
+ORIGINAL_WIDTHS: dict[str, tuple[int, ...]] = {
+    "crnn": (64, 128, 128, 128, 32),
+    "k2c2": (32, 128, 128, 192, 256),
+}
+
+
+def _structure(arch: str) -> Structure:
+    try:
+        return STRUCTURES[arch.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {arch!r}; choose one of {', '.join(STRUCTURES)}"
+        ) from None
+
+
+def _check_widths(structure: Structure, widths: Sequence[int]) -> tuple[int, ...]:
+    widths = tuple(int(w) for w in widths)
+    if len(widths) != structure.n_widths or min(widths) < 1:
+        raise ValueError(
+            f"{structure.name} takes {structure.n_widths} positive widths "
+            f"({structure.n_conv} conv layers"
+            + (f", {structure.n_dense} dense layers" if structure.n_dense else "")
+            + (", the recurrent units" if structure.n_rnn else "")
+            + f"), got {widths}"
+        )
+    return widths
+
+
+def _input_norm(input_norm: str | None, time_frames: int | None) -> str:
+    """``"time"`` (the originals' per-frame BatchNorm) needs a fixed length."""
+    if input_norm is None:
+        return "time" if time_frames is not None else "freq"
+    if input_norm not in ("time", "freq"):
+        raise ValueError(f"input_norm must be 'time', 'freq' or None, got {input_norm!r}")
+    if input_norm == "time" and time_frames is None:
+        raise ValueError(
+            "input_norm='time' normalises each time index and needs a fixed number of "
+            "frames; use input_norm='freq' with a variable-length input"
+        )
+    return input_norm
+
+
+def _conv_block(x, index: int, filters: int, kernel, pool, dropout: float):
+    rows, cols = kernel
+    padding = "same"
+    if rows is None:  # a kernel over all remaining bands: the maps become 1D
+        rows, padding = x.shape[1], "valid"
+    x = layers.Conv2D(filters, (rows, cols), padding=padding, name=f"conv{index}")(x)
+    x = layers.BatchNormalization(axis=-1, epsilon=legacy.BN_EPSILON, name=f"bn{index}")(x)
+    x = layers.ELU(name=f"elu{index}")(x)
+    x = layers.MaxPooling2D(pool, name=f"pool{index}")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"dropout{index}")(x)
+    return x
+
+
+def _recurrent(rnn: str, units: int, return_sequences: bool, bidirectional: bool, name: str):
+    kwargs = dict(
+        return_sequences=return_sequences,
+        recurrent_activation=legacy.keras1_hard_sigmoid,
+    )
+    if rnn == "gru":
+        layer = layers.GRU(units, reset_after=legacy.GRU_RESET_AFTER, **kwargs)
+    elif rnn == "lstm":
+        layer = layers.LSTM(units, **kwargs)
+    else:
+        raise ValueError(f"rnn must be 'gru' or 'lstm', got {rnn!r}")
+    if bidirectional:
+        return layers.Bidirectional(layer, name=name)
+    layer.name = name
+    return layer
+
+
+def _input(input_tensor, input_shape: tuple):
+    if input_tensor is None:
+        return layers.Input(shape=input_shape, name="melgram")
+    if not keras.backend.is_keras_tensor(input_tensor):
+        raise ValueError(
+            "input_tensor must be a Keras tensor (the output of keras.Input or a layer), "
+            f"got {type(input_tensor).__name__}"
+        )
+    return input_tensor
+
+
+def build(
+    arch: str,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    classes: int = 50,
+    input_shape: tuple = INPUT_SHAPE,
+    *,
+    include_top: bool = True,
+    input_tensor=None,
+    rnn: str = "gru",
+    bidirectional: bool = False,
+    rnn_units: int | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+    name: str | None = None,
+) -> keras.Model:
+    """Build one of the paper's structures, randomly initialised.
+
+    Parameters
+    ----------
+    arch : {"k1c2", "k2c1", "k2c2", "crnn"}
+    n_params : int, optional
+        A parameter budget of the paper (see ``architectures.BUDGETS``); picks the
+        widths. Without it (and without ``widths``) the released model's widths are
+        used for k2c2 and crnn.
+    widths : sequence of int, optional
+        Explicit hidden-layer sizes (conv maps, then dense units or the recurrent
+        units); overrides ``n_params``.
+    classes : int
+        Number of sigmoid outputs.
+    input_shape : tuple
+        ``(96, frames, 1)``; ``frames=None`` accepts any length (needs
+        ``input_norm='freq'``, chosen automatically).
+    include_top : bool
+        False drops the output layer: the model then returns its last hidden layer.
+    input_tensor : keras tensor, optional
+        Use this tensor as the model's input.
+    rnn : {"gru", "lstm"}
+        Recurrent layer of the CRNN.
+    bidirectional : bool
+        Wrap the CRNN's recurrent layers in ``keras.layers.Bidirectional``.
+    rnn_units : int, optional
+        Overrides the recurrent width.
+    input_norm : {"time", "freq"}, optional
+        ``"time"`` normalises each frame index (what the original weights need;
+        default for a fixed length), ``"freq"`` each mel band (default for a
+        variable length).
+    dropout : float, optional
+        Dropout after each conv block (default: the structure's).
+    name : str, optional
+        The model's name.
+
+    Returns
+    -------
+    keras.Model
+
+    Examples
+    --------
+    >>> m = build("crnn", widths=(8, 8, 8, 8, 4), input_shape=(96, None, 1))  # doctest: +SKIP
+    >>> m.output_shape                                                         # doctest: +SKIP
+    (None, 50)
+    """
+    structure = _structure(arch)
+    widths = _check_widths(structure, _resolve_widths(structure, n_params, widths))
+    if rnn_units is not None:
+        if not structure.n_rnn:
+            raise ValueError(f"rnn_units applies to the crnn only, not {structure.name}")
+        widths = widths[:-1] + (int(rnn_units),)
+    if classes < 1:
+        raise ValueError(f"classes must be positive, got {classes}")
+    inputs = _input(input_tensor, tuple(input_shape))
+    time_frames = inputs.shape[legacy.TIME_AXIS]
+    norm = _input_norm(input_norm, time_frames)
+    dropout = structure.dropout if dropout is None else dropout
+
+    x = inputs
+    if structure.time_padding:
+        pad = structure.time_padding
+        x = layers.ZeroPadding2D(((0, 0), (pad, pad)), name="zeropadding")(x)
+    axis = legacy.TIME_AXIS if norm == "time" else legacy.FREQ_AXIS
+    x = layers.BatchNormalization(axis=axis, epsilon=legacy.BN_EPSILON, name="bn_0_freq")(x)
+    conv_widths = widths[: structure.n_conv]
+    for i, (filters, kernel, pool) in enumerate(
+        zip(conv_widths, structure.kernels, structure.pools), start=1
+    ):
+        x = _conv_block(x, i, filters, kernel, pool, dropout)
+
+    hidden = widths[structure.n_conv :]
+    if structure.n_rnn:
+        # (batch, freq, time, maps) -> (batch, time, freq * maps): one step per frame
+        x = layers.Permute((2, 1, 3), name="to_sequence")(x)
+        x = layers.Reshape((-1, x.shape[2] * x.shape[3]), name="reshape")(x)
+        for i in range(1, structure.n_rnn + 1):
+            last = i == structure.n_rnn
+            x = _recurrent(rnn, hidden[0], not last, bidirectional, f"{rnn}{i}")(x)
+        x = layers.Dropout(0.3, name="dropout_final")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+        for i, units in enumerate(hidden, start=1):
+            x = layers.Dense(units, name=f"fc{i}")(x)
+            x = layers.BatchNormalization(epsilon=legacy.BN_EPSILON, name=f"bn_fc{i}")(x)
+            x = layers.ELU(name=f"elu_fc{i}")(x)
+            x = layers.Dropout(0.5, name=f"dropout_fc{i}")(x)
+    if include_top:
+        x = layers.Dense(classes, activation="sigmoid", name="output")(x)
+    return keras.Model(inputs, x, name=name or structure.name)
+
+
+def _resolve_widths(
+    structure: Structure, n_params: int | None, widths: Sequence[int] | None
+) -> Sequence[int]:
+    if widths is not None:
+        return widths
+    if n_params is not None:
+        return budget_widths(structure.name, n_params)
+    if structure.name in ORIGINAL_WIDTHS:
+        return ORIGINAL_WIDTHS[structure.name]
+    raise ValueError(f"{structure.name} needs n_params or widths")
+
+
+#: Hidden-layer widths per structure and parameter budget (paper, Table 1).
+BUDGETS: dict[str, dict[int, tuple[int, ...]]] = {
+    "k2c2": {
+        100_000: (20, 41, 41, 62, 83),
+        250_000: (33, 66, 66, 100, 133),
+        500_000: (47, 95, 95, 142, 190),
+        1_000_000: (67, 135, 135, 203, 271),
+        3_000_000: (118, 236, 236, 355, 473),
+    },
+    "crnn": {
+        100_000: (30, 60, 60, 60, 30),
+        250_000: (48, 96, 96, 96, 48),
+        500_000: (68, 137, 137, 137, 68),
+        1_000_000: (96, 195, 195, 195, 96),
+        3_000_000: (169, 339, 339, 339, 169),
+    },
+}
+
+
+def budget_widths(arch: str, n_params: int) -> tuple[int, ...]:
+    """The widths of ``arch`` at one of the paper's parameter budgets.
+
+    Examples
+    --------
+    >>> budget_widths("crnn", 100_000)
+    (30, 60, 60, 60, 30)
+    """
+    table = BUDGETS.get(arch, {})
+    if n_params not in table:
+        raise ValueError(
+            f"no widths for {arch} at n_params={n_params}; known budgets: "
+            f"{', '.join(str(b) for b in sorted(table)) or 'none'}"
+        )
+    return table[n_params]

@@ -1,0 +1,205 @@
+"""Keras 1 behaviours that the original weights depend on, kept in one place.
+
+Each behaviour below is reproduced on purpose, because the published scores of the
+original MusicTaggerCRNN and MusicTaggerCNN depend on it; ``tests/test_legacy.py``
+pins every one of them by showing that the wrong choice changes the output.
+
+==========================  ==========================================================
+behaviour                   what this module does
+==========================  ==========================================================
+gate activation             :func:`keras1_hard_sigmoid`, ``clip(0.2 x + 0.5, 0, 1)``
+                            (Keras 3's ``hard_sigmoid`` is ``x / 6 + 0.5``)
+GRU formulation             :data:`GRU_RESET_AFTER` ``= False`` (reset gate applied
+                            before the recurrent matmul) and :func:`pack_gru_weights`
+kernel flip                 :func:`convert_conv_kernel`: theano files store true
+                            convolution kernels, flipped on both spatial axes
+BatchNorm statistics        :func:`convert_bn_statistics`: ``running_std`` is a
+                            *variance* (Keras 1.1/1.2 reading, CRNN) or a Keras 1.0.6
+                            standard deviation (CNN)
+BatchNorm epsilon           :data:`BN_EPSILON` ``= 1e-5`` (Keras 1.0.8-1.1.x default)
+time-indexed input BN       :data:`TIME_AXIS` and :data:`CRNN_TIME_PADDING`: the
+                            CRNN's ``bn_0_freq`` normalises per time index of the
+                            zero-padded input (1366 + 2 * 37 = 1440 parameters)
+==========================  ==========================================================
+
+Examples
+--------
+>>> import numpy as np
+>>> from music_tagger import legacy
+>>> float(legacy.keras1_hard_sigmoid(np.float32(1.0)))
+0.7
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import keras
+import numpy as np
+from keras import ops
+
+#: BatchNormalization epsilon of Keras 1.0.8-1.1.x, current when the CRNN's scores
+#: were published (Keras 1.2 moved to 1e-3). Used by every BatchNorm layer here.
+BN_EPSILON = 1e-5
+
+#: Keras 1.0.6's BatchNorm added this to the stored standard deviation at inference:
+#: ``x_hat = (x - mean) / (running_std + KERAS106_STD_EPSILON)``.
+KERAS106_STD_EPSILON = 1e-6
+
+#: Keras 1 GRUs apply the reset gate before the recurrent matmul.
+GRU_RESET_AFTER = False
+
+#: Axis of the time index in a channels-last (batch, freq, time, channel) melgram.
+TIME_AXIS = 2
+#: Axis of the mel band in a channels-last melgram.
+FREQ_AXIS = 1
+
+#: The CRNN zero-pads 37 frames on each side of the 1366-frame input (-> 1440).
+CRNN_TIME_PADDING = 37
+
+BNSemantics = Literal["variance", "std_keras106"]
+
+
+@keras.saving.register_keras_serializable(package="music_tagger")
+def keras1_hard_sigmoid(x):
+    """The hard sigmoid of Keras 1: ``clip(0.2 * x + 0.5, 0, 1)``.
+
+    Keras 1 used it as the default gate activation of its recurrent layers; Keras 3's
+    ``hard_sigmoid`` is a different function (``relu6(x + 3) / 6``), which moves the
+    CRNN's published scores by up to 0.075.
+
+    Parameters
+    ----------
+    x : tensor or array
+        Pre-activation.
+
+    Returns
+    -------
+    tensor
+        Same shape as ``x``, values in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(keras1_hard_sigmoid(np.array([-3.0, 0.0, 3.0], "float32"))).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def convert_conv_kernel(kernel: np.ndarray, flip: bool) -> np.ndarray:
+    """Turn a Keras 1 ``Convolution2D`` kernel into a Keras 3 ``Conv2D`` kernel.
+
+    Both original files store kernels as ``(out, in, rows, cols)``; Keras 3 wants
+    ``(rows, cols, in, out)``. Files saved from the theano backend hold true
+    convolution kernels, which must be flipped on both spatial axes to become the
+    cross-correlation kernels that Keras 3 (and Keras 1 on tensorflow) applies.
+
+    Parameters
+    ----------
+    kernel : np.ndarray, shape (out, in, rows, cols)
+    flip : bool
+        True for a theano-backend file.
+
+    Returns
+    -------
+    np.ndarray, shape (rows, cols, in, out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = np.arange(9, dtype="float32").reshape(1, 1, 3, 3)
+    >>> convert_conv_kernel(k, flip=True)[:, :, 0, 0].tolist()
+    [[8.0, 7.0, 6.0], [5.0, 4.0, 3.0], [2.0, 1.0, 0.0]]
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4:
+        raise ValueError(f"expected a 4-d (out, in, rows, cols) kernel, got shape {kernel.shape}")
+    if flip:
+        kernel = kernel[:, :, ::-1, ::-1]
+    return np.ascontiguousarray(kernel.transpose(2, 3, 1, 0))
+
+
+def convert_bn_statistics(
+    running_mean: np.ndarray,
+    running_std: np.ndarray,
+    semantics: BNSemantics,
+    epsilon: float = BN_EPSILON,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn Keras 1 BatchNorm statistics into Keras 3 ``(moving_mean, moving_variance)``.
+
+    Keras 3 normalises as ``(x - mean) / sqrt(variance + epsilon)``.
+
+    - ``"variance"``: the reading under which the CRNN's scores were published
+      (Keras 1.1/1.2): ``running_std`` holds a variance, used as it is.
+    - ``"std_keras106"``: Keras 1.0.6 (the MusicTaggerCNN) stored the standard
+      deviation and divided by ``running_std + 1e-6``; the equivalent variance is
+      ``(running_std + 1e-6) ** 2 - epsilon``, exact at inference.
+
+    Parameters
+    ----------
+    running_mean, running_std : np.ndarray
+        The stored statistics.
+    semantics : {"variance", "std_keras106"}
+    epsilon : float
+        The epsilon of the Keras 3 layer that receives the statistics.
+
+    Returns
+    -------
+    moving_mean, moving_variance : np.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mean, var = convert_bn_statistics(np.zeros(1), np.array([2.0]), "std_keras106")
+    >>> float(np.sqrt(var[0] + BN_EPSILON))  # divides by 2 + 1e-6, as Keras 1.0.6 did
+    2.000001
+    """
+    running_mean = np.asarray(running_mean)
+    running_std = np.asarray(running_std)
+    if semantics == "variance":
+        return running_mean, running_std
+    if semantics == "std_keras106":
+        variance = (running_std.astype(np.float64) + KERAS106_STD_EPSILON) ** 2 - epsilon
+        if np.any(variance < 0):
+            raise ValueError(
+                f"a stored standard deviation is below sqrt({epsilon}); these statistics "
+                "cannot be read with Keras 1.0.6 semantics"
+            )
+        return running_mean, variance.astype(running_std.dtype)
+    raise ValueError(f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'")
+
+
+GRU_GATES = ("z", "r", "h")
+
+
+def pack_gru_weights(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Pack a Keras 1 GRU's nine arrays into Keras 3's ``[kernel, recurrent, bias]``.
+
+    Keras 1 stores ``W_z, U_z, b_z, W_r, U_r, b_r, W_h, U_h, b_h``; Keras 3's GRU
+    (``reset_after=False``) concatenates the gates in the order update (z), reset
+    (r), candidate (h).
+
+    Parameters
+    ----------
+    arrays : dict
+        The nine arrays keyed ``"W_z"``, ``"U_z"``, ... ``"b_h"``.
+
+    Returns
+    -------
+    list of np.ndarray
+        ``[kernel (in, 3u), recurrent_kernel (u, 3u), bias (3u,)]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> arrs = {f"{k}_{g}": np.zeros((4, 2) if k == "W" else (2, 2) if k == "U" else 2)
+    ...         for k in "WUb" for g in "zrh"}
+    >>> [a.shape for a in pack_gru_weights(arrs)]
+    [(4, 6), (2, 6), (6,)]
+    """
+    missing = [f"{k}_{g}" for k in "WUb" for g in GRU_GATES if f"{k}_{g}" not in arrays]
+    if missing:
+        raise KeyError(f"GRU weights missing: {', '.join(missing)}")
+    return [
+        np.concatenate([arrays[f"{k}_{g}"] for g in GRU_GATES], axis=-1) for k in "WUb"
+    ]

@@ -1,0 +1,240 @@
+"""Finding the original files and importing Keras 1 HDF5 weights into Keras 3 models.
+
+Known files (weights and example clips) are listed, with their public address and
+sha256, in the registry ``weights/registry.json`` (installed as
+``music_tagger.registry``). :func:`get_file` resolves an entry from the folder named by
+``$MUSIC_TAGGER_WEIGHTS_DIR`` when it holds the file, else downloads it with
+``keras.utils.get_file``; either way the sha256 is checked.
+
+:func:`load_legacy_weights` reads an original Keras 1 HDF5 file with h5py and sets
+it into a model built by :mod:`music_tagger.architectures`, through the conversions of
+:mod:`music_tagger.legacy`.
+
+Examples
+--------
+>>> from music_tagger import weights
+>>> weights.TAGS[:3]
+['rock', 'pop', 'alternative']
+>>> path = weights.example("bensound-cute")   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from . import legacy
+
+ENV_DIR = "MUSIC_TAGGER_WEIGHTS_DIR"
+
+
+class WeightsError(ValueError):
+    """A weight file is missing, corrupt, or does not match the architecture."""
+
+
+@lru_cache(maxsize=1)
+def registry() -> dict[str, Any]:
+    """The registry of known files (``weights/registry.json``)."""
+    text = resources.files("music_tagger.registry").joinpath("registry.json").read_text()
+    return json.loads(text)
+
+
+TAGS: list[str] = list(registry()["tag_sets"]["msd50"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _entry(section: str, name: str) -> dict[str, Any]:
+    entries = registry()[section]
+    if name not in entries:
+        raise WeightsError(f"unknown {section[:-1]} {name!r}; known: {', '.join(entries)}")
+    return entries[name]
+
+
+def get_file(section: str, name: str) -> Path:
+    """Path to a registry file: local copy first, else a checked download.
+
+    Parameters
+    ----------
+    section : {"weights", "examples"}
+    name : str
+        Registry key, e.g. ``"crnn_msd_theano"`` or ``"bensound-cute"``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    WeightsError
+        If the local copy has the wrong sha256, or there is none and the download
+        fails (the message says how to provide the file).
+    """
+    entry = _entry(section, name)
+    local_dir = os.environ.get(ENV_DIR)
+    if local_dir:
+        local = Path(local_dir) / entry["path"]
+        if local.is_file():
+            if _sha256(local) != entry["sha256"]:
+                raise WeightsError(
+                    f"{local} does not have the sha256 of the original {name} "
+                    f"({entry['sha256']}); the file is corrupt or a different version"
+                )
+            return local
+    import keras  # only needed for a download
+
+    try:
+        path = keras.utils.get_file(
+            fname=Path(entry["path"]).name,
+            origin=entry["url"],
+            file_hash=entry["sha256"],
+            hash_algorithm="sha256",
+            cache_subdir="music_tagger",
+        )
+    except Exception as err:  # network, HTTP or hash failure
+        raise WeightsError(
+            f"could not obtain {name} ({err}). Download {entry['url']} yourself (sha256 "
+            f"{entry['sha256']}) and set {ENV_DIR} to the folder that holds "
+            f"{entry['path']}"
+        ) from err
+    return Path(path)
+
+
+def example(name: str) -> Path:
+    """Path to one of the four clips of the original example (like ``librosa.example``).
+
+    Parameters
+    ----------
+    name : str
+        One of ``"bensound-actionable"``, ``"bensound-cute"``, ``"bensound-dubstep"``,
+        ``"bensound-thejazzpiano"``.
+
+    Examples
+    --------
+    >>> import music_tagger
+    >>> music_tagger.example("bensound-cute").name   # doctest: +SKIP
+    'bensound-cute.mp3'
+    """
+    return get_file("examples", name)
+
+
+def example_names() -> list[str]:
+    """Names accepted by :func:`example`."""
+    return list(registry()["examples"])
+
+
+def _read_keras1_file(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """``{layer: {short weight name: array}}`` from a Keras 1 HDF5 weight file."""
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path} is not a readable HDF5 file ({err})") from err
+    with f:
+        if "layer_names" not in f.attrs:
+            raise WeightsError(f"{path} is not a Keras 1 weight file (no 'layer_names')")
+        out = {}
+        for layer in (n.decode() for n in f.attrs["layer_names"]):
+            group = f[layer]
+            arrays = {}
+            for full in (n.decode() for n in group.attrs["weight_names"]):
+                short = full.split(":")[0]
+                if short.endswith("_1"):  # tensorflow files: 'conv1_W_1:0'
+                    short = short[:-2]
+                arrays[short[len(layer) + 1 :]] = group[full][()]
+            out[layer] = arrays
+    return out
+
+
+def _is_theano_file(path: Path) -> bool:
+    """Files saved from the tensorflow backend name their variables ``...:0``."""
+    with h5py.File(path, "r") as f:
+        for layer in (n.decode() for n in f.attrs["layer_names"]):
+            names = [n.decode() for n in f[layer].attrs["weight_names"]]
+            if names:
+                return not names[0].endswith(":0")
+    raise WeightsError(f"{path} holds no weights")
+
+
+def _layer_arrays(layer, arrays: dict[str, np.ndarray], flip: bool, bn_semantics: str):
+    """The Keras 3 weight list of ``layer`` from its Keras 1 arrays."""
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        return [legacy.convert_conv_kernel(arrays["W"], flip), arrays["b"]]
+    if kind == "BatchNormalization":
+        mean, var = legacy.convert_bn_statistics(
+            arrays["running_mean"], arrays["running_std"], bn_semantics, layer.epsilon
+        )
+        return [arrays["gamma"], arrays["beta"], mean, var]
+    if kind == "GRU":
+        return legacy.pack_gru_weights(arrays)
+    if kind == "Dense":
+        return [arrays["W"], arrays["b"]]
+    raise WeightsError(f"no Keras 1 conversion for layer {layer.name!r} of type {kind}")
+
+
+def load_legacy_weights(
+    model,
+    path: str | os.PathLike,
+    *,
+    bn_semantics: legacy.BNSemantics = "variance",
+    flip: bool | None = None,
+) -> None:
+    """Set an original Keras 1 HDF5 weight file into ``model``, layer by layer by name.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by :mod:`music_tagger.architectures` (layer names as in the original).
+    path : path-like
+        A Keras 1 weight file, theano or tensorflow variant.
+    bn_semantics : {"variance", "std_keras106"}
+        How to read ``running_std`` (see :func:`legacy.convert_bn_statistics`).
+    flip : bool, optional
+        Flip conv kernels; default: detected from the file (theano files flip).
+
+    Raises
+    ------
+    WeightsError
+        Not HDF5, not a Keras 1 file, a layer of the model missing in the file, or
+        an array whose shape does not fit; the message names the layer and shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weight file not found: {path}")
+    stored = _read_keras1_file(path)
+    flip = _is_theano_file(path) if flip is None else flip
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in stored:
+            raise WeightsError(
+                f"{path.name} has no weights for layer {layer.name!r} "
+                f"(the file has: {', '.join(n for n, a in stored.items() if a)})"
+            )
+        try:
+            arrays = _layer_arrays(layer, stored[layer.name], flip, bn_semantics)
+        except KeyError as err:
+            raise WeightsError(
+                f"{path.name}: layer {layer.name!r} lacks weight {err}"
+            ) from err
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(a.shape) for a in arrays]
+        if expected != found:
+            raise WeightsError(
+                f"{path.name}: layer {layer.name!r} expects weights of shapes {expected}, "
+                f"the file gives {found}"
+            )
+        layer.set_weights(arrays)
