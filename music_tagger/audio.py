@@ -91,6 +91,7 @@ _KB_NUM_ZEROS = 64
 _KB_PRECISION = 9
 _KB_BETA = 14.769656459379492
 _KB_ROLLOFF = 0.9475937167399596
+_MAX_PHASES = 1024  # rate pairs with more phases than this skip the polyphase matrix
 
 
 class AudioError(ValueError):
@@ -290,12 +291,16 @@ def _wing_params(frac: np.ndarray, num_table: int) -> tuple[np.ndarray, np.ndarr
 def _taps(
     win: np.ndarray, delta: np.ndarray, offset: int, eta: float, step: int
 ) -> np.ndarray:
-    """The filter taps of one wing for a given table offset and interpolation weight."""
+    """The taps of one wing for a table offset and interpolation weight.
+
+    ``(len(win) - offset) // step`` taps, as resampy counted them (the last
+    partial step is left out).
+    """
     idx = np.arange(offset, len(win), step)[: (len(win) - offset) // step]
     return win[idx] + eta * delta[idx]
 
 
-def _resample_direct(
+def _resample_grouped(
     x: np.ndarray,
     n: np.ndarray,
     frac: np.ndarray,
@@ -304,26 +309,40 @@ def _resample_direct(
     scale: float,
     num_table: int,
 ) -> np.ndarray:
-    """resampy's per-output sum for the given outputs (any rate pair), vectorised."""
+    """resampy's per-output sum for the given outputs (any rate pair).
+
+    Output ``t`` reads ``x[n[t] - i]`` (left wing) and ``x[n[t] + 1 + k]`` (right
+    wing) with taps ``win[o + j * step] + eta * delta[o + j * step]``. The taps are
+    linear in ``eta``, so outputs sharing both table offsets ``o`` share four
+    tap vectors, applied to their input windows in one matrix product and
+    combined with each output's own ``eta``: exact, with no per-output gather
+    of the table.
+    """
     step = int(scale * num_table)
-    nwin = len(win)
-    n_max = (nwin - 0) // step  # most taps on one wing
+    off_l, eta_l = _wing_params(frac, num_table)
+    off_r, eta_r = _wing_params(scale - frac, num_table)
+    n_max = len(win) // step  # most taps on one wing
     xpad = np.concatenate([np.zeros(n_max), x, np.zeros(n_max + 1)])
+    # window k starts at xpad[k] = x[k - n_max]: x[n] sits in column n_max - 1
+    windows = np.lib.stride_tricks.sliding_window_view(xpad, 2 * n_max)
     out = np.empty(len(n))
-    i = np.arange(n_max)
-    chunk = max(1, (1 << 22) // (2 * n_max))
-    for s in range(0, len(n), chunk):
-        nn, ff = n[s : s + chunk], frac[s : s + chunk]
-        acc = np.zeros(len(nn))
-        for f, sign, base in ((ff, -1, nn), (scale - ff, 1, nn + 1)):
-            off, eta = _wing_params(f, num_table)
-            idx = off[:, None] + i[None, :] * step
-            valid = i[None, :] < ((nwin - off) // step)[:, None]
-            idx = np.where(valid, idx, 0)
-            w = np.where(valid, win[idx] + eta[:, None] * delta[idx], 0.0)
-            xi = xpad[n_max + base[:, None] + sign * i[None, :]]
-            acc += np.einsum("ij,ij->i", w, xi)
-        out[s : s + chunk] = acc
+    keys = off_l * (num_table + 1) + off_r
+    order = np.argsort(keys, kind="stable")
+    bounds = np.flatnonzero(np.diff(keys[order])) + 1
+    chunk = max(1, (1 << 21) // (2 * n_max))
+    for sel in np.split(order, bounds):
+        h = np.zeros((2 * n_max, 4))
+        o_l, o_r = int(off_l[sel[0]]), int(off_r[sel[0]])
+        idx_l = np.arange(o_l, len(win), step)[: (len(win) - o_l) // step]
+        idx_r = np.arange(o_r, len(win), step)[: (len(win) - o_r) // step]
+        h[n_max - len(idx_l) : n_max, 0] = win[idx_l][::-1]
+        h[n_max - len(idx_l) : n_max, 1] = delta[idx_l][::-1]
+        h[n_max : n_max + len(idx_r), 2] = win[idx_r]
+        h[n_max : n_max + len(idx_r), 3] = delta[idx_r]
+        for s in range(0, len(sel), chunk):
+            part = sel[s : s + chunk]
+            a = windows[n[part] + 1] @ h
+            out[part] = a[:, 0] + eta_l[part] * a[:, 1] + a[:, 2] + eta_r[part] * a[:, 3]
     return out
 
 
@@ -377,7 +396,12 @@ def _resample_polyphase(
 
 
 def resample_kaiser_best_2016(
-    y: np.ndarray, sr_orig: int, sr_new: int, *, _periodic: bool = False
+    y: np.ndarray,
+    sr_orig: int,
+    sr_new: int,
+    *,
+    _periodic: bool = False,
+    _accumulated_times: bool = True,
 ) -> np.ndarray:
     """Resample with resampy 0.1's 2016 ``kaiser_best`` filter, as librosa 0.4 did.
 
@@ -389,9 +413,17 @@ def resample_kaiser_best_2016(
     a different table under the same name, and is not a dependency.
 
     Output times are computed exactly as rationals and grouped by phase (a
-    polyphase matrix product); the few outputs where the original's accumulated
-    float64 time lands on the other side of an integer are recomputed with its
-    exact parameters, so the result equals the original loop to float rounding.
+    polyphase matrix product). The original summed its output time in float64;
+    the outputs where that sum lands on the other side of an integer or of a
+    table step (about 1% of them, one phase in 40 for 44.1 kHz) are recomputed
+    from the summed time, exactly as the original loop did. That matters: with
+    exact rational times alone the 2016 spectrograms are matched to 0.018 dB max
+    instead of 0.0012. The remaining drift of the summed time only moves the
+    linear interpolation weight within a table step: ignoring it changes the
+    output by at most about 4e-6 (30 s of 44.1 kHz music) and the spectrogram
+    by under 1e-5 dB. Rate pairs with more than 1024 phases compute every
+    output from its summed time (exact, about 5x slower).
+    ``_periodic`` and ``_accumulated_times`` are switches for tests only.
 
     Parameters
     ----------
@@ -430,15 +462,17 @@ def resample_kaiser_best_2016(
     num_table = 2**_KB_PRECISION
     scale = min(1.0, ratio)
     win, delta = _filter_tables(ratio, _periodic)
-    if n_out > 0 and int(scale * num_table) < 1:
+    if int(scale * num_table) < 1:
         raise ValueError(f"cannot downsample by a factor above {num_table} ({sr_orig} -> {sr_new})")
+    if n_out == 0:
+        return np.zeros(n_fix, dtype=out_dtype)
     g = math.gcd(sr_orig, sr_new)
     p, q = sr_new // g, sr_orig // g
     # the original's sequentially accumulated output times
     times = _time_registers(n_out, ratio)
     n = times.astype(np.int64)
     frac = scale * (times - n)
-    if p <= 1024:
+    if p <= _MAX_PHASES:
         out = _resample_polyphase(x, p, q, n_out, win, delta, scale, num_table)
         # outputs whose accumulated time crossed an integer differently, or whose
         # table offsets differ from the exact phase's: recompute with their own values
@@ -448,10 +482,11 @@ def resample_kaiser_best_2016(
         bad = (n != n_exact)
         for a, b in ((frac, frac_exact), (scale - frac, scale - frac_exact)):
             bad |= (a * num_table).astype(np.int64) != (b * num_table).astype(np.int64)
-        if bad.any():
-            out[bad] = _resample_direct(x, n[bad], frac[bad], win, delta, scale, num_table)
+        if _accumulated_times and bad.any():
+            idx = np.flatnonzero(bad)
+            out[idx] = _resample_grouped(x, n[idx], frac[idx], win, delta, scale, num_table)
     else:
-        out = _resample_direct(x, n, frac, win, delta, scale, num_table)
+        out = _resample_grouped(x, n, frac, win, delta, scale, num_table)
     if n_fix > n_out:
         out = np.concatenate([out, np.zeros(n_fix - n_out)])
     return out.astype(out_dtype)
@@ -507,7 +542,7 @@ def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
     if not os.path.exists(name):
         raise AudioError(f"{name}: no such file") from FileNotFoundError(name)
     if os.path.isdir(name):
-        raise AudioError(f"{name}: is a directory, not an audio file")
+        raise AudioError(f"{name}: is a directory, not an audio file") from IsADirectoryError(name)
     try:
         with sf.SoundFile(name) as f:
             fmt = f.format
