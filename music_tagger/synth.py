@@ -158,7 +158,8 @@ def _render(rng: np.random.Generator, spec: dict, n_samples: int, sr: int) -> np
             x[start:stop] = _harmonic_note(rng, spec, stop - start, sr)
     x /= np.abs(x).max() + 1e-12
     if spec["percussive"]:
-        hit = rng.standard_normal(int(0.08 * sr)) * np.exp(-np.arange(int(0.08 * sr)) / (0.012 * sr))
+        n_hit = int(0.08 * sr)
+        hit = rng.standard_normal(n_hit) * np.exp(-np.arange(n_hit) / (0.012 * sr))
         for start in onsets:
             stop = min(n_samples, start + len(hit))
             x[start:stop] += 1.2 * hit[: stop - start]
