@@ -51,8 +51,6 @@ from typing import Any, Callable, Iterable, Sequence, Union
 
 import numpy as np
 
-from .weights import TAGS
-
 __all__ = [
     "AUDIO_EXTENSIONS",
     "DEFAULT_CROPS",
@@ -83,6 +81,14 @@ FAITHFUL_RESAMPLER = "kaiser_best_2016"
 # --------------------------------------------------------------------------- decoding
 
 
+def _default_tags() -> list[str]:
+    # imported on use: music_tagger.weights imports Keras, which the CLI's --help
+    # and the module's constants should not pay for
+    from .weights import TAGS
+
+    return list(TAGS)
+
+
 def _check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
@@ -93,7 +99,7 @@ def _check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> i
 
 
 def decode_predictions(
-    preds: Any, top_n: int | None = 5, tags: Sequence[str] = TAGS
+    preds: Any, top_n: int | None = 5, tags: Sequence[str] | None = None
 ) -> list[list[tuple[str, float]]]:
     """The ``top_n`` best tags of each row of a score array, best first.
 
@@ -104,8 +110,9 @@ def decode_predictions(
     top_n : int or None
         How many tags per row (at most ``n_tags``; a larger value gives all of
         them). None gives all tags, sorted.
-    tags : sequence of str
-        The name of each column; default :data:`music_tagger.TAGS` (the 50 MSD tags).
+    tags : sequence of str, optional
+        The name of each column; None (default) means :data:`music_tagger.TAGS`, the
+        50 MSD tags.
 
     Returns
     -------
@@ -129,7 +136,7 @@ def decode_predictions(
     [[('jazz', 0.75), ('instrumental', 0.5)]]
     """
     top_n = _check_positive_int(top_n, "top_n", allow_none=True)
-    tags = list(tags)
+    tags = _default_tags() if tags is None else list(tags)
     if hasattr(preds, "numpy") and not isinstance(preds, np.ndarray):
         preds = preds.numpy()  # a backend tensor
     try:
@@ -190,7 +197,7 @@ class TagResult:
     top: list[tuple[str, float]]
     error: str | None = None
     n_crops: int = 0
-    tags: list[str] = field(default_factory=lambda: list(TAGS), repr=False)
+    tags: list[str] = field(default_factory=_default_tags, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -489,7 +496,7 @@ def tag(
     >>> for r in tag(["song.mp3", "albums/"], top_n=3):       # doctest: +SKIP
     ...     print(r.path, r.error or r.top)
     """
-    tags = list(TAGS if tags is None else tags)
+    tags = _default_tags() if tags is None else list(tags)
     top_n = _check_positive_int(top_n, "top_n", allow_none=True)
     crops, resampler = _resolve_mode(crops, faithful, resampler)
     _check_positive_int(batch_size, "batch_size")
