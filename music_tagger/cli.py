@@ -1,0 +1,299 @@
+"""The ``music-tagger`` command line (also ``python -m music_tagger``).
+
+Usage::
+
+    music-tagger tag song.mp3 other.wav some/folder/ --top 10
+    music-tagger tag --examples --faithful --format json
+
+Each subcommand is a pair of functions registered in :data:`SUBCOMMANDS`:
+
+* ``_add_<name>_parser(subparsers)`` adds its ``argparse`` sub-parser (with help for
+  every option) and returns it;
+* ``_run_<name>(args)`` does the work and returns the exit status.
+
+To add a subcommand, write the two functions and append the pair to
+:data:`SUBCOMMANDS`; nothing else needs to change. Heavy imports (TensorFlow,
+librosa) belong inside ``_run_<name>`` so that ``--help`` stays fast.
+
+Exit status: 0 success; 1 when something failed at run time (for ``tag``: any
+file that could not be tagged; the others are still tagged and printed); 2 for a
+usage error (bad option, missing argument); 130 on Ctrl-C. Machine-readable output
+(``--format json/csv``) is the only thing written to stdout; errors, warnings,
+progress bars and TensorFlow's logging go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from typing import Callable, Sequence
+
+# Before anything imports TensorFlow: keep its C++ info/warning logs quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROG = "music-tagger"
+
+
+class UsageError(Exception):
+    """Raised by a ``_run_<name>`` for a bad combination of options (exit status 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _print_error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- tag
+
+
+def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
+    from .tagging import AUDIO_EXTENSIONS, DEFAULT_BATCH_SIZE, DEFAULT_CROPS
+
+    p = subparsers.add_parser(
+        "tag",
+        help="tag audio files with the pretrained MSD tagger",
+        description=(
+            "Tag audio files with the 50 last.fm tags of the Million Song Dataset, "
+            "using the pretrained MusicTaggerCRNN (default) or MusicTaggerCNN. "
+            f"By default each file's score is the mean over {DEFAULT_CROPS} crops of "
+            "29.12 s spread over the track, because a single crop's scores move by up "
+            "to 0.1 with sub-second shifts; --faithful gives exactly the original "
+            "2016 recipe (the single centre crop)."
+        ),
+        epilog=(
+            "Exit status: 0 when every file was tagged, 1 when any file failed (its "
+            "error is printed to stderr and included in the output; the other files "
+            "are still tagged), 2 for a usage error. The weights are read from "
+            "$MUSIC_TAGGER_WEIGHTS_DIR when it holds them, else downloaded once."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="audio files, and folders searched recursively for audio files "
+        f"({' '.join(e.lstrip('.') for e in AUDIO_EXTENSIONS)}), tagged in sorted order",
+    )
+    p.add_argument(
+        "--examples",
+        action="store_true",
+        help="also tag the four example clips of the original repository "
+        "(bensound-*.mp3), before PATHs",
+    )
+    p.add_argument(
+        "--top", type=_positive_int, default=10, metavar="N",
+        help="number of tags to show per file, best first",
+    )  # fmt: skip
+    p.add_argument(
+        "--model", choices=("crnn", "cnn"), default="crnn",
+        help="crnn: MusicTaggerCRNN (the paper's, published scores); cnn: the "
+        "5-layer MusicTaggerCNN",
+    )  # fmt: skip
+    p.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", dest="fmt",
+        help="table: human-readable, scores rounded to 3 decimals; json: a list of "
+        '{"path", "tags": [[tag, score], ...], "error"}; csv: columns '
+        "path,rank,tag,score,error, one row per tag (one row with the error for a "
+        "failed file). json and csv keep full precision",
+    )  # fmt: skip
+    p.add_argument(
+        "--crops", type=_positive_int, default=None, metavar="N",
+        help=f"crops per file, spread evenly over the track, whose scores are "
+        f"averaged (default {DEFAULT_CROPS}; 1 with --faithful); more is steadier "
+        "and slower",
+    )  # fmt: skip
+    p.add_argument(
+        "--faithful", action="store_true",
+        help="reproduce the original exactly: single centre crop and the 2016 "
+        "resampler (the published scores of the example clips)",
+    )  # fmt: skip
+    p.add_argument(
+        "--resampler", choices=("soxr_hq", "kaiser_best_2016"), default=None,
+        help="resampling to 12 kHz: soxr_hq (default, fast) or kaiser_best_2016 "
+        "(the 2016 filter; always used with --faithful)",
+    )  # fmt: skip
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, metavar="N",
+        help="crops per network call, shared across files; memory grows with it "
+        "(about 100 MB per crop for the CRNN)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-progress", action="store_true",
+        help="no progress bar (it is shown on stderr only when stderr is a terminal)",
+    )  # fmt: skip
+    return p
+
+
+def _example_paths() -> tuple[list[str], list]:
+    """Paths of the four example clips, and failed results for those unobtainable."""
+    from .tagging import TagResult
+    from .weights import WeightsError, example, example_names
+
+    paths, failed = [], []
+    for name in example_names():
+        try:
+            paths.append(str(example(name)))
+        except WeightsError as err:
+            failed.append(TagResult(name, None, [], str(err)))
+    return paths, failed
+
+
+def _format_table(results) -> str:
+    lines = []
+    for r in results:
+        lines.append(r.path)
+        if r.error is not None:
+            lines.append(f"    error: {r.error}")
+        else:
+            width = max((len(t) for t, _ in r.top), default=0)
+            for rank, (t, s) in enumerate(r.top, 1):
+                lines.append(f"  {rank:3d}. {t:<{width}}  {s:.3f}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _format_json(results) -> str:
+    import json
+
+    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+
+
+def _format_csv(results) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["path", "rank", "tag", "score", "error"])
+    for r in results:
+        if r.error is not None:
+            writer.writerow([r.path, "", "", "", r.error])
+        for rank, (t, s) in enumerate(r.top, 1):
+            writer.writerow([r.path, rank, t, repr(s), ""])
+    return buf.getvalue().rstrip("\n")
+
+
+_FORMATTERS: dict[str, Callable] = {
+    "table": _format_table,
+    "json": _format_json,
+    "csv": _format_csv,
+}
+
+
+def _run_tag(args: argparse.Namespace) -> int:
+    if not args.paths and not args.examples:
+        raise UsageError("give at least one PATH, or --examples")
+    if args.faithful and args.crops not in (None, 1):
+        raise UsageError(f"--faithful uses the single centre crop; --crops {args.crops} conflicts")
+    if args.faithful and args.resampler not in (None, "kaiser_best_2016"):
+        raise UsageError("--faithful uses the kaiser_best_2016 resampler")
+
+    from .tagging import tag
+    from .weights import WeightsError
+
+    results = []
+    paths = list(args.paths)
+    if args.examples:
+        example_paths, failed = _example_paths()
+        results.extend(failed)
+        paths = example_paths + paths
+    if paths:
+        try:
+            # anything a library prints goes to stderr: stdout is the output only
+            with contextlib.redirect_stdout(sys.stderr):
+                results.extend(
+                    tag(
+                        paths,
+                        model=args.model,
+                        top_n=args.top,
+                        crops=args.crops,
+                        faithful=args.faithful,
+                        batch_size=args.batch_size,
+                        progress=False if args.no_progress else None,
+                        resampler=args.resampler,
+                    )
+                )
+        except WeightsError as err:
+            _print_error(str(err))
+            return 1
+    for r in results:
+        if r.error is not None:
+            _print_error(r.error)
+    text = _FORMATTERS[args.fmt](results)
+    if text:
+        print(text)
+    return 0 if all(r.error is None for r in results) else 1
+
+
+# --------------------------------------------------------------------------- registry
+
+#: Every subcommand as ``(add_parser, run)``: ``add_parser(subparsers)`` adds and
+#: returns its sub-parser, ``run(args)`` returns the exit status. Append new ones here.
+SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
+    (_add_tag_parser, _run_tag),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``music-tagger`` parser with every subcommand of :data:`SUBCOMMANDS`."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Music auto-tagging with the pretrained CRNN of Choi et al. (2016), "
+            "ported to Keras 3. Run '%(prog)s COMMAND --help' for a command's options."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_parser, run in SUBCOMMANDS:
+        sub = add_parser(subparsers)
+        sub.set_defaults(_run=run, _parser=sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``music-tagger`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Usage errors print argparse's message and return 2 (``--help`` and
+    ``--version`` return 0) instead of raising ``SystemExit``.
+    """
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, rest = parser.parse_known_args(argv)
+        if rest:
+            # paths after options ("tag a.mp3 --top 5 b.mp3"): argparse leaves them
+            # over; parse the subcommand's arguments again, intermixed
+            sub = args._parser
+            try:
+                args = sub.parse_intermixed_args(argv[argv.index(args.command) + 1 :])
+            except TypeError:  # a sub-parser that cannot intermix
+                args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    try:
+        return int(args._run(args))
+    except UsageError as err:
+        args._parser.print_usage(sys.stderr)
+        print(f"{args._parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
