@@ -30,6 +30,7 @@ import logging
 import os
 import re
 from collections import Counter
+from numbers import Integral
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence, Union
@@ -291,7 +292,7 @@ def _top_tags(columns: list[str], labels: np.ndarray, top_n: int | None) -> list
     """The ``top_n`` most frequent columns, most frequent first; ties by column order."""
     if top_n is None:
         return list(columns)
-    if int(top_n) != top_n or not 1 <= top_n <= len(columns):
+    if not isinstance(top_n, Integral) or not 1 <= top_n <= len(columns):
         raise ValueError(
             f"top_n must be an integer in [1, {len(columns)}] (the number of tag "
             f"columns) or None for all; got {top_n!r}"

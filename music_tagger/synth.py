@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -224,11 +225,11 @@ def make_mtt_like(
     >>> read_mtt(root, top_n=len(TAGS)).subset("valid")          # doctest: +SKIP
     """
     min_clips = 4 * MIN_CLIPS_PER_SPLIT
-    if int(n_clips) != n_clips or n_clips < min_clips:
+    if not isinstance(n_clips, Integral) or n_clips < min_clips:
         raise ValueError(f"n_clips must be an integer >= {min_clips}; got {n_clips!r}")
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds; got {duration!r}")
-    if int(sr) != sr or sr <= 0:
+    if not isinstance(sr, Integral) or sr <= 0:
         raise ValueError(f"sr must be a positive integer; got {sr!r}")
     root = Path(root)
     annotations = root / "annotations_final.csv"
@@ -239,11 +240,11 @@ def make_mtt_like(
     n_samples = int(round(duration * sr))
     rows = []
     clip_id = 0
-    for split, size in _split_sizes(int(n_clips)).items():
+    for split, size in _split_sizes(n_clips).items():
         for spec in _draw_specs(rng, size):
             folder = rng.choice(list(SPLIT_FOLDERS[split]))
             mp3_path = f"{folder}/synthetic-clip_{clip_id:05d}-0-{int(np.ceil(duration))}.mp3"
-            _write_mp3(root / mp3_path, _render(rng, spec, n_samples, int(sr)), int(sr))
+            _write_mp3(root / mp3_path, _render(rng, spec, n_samples, sr), sr)
             rows.append((clip_id, _tags_of(spec), mp3_path))
             clip_id += 1
 

@@ -193,6 +193,8 @@ def test_read_mtt_argument_errors(mtt_root, tmp_path_factory):
         read_mtt(mtt_root, top_n=5)
     with pytest.raises(ValueError, match="top_n"):
         read_mtt(mtt_root, top_n=0)
+    with pytest.raises(ValueError, match="top_n must be an integer"):
+        read_mtt(mtt_root, top_n=2.5)
     with pytest.raises(FileNotFoundError, match="annotations_final.csv"):
         read_mtt(tmp_path_factory.mktemp("empty"))
     (mtt_root / "annotations_final.csv").write_text("id,a,path\n1,0,x.mp3\n")

@@ -145,6 +145,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
     [
         ({"n_clips": 11}, "n_clips must be an integer >= 12"),
         ({"n_clips": 20.5}, "n_clips"),
+        ({"sr": 12000.0}, "sr must be a positive integer"),
         ({"duration": 0}, "duration must be > 0"),
         ({"sr": -1}, "sr must be a positive integer"),
     ],
