@@ -435,7 +435,7 @@ def test_log_melgram_scaling():
     "y, sr",
     [(np.zeros((2, 3, 100)), 12000), (np.zeros(0), 12000), (np.array([0.0, np.nan]), 12000),
      (np.array([0.0, np.inf]), 12000), (np.zeros(100), 0), (np.zeros(100), -5),
-     (np.array(["a", "b"]), 12000)],
+     (np.array(["a", "b"]), 12000), (np.zeros((44100, 2)), 44100)],
 )
 def test_compute_melgram_from_array_validates(y, sr):
     with pytest.raises(ValueError):
