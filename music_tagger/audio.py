@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 from functools import lru_cache
 from typing import Union
 
@@ -532,9 +531,8 @@ def resample(
         return resample_kaiser_best_2016(y, sr_orig, sr_new)
     import librosa
 
-    return librosa.resample(y, orig_sr=sr_orig, target_sr=sr_new, res_type="soxr_hq", fix=True).astype(
-        np.float32, copy=False
-    )
+    z = librosa.resample(y, orig_sr=sr_orig, target_sr=sr_new, res_type="soxr_hq", fix=True)
+    return z.astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------- loading
@@ -700,7 +698,9 @@ def _mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.nda
     """Slaney mel filterbank (``norm="slaney"``, ``htk=False``), cached, read-only."""
     import librosa
 
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, htk=False, norm="slaney", dtype=np.float64)
+    basis = librosa.filters.mel(
+        sr=sr, n_fft=n_fft, n_mels=n_mels, htk=False, norm="slaney", dtype=np.float64
+    )
     basis.setflags(write=False)
     return basis
 

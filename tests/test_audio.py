@@ -189,6 +189,8 @@ def test_symmetric_kaiser_taper(clips, faithful):
 # ----------------------------------------------------------------------------- resampler
 
 
+# 44.1 kHz: 326 outputs, past output 200 where resampy's summed time first drifts
+# below an integer; 44100 -> 12001 has too many phases and takes the grouped path
 @pytest.mark.parametrize(
     "sr_orig, sr_new, n",
     [(44100, 12000, 1200), (22050, 12000, 900), (48000, 12000, 1200), (8000, 12000, 300),
@@ -397,7 +399,8 @@ def test_compute_melgrams(reference_data, faithful):
     y = audio.load_audio(path, resampler="soxr_hq")
     starts = audio.crop_starts(len(y), 3)
     np.testing.assert_array_equal(many[1], audio.compute_melgram(path, resampler="soxr_hq"))
-    np.testing.assert_array_equal(many[0], audio.log_melgram(y[starts[0] : starts[0] + audio.N_SAMPLES]))
+    first = y[starts[0] : starts[0] + audio.N_SAMPLES]
+    np.testing.assert_array_equal(many[0], audio.log_melgram(first))
     assert not np.array_equal(many[0], many[2])
 
 
@@ -481,4 +484,5 @@ def test_example_clip_copy_is_read_like_the_original(tmp_path, reference_data, f
     # the result does not depend on the file's name or folder
     copy = tmp_path / "copy.mp3"
     shutil.copy(reference_data / "bensound-thejazzpiano.mp3", copy)
-    np.testing.assert_array_equal(audio.compute_melgram(os.fspath(copy)), faithful["bensound-thejazzpiano"])
+    x = audio.compute_melgram(os.fspath(copy))
+    np.testing.assert_array_equal(x, faithful["bensound-thejazzpiano"])
