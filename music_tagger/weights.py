@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -134,6 +135,34 @@ def example(name: str) -> Path:
 def example_names() -> list[str]:
     """Names accepted by :func:`example`."""
     return list(registry()["examples"])
+
+
+def read_published_scores(path: str | os.PathLike) -> dict[str, list[tuple[str, float]]]:
+    """The original's published top-ten scores, from the table of its ``EXPECTED.md``.
+
+    Parameters
+    ----------
+    path : path-like
+        ``EXPECTED.md`` of the reference material: a markdown table with one row per
+        clip, cells like ``jazz .444, instrumental .151, ...``.
+
+    Returns
+    -------
+    dict
+        ``{clip: [(tag, score), ...]}`` in rank order.
+
+    Examples
+    --------
+    >>> read_published_scores("../shared/reference/EXPECTED.md")["bensound-cute"][0]  # doctest: +SKIP
+    ('jazz', 0.444)
+    """
+    table = {}
+    for line in Path(path).read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("bensound-"):
+            pairs = re.findall(r"([^,]+?) (\.\d+)", ", ".join(cells[1:]))
+            table[cells[0]] = [(tag.strip(), float(score)) for tag, score in pairs]
+    return table
 
 
 def _read_keras1_file(path: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -3,33 +3,20 @@
 The 40 reference numbers are read from ``EXPECTED.md`` beside the reference folder at
 test time (they are the original repository's published scores, not our outputs).
 """
-import re
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 
 from conftest import CLIPS
 from music_tagger import CNN, CRNN, TAGS
+from music_tagger.weights import read_published_scores
 
 TOLERANCE = 0.0006  # the published scores are rounded to 3 decimals
 
 
-def parse_expected(path: Path) -> dict[str, list[tuple[str, float]]]:
-    """``{clip: [(tag, score), ...]}`` from the table of EXPECTED.md, in rank order."""
-    table = {}
-    for line in path.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("bensound-"):
-            pairs = re.findall(r"([^,]+?) (\.\d+)", ", ".join(cells[1:]))
-            table[cells[0]] = [(tag.strip(), float(score)) for tag, score in pairs]
-    return table
-
-
 @pytest.fixture(scope="module")
 def expected(reference_dir):
-    table = parse_expected(reference_dir.parent / "EXPECTED.md")
+    table = read_published_scores(reference_dir.parent / "EXPECTED.md")
     assert sorted(table) == sorted(CLIPS) and all(len(v) == 10 for v in table.values())
     return table
 
