@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         help="average the features of this many crops per track; default: the "
         "original single centre crop (faithful preprocessing)",
     )  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=16, help="crops per network call")
+    parser.add_argument("--batch-size", type=int, default=8, help="crops per network call")
     args = parser.parse_args(argv)
     if not args.paths and not args.examples:
         parser.error("give at least one PATH, or --examples")
