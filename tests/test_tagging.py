@@ -4,30 +4,17 @@ The published top-10 scores are read from ``EXPECTED.md`` beside the reference f
 at test time. The CRNN is built once (``tagging.get_model`` caches it) and tests use
 one or two crops to stay quick.
 """
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from conftest import CLIPS
 from music_tagger import TAGS, audio, decode_predictions, tag, tagging
 from music_tagger.tagging import TagResult, expand_paths, get_model, predict_files
+from music_tagger.weights import read_published_scores
 
 # The published scores are rounded to 3 decimals; faithful tagging of the mp3 files
 # was measured at a max abs difference of 0.00050 over the 40 numbers.
 PUBLISHED_TOLERANCE = 0.0006
-
-
-def parse_expected(path: Path) -> dict[str, list[tuple[str, float]]]:
-    """``{clip: [(tag, score), ...]}`` in rank order, from EXPECTED.md's table."""
-    table = {}
-    for line in path.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("bensound-"):
-            pairs = re.findall(r"([^,]+?) (\.\d+)", ", ".join(cells[1:]))
-            table[cells[0]] = [(t.strip(), float(s)) for t, s in pairs]
-    return table
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +152,7 @@ def test_a_model_whose_output_does_not_fit_the_tags_is_refused(crnn):
 
 @pytest.mark.reference
 def test_faithful_tagging_of_the_mp3s_gives_the_published_top_tags(crnn, mp3s, reference_dir):
-    expected = parse_expected(reference_dir.parent / "EXPECTED.md")
+    expected = read_published_scores(reference_dir.parent / "EXPECTED.md")
     results = tag(mp3s, model=crnn, faithful=True, top_n=10)
     worst = 0.0
     for clip, r in zip(CLIPS, results):
