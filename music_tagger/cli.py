@@ -236,12 +236,244 @@ def _run_tag(args: argparse.Namespace) -> int:
     return 0 if all(r.error is None for r in results) else 1
 
 
+# --------------------------------------------------------------------------- training
+
+
+def _add_synth_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "synth",
+        help="write a synthetic labelled data set in the MagnaTagATune layout",
+        description=(
+            "Write synthetic clips whose tags follow from how they are rendered, in "
+            "the MagnaTagATune layout (annotations_final.csv and folders 0-f), to try "
+            "prepare/train/evaluate without the real data."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("root", help="output folder (created if missing)")
+    p.add_argument("--clips", type=_positive_int, default=200, metavar="N",
+                   help="number of clips (at least 12)")  # fmt: skip
+    p.add_argument("--duration", type=float, default=3.0, metavar="SECONDS",
+                   help="length of each clip")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing annotations_final.csv in ROOT")  # fmt: skip
+    return p
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from .synth import make_mtt_like
+
+    try:
+        root = make_mtt_like(
+            args.root, n_clips=args.clips, duration=args.duration, seed=args.seed,
+            overwrite=args.overwrite,
+        )  # fmt: skip
+    except (ValueError, FileExistsError) as err:
+        raise UsageError(str(err))
+    print(root)
+    return 0
+
+
+def _add_prepare_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "prepare",
+        help="compute the log-mel spectrograms of a data set once, into feature stores",
+        description=(
+            "Compute the log-mel spectrograms of a MagnaTagATune-layout data set once, "
+            "in parallel, into one HDF5 store per split (OUT/train.h5, valid.h5, "
+            "test.h5) with the labels, tags, clip ids and preprocessing settings. "
+            "Interrupted runs continue where they stopped when run again; unreadable "
+            "clips are reported and left out."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("root", help="the data set folder (annotations_final.csv and the mp3 folders)")
+    p.add_argument("out", help="folder of the feature stores")
+    p.add_argument("--top", type=_positive_int, default=50, metavar="N",
+                   help="keep the N most frequent tags")  # fmt: skip
+    p.add_argument("--frames", type=_positive_int, default=1366, metavar="N",
+                   help="frames per clip (centre crop, 256 samples at 12 kHz each); 1366 "
+                   "(29.12 s) is the original input and what finetune needs, fewer make "
+                   "small experiments fast")  # fmt: skip
+    p.add_argument("--resampler", choices=("kaiser_best_2016", "soxr_hq"),
+                   default="kaiser_best_2016",
+                   help="resampling to 12 kHz: the 2016 filter (faithful) or the faster soxr")  # fmt: skip
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="worker processes (default: every CPU core)")  # fmt: skip
+    p.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
+                   metavar="SPLIT", help="which splits to prepare")  # fmt: skip
+    return p
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from .cache import prepare
+    from .data import read_mtt
+
+    if args.frames < 2:
+        raise UsageError("--frames must be at least 2")
+    dataset = read_mtt(args.root, top_n=args.top)
+    stores = prepare(
+        dataset, args.out, splits=args.splits, frames=args.frames,
+        resampler=args.resampler, workers=args.workers,
+    )  # fmt: skip
+    for split, path in stores.items():
+        print(f"{split}: {path}")
+    return 0
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by train and finetune."""
+    p.add_argument("features", help="folder of the feature stores (train.h5 and valid.h5) of prepare")
+    p.add_argument("out", help="folder of the run: model.keras, tags.json, history.csv/json, "
+                   "state.json and checkpoints/")  # fmt: skip
+    p.add_argument("--epochs", type=_positive_int, default=100, metavar="N", help="most epochs")
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="clips per mini-batch")
+    p.add_argument("--patience", type=_positive_int, default=1, metavar="N",
+                   help="stop after N epochs without a better validation ROC-AUC (the paper: 1); "
+                   "the best epoch's model is kept")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and dropout")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT from its last completed epoch (also after a "
+                   "kill); starts it if there is none")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+
+
+def _add_train_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train a network from random weights on feature stores",
+        description=(
+            "Train one of the paper's structures from random weights with its protocol: "
+            "Adam (default parameters), binary cross-entropy, the validation ROC-AUC "
+            "after every epoch, early stopping and the best model kept as OUT/model.keras."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_run_options(p)
+    p.add_argument("--arch", choices=("crnn", "k2c2", "k1c2", "k2c1"), default="crnn",
+                   help="structure: the CRNN, or the CNNs k2c2 (2D kernels), k1c2, k2c1")  # fmt: skip
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--params", type=_positive_int, default=None, metavar="N", dest="n_params",
+                      help="a parameter budget of the paper (100000, 250000, 500000, "
+                      "1000000, 3000000), which picks the widths (default: the released "
+                      "model's widths for crnn and k2c2)")  # fmt: skip
+    size.add_argument("--widths", type=_positive_int, nargs="+", default=None, metavar="W",
+                      help="explicit widths: conv maps, then dense or recurrent units "
+                      "(crnn: 5 numbers)")  # fmt: skip
+    return p
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    try:
+        path = train(
+            args.features, args.out, arch=args.arch, n_params=args.n_params,
+            widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
+            patience=args.patience, seed=args.seed, resume=args.resume,
+            verbose=0 if args.quiet else 1,
+        )  # fmt: skip
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        _print_error(str(err))
+        return 1
+    print(path)
+    return 0
+
+
+def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "finetune",
+        help="fine-tune the MSD-pretrained CRNN to the tags of feature stores",
+        description=(
+            "Fine-tune the CRNN pretrained on the Million Song Dataset: its output layer "
+            "is replaced by one for the stores' tags; the conv blocks are frozen for the "
+            "first --freeze-epochs epochs, then everything is trained at a lower "
+            "learning rate. The stores must hold the original preprocessing (prepare "
+            "without --frames)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_run_options(p)
+    p.add_argument("--freeze-epochs", type=int, default=1, metavar="N",
+                   help="epochs with the input BatchNorm and conv blocks frozen (0: none)")  # fmt: skip
+    p.add_argument("--lr", type=float, default=1e-3, dest="learning_rate",
+                   help="Adam's learning rate while the conv blocks are frozen")  # fmt: skip
+    p.add_argument("--unfreeze-lr", type=float, default=1e-4, dest="unfreeze_learning_rate",
+                   help="Adam's learning rate once every layer is trained")  # fmt: skip
+    p.add_argument("--from-scratch", action="store_true",
+                   help="start the same architecture from random weights (a baseline)")  # fmt: skip
+    p.add_argument("--allow-other-preprocessing", action="store_true",
+                   help="only warn, instead of refusing, when the stores' preprocessing is not "
+                   "the one the MSD weights were trained on")  # fmt: skip
+    return p
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    from .training import finetune
+
+    try:
+        path = finetune(
+            args.features, args.out, weights=None if args.from_scratch else "msd",
+            epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+            freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
+            unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
+            resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
+            verbose=0 if args.quiet else 1,
+        )  # fmt: skip
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        _print_error(str(err))
+        return 1
+    print(path)
+    return 0
+
+
+def _add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a trained model on a feature store: per-tag and macro ROC-AUC/PR-AUC",
+        description=(
+            "Score a model of train or finetune on a feature store (e.g. test.h5): prints "
+            "the per-tag table, best ROC-AUC first, and writes it as JSON and CSV."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("model", help="the model.keras of a run (its tags.json must match the store)")
+    p.add_argument("store", help="a feature store of prepare, e.g. features/test.h5")
+    p.add_argument("--out", default=None, metavar="PREFIX",
+                   help="write PREFIX.json and PREFIX.csv (a folder: results.json/csv in "
+                   "it); default: results-<store name> beside the model")  # fmt: skip
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="clips per network call")
+    return p
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evaluation import format_table
+    from .training import evaluate_model
+
+    out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
+    try:
+        results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
+    except (FileNotFoundError, ValueError) as err:
+        _print_error(str(err))
+        return 1
+    print(format_table(results))
+    return 0
+
+
 # --------------------------------------------------------------------------- registry
 
 #: Every subcommand as ``(add_parser, run)``: ``add_parser(subparsers)`` adds and
 #: returns its sub-parser, ``run(args)`` returns the exit status. Append new ones here.
 SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_tag_parser, _run_tag),
+    (_add_synth_parser, _run_synth),
+    (_add_prepare_parser, _run_prepare),
+    (_add_train_parser, _run_train),
+    (_add_evaluate_parser, _run_evaluate),
+    (_add_finetune_parser, _run_finetune),
 ]
 
 

@@ -97,6 +97,15 @@ def _predict(model, store: cache.Store, batch_size: int) -> np.ndarray:
     return model.predict(make_dataset(store, batch_size), verbose=0)
 
 
+def _load_model(path: Path):
+    """``keras.saving.load_model``, with the custom functions of our models registered."""
+    import keras
+
+    from . import legacy  # noqa: F401  (registers keras1_hard_sigmoid)
+
+    return keras.saving.load_model(path)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
@@ -200,7 +209,7 @@ def _fit(
         keras.utils.set_random_seed(seed)
         model = build_model()
     else:
-        model = keras.saving.load_model(out_dir / state["checkpoint"])
+        model = _load_model(out_dir / state["checkpoint"])
         if verbose:
             print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
 
@@ -503,13 +512,11 @@ def evaluate_model(
     >>> round(r["roc_auc_macro"], 3)                                       # doctest: +SKIP
     0.861
     """
-    import keras
-
     model_path, info = Path(model_path), cache.load_store(store)
     tags_file = model_path.with_name("tags.json")
     if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
         raise ValueError(f"{model_path} was trained on other tags than those of {info.path}")
-    model = keras.saving.load_model(model_path)
+    model = _load_model(model_path)
     frames = model.input_shape[2]
     if frames not in (None, info.frames):
         raise ValueError(
