@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import architectures, cache, training
+from . import cache, training
 
 __all__ = [
+    "ARCHS",
     "BUDGETS",
     "COLUMNS",
     "Config",
@@ -50,6 +51,8 @@ __all__ = [
     "write_results",
 ]
 
+#: The paper's structures, in its order (:data:`music_tagger.architectures.STRUCTURES`).
+ARCHS = ("k1c2", "k2c1", "k2c2", "crnn")
 #: The paper's budgets in trainable parameters: 0.1, 0.25, 0.5, 1 and 3 million.
 BUDGETS = (100_000, 250_000, 500_000, 1_000_000, 3_000_000)
 #: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
@@ -126,6 +129,8 @@ def grid(
     >>> [c.widths for c in grid(["crnn"], [100_000], width_scale=0.1)]
     [(3, 6, 6, 6, 3)]
     """
+    from . import architectures  # Keras: imported only when needed
+
     if not width_scale > 0:
         raise ValueError(f"width_scale must be positive, got {width_scale}")
     configs = []
@@ -144,6 +149,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _exact_params(config: Config, store: cache.Store) -> int:
+    from . import architectures
+
     model = architectures.build(
         config.arch, widths=config.widths, classes=len(store.tags),
         input_shape=(store.settings["n_mels"], store.frames, 1),
@@ -196,7 +203,7 @@ def _finished_row(run_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | N
 def run_experiment(
     store_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    archs: Sequence[str] = tuple(architectures.STRUCTURES),
+    archs: Sequence[str] = ARCHS,
     budgets: Sequence[int] = BUDGETS,
     *,
     width_scale: float = 1.0,
