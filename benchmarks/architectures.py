@@ -2,11 +2,12 @@
 
 For each (structure, budget): trainable and total parameters, forward and
 training-step time per clip at batch 16, and how far each is above the compute
-floor, ``FLOPs per clip / measured matmul throughput``. FLOPs count the
-multiply-adds (x2) of the conv, dense and recurrent layers from their shapes
-(BatchNorm, ELU and pooling are left out); a training step is counted as 3 forward
-passes (the backward pass costs about twice the forward one). A ratio near 1 means
-the model runs as fast as this machine multiplies matrices; CPUs reach a few.
+floor, ``FLOPs per clip / measured matmul throughput``. The throughput is the best
+of 10 float32 2048 x 2048 matmuls, as each model time is the best of ``--repeats``
+calls. FLOPs count the multiply-adds (x2) of the conv, dense and recurrent layers
+from their shapes (BatchNorm, ELU and pooling are left out); a training step is
+counted as 3 forward passes (the backward pass costs about twice the forward one).
+A ratio near 1 means the model runs as fast as this machine multiplies matrices.
 
 Usage::
 
@@ -31,14 +32,10 @@ BATCH = 16
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """Measured float32 matmul throughput of this backend, in GFLOP/s."""
+    """Measured float32 matmul throughput of this backend, in GFLOP/s (best call)."""
     a = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(n, n)), "float32")
-    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        c = keras.ops.matmul(a, a)
-    keras.ops.convert_to_numpy(c)
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    seconds = seconds_per_call(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, a)), repeats)
+    return 2 * n**3 / seconds / 1e9
 
 
 def _recurrent_flops(layer, steps: int, features: int) -> int:

@@ -509,7 +509,7 @@ def _build_with_weights(
         arch, classes=classes, include_top=include_top, input_tensor=input_tensor, **kwargs
     )
     if weights is not None:
-        model.load_weights(weights)
+        model.load_weights(str(weights))
     return model
 
 

@@ -114,7 +114,7 @@ def test_saved_weights_load_into_the_same_configuration(tmp_path):
     model = build("k2c1", widths=widths)
     path = tmp_path / "k2c1.weights.h5"
     model.save_weights(path)
-    again = music_tagger.K2C1(weights=str(path), widths=widths)
+    again = music_tagger.K2C1(weights=path, widths=widths)  # a PathLike works too
     x = melgrams(2)
     np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
 
