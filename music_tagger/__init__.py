@@ -34,6 +34,17 @@ _EXPORTS = {
     "decode_predictions": "tagging",
     "tag": "tagging",
     "evaluate": "evaluation",
+    "Dataset": "data",
+    "read_mtt": "data",
+    "read_msd": "data",
+    "read_csv": "data",
+    "make_mtt_like": "synth",
+    "prepare": "cache",
+    "train": "training",
+    "finetune": "training",
+    "evaluate_model": "training",
+    "run_experiment": "experiment",
+    "draw_figures": "figures",
 }
 
 __all__ = sorted(_EXPORTS)
