@@ -520,11 +520,11 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from .experiment import run_experiment, write_results
+    from .experiment import ARCHS, run_experiment, write_results
 
-    unknown = [a for a in args.archs if a not in ("k1c2", "k2c1", "k2c2", "crnn")]
+    unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
-        raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from k1c2,k2c1,k2c2,crnn")
+        raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
     try:
         with contextlib.redirect_stdout(sys.stderr):
             rows = run_experiment(

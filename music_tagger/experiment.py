@@ -101,7 +101,9 @@ def parse_budgets(text: str) -> list[int]:
         try:
             millions = float(item)
         except ValueError:
-            raise ValueError(f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}") from None
+            raise ValueError(
+                f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}"
+            ) from None
         if not millions > 0:
             raise ValueError(f"budgets must be positive, got {item.strip()}")
         budgets.append(round(millions * 1e6))
@@ -162,7 +164,9 @@ def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _row(config: Config, run_dir: Path, store_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+def _row(
+    config: Config, run_dir: Path, store_dir: Path, settings: dict[str, Any]
+) -> dict[str, Any]:
     """Score a finished run on the test store and summarise it as a table row."""
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     history = json.loads((run_dir / "history.json").read_text())
