@@ -218,6 +218,7 @@ def _fit(
         if before_epoch is not None:
             model = before_epoch(model, epoch)
         keras.utils.set_random_seed(seed + epoch)
+        _reseed_layers(model, seed, epoch)
         start = time.perf_counter()
         fit = model.fit(
             make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
@@ -267,6 +268,16 @@ def _fit(
     os.replace(out_dir / "tmp-model.keras", out_dir / "model.keras")
     _write_atomic(out_dir / "tags.json", json.dumps(train_store.tags))
     return out_dir / "model.keras"
+
+
+def _reseed_layers(model, seed: int, epoch: int) -> None:
+    """Set each layer's random state (dropout) from the seed and the epoch alone, so
+    that a resumed run draws what the uninterrupted one drew."""
+    for i, layer in enumerate(model.layers):
+        generator = getattr(layer, "seed_generator", None)
+        if generator is not None:
+            state = np.array([seed * 1_000_003 + epoch * 1_009 + i, 0])
+            generator.state.assign(state.astype(generator.state.dtype))
 
 
 def _remove_stale_checkpoints(out_dir: Path, state: dict[str, Any]) -> None:
