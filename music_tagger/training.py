@@ -90,7 +90,10 @@ def make_dataset(store: cache.Store, batch_size: int, shuffle_seed: Sequence[int
         tf.TensorSpec((None, store.settings["n_mels"], store.frames, 1), tf.float32),
         tf.TensorSpec((None, len(store.tags)), tf.float32),
     )
-    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+    n_batches = -(-store.n // batch_size)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    # a known length lets Keras end each epoch without a "ran out of data" warning
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
 
 def _predict(model, store: cache.Store, batch_size: int) -> np.ndarray:
@@ -223,6 +226,7 @@ def _fit(
         fit = model.fit(
             make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
             epochs=1,
+            shuffle=False,  # make_dataset already shuffles, seeded by (seed, epoch)
             verbose=verbose,
         )
         seconds = time.perf_counter() - start
