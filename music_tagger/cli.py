@@ -39,6 +39,11 @@ class UsageError(Exception):
     """Raised by a ``_run_<name>`` for a bad combination of options (exit status 2)."""
 
 
+#: Errors a subcommand lets through for :func:`main` to print as one line with exit
+#: status 1 (the library's WeightsError and AudioError are ValueErrors).
+USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -200,7 +205,6 @@ def _run_tag(args: argparse.Namespace) -> int:
         raise UsageError("--faithful uses the kaiser_best_2016 resampler")
 
     from .tagging import tag
-    from .weights import WeightsError
 
     results = []
     paths = list(args.paths)
@@ -209,24 +213,20 @@ def _run_tag(args: argparse.Namespace) -> int:
         results.extend(failed)
         paths = example_paths + paths
     if paths:
-        try:
-            # anything a library prints goes to stderr: stdout is the output only
-            with contextlib.redirect_stdout(sys.stderr):
-                results.extend(
-                    tag(
-                        paths,
-                        model=args.model,
-                        top_n=args.top,
-                        crops=args.crops,
-                        faithful=args.faithful,
-                        batch_size=args.batch_size,
-                        progress=False if args.no_progress else None,
-                        resampler=args.resampler,
-                    )
+        # anything a library prints goes to stderr: stdout is the output only
+        with contextlib.redirect_stdout(sys.stderr):
+            results.extend(
+                tag(
+                    paths,
+                    model=args.model,
+                    top_n=args.top,
+                    crops=args.crops,
+                    faithful=args.faithful,
+                    batch_size=args.batch_size,
+                    progress=False if args.no_progress else None,
+                    resampler=args.resampler,
                 )
-        except WeightsError as err:
-            _print_error(str(err))
-            return 1
+            )
     for r in results:
         if r.error is not None:
             _print_error(r.error)
@@ -367,16 +367,12 @@ def _add_train_parser(subparsers) -> argparse.ArgumentParser:
 def _run_train(args: argparse.Namespace) -> int:
     from .training import train
 
-    try:
-        path = train(
-            args.features, args.out, arch=args.arch, n_params=args.n_params,
-            widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
-            patience=args.patience, seed=args.seed, resume=args.resume,
-            verbose=0 if args.quiet else 1,
-        )  # fmt: skip
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        _print_error(str(err))
-        return 1
+    path = train(
+        args.features, args.out, arch=args.arch, n_params=args.n_params,
+        widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
+        patience=args.patience, seed=args.seed, resume=args.resume,
+        verbose=0 if args.quiet else 1,
+    )  # fmt: skip
     print(path)
     return 0
 
@@ -412,18 +408,14 @@ def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
 def _run_finetune(args: argparse.Namespace) -> int:
     from .training import finetune
 
-    try:
-        path = finetune(
-            args.features, args.out, weights=None if args.from_scratch else "msd",
-            epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-            freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
-            unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
-            resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
-            verbose=0 if args.quiet else 1,
-        )  # fmt: skip
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        _print_error(str(err))
-        return 1
+    path = finetune(
+        args.features, args.out, weights=None if args.from_scratch else "msd",
+        epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+        freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
+        unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
+        resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
+        verbose=0 if args.quiet else 1,
+    )  # fmt: skip
     print(path)
     return 0
 
@@ -454,11 +446,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from .training import evaluate_model
 
     out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
-    try:
-        results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
-    except (FileNotFoundError, ValueError) as err:
-        _print_error(str(err))
-        return 1
+    results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
     print(format_table(results))
     return 0
 
@@ -525,16 +513,12 @@ def _run_experiment(args: argparse.Namespace) -> int:
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
         raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            rows = run_experiment(
-                args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
-                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
-            )  # fmt: skip
-    except (FileNotFoundError, ValueError) as err:
-        _print_error(str(err))
-        return 1
+    with contextlib.redirect_stdout(sys.stderr):
+        rows = run_experiment(
+            args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+            epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+            seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+        )  # fmt: skip
     for path in write_results(rows, args.out):
         print(path)
     return 0
@@ -576,17 +560,13 @@ def _add_figures_parser(subparsers) -> argparse.ArgumentParser:
 def _run_figures(args: argparse.Namespace) -> int:
     from .figures import draw_figures, read_groups
 
-    try:
-        groups = None if args.groups is None else read_groups(args.groups)
-        paths = draw_figures(
-            args.runs, args.out, reference=args.reference,
-            reference_label=args.reference_label, groups=groups,
-            budget=None if args.budget is None else round(args.budget * 1e6),
-            baseline=args.baseline, title=args.title, formats=args.formats,
-        )  # fmt: skip
-    except (FileNotFoundError, ValueError) as err:
-        _print_error(str(err))
-        return 1
+    groups = None if args.groups is None else read_groups(args.groups)
+    paths = draw_figures(
+        args.runs, args.out, reference=args.reference,
+        reference_label=args.reference_label, groups=groups,
+        budget=None if args.budget is None else round(args.budget * 1e6),
+        baseline=args.baseline, title=args.title, formats=args.formats,
+    )  # fmt: skip
     for path in paths:
         print(path)
     return 0
@@ -653,6 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args._parser.print_usage(sys.stderr)
         print(f"{args._parser.prog}: error: {err}", file=sys.stderr)
         return 2
+    except USER_ERRORS as err:  # a missing file, a run that exists, a bad value...
+        _print_error(str(err))
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -172,3 +172,19 @@ def test_console_script_is_installed():
         pytest.skip("music-tagger console script not installed (pip install -e .)")
     proc = subprocess.run([exe, "tag", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--faithful" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["prepare", "{tmp}/no-such-mtt", "{tmp}/features"], "no-such-mtt"),
+        (["train", "{tmp}/no-features", "{tmp}/run"], "no-features"),
+        (["evaluate", "{tmp}/model.keras", "{tmp}/test.h5"], "no feature store"),
+        (["figures", "{tmp}/no-runs", "--out", "{tmp}/figs"], "no-runs"),
+    ],
+)
+def test_a_missing_input_is_one_error_line_and_exit_1(capsys, tmp_path, argv, message):
+    code = cli.main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert message in err and "Traceback" not in err
