@@ -87,7 +87,7 @@ def get_file(section: str, name: str) -> Path:
     entry = _entry(section, name)
     local_dir = os.environ.get(ENV_DIR)
     if local_dir:
-        local = Path(local_dir) / entry["path"]
+        local = (Path(local_dir).expanduser() / entry["path"]).resolve()
         if local.is_file():
             if _sha256(local) != entry["sha256"]:
                 raise WeightsError(
