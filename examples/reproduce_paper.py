@@ -19,21 +19,24 @@ say nothing about real music).
 
 Expected wall time per configuration, as training milliseconds per clip on the
 1366-frame input (``benchmarks/architectures.py``: one training step at batch 16,
-best of 2 calls), measured on a 2-core CPU shared with other jobs (so upper
-bounds), and the hours one epoch of MagnaTagATune (about 15,250 training clips)
-would take at that speed:
+best of 2 calls, on an otherwise idle 2-core CPU), and the hours one epoch of
+MagnaTagATune (about 15,250 training clips) would take at that speed:
 
 ========= ========== ================ =================
 structure budget     CPU ms per clip  CPU h per MTT epoch
 ========= ========== ================ =================
-k1c2      0.1M       183              0.78
-k1c2      1M         715              3.0
-k2c1      0.1M       5.1              0.02
-k2c1      1M         13.3             0.06
-k2c2      0.1M       64               0.27
-k2c2      1M         230              0.97
-crnn      0.1M       129              0.55
-crnn      1M         not measured
+k1c2      0.1M       49.1             0.21
+k1c2      1M         195.3            0.83
+k1c2      3M         437.3            1.85
+k2c1      0.1M       5.0              0.02
+k2c1      1M         13.0             0.06
+k2c1      3M         30.2             0.13
+k2c2      0.1M       64.8             0.27
+k2c2      1M         210.4            0.89
+k2c2      3M         468.9            1.99
+crnn      0.1M       116.6            0.49
+crnn      1M         520.1            2.20
+crnn      3M         1327.1           5.62
 ========= ========== ================ =================
 
 Multiply by the number of epochs until early stopping (with the paper's patience
