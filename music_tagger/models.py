@@ -32,6 +32,10 @@ _MSD = {
 _N_MSD_TAGS = 50
 
 
+def _same_widths(widths, original: tuple[int, ...]) -> bool:
+    return widths is None or tuple(int(w) for w in widths) == original
+
+
 def _load(model: keras.Model, arch: str, weights, variant: str, msd_ok: bool) -> None:
     keys, semantics = _MSD[arch]
     if weights == "msd":
@@ -76,7 +80,7 @@ def _build_pretrainable(
     if weights is not None:
         msd_ok = (
             kwargs.get("n_params") is None
-            and kwargs.get("widths") in (None, architectures.ORIGINAL_WIDTHS[arch])
+            and _same_widths(kwargs.get("widths"), architectures.ORIGINAL_WIDTHS[arch])
             and kwargs.get("rnn", "gru") == "gru"
             and not kwargs.get("bidirectional")
             and kwargs.get("rnn_units") in (None, architectures.ORIGINAL_WIDTHS[arch][-1])

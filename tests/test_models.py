@@ -112,3 +112,10 @@ def test_input_tensor_is_used(melgrams):
     assert model.inputs[0] is inputs
     with pytest.raises(ValueError, match="Keras tensor"):
         CRNN(weights=None, input_tensor=np.zeros((1, 96, 1366, 1)))
+
+
+def test_original_widths_given_explicitly_still_take_the_msd_weights(melgrams):
+    explicit = CRNN(weights="msd", widths=[64, 128, 128, 128, 32])
+    np.testing.assert_array_equal(
+        explicit.predict(melgrams[:1], verbose=0), CRNN(weights="msd").predict(melgrams[:1], verbose=0)
+    )
