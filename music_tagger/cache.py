@@ -44,6 +44,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import audio
+from ._atomic import atomic_path
 
 __all__ = [
     "FORMAT_VERSION",
@@ -207,11 +208,6 @@ def store_path(out_dir: str | os.PathLike, split: str) -> Path:
     return Path(out_dir) / f"{split}.h5"
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -238,15 +234,13 @@ class _Partial:
             except (OSError, ValueError) as err:
                 warnings.warn(f"{folder} is unreadable ({err}); starting again")
             shutil.rmtree(folder)
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        n, frames = len(meta["ids"]), meta["settings"]["frames"]
-        open_memmap = np.lib.format.open_memmap
-        open_memmap(tmp / "melgrams.npy", "w+", np.float32, (n, n_mels, frames)).flush()
-        open_memmap(tmp / "status.npy", "w+", np.int8, (n,)).flush()
-        _write_json(tmp / "meta.json", meta)
-        os.replace(tmp, folder)  # the folder appears only once it is whole
+        with atomic_path(folder) as tmp:  # the folder appears only once it is whole
+            tmp.mkdir(parents=True)
+            n, frames = len(meta["ids"]), meta["settings"]["frames"]
+            open_memmap = np.lib.format.open_memmap
+            open_memmap(tmp / "melgrams.npy", "w+", np.float32, (n, n_mels, frames)).flush()
+            open_memmap(tmp / "status.npy", "w+", np.int8, (n,)).flush()
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         return cls.open(folder, meta, n_mels)
 
     def flush(self) -> None:
@@ -257,25 +251,24 @@ class _Partial:
 def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, failures: list[dict]) -> None:
     """Copy the clips that succeeded into ``dest`` (atomically), then drop the partial."""
     keep = np.flatnonzero(np.asarray(partial.status) == _DONE)
-    tmp = dest.with_name(dest.name + ".tmp")
-    strings = h5py.string_dtype()
-    with h5py.File(tmp, "w") as f:
-        shape = (len(keep),) + partial.melgrams.shape[1:]
-        data = f.create_dataset(
-            "melgrams", shape, np.float32, chunks=(1,) + shape[1:] if len(keep) else None
-        )
-        for start in range(0, len(keep), _COPY_BLOCK):
-            block = keep[start : start + _COPY_BLOCK]
-            data[start : start + len(block)] = partial.melgrams[block]
-        f.create_dataset("y", data=y[keep].astype(np.uint8))
-        f.create_dataset("ids", data=[meta["ids"][i] for i in keep], dtype=strings)
-        f.create_dataset("paths", data=[meta["paths"][i] for i in keep], dtype=strings)
-        f.attrs["tags"] = json.dumps(meta["tags"])
-        f.attrs["settings"] = json.dumps(meta["settings"])
-        f.attrs["failures"] = json.dumps(failures)
-        f.attrs["split"] = meta["split"]
-        f.attrs["format_version"] = FORMAT_VERSION
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        strings = h5py.string_dtype()
+        with h5py.File(tmp, "w") as f:
+            shape = (len(keep),) + partial.melgrams.shape[1:]
+            data = f.create_dataset(
+                "melgrams", shape, np.float32, chunks=(1,) + shape[1:] if len(keep) else None
+            )
+            for start in range(0, len(keep), _COPY_BLOCK):
+                block = keep[start : start + _COPY_BLOCK]
+                data[start : start + len(block)] = partial.melgrams[block]
+            f.create_dataset("y", data=y[keep].astype(np.uint8))
+            f.create_dataset("ids", data=[meta["ids"][i] for i in keep], dtype=strings)
+            f.create_dataset("paths", data=[meta["paths"][i] for i in keep], dtype=strings)
+            f.attrs["tags"] = json.dumps(meta["tags"])
+            f.attrs["settings"] = json.dumps(meta["settings"])
+            f.attrs["failures"] = json.dumps(failures)
+            f.attrs["split"] = meta["split"]
+            f.attrs["format_version"] = FORMAT_VERSION
     shutil.rmtree(partial.folder)
 
 

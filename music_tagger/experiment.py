@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import cache, training
+from ._atomic import atomic_path, write_text
 
 __all__ = [
     "ARCHS",
@@ -143,11 +144,6 @@ def grid(
             configs.append(Config(arch, budget, scaled))
     return configs
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _exact_params(config: Config, store: cache.Store) -> int:
@@ -288,7 +284,7 @@ def run_experiment(
                 verbose=max(0, verbose - 1),
             )  # fmt: skip
             row = _row(config, run_dir, store_dir, settings)
-            _write_atomic(run_dir / "result.json", json.dumps(row, indent=1))
+            write_text(run_dir / "result.json", json.dumps(row, indent=1))
             if verbose:
                 print(
                     f"{prefix}: {row['params']} parameters, {row['epochs']} epochs, best val "
@@ -314,10 +310,9 @@ def write_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) ->
     """
     out_dir = Path(out_dir)
     json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
-    _write_atomic(json_path, json.dumps(list(rows), indent=1))
+    write_text(json_path, json.dumps(list(rows), indent=1))
     tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([*COLUMNS, *(_TAG_PREFIX + tag for tag in tags)])
         for row in rows:
@@ -327,7 +322,6 @@ def write_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) ->
                 [flat[c] for c in COLUMNS]
                 + ["" if a is None else repr(a) for a in aucs]
             )
-    os.replace(tmp, csv_path)
     return json_path, csv_path
 
 

@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormatter  # noqa: E402
 
+from ._atomic import atomic_path  # noqa: E402
 from .experiment import read_results  # noqa: E402
 
 __all__ = [
@@ -334,9 +335,8 @@ def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list
     paths = []
     for fmt in formats:
         path = out_dir / f"{name}.{fmt}"
-        tmp = out_dir / f"tmp-{name}.{fmt}"
-        fig.savefig(tmp, format=fmt, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110)
         paths.append(path)
     plt.close(fig)
     return paths

@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import cache
+from ._atomic import atomic_path, write_text
 from .evaluation import evaluate, write_results
 
 __all__ = ["CONV_BLOCKS", "evaluate_model", "finetune", "make_dataset", "train"]
@@ -109,19 +110,6 @@ def _load_model(path: Path):
     return keras.saving.load_model(path)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _save_model(model, path: Path) -> None:
-    """``model.save`` to a temporary ``.keras`` file, then rename."""
-    tmp = path.with_name("tmp-" + path.name)
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     valid_store = cache.load_store(cache.store_path(store_dir, "valid"))
@@ -170,13 +158,11 @@ def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[s
 
 
 def _write_history(out_dir: Path, history: list[dict]) -> None:
-    _write_atomic(out_dir / "history.json", json.dumps(history, indent=1))
-    tmp = out_dir / "history.csv.tmp"
-    with open(tmp, "w", newline="") as f:
+    write_text(out_dir / "history.json", json.dumps(history, indent=1))
+    with atomic_path(out_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=_HISTORY_FIELDS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, out_dir / "history.csv")
 
 
 def _finished(state: dict[str, Any]) -> bool:
@@ -246,7 +232,8 @@ def _fit(
             "frozen": sum(not layer.trainable for layer in model.layers),
         })  # fmt: skip
         checkpoint = f"checkpoints/epoch-{epoch + 1:03d}.keras"
-        _save_model(model, out_dir / checkpoint)
+        with atomic_path(out_dir / checkpoint) as tmp:
+            model.save(tmp)
         if state["best_auc"] is None or auc > state["best_auc"]:
             state.update(best_auc=auc, best_epoch=epoch + 1, wait=0)
         else:
@@ -256,7 +243,7 @@ def _fit(
             checkpoint=checkpoint,
             stopped_early=state["wait"] >= config["patience"],
         )
-        _write_atomic(out_dir / "state.json", json.dumps(state, indent=1))  # the commit point
+        write_text(out_dir / "state.json", json.dumps(state, indent=1))  # the commit point
         _write_history(out_dir, state["history"])
         _remove_stale_checkpoints(out_dir, state)
         if verbose:
@@ -268,9 +255,9 @@ def _fit(
             )
 
     best = out_dir / f"checkpoints/epoch-{state['best_epoch']:03d}.keras"
-    shutil.copyfile(best, out_dir / "tmp-model.keras")
-    os.replace(out_dir / "tmp-model.keras", out_dir / "model.keras")
-    _write_atomic(out_dir / "tags.json", json.dumps(train_store.tags))
+    with atomic_path(out_dir / "model.keras") as tmp:
+        shutil.copyfile(best, tmp)
+    write_text(out_dir / "tags.json", json.dumps(train_store.tags))
     return out_dir / "model.keras"
 
 
