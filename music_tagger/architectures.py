@@ -35,6 +35,7 @@ import keras
 from keras import layers
 
 from . import legacy
+from .weights import is_keras3_file
 
 #: Shape of one log-mel input: 96 mel bands x 1366 frames x 1 channel.
 INPUT_SHAPE = (96, 1366, 1)
@@ -501,7 +502,7 @@ def _build_with_weights(
 ) -> keras.Model:
     """Build ``arch`` and load a Keras 3 weight file into it (K1C2 and K2C1)."""
     if weights is not None and not (
-        str(weights).endswith((".keras", ".weights.h5")) and os.path.isfile(weights)
+        is_keras3_file(weights) and os.path.isfile(weights)
     ):
         raise ValueError(
             f"{arch} has no pretrained weights: weights must be None (random "

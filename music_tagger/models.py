@@ -48,7 +48,7 @@ def _load(model: keras.Model, arch: str, weights, variant: str, msd_ok: bool) ->
             raise ValueError(f"variant must be 'theano' or 'tensorflow', got {variant!r}")
         path = weight_files.get_file("weights", keys[variant])
         weight_files.load_legacy_weights(model, path, bn_semantics=semantics)
-    elif str(weights).endswith((".keras", ".weights.h5")):
+    elif weight_files.is_keras3_file(weights):
         model.load_weights(weights)
     else:
         weight_files.load_legacy_weights(model, weights, bn_semantics=semantics)

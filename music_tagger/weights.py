@@ -165,6 +165,21 @@ def read_published_scores(path: str | os.PathLike) -> dict[str, list[tuple[str, 
     return table
 
 
+#: Suffixes of the weight files Keras 3 writes; any other file is read as Keras 1.
+KERAS3_SUFFIXES = (".keras", ".weights.h5")
+
+
+def is_keras3_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a Keras 3 ``.keras`` / ``.weights.h5`` file (by its name).
+
+    Examples
+    --------
+    >>> is_keras3_file("run/model.keras"), is_keras3_file("music_tagger_crnn_weights_theano.h5")
+    (True, False)
+    """
+    return str(path).endswith(KERAS3_SUFFIXES)
+
+
 def _read_keras1_file(path: Path) -> dict[str, dict[str, np.ndarray]]:
     """``{layer: {short weight name: array}}`` from a Keras 1 HDF5 weight file."""
     try:
