@@ -26,7 +26,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from music_tagger import legacy
->>> float(legacy.keras1_hard_sigmoid(np.float32(1.0)))
+>>> round(float(legacy.keras1_hard_sigmoid(np.float32(1.0))), 6)
 0.7
 """
 from __future__ import annotations
