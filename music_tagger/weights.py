@@ -1,8 +1,8 @@
 """Finding the original files and importing Keras 1 HDF5 weights into Keras 3 models.
 
 Known files (weights and example clips) are listed, with their public address and
-sha256, in the registry ``weights/registry.json`` (installed as
-``music_tagger.registry``). :func:`get_file` resolves an entry from the folder named by
+sha256, in the registry ``music_tagger/registry.json`` (package data, so it is in every
+wheel and every editable install). :func:`get_file` resolves an entry from the folder named by
 ``$MUSIC_TAGGER_WEIGHTS_DIR`` when it holds the file, else downloads it with
 ``keras.utils.get_file``; either way the sha256 is checked.
 
@@ -42,8 +42,8 @@ class WeightsError(ValueError):
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Any]:
-    """The registry of known files (``weights/registry.json``)."""
-    text = resources.files("music_tagger.registry").joinpath("registry.json").read_text()
+    """The registry of known files (``music_tagger/registry.json``)."""
+    text = resources.files("music_tagger").joinpath("registry.json").read_text()
     return json.loads(text)
 
 
