@@ -16,7 +16,8 @@ kernel flip                 :func:`convert_conv_kernel`: theano files store true
 BatchNorm statistics        :func:`convert_bn_statistics`: ``running_std`` is a
                             *variance* (Keras 1.1/1.2 reading, CRNN) or a Keras 1.0.6
                             standard deviation (CNN)
-BatchNorm epsilon           :data:`BN_EPSILON` ``= 1e-5`` (Keras 1.0.8-1.1.x default)
+BatchNorm epsilon           :data:`BN_EPSILON` ``= 1e-5`` (Keras 1.0.8-1.1.x default);
+                            :func:`bn_layer_epsilon` for the as-trained reading
 time-indexed input BN       :data:`TIME_AXIS` and :data:`CRNN_TIME_PADDING`: the
                             CRNN's ``bn_0_freq`` normalises per time index of the
                             zero-padded input (1366 + 2 * 37 = 1440 parameters)
@@ -44,6 +45,13 @@ BN_EPSILON = 1e-5
 #: Keras 1.0.6's BatchNorm added this to the stored standard deviation at inference:
 #: ``x_hat = (x - mean) / (running_std + KERAS106_STD_EPSILON)``.
 KERAS106_STD_EPSILON = 1e-6
+
+#: Layer epsilon of the CRNN read as trained (``bn_semantics="std_keras106"``): the
+#: zero-padded time columns of its ``bn_0_freq`` hold a standard deviation of exactly
+#: ``sqrt(1e-6)``, whose equivalent variance ``(1e-3 + 1e-6) ** 2`` is below
+#: :data:`BN_EPSILON`; any epsilon below it gives the same outputs, this one leaves
+#: a wide margin.
+KERAS106_LAYER_EPSILON = 1e-9
 
 #: Keras 1 GRUs apply the reset gate before the recurrent matmul.
 GRU_RESET_AFTER = False
@@ -167,6 +175,38 @@ def convert_bn_statistics(
             )
         return running_mean, variance.astype(running_std.dtype)
     raise ValueError(f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'")
+
+
+def bn_layer_epsilon(arch: str, semantics: BNSemantics) -> float:
+    """The BatchNorm epsilon a Keras 3 layer needs to hold statistics read as ``semantics``.
+
+    The MSD CRNN read as published (``"variance"``) and the MSD CNN (always
+    ``"std_keras106"``) use :data:`BN_EPSILON`. The CRNN read as trained
+    (``"std_keras106"``) needs a smaller epsilon, :data:`KERAS106_LAYER_EPSILON`,
+    because the padded columns of its input BatchNorm store a standard deviation of
+    ``sqrt(1e-6)`` (see :func:`convert_bn_statistics`).
+
+    Parameters
+    ----------
+    arch : {"crnn", "k2c2"}
+    semantics : {"variance", "std_keras106"}
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> bn_layer_epsilon("crnn", "variance"), bn_layer_epsilon("crnn", "std_keras106")
+    (1e-05, 1e-09)
+    """
+    if semantics not in ("variance", "std_keras106"):
+        raise ValueError(
+            f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'"
+        )
+    if arch == "crnn" and semantics == "std_keras106":
+        return KERAS106_LAYER_EPSILON
+    return BN_EPSILON
 
 
 GRU_GATES = ("z", "r", "h")

@@ -23,7 +23,7 @@ import keras
 from . import architectures, legacy, weights as weight_files
 
 #: For each builder: registry keys of its MSD weights (by variant) and how the
-#: file's BatchNorm statistics must be read.
+#: file's BatchNorm statistics are read by default (the CRNN: as published).
 _MSD = {
     "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, "variance"),
     "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, "std_keras106"),
@@ -35,8 +35,10 @@ def _same_widths(widths, original: tuple[int, ...]) -> bool:
     return widths is None or tuple(int(w) for w in widths) == original
 
 
-def _load(model: keras.Model, arch: str, weights, variant: str, msd_ok: bool) -> None:
-    keys, semantics = _MSD[arch]
+def _load(
+    model: keras.Model, arch: str, weights, variant: str, msd_ok: bool, semantics: str
+) -> None:
+    keys = _MSD[arch][0]
     if weights == "msd":
         if not msd_ok:
             raise ValueError(
@@ -61,6 +63,7 @@ def _build_pretrainable(
     input_tensor,
     classes: int,
     variant: str,
+    bn_semantics: str | None = None,
     **kwargs,
 ) -> keras.Model:
     if not (weights in (None, "msd") or os.path.isfile(str(weights))):
@@ -73,9 +76,14 @@ def _build_pretrainable(
             f"weights='msd' with include_top=True has {_N_MSD_TAGS} classes, got "
             f"classes={classes}; use include_top=False and add your own output layer"
         )
+    semantics = _MSD[arch][1] if bn_semantics is None else bn_semantics
+    epsilon = legacy.bn_layer_epsilon(arch, semantics)  # validates semantics
     model = architectures.build(
         arch, classes=classes, include_top=include_top, input_tensor=input_tensor, **kwargs
     )
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.epsilon = epsilon  # read at call time, and saved with the config
     if weights is not None:
         msd_ok = (
             kwargs.get("n_params") is None
@@ -86,7 +94,7 @@ def _build_pretrainable(
             and tuple(model.input_shape[1:]) == architectures.INPUT_SHAPE
             and model.get_layer("bn_0_freq").axis in ([legacy.TIME_AXIS], legacy.TIME_AXIS)
         )
-        _load(model, arch, weights, variant, msd_ok)
+        _load(model, arch, weights, variant, msd_ok, semantics)
     return model
 
 
@@ -104,6 +112,7 @@ def CRNN(
     rnn_units: int | None = None,
     input_norm: str | None = None,
     variant: str = "theano",
+    bn_semantics: str = "variance",
 ) -> keras.Model:
     """MusicTaggerCRNN: 4 conv layers and 2 GRUs on a 96 x 1366 log-mel input.
 
@@ -122,6 +131,15 @@ def CRNN(
         defaults.
     variant : {"theano", "tensorflow"}
         Which original file to read for ``weights="msd"`` (same outputs).
+    bn_semantics : {"variance", "std_keras106"}
+        How to read the BatchNorm statistics of a Keras 1 file. ``"variance"``
+        (default, faithful) is the reading under which the original published its
+        scores. ``"std_keras106"`` is the reading of Keras 1.0.6, under which the
+        weights were trained (``running_std`` holds a standard deviation); every
+        BatchNorm layer then gets epsilon
+        :data:`music_tagger.legacy.KERAS106_LAYER_EPSILON`. It gives other scores
+        than the published ones; see the README's transfer section for what each
+        reading is worth as a starting point for transfer.
 
     Returns
     -------
@@ -136,6 +154,7 @@ def CRNN(
     ((None, 96, 1366, 1), (None, 50))
     >>> CRNN(weights="msd", include_top=False).output_shape   # doctest: +SKIP
     (None, 32)
+    >>> as_trained = CRNN(weights="msd", bn_semantics="std_keras106")   # doctest: +SKIP
     """
     return _build_pretrainable(
         "crnn",
@@ -144,6 +163,7 @@ def CRNN(
         input_tensor,
         classes,
         variant,
+        bn_semantics,
         input_shape=input_shape,
         n_params=n_params,
         widths=widths,
