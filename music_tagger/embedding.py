@@ -333,25 +333,52 @@ def features(
     >>> features(x, level="top").shape                   # doctest: +SKIP
     (2, 32)
     """
+    _check_options(arch, level, bn_semantics, crops)
+    model = feature_model(arch, level, bn_semantics)
+    desc = f"features {arch}/{level}"
+    return run_model(model, inputs, crops=crops, resampler=resampler, batch_size=batch_size,
+                     progress=progress, desc=desc)[0]  # fmt: skip
+
+
+def run_model(
+    model,
+    inputs: Any,
+    *,
+    crops: int = 1,
+    resampler: str = "kaiser_best_2016",
+    batch_size: int = 8,
+    progress: bool = False,
+    desc: str = "clips",
+) -> list[np.ndarray]:
+    """Every output of ``model`` for each input row (averaged over its crops).
+
+    The engine of :func:`features`, for any model on the ``(96, 1366, 1)`` melgram
+    (e.g. one with several outputs). ``inputs`` as for :func:`features`.
+
+    Returns
+    -------
+    list of np.ndarray, float32
+        One array per model output, each ``(n_rows,) + output_shape[1:]``.
+    """
     from tqdm.auto import tqdm
 
-    _check_options(arch, level, bn_semantics, crops)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    model = feature_model(arch, level, bn_semantics)
+    shapes = [tuple(t.shape[1:]) for t in model.outputs]
     total = n_rows(inputs)
-    sums = np.zeros((total, model.output_shape[-1]), np.float64)
+    sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
-    with tqdm(total=total, desc=f"features {arch}/{level}", unit="clip", disable=not progress) as bar:
+    with tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar:
         for x, owner in _batches(inputs, crops, resampler, batch_size):
             n = len(x)  # pad to a full batch: one traced shape for every call
             x = np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], x.dtype)])
-            out = np.asarray(model.predict_on_batch(x[..., None])[:n], dtype=np.float64)
-            np.add.at(sums, owner, out)
+            outs = model.predict_on_batch(x[..., None])
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            for total_sum, out in zip(sums, outs):
+                np.add.at(total_sum, owner, np.asarray(out[:n], dtype=np.float64))
             np.add.at(counts, owner, 1)
-            done = np.count_nonzero(counts)
-            bar.update(done - bar.n)
-    return (sums / counts[:, None]).astype(np.float32)
+            bar.update(np.count_nonzero(counts) - bar.n)
+    return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):

@@ -389,8 +389,12 @@ def finetune(
     resume: bool = False,
     check_preprocessing: bool = True,
     verbose: int = 1,
+    bn_semantics: str = "variance",
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
+
+    The former recipe, kept as ``music_tagger.finetune(..., recipe="unfreeze")``
+    for comparison; :func:`music_tagger.transfer.finetune` is the default.
 
     The CRNN without its output layer (:func:`music_tagger.models.CRNN` with
     ``include_top=False``) gets a new sigmoid layer for the store's tags. For the
@@ -420,6 +424,8 @@ def finetune(
     check_preprocessing : bool
         Refuse stores whose preprocessing differs from the MSD weights'; False
         only warns.
+    bn_semantics : {"variance", "std_keras106"}
+        How to read the MSD BatchNorm statistics (see :func:`music_tagger.models.CRNN`).
 
     Returns
     -------
@@ -452,6 +458,7 @@ def finetune(
         "freeze_epochs": int(freeze_epochs),
         "learning_rate": float(learning_rate),
         "unfreeze_learning_rate": float(unfreeze_learning_rate),
+        "bn_semantics": bn_semantics,
         "seed": int(seed),
         "verbose": int(verbose),
         "tags": stores[0].tags,
@@ -463,7 +470,7 @@ def finetune(
 
         from .models import CRNN
 
-        base = CRNN(weights=weights, include_top=False)
+        base = CRNN(weights=weights, include_top=False, bn_semantics=bn_semantics)
         outputs = keras.layers.Dense(len(stores[0].tags), activation="sigmoid", name="output")(
             base.output
         )
