@@ -382,23 +382,41 @@ def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
         "finetune",
         help="fine-tune the MSD-pretrained CRNN to the tags of feature stores",
         description=(
-            "Fine-tune the CRNN pretrained on the Million Song Dataset: its output layer "
-            "is replaced by one for the stores' tags; the conv blocks are frozen for the "
-            "first --freeze-epochs epochs, then everything is trained at a lower "
-            "learning rate. The stores must hold the original preprocessing (prepare "
-            "without --frames)."
+            "Fine-tune the CRNN pretrained on the Million Song Dataset to the stores' tags. "
+            "Default recipe (two-stage): each clip goes once through the frozen network; "
+            "stage 1 trains a new output layer on the cached features until the validation "
+            "ROC-AUC stops improving; stage 2 trains the layers from --stage2-from up on "
+            "the cached activations at a low rate, BatchNorm kept in inference mode, and "
+            "keeps its best epoch (never below stage 1 on validation). --recipe unfreeze "
+            "is the former recipe (a frozen epoch, then everything). The stores must hold "
+            "the original preprocessing (prepare without --frames)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_run_options(p)
+    p.set_defaults(epochs=30, patience=5)
+    p.add_argument("--recipe", choices=("two-stage", "unfreeze"), default="two-stage",
+                   help="the two-stage recipe, or the former freeze-then-unfreeze one")  # fmt: skip
+    p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default="variance",
+                   help="read the MSD BatchNorm statistics as published (variance) or as "
+                   "trained under Keras 1.0.6 (std_keras106)")  # fmt: skip
+    p.add_argument("--head", choices=("multi", "top"), default="multi",
+                   help="two-stage: the head reads every conv block's average and the last "
+                   "GRU state (multi, 480 dims) or the last GRU state only (top, 32)")  # fmt: skip
+    p.add_argument("--head-lr", type=float, default=1e-3, dest="head_learning_rate",
+                   help="Adam's rate for the new head (unfreeze: while the conv blocks are frozen)")  # fmt: skip
+    p.add_argument("--head-epochs", type=_positive_int, default=300, metavar="N",
+                   help="two-stage: most epochs of stage 1")  # fmt: skip
+    p.add_argument("--head-patience", type=_positive_int, default=20, metavar="N",
+                   help="two-stage: stop stage 1 after N epochs without a better validation ROC-AUC")  # fmt: skip
+    p.add_argument("--stage2-from", choices=("gru1", "gru2", "conv4", "none"), default="gru1",
+                   help="two-stage: the lowest layer stage 2 trains (none: stage 1 only)")  # fmt: skip
+    p.add_argument("--lr", type=float, default=1e-4, dest="learning_rate",
+                   help="Adam's rate in stage 2 (unfreeze: once every layer is trained)")  # fmt: skip
     p.add_argument("--freeze-epochs", type=int, default=1, metavar="N",
-                   help="epochs with the input BatchNorm and conv blocks frozen (0: none)")  # fmt: skip
-    p.add_argument("--lr", type=float, default=1e-3, dest="learning_rate",
-                   help="Adam's learning rate while the conv blocks are frozen")  # fmt: skip
-    p.add_argument("--unfreeze-lr", type=float, default=1e-4, dest="unfreeze_learning_rate",
-                   help="Adam's learning rate once every layer is trained")  # fmt: skip
+                   help="unfreeze recipe: epochs with the input BatchNorm and conv blocks frozen")  # fmt: skip
     p.add_argument("--from-scratch", action="store_true",
-                   help="start the same architecture from random weights (a baseline)")  # fmt: skip
+                   help="unfreeze recipe: start the same architecture from random weights (a baseline)")  # fmt: skip
     p.add_argument("--allow-other-preprocessing", action="store_true",
                    help="only warn, instead of refusing, when the stores' preprocessing is not "
                    "the one the MSD weights were trained on")  # fmt: skip
@@ -406,17 +424,144 @@ def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from .training import finetune
+    from .transfer import finetune
 
+    if args.from_scratch and args.recipe != "unfreeze":
+        raise UsageError("--from-scratch needs --recipe unfreeze (or use music-tagger train)")
     path = finetune(
-        args.features, args.out, weights=None if args.from_scratch else "msd",
-        epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
-        unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
+        args.features, args.out, recipe=args.recipe,
+        weights=None if args.from_scratch else "msd", bn_semantics=args.bn_semantics,
+        head=args.head, head_learning_rate=args.head_learning_rate,
+        head_epochs=args.head_epochs, head_patience=args.head_patience,
+        stage2_from=None if args.stage2_from == "none" else args.stage2_from,
+        learning_rate=args.learning_rate, epochs=args.epochs, patience=args.patience,
+        batch_size=args.batch_size, freeze_epochs=args.freeze_epochs, seed=args.seed,
         resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
         verbose=0 if args.quiet else 1,
     )  # fmt: skip
     print(path)
+    return 0
+
+
+# --------------------------------------------------------------------------- transfer
+
+
+def _add_features_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "features",
+        help="pretrained features of audio files or feature stores, as .npy with a row index",
+        description=(
+            "Compute the features of the MSD-pretrained CRNN or CNN (Choi et al. 2017): "
+            "multi-level (each conv block averaged over time and frequency, plus the "
+            "CRNN's last GRU state) or the last layer only. INPUT is a folder of stores of "
+            "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
+            "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
+    p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
+    p.add_argument("--arch", choices=("crnn", "cnn"), default="crnn", help="which pretrained network")
+    p.add_argument("--level", choices=("multi", "top"), default="multi",
+                   help="every conv block's average (+ last GRU state) or the last layer only")  # fmt: skip
+    p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default=None,
+                   help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
+    p.add_argument("--crops", type=_positive_int, default=1, metavar="N",
+                   help="audio files: average over N crops spread over the track (1: centre crop)")  # fmt: skip
+    p.add_argument("--resampler", choices=("kaiser_best_2016", "soxr_hq"), default="kaiser_best_2016",
+                   help="audio files: the 2016 resampler or the faster soxr")  # fmt: skip
+    p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="clips per network call")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import cache
+    from .embedding import features, write_features
+    from .tagging import expand_paths
+
+    options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+                   batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
+    meta = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+                crops=args.crops, resampler=args.resampler)  # fmt: skip
+    first = Path(args.inputs[0])
+    stores = sorted(first.glob("*.h5")) if len(args.inputs) == 1 and first.is_dir() else []
+    if len(args.inputs) == 1 and str(first).endswith(".h5"):
+        stores = [first]
+    if stores:  # one output per store, with its labels
+        out = Path(args.out)
+        for path in stores:
+            info = cache.load_store(path)
+            x = features(str(path), **options)
+            prefix = out / info.split if len(stores) > 1 or first.is_dir() else out
+            store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
+            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags):
+                print(written)
+        return 0
+    paths = expand_paths(args.inputs)
+    x = features(paths, crops=args.crops, resampler=args.resampler, **options)
+    for written in write_features(args.out, x, paths, meta):
+        print(written)
+    return 0
+
+
+def _add_probe_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "probe",
+        help="a linear classifier per tag on pretrained features; or tag files with one",
+        description=(
+            "Train: fit one logistic regression per tag on FEATURES/train.npy (from "
+            "music-tagger features on a stores folder), choose C by the macro ROC-AUC on "
+            "FEATURES/valid.npy, score FEATURES/test.npy, and save the probe in OUT "
+            "(probe.npz + probe.json, no pickle; results-test.json/csv). "
+            "Tag: with --tag, OUT is a saved probe and the remaining arguments are audio "
+            "files or folders, tagged with it."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("source", metavar="FEATURES", nargs="?", help="folder of train/valid/test features")
+    p.add_argument("out", metavar="OUT", help="folder of the probe")
+    p.add_argument("--Cs", type=_float_list, default="0.001,0.01,0.1,1,10", metavar="C,C,...",
+                   help="inverse regularisation strengths tried on the validation split")  # fmt: skip
+    p.add_argument("--tag", nargs="+", default=None, metavar="AUDIO",
+                   help="tag these audio files/folders with the probe saved in OUT")  # fmt: skip
+    p.add_argument("--top", type=_positive_int, default=5, metavar="N", help="with --tag: tags shown per file")
+    return p
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def _run_probe(args: argparse.Namespace) -> int:
+    from .evaluation import format_table
+    from .linear_probe import load_probe, probe
+    from .tagging import expand_paths
+
+    if args.tag is not None:
+        if args.source is not None:
+            raise UsageError("with --tag, give only the probe folder OUT")
+        model = load_probe(args.out)
+        paths = expand_paths(args.tag)
+        scores = model.tag(paths)
+        tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
+        for path, row in zip(paths, scores):
+            best = sorted(zip(tags, row), key=lambda item: -item[1])[: args.top]
+            print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
+        return 0
+    if args.source is None:
+        raise UsageError("give FEATURES and OUT (or OUT and --tag AUDIO...)")
+    results = probe(args.source, args.out, Cs=args.Cs)
+    print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
+    print(format_table(results["test"]))
     return 0
 
 
@@ -583,6 +728,8 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_train_parser, _run_train),
     (_add_evaluate_parser, _run_evaluate),
     (_add_finetune_parser, _run_finetune),
+    (_add_features_parser, _run_features),
+    (_add_probe_parser, _run_probe),
     (_add_experiment_parser, _run_experiment),
     (_add_figures_parser, _run_figures),
 ]
