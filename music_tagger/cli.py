@@ -303,6 +303,9 @@ def _add_prepare_parser(subparsers) -> argparse.ArgumentParser:
                    help="worker processes (default: every CPU core)")  # fmt: skip
     p.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
                    metavar="SPLIT", help="which splits to prepare")  # fmt: skip
+    p.add_argument("--split-lists", default=None, metavar="FOLDER",
+                   help="a folder of train/valid/test lists of clip ids or mp3 paths "
+                   "(default: MagnaTagATune's split by folder 0-b, c, d-f)")  # fmt: skip
     return p
 
 
@@ -312,7 +315,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
 
     if args.frames < 2:
         raise UsageError("--frames must be at least 2")
-    dataset = read_mtt(args.root, top_n=args.top)
+    dataset = read_mtt(args.root, top_n=args.top, split=args.split_lists)
     stores = prepare(
         dataset, args.out, splits=args.splits, frames=args.frames,
         resampler=args.resampler, workers=args.workers,

@@ -88,6 +88,7 @@ def finetune(
     seed: int = 0,
     resume: bool = False,
     check_preprocessing: bool = True,
+    cache_dir: str | os.PathLike | None = None,
     verbose: int = 1,
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
@@ -131,6 +132,10 @@ def finetune(
         Continue the run in ``out_dir`` (starts one if there is none).
     check_preprocessing : bool
         Refuse stores not prepared as the MSD weights expect; False only warns.
+    cache_dir : str or path-like, optional
+        Two-stage: where the cached activations live (default ``<out_dir>/cache``).
+        Runs on the same stores with the same ``bn_semantics``, ``head`` and
+        ``stage2_from`` (e.g. other seeds) can share one folder and compute them once.
     verbose : int
         0: silent; 1: one line per stage-2 epoch and a summary per stage.
 
@@ -199,18 +204,19 @@ def finetune(
         "tags": stores[0].tags,
         "settings": stores[0].settings,
     }
-    return _TwoStage(Path(out_dir), config, stores, resume).run()
+    cache_dir = Path(out_dir) / "cache" if cache_dir is None else Path(cache_dir)
+    return _TwoStage(Path(out_dir), config, stores, resume, cache_dir).run()
 
 
 class _TwoStage:
     """One two-stage run: the network with shared layers, the cache, both stages."""
 
-    def __init__(self, out_dir: Path, config: dict[str, Any], stores, resume: bool):
+    def __init__(self, out_dir: Path, config: dict[str, Any], stores, resume: bool, cache_dir: Path):
         import keras
 
         from .models import CRNN
 
-        self.out_dir, self.config, self.stores = out_dir, config, stores
+        self.out_dir, self.config, self.stores, self.cache_dir = out_dir, config, stores, cache_dir
         (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         self.state = training._resume_state(out_dir, config, resume)
         self.state.setdefault("stage1", None)
@@ -250,19 +256,22 @@ class _TwoStage:
 
     # ------------------------------------------------------------------ cache
     def _cache(self, store) -> dict[str, np.ndarray]:
-        path = self.out_dir / "cache" / f"{store.split}.npz"
+        cfg = self.config
+        key = f"{store.split}-{cfg['bn_semantics']}-{cfg['head']}-{cfg['stage2_from']}"
+        path = self.cache_dir / f"{key}.npz"
         if path.is_file():
             with np.load(path) as data:
-                return dict(data)
+                if list(data["ids"]) == store.ids:  # the same clips, in the same order
+                    return {k: data[k] for k in data.files if k != "ids"}
         start = time.perf_counter()
         outs = embedding.run_model(self.cache_model, str(store.path), batch_size=8,
                                    progress=bool(self.config["verbose"]), desc=f"cache {store.split}")  # fmt: skip
         data = {"head": outs[0]}
         if len(outs) > 1:
             data["below"] = outs[1]
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **data)
+            np.savez(f, ids=np.asarray(store.ids), **data)
         self.log(f"cached {store.n} {store.split} clips in {time.perf_counter() - start:.1f} s")
         return data
 

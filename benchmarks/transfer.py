@@ -1,0 +1,258 @@
+"""Transfer from the MSD weights, side by side on one data set (issue 10).
+
+Rows, each over ``--seeds`` (mean +- half the range, test macro ROC-AUC and PR-AUC,
+wall seconds per run):
+
+* ``finetune two-stage`` (the default of ``music-tagger finetune``), from both
+  BatchNorm readings (``variance`` = as published, ``std_keras106`` = as trained);
+* ``finetune unfreeze`` (the former recipe), from both readings;
+* ``scratch``: the same CRNN from random weights, with the unfreeze recipe's epoch
+  budget and early stopping (both keep their best-validation epoch);
+* ``probe top``: logistic regression per tag on the 32-d last GRU state;
+* ``probe multi``: the same on the 480-d multi-level features;
+  both from both readings (deterministic: the spread is 0 by construction).
+
+Then the measurements behind the diagnosis of the former recipe: how far each
+BatchNorm layer's mini-batch statistics are from the stored ones (what the
+layers switch to once unfrozen), and the training loss after the frozen epoch
+against the loss of a constant prediction.
+
+The data set is in the MagnaTagATune layout; the spectrograms are computed once
+(``music-tagger prepare``) into ``<work>/stores`` and the features once per reading
+into ``<work>/features``, the activations of the two-stage recipe once per reading
+into ``<work>/cache``; every run folder is kept, so running again skips what is done.
+
+Usage::
+
+    nice -n 5 python benchmarks/transfer.py /work/devset --split-lists /work/devset/split \\
+        --work runs/transfer-bench --seeds 0,1,2 --epochs 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+READINGS = ("variance", "std_keras106")
+
+
+def _stores(args) -> Path:
+    from music_tagger import cache
+    from music_tagger.data import read_mtt
+
+    out = Path(args.work) / "stores"
+    if not all(cache.store_path(out, s).exists() for s in ("train", "valid", "test")):
+        dataset = read_mtt(args.data, top_n=args.top, split=args.split_lists)
+        cache.prepare(dataset, out, workers=args.workers)
+    return out
+
+
+def _features(stores: Path, work: Path, reading: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from music_tagger import cache
+    from music_tagger.embedding import features, read_features, write_features
+
+    out = work / "features" / reading
+    data = {}
+    for split in ("train", "valid", "test"):
+        if not (out / f"{split}.npy").exists():
+            info = cache.load_store(cache.store_path(stores, split))
+            x = features(str(info.path), arch="crnn", level="multi", bn_semantics=reading)
+            write_features(out / split, x, info.ids, {"arch": "crnn", "level": "multi",
+                           "bn_semantics": reading}, y=info.y, tags=info.tags)  # fmt: skip
+        x, _, _, y = read_features(out / split)
+        data[split] = (x, y)
+    return data
+
+
+def _probe_row(data, level: str) -> tuple[dict, float]:
+    from music_tagger.evaluation import evaluate
+    from music_tagger.linear_probe import LinearProbe
+
+    pick = (lambda x: x[:, -32:]) if level == "top" else (lambda x: x)
+    start = time.perf_counter()
+    model = LinearProbe().fit(pick(data["train"][0]), data["train"][1],
+                              pick(data["valid"][0]), data["valid"][1])  # fmt: skip
+    results = evaluate(data["test"][1], model.decision_function(pick(data["test"][0])))
+    return results, time.perf_counter() - start
+
+
+def _timed_run(out: Path, fn) -> tuple[dict, float, Path]:
+    """Run ``fn(out)`` unless ``out`` holds a finished run; test results and seconds."""
+    from music_tagger import cache
+    from music_tagger.training import evaluate_model
+
+    done = out / "bench.json"
+    if done.exists():
+        info = json.loads(done.read_text())
+        return info["test"], info["seconds"], out
+    if out.exists():
+        shutil.rmtree(out)  # an unfinished run of an earlier invocation: start it again
+    start = time.perf_counter()
+    model_path = fn(out)
+    seconds = time.perf_counter() - start
+    results = evaluate_model(model_path, cache.store_path(fn.stores, "test"))
+    done.write_text(json.dumps({"test": {k: results[k] for k in ("roc_auc_macro", "pr_auc_macro")},
+                                "seconds": seconds}))  # fmt: skip
+    return results, seconds, out
+
+
+def _bn_statistics(stores: Path, reading: str, n: int = 32) -> list[tuple[str, float, float]]:
+    """Per BatchNorm layer: median over channels of batch std / stored std and of
+    |batch mean - stored mean| / stored std, on ``n`` train clips (BatchNorm's
+    training-mode statistics versus those it uses in inference mode)."""
+    import keras
+
+    from music_tagger import cache
+    from music_tagger.models import CRNN
+
+    model = CRNN(weights="msd", include_top=False, bn_semantics=reading)
+    x = cache.read_melgrams(cache.store_path(stores, "train"), np.arange(n))[..., None]
+    names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    inputs = keras.Model(model.input, [model.get_layer(name).input for name in names]).predict(x, verbose=0)
+    rows = []
+    for name, h in zip(names, inputs):
+        layer = model.get_layer(name)
+        axes = tuple(i for i in range(h.ndim) if i not in ([layer.axis] if isinstance(layer.axis, int) else layer.axis))
+        mean, var = np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)
+        stored_std = np.sqrt(var + layer.epsilon)
+        batch_std = np.sqrt(h.var(axis=axes) + layer.epsilon)
+        keep = var > 1e-5  # the padded time columns of bn_0_freq hold no statistics
+        rows.append((name, float(np.median((batch_std / stored_std)[keep])),
+                     float(np.median((np.abs(h.mean(axis=axes) - mean) / stored_std)[keep]))))  # fmt: skip
+    return rows
+
+
+def _fmt(values: list[float], digits: int = 3) -> str:
+    values = np.asarray(values, float)
+    half = (values.max() - values.min()) / 2 if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {half:.{digits}f}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", help="data set in the MagnaTagATune layout")
+    p.add_argument("--split-lists", default=None, help="folder of train/valid/test lists")
+    p.add_argument("--top", type=int, default=50, help="most frequent tags kept")
+    p.add_argument("--work", default="runs/transfer-bench", help="folder of stores, features and runs")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--epochs", type=int, default=3, help="epoch budget of the unfreeze recipe and scratch")
+    p.add_argument("--patience", type=int, default=3, help="early stopping of unfreeze and scratch")
+    p.add_argument("--methods", default="two-stage,unfreeze,scratch,probe",
+                   help="comma-separated subset of two-stage,unfreeze,scratch,probe")
+    p.add_argument("--unfreeze-readings", default="variance,std_keras106",
+                   help="BatchNorm readings run with the (slow) unfreeze recipe")
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    methods = set(args.methods.split(","))
+    work = Path(args.work)
+
+    from music_tagger import cache
+    from music_tagger.training import train
+    from music_tagger.transfer import finetune
+
+    t0 = time.perf_counter()
+    stores = _stores(args)
+    info = {s: cache.load_store(cache.store_path(stores, s)) for s in ("train", "valid", "test")}
+    print(f"data: {args.data}; {len(info['train'].tags)} tags; train/valid/test "
+          f"{info['train'].n}/{info['valid'].n}/{info['test'].n} clips "
+          f"(prepared in {time.perf_counter() - t0:.0f} s, or cached)", flush=True)
+
+    rows: list[tuple[str, str, list, list, list]] = []  # method, reading, roc, pr, seconds
+
+    def add(method, reading, results_seconds):
+        rows.append((method, reading, [r["roc_auc_macro"] for r, _ in results_seconds],
+                     [r["pr_auc_macro"] for r, _ in results_seconds],
+                     [s for _, s in results_seconds]))  # fmt: skip
+        last = rows[-1]
+        print(f"  {method:<22} {reading:<13} ROC-AUC {_fmt(last[2])}  PR-AUC {_fmt(last[3])}  "
+              f"{np.mean(last[4]):.0f} s", flush=True)  # fmt: skip
+
+    if "probe" in methods:
+        for reading in READINGS:
+            start = time.perf_counter()
+            data = _features(stores, work, reading)
+            print(f"features ({reading}): {time.perf_counter() - start:.0f} s (or cached)", flush=True)
+            for level in ("top", "multi"):
+                results, seconds = _probe_row(data, level)
+                add(f"probe {level} ({'32' if level == 'top' else data['train'][0].shape[1]}-d)",
+                    reading, [(results, seconds)] * len(seeds))  # fmt: skip
+
+    def runner(fn):
+        fn.stores = stores
+        return fn
+
+    if "two-stage" in methods:
+        for reading in READINGS:
+            results = []
+            for seed in seeds:
+                fn = runner(lambda out, seed=seed, reading=reading: finetune(
+                    stores, out, bn_semantics=reading, seed=seed, verbose=0,
+                    cache_dir=work / "cache"))  # fmt: skip
+                r, s, out = _timed_run(work / f"two-stage-{reading}-{seed}", fn)
+                results.append((r, s))
+            add("finetune two-stage", reading, results)
+
+    unfreeze_readings = [r for r in args.unfreeze_readings.split(",") if r]
+    if "unfreeze" in methods:
+        for reading in unfreeze_readings:
+            results = []
+            for seed in seeds:
+                fn = runner(lambda out, seed=seed, reading=reading: finetune(
+                    stores, out, recipe="unfreeze", bn_semantics=reading, seed=seed,
+                    epochs=args.epochs, patience=args.patience, verbose=0))  # fmt: skip
+                r, s, out = _timed_run(work / f"unfreeze-{reading}-{seed}", fn)
+                results.append((r, s))
+            add(f"finetune unfreeze ({args.epochs} ep)", reading, results)
+
+    if "scratch" in methods:
+        results = []
+        for seed in seeds:
+            fn = runner(lambda out, seed=seed: train(
+                stores, out, arch="crnn", epochs=args.epochs, patience=args.patience,
+                seed=seed, verbose=0))  # fmt: skip
+            r, s, out = _timed_run(work / f"scratch-{seed}", fn)
+            results.append((r, s))
+        add(f"scratch CRNN ({args.epochs} ep)", "-", results)
+
+    print()
+    print(f"Test macro ROC-AUC and PR-AUC over seeds {args.seeds} (mean ± half range), "
+          f"wall seconds per run; {info['train'].n}/{info['valid'].n}/{info['test'].n} clips, "
+          f"{len(info['train'].tags)} tags")  # fmt: skip
+    print()
+    print("| method | BN reading | test ROC-AUC | test PR-AUC | wall s |")
+    print("| --- | --- | --- | --- | --- |")
+    for method, reading, roc, pr, seconds in rows:
+        print(f"| {method} | {reading} | {_fmt(roc)} | {_fmt(pr)} | {np.mean(seconds):.0f} |")
+
+    print("\nDiagnosis of the unfreeze recipe")
+    n_train = info["train"].n
+    prior = np.clip(info["train"].y.mean(axis=0), 1e-7, 1 - 1e-7)
+    constant = float(np.mean(-(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))))
+    print(f"- a constant prediction (the train tag frequencies) has loss {constant:.4f}; "
+          f"one frozen epoch is {-(-n_train // 16)} Adam steps for the new head")
+    for reading in unfreeze_readings if "unfreeze" in methods else []:
+        for seed in seeds:
+            history = json.loads((work / f"unfreeze-{reading}-{seed}" / "history.json").read_text())
+            print(f"  unfreeze {reading} seed {seed}: loss per epoch "
+                  + ", ".join(f"{h['loss']:.4f}" for h in history)
+                  + "; val ROC-AUC " + ", ".join(f"{h['val_roc_auc']:.3f}" for h in history))
+    for reading in READINGS:
+        print(f"- BatchNorm mini-batch vs stored statistics, {reading} reading "
+              "(median over channels of batch std / stored std, |batch mean - stored mean| / stored std):")
+        for name, ratio, shift in _bn_statistics(stores, reading):
+            print(f"    {name:<10} std ratio {ratio:8.3f}   mean shift {shift:8.3f}")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
