@@ -1,7 +1,8 @@
 """Transfer from the MSD weights, side by side on one data set (issue 10).
 
 Rows, each over ``--seeds`` (mean +- half the range, test macro ROC-AUC and PR-AUC,
-wall seconds per run):
+wall seconds per run; the one forward pass per clip that the probes and the
+two-stage fine-tunes share is computed first and timed apart):
 
 * ``finetune two-stage`` (the default of ``music-tagger finetune``), from both
   BatchNorm readings (``variance`` = as published, ``std_keras106`` = as trained);
@@ -18,9 +19,11 @@ layers switch to once unfrozen), and the training loss after the frozen epoch
 against the loss of a constant prediction.
 
 The data set is in the MagnaTagATune layout; the spectrograms are computed once
-(``music-tagger prepare``) into ``<work>/stores`` and the features once per reading
-into ``<work>/features``, the activations of the two-stage recipe once per reading
-into ``<work>/cache``; every run folder is kept, so running again skips what is done.
+(``music-tagger prepare``) into ``<work>/stores``, and the activations once per
+reading into ``<work>/cache`` (``music_tagger.transfer.cache_activations``: the
+multi-level features, equal to ``music_tagger.features``, which is checked on a few
+clips, and the GRUs' input); every finished run folder is kept, so running again
+skips what is done.
 
 Usage::
 
@@ -55,21 +58,24 @@ def _stores(args) -> Path:
     return out
 
 
-def _features(stores: Path, work: Path, reading: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
+    """Multi-level features of every split, from the two-stage recipe's cache (one forward
+    pass per clip, shared with the fine-tunes); checked against ``features()`` on 4 clips."""
     from music_tagger import cache
-    from music_tagger.embedding import features, read_features, write_features
+    from music_tagger.embedding import features
+    from music_tagger.transfer import cache_activations
 
-    out = work / "features" / reading
+    start = time.perf_counter()
     data = {}
     for split in ("train", "valid", "test"):
-        if not (out / f"{split}.npy").exists():
-            info = cache.load_store(cache.store_path(stores, split))
-            x = features(str(info.path), arch="crnn", level="multi", bn_semantics=reading)
-            write_features(out / split, x, info.ids, {"arch": "crnn", "level": "multi",
-                           "bn_semantics": reading}, y=info.y, tags=info.tags)  # fmt: skip
-        x, _, _, y = read_features(out / split)
-        data[split] = (x, y)
-    return data
+        path = cache.store_path(stores, split)
+        x = cache_activations(path, work / "cache", bn_semantics=reading)["head"]
+        data[split] = (x, cache.load_store(path).y)
+    seconds = time.perf_counter() - start
+    check = features(cache.read_melgrams(cache.store_path(stores, "test"), np.arange(4)),
+                     level="multi", bn_semantics=reading)  # fmt: skip
+    np.testing.assert_allclose(check, data["test"][0][:4], rtol=1e-4, atol=1e-4)
+    return data, seconds
 
 
 def _probe_row(data, level: str) -> tuple[dict, float]:
@@ -176,11 +182,11 @@ def main(argv=None) -> int:
         print(f"  {method:<22} {reading:<13} ROC-AUC {_fmt(last[2])}  PR-AUC {_fmt(last[3])}  "
               f"{np.mean(last[4]):.0f} s", flush=True)  # fmt: skip
 
-    if "probe" in methods:
-        for reading in READINGS:
-            start = time.perf_counter()
-            data = _features(stores, work, reading)
-            print(f"features ({reading}): {time.perf_counter() - start:.0f} s (or cached)", flush=True)
+    for reading in READINGS:  # the one forward pass per clip and reading, timed apart
+        data, seconds = _features(stores, work, reading)
+        forward = sum(info[s].n for s in info)
+        print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips (0 if cached)", flush=True)
+        if "probe" in methods:
             for level in ("top", "multi"):
                 results, seconds = _probe_row(data, level)
                 add(f"probe {level} ({'32' if level == 'top' else data['train'][0].shape[1]}-d)",

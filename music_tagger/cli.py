@@ -406,12 +406,16 @@ def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--head", choices=("multi", "top"), default="multi",
                    help="two-stage: the head reads every conv block's average and the last "
                    "GRU state (multi, 480 dims) or the last GRU state only (top, 32)")  # fmt: skip
+    p.add_argument("--head-fit", choices=("logistic", "adam"), default="logistic",
+                   help="two-stage: stage 1 is the linear probe (logistic regression per tag, "
+                   "regularisation chosen on validation) or Adam with early stopping")  # fmt: skip
     p.add_argument("--head-lr", type=float, default=1e-3, dest="head_learning_rate",
                    help="Adam's rate for the new head (unfreeze: while the conv blocks are frozen)")  # fmt: skip
     p.add_argument("--head-epochs", type=_positive_int, default=300, metavar="N",
-                   help="two-stage: most epochs of stage 1")  # fmt: skip
+                   help="two-stage with --head-fit adam: most epochs of stage 1")  # fmt: skip
     p.add_argument("--head-patience", type=_positive_int, default=20, metavar="N",
-                   help="two-stage: stop stage 1 after N epochs without a better validation ROC-AUC")  # fmt: skip
+                   help="two-stage with --head-fit adam: stop stage 1 after N epochs without "
+                   "a better validation ROC-AUC")  # fmt: skip
     p.add_argument("--stage2-from", choices=("gru1", "gru2", "conv4", "none"), default="gru1",
                    help="two-stage: the lowest layer stage 2 trains (none: stage 1 only)")  # fmt: skip
     p.add_argument("--lr", type=float, default=1e-4, dest="learning_rate",
@@ -434,7 +438,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     path = finetune(
         args.features, args.out, recipe=args.recipe,
         weights=None if args.from_scratch else "msd", bn_semantics=args.bn_semantics,
-        head=args.head, head_learning_rate=args.head_learning_rate,
+        head=args.head, head_fit=args.head_fit, head_learning_rate=args.head_learning_rate,
         head_epochs=args.head_epochs, head_patience=args.head_patience,
         stage2_from=None if args.stage2_from == "none" else args.stage2_from,
         learning_rate=args.learning_rate, epochs=args.epochs, patience=args.patience,

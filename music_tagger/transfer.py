@@ -56,15 +56,16 @@ from . import cache, embedding, training
 from ._atomic import atomic_path, write_text
 from .evaluation import evaluate
 
-__all__ = ["HEADS", "RECIPES", "STAGE2_FROM", "finetune"]
+__all__ = ["HEADS", "HEAD_FITS", "RECIPES", "STAGE2_FROM", "cache_activations", "finetune"]
 
 RECIPES = ("two-stage", "unfreeze")
 HEADS = ("multi", "top")
 #: Layers stage 2 may start from (it trains that layer and everything above it).
 STAGE2_FROM = ("conv4", "gru1", "gru2")
+HEAD_FITS = ("logistic", "adam")
 _FIELDS = (
     "stage", "epoch", "loss", "val_roc_auc", "val_pr_auc", "seconds", "train_seconds",
-    "learning_rate", "trainable",
+    "learning_rate", "C", "trainable",
 )  # fmt: skip
 
 
@@ -76,6 +77,7 @@ def finetune(
     weights: str | None = "msd",
     bn_semantics: str = "variance",
     head: str = "multi",
+    head_fit: str = "logistic",
     head_learning_rate: float | None = None,
     head_epochs: int = 300,
     head_patience: int = 20,
@@ -112,10 +114,18 @@ def finetune(
         as published (default) or as trained.
     head : {"multi", "top"}
         Two-stage: the head's input, the multi-level feature or the last GRU state.
+    head_fit : {"logistic", "adam"}
+        Two-stage: how stage 1 fits the head. ``"logistic"`` (default): the linear
+        probe of :mod:`music_tagger.linear_probe` (per-tag logistic regression to
+        convergence, the regularisation with the best validation ROC-AUC), so stage 1
+        *is* the linear read-out. ``"adam"``: Adam at ``head_learning_rate`` until
+        the validation ROC-AUC has not improved for ``head_patience`` epochs.
     head_learning_rate : float, optional
-        Adam's rate for the new head (default 1e-3, both recipes).
+        Adam's rate for the new head (default 1e-3): ``head_fit="adam"``, and the
+        unfreeze recipe's frozen epochs.
     head_epochs, head_patience : int
-        Two-stage: most epochs of stage 1, and its early stopping (validation ROC-AUC).
+        Two-stage with ``head_fit="adam"``: most epochs of stage 1, and its early
+        stopping (validation ROC-AUC).
     stage2_from : {"gru1", "gru2", "conv4"} or None
         Two-stage: the lowest layer stage 2 trains; None skips stage 2.
     learning_rate : float, optional
@@ -173,6 +183,8 @@ def finetune(
                          "(from scratch) needs recipe='unfreeze' or music_tagger.train")  # fmt: skip
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    if head_fit not in HEAD_FITS:
+        raise ValueError(f"head_fit must be one of {HEAD_FITS}, got {head_fit!r}")
     if stage2_from is not None and stage2_from not in STAGE2_FROM:
         raise ValueError(f"stage2_from must be one of {STAGE2_FROM} or None, got {stage2_from!r}")
     for name, value in (("head_epochs", head_epochs), ("head_patience", head_patience),
@@ -191,6 +203,7 @@ def finetune(
         "weights": str(weights),
         "bn_semantics": bn_semantics,
         "head": head,
+        "head_fit": head_fit,
         "head_learning_rate": head_lr,
         "head_epochs": int(head_epochs),
         "head_patience": int(head_patience),
@@ -208,13 +221,89 @@ def finetune(
     return _TwoStage(Path(out_dir), config, stores, resume, cache_dir).run()
 
 
+def _network(weights, bn_semantics: str, head: str, stage2_from: str | None) -> dict[str, Any]:
+    """The pretrained CRNN, the head's input tensor and the model whose outputs are cached."""
+    import keras
+
+    from .models import CRNN
+
+    base = CRNN(weights=weights, include_top=False, bn_semantics=bn_semantics)
+    names = [layer.name for layer in base.layers]
+    start = None if stage2_from is None else names.index(stage2_from)
+    pools = embedding.pool_layers(base) if head == "multi" else []
+    gaps = [embedding.global_average(base.get_layer(p).output, f"gap_{p}") for p in pools]
+    head_in = gaps + [base.output]
+    merged = keras.layers.Concatenate(name="head_features")(head_in) if len(head_in) > 1 else head_in[0]
+    # the cache: the head's features, and (for stage 2) the input of its first layer
+    outputs = [merged] if start is None else [merged, base.layers[start - 1].output]
+    return {
+        "base": base,
+        "start": start,
+        "lower_pools": [p for p in pools if start is None or names.index(p) < start],
+        "merged": merged,
+        "cache_model": keras.Model(base.input, outputs),
+    }
+
+
+def _cached(cache_model, store: cache.Store, cache_dir: Path, config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The cached activations of a store's clips, computed (once) if missing."""
+    key = f"{store.split}-{config['bn_semantics']}-{config['head']}-{config['stage2_from']}"
+    path = Path(cache_dir) / f"{key}.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            if list(data["ids"]) == store.ids:  # the same clips, in the same order
+                return {k: data[k] for k in data.files if k != "ids"}
+    start = time.perf_counter()
+    outs = embedding.run_model(cache_model, str(store.path), batch_size=8,
+                               progress=bool(config.get("verbose")), desc=f"cache {store.split}")  # fmt: skip
+    data = {"head": outs[0]}
+    if len(outs) > 1:
+        data["below"] = outs[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, ids=np.asarray(store.ids), **data)
+    if config.get("verbose"):
+        print(f"cached {store.n} {store.split} clips in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return data
+
+
+def cache_activations(
+    store: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    *,
+    bn_semantics: str = "variance",
+    head: str = "multi",
+    stage2_from: str | None = "gru1",
+    verbose: int = 0,
+) -> dict[str, np.ndarray]:
+    """Compute (or read) what the two-stage recipe caches for one store.
+
+    :func:`finetune` with ``cache_dir`` reads the same files, so calling this first
+    moves the one forward pass per clip out of the fine-tune (and lets benchmarks
+    time it apart). With ``head="multi"`` the ``"head"`` array equals
+    :func:`music_tagger.embedding.features` at ``level="multi"``.
+
+    Returns
+    -------
+    dict
+        ``"head"``: the head's input features ``(n, dims)``; ``"below"`` (unless
+        ``stage2_from`` is None): the input of the first stage-2 layer.
+
+    Examples
+    --------
+    >>> cache_activations("features/test.h5", "runs/cache")["head"].shape   # doctest: +SKIP
+    (n_clips, 480)
+    """
+    net = _network("msd", bn_semantics, head, stage2_from)
+    config = {"bn_semantics": bn_semantics, "head": head, "stage2_from": stage2_from, "verbose": verbose}
+    return _cached(net["cache_model"], cache.load_store(store), Path(cache_dir), config)
+
+
 class _TwoStage:
     """One two-stage run: the network with shared layers, the cache, both stages."""
 
     def __init__(self, out_dir: Path, config: dict[str, Any], stores, resume: bool, cache_dir: Path):
         import keras
-
-        from .models import CRNN
 
         self.out_dir, self.config, self.stores, self.cache_dir = out_dir, config, stores, cache_dir
         (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -223,21 +312,10 @@ class _TwoStage:
         self.log = (lambda msg: print(msg, file=sys.stderr)) if config["verbose"] else (lambda msg: None)
 
         keras.utils.set_random_seed(config["seed"])
-        base = CRNN(weights=config["weights"], include_top=False, bn_semantics=config["bn_semantics"])
-        self.base = base
-        names = [layer.name for layer in base.layers]
-        self.start = None if config["stage2_from"] is None else names.index(config["stage2_from"])
-        pools = embedding.pool_layers(base) if config["head"] == "multi" else []
-        self.lower_pools = [p for p in pools if self.start is None or names.index(p) < self.start]
-        gaps = [embedding.global_average(base.get_layer(p).output, f"gap_{p}") for p in pools]
-        head_in = gaps + [base.output]
-        self.merged = keras.layers.Concatenate(name="head_features")(head_in) if len(head_in) > 1 else head_in[0]
+        net = _network(config["weights"], config["bn_semantics"], config["head"], config["stage2_from"])
+        self.base, self.start, self.lower_pools = net["base"], net["start"], net["lower_pools"]
+        self.merged, self.cache_model = net["merged"], net["cache_model"]
         self.head_dims = int(self.merged.shape[-1])
-        # the cache: head features, and (for stage 2) the input of its first layer
-        outputs = [self.merged]
-        if self.start is not None:
-            outputs.append(base.layers[self.start - 1].output)
-        self.cache_model = keras.Model(base.input, outputs)
         self.norm = self.output = self.model = None  # the head: built on the cached train features
 
     def _build_head(self, train_head: np.ndarray) -> None:
@@ -245,35 +323,17 @@ class _TwoStage:
         layer) and the whole network, melgram to tags."""
         import keras
 
-        variance = train_head.var(axis=0)
-        variance[variance < 1e-12] = 1.0  # a constant feature stays 0
+        std = train_head.astype(np.float64).std(axis=0)
+        std[std < 1e-12] = 1.0  # a constant feature stays 0 (as in LinearProbe)
         self.norm = keras.layers.Normalization(
-            mean=train_head.mean(axis=0), variance=variance, name="head_norm"
+            mean=train_head.astype(np.float64).mean(axis=0), variance=std**2, name="head_norm"
         )
         self.output = keras.layers.Dense(len(self.config["tags"]), activation="sigmoid", name="output")
         self.model = keras.Model(self.base.input, self.output(self.norm(self.merged)),
                                  name="music_tagger_crnn_finetuned")  # fmt: skip
 
-    # ------------------------------------------------------------------ cache
     def _cache(self, store) -> dict[str, np.ndarray]:
-        cfg = self.config
-        key = f"{store.split}-{cfg['bn_semantics']}-{cfg['head']}-{cfg['stage2_from']}"
-        path = self.cache_dir / f"{key}.npz"
-        if path.is_file():
-            with np.load(path) as data:
-                if list(data["ids"]) == store.ids:  # the same clips, in the same order
-                    return {k: data[k] for k in data.files if k != "ids"}
-        start = time.perf_counter()
-        outs = embedding.run_model(self.cache_model, str(store.path), batch_size=8,
-                                   progress=bool(self.config["verbose"]), desc=f"cache {store.split}")  # fmt: skip
-        data = {"head": outs[0]}
-        if len(outs) > 1:
-            data["below"] = outs[1]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, ids=np.asarray(store.ids), **data)
-        self.log(f"cached {store.n} {store.split} clips in {time.perf_counter() - start:.1f} s")
-        return data
+        return _cached(self.cache_model, store, self.cache_dir, self.config)
 
     def _split_head(self, head: np.ndarray) -> list[np.ndarray]:
         """The stage-2 inputs besides the cached activations: the lower blocks' averages."""
@@ -282,10 +342,40 @@ class _TwoStage:
 
     # ------------------------------------------------------------------ stages
     def _auc(self, model, inputs, y) -> dict[str, Any]:
-        scores = np.asarray(model.predict(inputs, batch_size=256, verbose=0))
+        scores = np.asarray(model(inputs, training=False))
         return evaluate(y, scores, self.config["tags"])
 
     def _stage1(self, train: dict, valid: dict) -> None:
+        start = time.perf_counter()
+        if self.config["head_fit"] == "logistic":
+            best, history = self._fit_head_logistic(train, valid)
+        else:
+            best, history = self._fit_head_adam(train, valid)
+        self._save_weights("stage1", self.output.get_weights())
+        self.state["stage1"] = {"best_auc": best, "epochs": len(history),
+                                "seconds": time.perf_counter() - start}  # fmt: skip
+        self.state["history"] = history
+        self._commit()
+        self.log(f"stage 1 (head, {self.config['head_fit']}): best val ROC-AUC {best:.4f}, "
+                 f"{self.state['stage1']['seconds']:.1f} s")  # fmt: skip
+
+    def _fit_head_logistic(self, train: dict, valid: dict) -> tuple[float, list[dict]]:
+        """The head as the linear probe: logistic regression per tag, C by validation."""
+        from .linear_probe import LinearProbe
+
+        start = time.perf_counter()
+        y_train, y_valid = (s.y for s in self.stores)
+        probe = LinearProbe().fit(train["head"], y_train, valid["head"], y_valid)
+        # the same standardisation as self.norm, so the Dense layer takes the coefficients
+        self.output.set_weights([probe.coef_.T.astype(np.float32), probe.intercept_.astype(np.float32)])
+        history = []
+        for i, (c, auc) in enumerate(probe.validation_.items(), 1):
+            row = self._row(1, i, None, {"roc_auc_macro": auc, "pr_auc_macro": None}, start, None, ["output"])
+            history.append(dict(row, C=c))
+            start = time.perf_counter()
+        return probe.validation_[probe.C_], history
+
+    def _fit_head_adam(self, train: dict, valid: dict) -> tuple[float, list[dict]]:
         import keras
 
         cfg, run = self.config, self
@@ -313,18 +403,11 @@ class _TwoStage:
                     best["wait"] += 1
                     self.model.stop_training = best["wait"] >= cfg["head_patience"]
 
-        start = time.perf_counter()
         keras.utils.set_random_seed(cfg["seed"])
         head.fit(train["head"], y_train, batch_size=cfg["batch_size"], epochs=cfg["head_epochs"],
                  shuffle=True, verbose=0, callbacks=[BestByValidationAUC()])  # fmt: skip
         head.set_weights(best["weights"])
-        self._save_weights("stage1", self.output.get_weights())
-        self.state["stage1"] = {"best_auc": best["auc"], "epochs": len(history),
-                                "seconds": time.perf_counter() - start}  # fmt: skip
-        self.state["history"] = history
-        self._commit()
-        self.log(f"stage 1 (head): best val ROC-AUC {best['auc']:.4f} after {len(history)} epochs, "
-                 f"{self.state['stage1']['seconds']:.1f} s")  # fmt: skip
+        return best["auc"], history
 
     def _upper_model(self):
         """Cached activations (and lower averages) in, tags out, sharing the trained layers."""
@@ -411,7 +494,7 @@ class _TwoStage:
             "stage": stage, "epoch": epoch, "loss": None if loss is None else float(loss),
             "val_roc_auc": results["roc_auc_macro"], "val_pr_auc": results["pr_auc_macro"],
             "seconds": seconds, "train_seconds": self.state["train_seconds"],
-            "learning_rate": lr, "trainable": " ".join(trained),
+            "learning_rate": lr, "C": None, "trainable": " ".join(trained),
         }  # fmt: skip
 
     def _save_weights(self, name: str, weights: list, optimizer: list | None = None) -> None:
