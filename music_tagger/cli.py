@@ -530,7 +530,7 @@ def _add_probe_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("source", metavar="FEATURES", nargs="?", help="folder of train/valid/test features")
     p.add_argument("out", metavar="OUT", help="folder of the probe")
-    p.add_argument("--Cs", type=_float_list, default="0.001,0.01,0.1,1,10", metavar="C,C,...",
+    p.add_argument("--Cs", type=_float_list, default="0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,1,10", metavar="C,C,...",
                    help="inverse regularisation strengths tried on the validation split")  # fmt: skip
     p.add_argument("--tag", nargs="+", default=None, metavar="AUDIO",
                    help="tag these audio files/folders with the probe saved in OUT")  # fmt: skip

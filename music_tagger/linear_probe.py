@@ -37,7 +37,7 @@ from .evaluation import evaluate, write_results
 __all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
 
 #: Inverse regularisation strengths tried on the validation split.
-DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
 
 
 def _check_labels(y: Any, n: int) -> np.ndarray:
