@@ -29,9 +29,11 @@ Renderer: ``fluidsynth`` (LGPL-2.1+) with ``/usr/share/sounds/sf2/FluidR3_GM.sf2
 Labels (each derived from the MIDI of the clip's own time range)
 -----------------------------------------------------------------
 Instrument tags: a clip is positive when a note starts inside the clip on a channel
-whose current General MIDI program is in the family (``drums``: any note on MIDI
-channel 10). ``fast``: the MIDI tempo, averaged over the clip's time, is at least
-:data:`FAST_BPM` beats per minute (the notated tempo, which is not always the felt
+whose current General MIDI program is in the tag's programs (:data:`INSTRUMENT_TAGS`;
+e.g. ``piano`` is GM's piano family, electric pianos and harpsichord included;
+``drums``: any note on MIDI channel 10); notes on a channel whose volume (CC 7) or
+expression (CC 11) is 0 do not count. ``fast``: the MIDI tempo, averaged over the
+clip's time, is at least :data:`FAST_BPM` beats per minute (the notated tempo, which is not always the felt
 one). Source tags (e.g. ``freedoom``) say which collection a clip comes from. The
 kept tags are chosen with ``--tags``; every candidate is listed in ``clips.tsv``.
 
@@ -48,7 +50,8 @@ Output (``OUT``)
 ``clips.tsv``
     Provenance: source, package, piece, start time, mean tempo, GM families heard.
 ``READY``
-    Written last (the whole folder is built beside ``OUT`` and renamed into place):
+    Written last (the whole folder is built beside ``OUT`` and renamed into place; a
+    previous ``OUT`` is moved to ``OUT.old-<time>``, not deleted, as it may be in use):
     counts per split, positives per tag per split, pieces, minutes, the command.
 
 Examples
@@ -99,16 +102,18 @@ GM_FAMILIES = (
     "ensemble", "brass", "reed", "pipe", "synth_lead", "synth_pad", "synth_effects",
     "ethnic", "percussive", "sound_effects",
 )
-#: Candidate instrument tags: tag -> GM families (``drums`` is MIDI channel 10).
+#: Candidate instrument tags: tag -> General MIDI programs (0-based, half-open
+#: ranges); ``drums`` is any note on MIDI channel 10 instead.
 INSTRUMENT_TAGS = {
-    "piano": ("piano",),
-    "organ": ("organ",),
-    "guitar": ("guitar",),
-    "bass": ("bass",),
-    "strings": ("strings", "ensemble"),
-    "brass": ("brass",),
-    "winds": ("reed", "pipe"),
-    "synth": ("synth_lead", "synth_pad", "synth_effects"),
+    "piano": (range(0, 8),),  # acoustic and electric pianos, harpsichord, clavinet
+    "organ": (range(16, 24),),
+    "guitar": (range(24, 32),),
+    "bass": (range(32, 40),),
+    "strings": (range(40, 52),),  # solo strings, string ensembles, synth strings
+    "voice": (range(52, 55),),  # choir aahs, voice oohs, synth voice
+    "brass": (range(56, 64),),
+    "winds": (range(64, 80),),  # reeds (saxophones, oboe, clarinet, ...) and pipes
+    "synth": (range(80, 104),),  # synth leads, pads and effects
     "drums": (),
 }
 #: Default kept tags.
@@ -157,7 +162,7 @@ class Midi:
     Attributes
     ----------
     onsets : np.ndarray, shape (n,)
-        Note-on times (s).
+        Note-on times (s) of audible notes (channel volume and expression above 0).
     channels : np.ndarray of int, shape (n,)
         MIDI channel of each note (0-based; 9 is the drum channel).
     programs : np.ndarray of int, shape (n,)
@@ -189,7 +194,8 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
 
 def _track_events(data: bytes) -> list[tuple[int, str, int, int]]:
     """``(tick, kind, channel, value)`` of one track: kinds ``note``, ``program``,
-    ``tempo`` (microseconds per quarter), ``other``."""
+    ``tempo`` (microseconds per quarter), ``volume`` and ``expression`` (CC 7 and
+    11), ``other``."""
     events, tick, i, status = [], 0, 0, 0
     while i < len(data):
         delta, i = _varlen(data, i)
@@ -219,6 +225,9 @@ def _track_events(data: bytes) -> list[tuple[int, str, int, int]]:
                 events.append((tick, "note", channel, values[0]))
             elif high == 0xC0 and values:
                 events.append((tick, "program", channel, values[0]))
+            elif high == 0xB0 and len(values) == 2 and values[0] in (7, 11):
+                kind = "volume" if values[0] == 7 else "expression"
+                events.append((tick, kind, channel, values[1]))
             else:
                 events.append((tick, "other", channel, 0))
         else:
@@ -270,7 +279,7 @@ def parse_midi(data: bytes) -> Midi:
         seconds_per_tick, smpte = 1.0 / (fps * (division & 0xFF)), True
     else:
         seconds_per_tick, smpte = 0.5 / division, False
-    program = [0] * 16
+    program, volume, expression = [0] * 16, [100] * 16, [127] * 16
     onsets, channels, programs, tempo = [], [], [], [(0.0, 120.0)]
     last_tick, now = 0, 0.0
     for tick, _, kind, channel, value in events:
@@ -283,7 +292,11 @@ def parse_midi(data: bytes) -> Midi:
             tempo.append((now, 60e6 / value))
         elif kind == "program":
             program[channel] = value
-        elif kind == "note":
+        elif kind == "volume":
+            volume[channel] = value
+        elif kind == "expression":
+            expression[channel] = value
+        elif kind == "note" and volume[channel] and expression[channel]:
             onsets.append(now)
             channels.append(channel)
             programs.append(program[channel])
@@ -331,8 +344,9 @@ def clip_labels(midi: Midi, start: float, stop: float) -> dict[str, object]:
         "notes": int(inside.sum()),
         "bpm": mean_bpm(midi.tempo, start, stop),
     }
-    for tag, fams in INSTRUMENT_TAGS.items():
-        labels[tag] = drums if tag == "drums" else bool(families & set(fams))
+    programs = set(midi.programs[melodic].tolist())
+    for tag, ranges in INSTRUMENT_TAGS.items():
+        labels[tag] = drums if tag == "drums" else any(programs & set(r) for r in ranges)
     labels["fast"] = labels["bpm"] >= FAST_BPM
     return labels
 
@@ -702,13 +716,12 @@ def build(args: argparse.Namespace) -> str:
              + f"\nrender: {time.time() - started:.0f} s with --jobs {args.jobs}"
              + f"\ncommand: {args.command}\n")
     (stage / "READY").write_text(text)
-    if out.exists():
+    if out.exists():  # others may still read it: moved aside, not deleted
         old = out.with_name(out.name + f".old-{int(time.time())}")
         out.rename(old)
-        stage.rename(out)
-        shutil.rmtree(old)
-    else:
-        stage.rename(out)
+        print(f"previous set moved to {old}; delete it once no one reads it",
+              file=sys.stderr)
+    stage.rename(out)
     return text
 
 
@@ -722,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Needs: {APT_LINE}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("out", help="output folder (replaced atomically if it exists)")
+    parser.add_argument("out", help="output folder; an existing one is moved to "
+                        "OUT.old-<time> when the new one is complete")
     parser.add_argument("--tags", nargs="+", default=list(DEFAULT_TAGS),
                         help="kept tags, among: " + ", ".join(
                             [*INSTRUMENT_TAGS, "fast", *(s.name for s in SOURCES)]))

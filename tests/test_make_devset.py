@@ -70,6 +70,15 @@ def test_parse_midi_times_programs_and_tempo(md):
     assert m.duration == pytest.approx(42.2)
 
 
+def test_notes_on_a_silenced_channel_do_not_count(md):
+    muted = smf([[(0, b"\xc1\x38"), (0, b"\xb1\x07\x00"), (0, b"\x91\x40\x64"),
+                  (0, b"\xb1\x07\x64"), (0, b"\xb1\x0b\x00"), (96, b"\x91\x41\x64"),
+                  (0, b"\xb1\x0b\x40"), (96, b"\x91\x42\x64")]])
+    m = md.parse_midi(muted)
+    np.testing.assert_allclose(m.onsets, [1.0])  # only after volume and expression > 0
+    assert m.programs.tolist() == [56]
+
+
 def test_parse_midi_rejects_other_bytes(md):
     with pytest.raises(md.DevsetError, match="MThd"):
         md.parse_midi(b"RIFF" + bytes(20))
