@@ -56,7 +56,7 @@ Output (``OUT``)
 
 Examples
 --------
-Render the set (about 10 minutes on one core)::
+Render the set (11 minutes with ``--jobs 2`` on two busy shared cores)::
 
     sudo apt-get install fluidsynth fluid-soundfont-gm freedoom openttd-openmsx \\
         planetblupi-music-midi mma
@@ -549,14 +549,16 @@ def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: i
     --------
     >>> print(summary(["a"], np.array([[1], [0]]), np.array(["train", "test"]), 2, 30.0))
     clips: train 1, valid 0, test 1, all 2
-    pieces: 2; audio: 1.0 min
+    pieces: 2; audio: 1.0 min; clips with none of the tags (read_mtt leaves them out): 1
     positives     train  valid   test
     a                 1      0      0
     """
     lines = [
         "clips: " + ", ".join(f"{s} {int(np.sum(splits == s))}" for s in SPLIT_FRACTIONS)
         + f", all {len(splits)}",
-        f"pieces: {n_pieces}; audio: {len(splits) * clip_seconds / 60:.1f} min",
+        f"pieces: {n_pieces}; audio: {len(splits) * clip_seconds / 60:.1f} min; "
+        f"clips with none of the tags (read_mtt leaves them out): "
+        f"{int(np.sum(~labels.any(axis=1)))}",
         "positives   " + "".join(f"{s:>7}" for s in SPLIT_FRACTIONS),
     ]
     for j, tag in enumerate(tags):
@@ -729,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Render real MIDI files from Debian packages (Freedoom, OpenMSX, "
         "Planet Blupi, MMA examples) through FluidSynth + FluidR3_GM into 29.12 s clips "
-        "labelled from the MIDI (GM instrument families, tempo, source), split by piece, "
+        "labelled from the MIDI (GM instrument programs, notated tempo, source), split by piece, "
         "in the MagnaTagATune layout read by music_tagger.data.read_mtt. The folder is "
         "built beside OUT and renamed into place with a READY summary at the end. "
         f"Needs: {APT_LINE}",
@@ -756,7 +758,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true",
                         help="parse and label only; print the summary, write nothing")
     args = parser.parse_args(argv)
-    args.command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    words = sys.argv if argv is None else [__file__, *argv]
+    args.command = " ".join(shlex.quote(a) for a in ["python", *words])
     try:
         print(build(args))
     except DevsetError as err:
