@@ -171,3 +171,10 @@ def test_dry_run_labels_and_dedupes_a_generated_collection(md, tmp_path, monkeyp
     assert "pieces: 1;" in text
     assert "all 3" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_docstring_examples_hold(md):
+    import doctest
+
+    result = doctest.testmod(md, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 5 and result.failed == 0
