@@ -121,6 +121,16 @@ def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store
     return train_store, valid_store
 
 
+def _check_msd_preprocessing(settings: dict[str, Any], strict: bool) -> None:
+    """Refuse (``strict``) or warn about stores not prepared as the MSD weights expect."""
+    try:
+        cache.check_msd_settings(settings)
+    except ValueError as err:
+        if strict:
+            raise
+        warnings.warn(f"{err}; fine-tuning anyway", stacklevel=3)
+
+
 def _initial_state(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "config": config,
@@ -443,12 +453,7 @@ def finetune(
     PosixPath('runs/finetune/model.keras')
     """
     stores = _load_stores(store_dir)
-    try:
-        cache.check_msd_settings(stores[0].settings)
-    except ValueError as err:
-        if check_preprocessing:
-            raise
-        warnings.warn(f"{err}; fine-tuning anyway", stacklevel=2)
+    _check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {
         "kind": "finetune",
         "weights": None if weights is None else str(weights),

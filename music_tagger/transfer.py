@@ -46,7 +46,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +191,7 @@ def finetune(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")  # fmt: skip
     stores = training._load_stores(store_dir)
-    try:
-        cache.check_msd_settings(stores[0].settings)
-    except ValueError as err:
-        if check_preprocessing:
-            raise
-        warnings.warn(f"{err}; fine-tuning anyway", stacklevel=2)
+    training._check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {
         "kind": "finetune-two-stage",
         "weights": str(weights),
