@@ -151,6 +151,8 @@ def _auc_with_batch_statistics(model_path: Path, store: Path, batch_size: int = 
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = True  # a frozen BatchNorm ignores training=True
     scores = {True: [], False: []}
     for start in range(0, info.n, batch_size):
         x = cache.read_melgrams(info.path, np.arange(start, min(start + batch_size, info.n)))[..., None]
