@@ -110,10 +110,11 @@ def _timed_run(out: Path, fn) -> tuple[dict, float, Path]:
     return results, seconds, out
 
 
-def _bn_statistics(stores: Path, reading: str, n: int = 32) -> list[tuple[str, float, float]]:
+def _bn_statistics(stores: Path, reading: str, n: int = 16) -> list[tuple[str, float, float]]:
     """Per BatchNorm layer: median over channels of batch std / stored std and of
-    |batch mean - stored mean| / stored std, on ``n`` train clips (BatchNorm's
-    training-mode statistics versus those it uses in inference mode)."""
+    |batch mean - stored mean| / stored std, over ``n`` train clips (BatchNorm's
+    training-mode statistics versus those it uses in inference mode). Computed one
+    layer and a few clips at a time, to stay small in memory."""
     import keras
 
     from music_tagger import cache
@@ -121,18 +122,23 @@ def _bn_statistics(stores: Path, reading: str, n: int = 32) -> list[tuple[str, f
 
     model = CRNN(weights="msd", include_top=False, bn_semantics=reading)
     x = cache.read_melgrams(cache.store_path(stores, "train"), np.arange(n))[..., None]
-    names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    inputs = keras.Model(model.input, [model.get_layer(name).input for name in names]).predict(x, verbose=0)
     rows = []
-    for name, h in zip(names, inputs):
-        layer = model.get_layer(name)
-        axes = tuple(i for i in range(h.ndim) if i not in ([layer.axis] if isinstance(layer.axis, int) else layer.axis))
+    for layer in [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]:
+        probe = keras.Model(model.input, layer.input)
+        axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
+        sums = sq = count = 0.0
+        for start in range(0, n, 4):
+            h = np.asarray(probe(x[start : start + 4], training=False), np.float64)
+            h = np.moveaxis(h, axis, -1).reshape(-1, h.shape[axis])
+            sums, sq, count = sums + h.sum(axis=0), sq + (h**2).sum(axis=0), count + len(h)
+        batch_mean = sums / count
+        batch_var = np.maximum(sq / count - batch_mean**2, 0.0)
         mean, var = np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)
         stored_std = np.sqrt(var + layer.epsilon)
-        batch_std = np.sqrt(h.var(axis=axes) + layer.epsilon)
         keep = var > 1e-5  # the padded time columns of bn_0_freq hold no statistics
-        rows.append((name, float(np.median((batch_std / stored_std)[keep])),
-                     float(np.median((np.abs(h.mean(axis=axes) - mean) / stored_std)[keep]))))  # fmt: skip
+        ratio = np.sqrt(batch_var + layer.epsilon) / stored_std
+        shift = np.abs(batch_mean - mean) / stored_std
+        rows.append((layer.name, float(np.median(ratio[keep])), float(np.median(shift[keep]))))
     return rows
 
 
