@@ -159,12 +159,15 @@ def _auc_with_batch_statistics(model_path: Path, store: Path, batch_size: int = 
             layer.rate = 0.0
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = True  # a frozen BatchNorm ignores training=True
-    scores = {True: [], False: []}
-    for start in range(0, info.n, batch_size):
-        x = cache.read_melgrams(info.path, np.arange(start, min(start + batch_size, info.n)))[..., None]
-        for training in (False, True):
-            scores[training].append(np.asarray(model(x, training=training)))
-    return tuple(evaluate(info.y, np.concatenate(scores[t]))["roc_auc_macro"] for t in (False, True))
+    scores = {}
+    # inference mode first: a call with training=True also moves the stored statistics
+    for training in (False, True):
+        scores[training] = np.concatenate([
+            np.asarray(model(cache.read_melgrams(info.path, np.arange(i, min(i + batch_size, info.n)))[..., None],
+                             training=training))
+            for i in range(0, info.n, batch_size)
+        ])  # fmt: skip
+    return tuple(evaluate(info.y, scores[t])["roc_auc_macro"] for t in (False, True))
 
 
 def _fmt(values: list[float], digits: int = 3) -> str:
