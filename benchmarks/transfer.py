@@ -192,6 +192,7 @@ def main(argv=None) -> int:
     p.add_argument("--slow-seeds", default=None,
                    help="seeds of the unfreeze recipe (whole network trained; default: --seeds)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-diagnosis", action="store_true", help="print the table only")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     slow_seeds = seeds if args.slow_seeds is None else [int(s) for s in args.slow_seeds.split(",")]
@@ -276,6 +277,9 @@ def main(argv=None) -> int:
     for method, reading, roc, pr, seconds in rows:
         print(f"| {method} | {reading} | {_fmt(roc)} | {_fmt(pr)} | {np.mean(seconds):.0f} |")
 
+    if args.no_diagnosis:
+        print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+        return 0
     print("\nDiagnosis of the unfreeze recipe")
     n_train = info["train"].n
     prior = np.clip(info["train"].y.mean(axis=0), 1e-7, 1 - 1e-7)
