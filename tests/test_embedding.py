@@ -36,8 +36,8 @@ def test_deterministic_and_independent_of_the_batch(melgrams):
     b = features(melgrams, batch_size=1)
     c = features(melgrams[::-1], batch_size=3)[::-1]
     np.testing.assert_array_equal(a, features(melgrams, batch_size=4))
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)  # float rounding only
-    np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)  # float rounding only (oneDNN kernels differ by batch size)
+    np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-4)
 
 
 def test_the_readings_differ(melgrams):
