@@ -191,11 +191,13 @@ def main(argv=None) -> int:
                    help="BatchNorm readings run with the (slow) unfreeze recipe")
     p.add_argument("--slow-seeds", default=None,
                    help="seeds of the unfreeze recipe (whole network trained; default: --seeds)")
+    p.add_argument("--scratch-seeds", default=None, help="seeds of scratch (default: --seeds)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-diagnosis", action="store_true", help="print the table only")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     slow_seeds = seeds if args.slow_seeds is None else [int(s) for s in args.slow_seeds.split(",")]
+    scratch_seeds = seeds if args.scratch_seeds is None else [int(s) for s in args.scratch_seeds.split(",")]
     methods = set(args.methods.split(","))
     work = Path(args.work)
 
@@ -259,13 +261,13 @@ def main(argv=None) -> int:
 
     if "scratch" in methods:
         results = []
-        for seed in seeds:
+        for seed in scratch_seeds:
             fn = runner(lambda out, seed=seed: train(
                 stores, out, arch="crnn", epochs=args.epochs, patience=args.patience,
                 seed=seed, verbose=0))  # fmt: skip
             r, s, out = _timed_run(work / f"scratch-{seed}", fn)
             results.append((r, s))
-        add(f"scratch CRNN ({args.epochs} ep)", "-", results)
+        add(f"scratch CRNN ({args.epochs} ep, seeds {','.join(map(str, scratch_seeds))})", "-", results)
 
     print()
     print(f"Test macro ROC-AUC and PR-AUC over seeds {args.seeds} (mean ± half range), "
