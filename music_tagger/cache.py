@@ -10,7 +10,8 @@ exists is complete.
 
 A store holds
 
-* ``melgrams``: float32, shape ``(n, 96, frames)``, one HDF5 chunk per clip;
+* ``melgrams``: float32, shape ``(n, 96, frames)``, contiguous (stores written before
+  issue 12: one HDF5 chunk per clip; :mod:`music_tagger.store` reads both);
 * ``y``: uint8 label matrix ``(n, n_tags)``; ``ids`` and ``paths``: strings;
 * attributes ``tags``, ``settings`` (the preprocessing, see
   :func:`preprocessing_settings`), ``failures`` (clips left out, with the error)
@@ -255,9 +256,8 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
         strings = h5py.string_dtype()
         with h5py.File(tmp, "w") as f:
             shape = (len(keep),) + partial.melgrams.shape[1:]
-            data = f.create_dataset(
-                "melgrams", shape, np.float32, chunks=(1,) + shape[1:] if len(keep) else None
-            )
+            # contiguous: every clip at a fixed offset, for store.MelgramFile
+            data = f.create_dataset("melgrams", shape, np.float32)
             for start in range(0, len(keep), _COPY_BLOCK):
                 block = keep[start : start + _COPY_BLOCK]
                 data[start : start + len(block)] = partial.melgrams[block]
