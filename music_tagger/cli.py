@@ -322,6 +322,38 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "convert-store",
+        help="rewrite feature stores with their spectrograms in one contiguous block",
+        description=(
+            "Rewrite feature stores written before issue 12 (one HDF5 chunk per clip) "
+            "with the spectrograms in one contiguous block, as prepare writes them now, "
+            "so that reading in order streams at the disk's sequential rate. Each store "
+            "is replaced atomically once its copy is complete; contiguous ones are left "
+            "alone. Training reads both layouts, so this is optional."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("stores", nargs="+", metavar="STORE",
+                   help="store files (e.g. features/train.h5) or folders of stores")  # fmt: skip
+    return p
+
+
+def _run_convert_store(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .store import convert_store
+
+    paths = []
+    for item in map(Path, args.stores):
+        paths += sorted(item.glob("*.h5")) if item.is_dir() else [item]
+    for path in paths:
+        done = convert_store(path)
+        print(f"{path}: {'converted' if done else 'contiguous already'}")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by train and finetune."""
     p.add_argument("features", help="folder of the feature stores (train.h5 and valid.h5) of prepare")
@@ -337,6 +369,29 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="continue the run in OUT from its last completed epoch (also after a "
                    "kill); starts it if there is none")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    g = p.add_argument_group("accelerators")
+    g.add_argument("--mixed-precision", action="store_true",
+                   help="compute in float16 with float32 weights and outputs (Keras' "
+                   "mixed_float16 policy with loss scaling); fast on GPUs, slow on CPUs")  # fmt: skip
+    g.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with XLA (--no-jit-compile: never); "
+                   "default: Keras decides (XLA on GPUs, not on CPUs)")  # fmt: skip
+    g.add_argument("--distribute", nargs="?", const="auto", default=None,
+                   choices=("auto", "mirrored", "multi-worker"),
+                   help="train data-parallel: mirrored over every local GPU, or "
+                   "multi-worker over the machines of $TF_CONFIG (auto, the default "
+                   "without a value: multi-worker when TF_CONFIG names several tasks); "
+                   "--batch-size is the global batch")  # fmt: skip
+    g.add_argument("--shuffle-block", type=_positive_int, default=1, metavar="N",
+                   help="shuffle runs of N consecutive clips instead of single clips, for "
+                   "stores larger than memory (read from disk, not the page cache)")  # fmt: skip
+
+
+def _accelerator_args(args: argparse.Namespace) -> dict:
+    return {
+        "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile,
+        "distribute": args.distribute, "shuffle_block": args.shuffle_block,
+    }  # fmt: skip
 
 
 def _add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -371,7 +426,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.features, args.out, arch=args.arch, n_params=args.n_params,
         widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
         patience=args.patience, seed=args.seed, resume=args.resume,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -414,7 +469,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
         unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
         resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -580,6 +635,7 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_tag_parser, _run_tag),
     (_add_synth_parser, _run_synth),
     (_add_prepare_parser, _run_prepare),
+    (_add_convert_store_parser, _run_convert_store),
     (_add_train_parser, _run_train),
     (_add_evaluate_parser, _run_evaluate),
     (_add_finetune_parser, _run_finetune),

@@ -8,7 +8,10 @@ the model is built:
 * ``distribute="mirrored"``: :class:`tf.distribute.MirroredStrategy` over every
   local GPU (on a machine without GPUs, over the logical CPU devices, which is how
   the tests run it); each batch is split across the replicas and the gradients
-  summed, so ``batch_size`` stays the global batch.
+  summed, so ``batch_size`` stays the global batch. BatchNorm layers compute their
+  batch statistics over the global batch (:func:`synchronize_batchnorm`), so every
+  replica keeps the same moving statistics and a checkpoint is the model that was
+  validated.
 * ``distribute="multi-worker"``: :class:`tf.distribute.MultiWorkerMirroredStrategy`
   across the machines named in the ``TF_CONFIG`` environment variable (see the
   README); every worker runs the same command, and only the chief writes into the
@@ -42,6 +45,7 @@ __all__ = [
     "mixed_precision_scope",
     "run_dir",
     "strategy_scope",
+    "synchronize_batchnorm",
 ]
 
 #: Values of ``distribute`` (None: no strategy, TensorFlow's default device).
@@ -177,4 +181,24 @@ def keep_output_float32(model):
     with the model, so a resumed run keeps it.
     """
     model.layers[-1].dtype_policy = "float32"
+    return model
+
+
+def synchronize_batchnorm(model, strategy):
+    """Make ``model``'s BatchNorm layers use the statistics of the global batch.
+
+    Unsynchronised, each replica normalises by its own share of the batch and
+    updates its own copy of the moving statistics (Keras creates them without an
+    aggregation), so the copies drift apart and a saved model holds only the first
+    replica's, which is not the model that was validated. Synchronised, all
+    replicas see the same statistics: training matches one device with the whole
+    batch (up to dropout masks and rounding). Does nothing without a strategy of
+    several replicas; returns ``model``.
+    """
+    import keras
+
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True
     return model

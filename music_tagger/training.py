@@ -183,6 +183,7 @@ def _fit(
                 model.jit_compile = config["jit_compile"]
             if verbose:
                 print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
+        dist.synchronize_batchnorm(model, strategy)
 
     while not _finished(state):
         epoch = state["epochs_done"]
