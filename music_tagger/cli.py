@@ -559,21 +559,57 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and dropout")
     p.add_argument("--quiet", action="store_true", help="no per-configuration lines")
     p.add_argument("--progress", action="store_true", help="also show Keras' progress bar per epoch")
+    g = p.add_argument_group(
+        "parallel jobs",
+        "Run the grid as independent jobs sharing OUT (one per GPU or machine): each "
+        "trains its configurations and writes their result.json; then the same command "
+        "with --merge writes the table.",
+    )
+    g.add_argument("--job", type=int, default=None, metavar="K",
+                   help="this job's number, 0..N-1 (e.g. $SLURM_ARRAY_TASK_ID): trains "
+                   "configurations K, K+N, K+2N, ... in grid order")  # fmt: skip
+    g.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="number of jobs (the number of configurations: one each)")  # fmt: skip
+    g.add_argument("--only", type=_comma_list, default=None, metavar="NAMES",
+                   help="train only these configurations, e.g. crnn-0.1M,k2c2-1M")  # fmt: skip
+    g.add_argument("--merge", action="store_true",
+                   help="train nothing: collect every configuration's result.json into "
+                   "the table (fails naming those not finished)")  # fmt: skip
     return p
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from .experiment import ARCHS, run_experiment, write_results
+    from .experiment import ARCHS, merge_results, run_experiment, write_results
 
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
         raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
-    with contextlib.redirect_stdout(sys.stderr):
-        rows = run_experiment(
-            args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+    if (args.job is None) != (args.jobs is None):
+        raise UsageError("--job and --jobs go together")
+    if args.merge and (args.jobs is not None or args.only is not None):
+        raise UsageError("--merge collects the whole grid; leave out --job/--jobs/--only")
+    if args.merge:
+        rows = merge_results(
+            args.out, args.archs, args.budgets, width_scale=args.width_scale,
             epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-            seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+            seed=args.seed,
         )  # fmt: skip
+    else:
+        with contextlib.redirect_stdout(sys.stderr):
+            rows = run_experiment(
+                args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+                job=args.job, jobs=args.jobs, only=args.only,
+            )  # fmt: skip
+        if args.jobs is not None or args.only is not None:  # a part: no table
+            from pathlib import Path
+
+            from .experiment import Config
+
+            for row in rows:
+                print(Path(args.out) / Config(row["arch"], row["budget"], ()).name / "result.json")
+            return 0
     for path in write_results(rows, args.out):
         print(path)
     return 0

@@ -1,0 +1,51 @@
+"""Mixed precision and XLA reach the validation AUC of float32 training on generated
+data, within the noise of float32 runs that differ only in their seed."""
+import json
+from pathlib import Path
+
+import pytest
+
+from music_tagger import cache, training
+from music_tagger.data import read_mtt
+from music_tagger.synth import TAGS, make_mtt_like
+
+RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> Path:
+    """Stores of 150 synthetic 3 s clips (90 train, 22 valid)."""
+    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=150, seed=1)
+    out = tmp_path_factory.mktemp("features")
+    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=("train", "valid"),
+                  frames=128, workers=2, progress=False)  # fmt: skip
+    return out
+
+
+def _best_auc(run_dir: Path) -> float:
+    return json.loads((run_dir / "state.json").read_text())["best_auc"]
+
+
+@pytest.mark.slow
+def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
+    auc = {}
+    for name, options in {
+        "float32": dict(seed=0),
+        "float32, seed 1": dict(seed=1),
+        "mixed precision": dict(seed=0, mixed_precision=True),
+        "XLA": dict(seed=0, jit_compile=True),
+    }.items():
+        training.train(stores, tmp_path / name, **RUN, **options)
+        auc[name] = _best_auc(tmp_path / name)
+    print("\nbest validation ROC-AUC:", {k: round(v, 4) for k, v in auc.items()})
+    noise = max(0.03, 2 * abs(auc["float32"] - auc["float32, seed 1"]))
+    assert auc["float32"] > 0.65  # learning, so that the comparison means something
+    assert abs(auc["mixed precision"] - auc["float32"]) <= noise
+    assert abs(auc["XLA"] - auc["float32"]) <= noise
+
+    model = training._load_model(tmp_path / "mixed precision" / "model.keras")
+    assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
+    assert model.layers[-1].dtype_policy.name == "float32"  # the sigmoid outputs
+    assert model.output.dtype == "float32"
+    config = json.loads((tmp_path / "XLA" / "state.json").read_text())["config"]
+    assert config["jit_compile"] is True and config["mixed_precision"] is False
