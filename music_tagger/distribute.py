@@ -104,10 +104,33 @@ def make_strategy(kind: str | None):
                 'naming the cluster and this task, e.g. {"cluster": {"worker": '
                 '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+def _multi_worker_strategy():
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` also takes nested values.
+
+    Two gaps between Keras 3.15's ``fit`` and this strategy, each of which failed
+    a two-worker run: ``fit`` starts by averaging the first distributed batch, an
+    ``(x, y)`` tuple, with ``strategy.reduce``, whose collective version takes one
+    value at a time ("Attempt to convert a value (PerReplica...)"); and it
+    averages the per-replica losses, scalars, over ``axis=0`` ("Invalid reduction
+    dimension 0 for input with 0 dimensions").
+    """
+    import tensorflow as tf
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            if isinstance(value, (tuple, list)):  # not into PerReplica's components
+                return type(value)(self.reduce(reduce_op, v, axis) for v in value)
+            if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+                axis = None  # a scalar per replica (the loss) has no axis 0 to reduce
+            return super().reduce(reduce_op, value, axis)
+
+    return MultiWorkerMirroredStrategy()
 
 
 def strategy_scope(strategy) -> contextlib.AbstractContextManager:

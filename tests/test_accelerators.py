@@ -5,21 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from music_tagger import cache, training
-from music_tagger.data import read_mtt
-from music_tagger.synth import TAGS, make_mtt_like
+from music_tagger import training
 
 RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory) -> Path:
-    """Stores of 150 synthetic 3 s clips (90 train, 22 valid)."""
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=150, seed=1)
-    out = tmp_path_factory.mktemp("features")
-    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=("train", "valid"),
-                  frames=128, workers=2, progress=False)  # fmt: skip
-    return out
+def stores(synthetic_stores) -> Path:
+    """150 generated 3 s clips: 90 train, 22 valid."""
+    return synthetic_stores(150, seed=1)
 
 
 def _best_auc(run_dir: Path) -> float:

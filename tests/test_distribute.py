@@ -1,21 +1,15 @@
 """Training under tf.distribute.MirroredStrategy on 2 logical CPU devices, killed and
 resumed; strategy selection from TF_CONFIG."""
 import json
-import os
-import signal
+import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import kill_after_first_epoch, start_python
 
 from music_tagger import cache, distribute
-from music_tagger.data import read_mtt
-from music_tagger.synth import TAGS, make_mtt_like
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The CPU must be split before TensorFlow initialises: each run is its own process.
 _RUNNER = """
@@ -32,22 +26,9 @@ train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=2, batch_size=8,
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory) -> Path:
-    """Stores of 60 synthetic 3 s clips (37 train, 9 valid): the last batch of 8 has 5."""
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=60, seed=0)
-    out = tmp_path_factory.mktemp("features")
-    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=("train", "valid"),
-                  frames=128, workers=2, progress=False)  # fmt: skip
-    return out
-
-
-def _run(store_dir: Path, out: Path) -> subprocess.Popen:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    env.pop("TF_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, str(store_dir), str(out)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def stores(synthetic_stores) -> Path:
+    """60 generated 3 s clips: 36 train (the last batch of 8 has 4, 2 per replica), 9 valid."""
+    return synthetic_stores(60)
 
 
 @pytest.mark.slow
@@ -55,15 +36,11 @@ def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_pa
     from music_tagger.training import evaluate_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = _run(stores, killed)
-    while not (killed / "state.json").exists():  # the first epoch is committed
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = start_python(_RUNNER, stores, killed, stdout=subprocess.PIPE)
+    kill_after_first_epoch(proc, killed)
     assert json.loads(proc.stdout.readline()) == {"replicas": 2}
     assert json.loads((killed / "state.json").read_text())["epochs_done"] < 2
-    runs = [_run(stores, killed), _run(stores, whole)]
+    runs = [start_python(_RUNNER, stores, out, stdout=subprocess.PIPE) for out in (killed, whole)]
     for p in runs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
@@ -81,6 +58,42 @@ def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_pa
     # the best model, scored without a strategy, gets the AUC the run recorded
     valid = evaluate_model(killed / "model.keras", cache.store_path(stores, "valid"), batch_size=8)
     assert valid["roc_auc_macro"] == pytest.approx(state["best_auc"], abs=1e-6)
+
+
+_WORKER = """
+import sys
+from music_tagger.training import train
+train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=1, batch_size=8,
+      patience=99, seed=1, verbose=0, distribute="multi-worker")
+"""
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_train_one_model(stores, tmp_path):
+    """MultiWorkerMirroredStrategy across 2 processes (TF_CONFIG on 127.0.0.1)."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(start_python(_WORKER, stores, tmp_path, env={"TF_CONFIG": tf_config}))
+    for p in workers:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    chief, other = tmp_path, tmp_path / "worker-1"
+    assert (chief / "model.keras").exists() and (other / "model.keras").exists()
+    a, b = (json.loads((d / "history.json").read_text()) for d in (chief, other))
+    assert [h["loss"] for h in a] == [h["loss"] for h in b]  # one model, trained in step
+    assert [h["val_roc_auc"] for h in a] == [h["val_roc_auc"] for h in b]
 
 
 def test_strategy_choice(monkeypatch):

@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 
 from music_tagger import cache, store, training
-from music_tagger.data import read_mtt
-from music_tagger.synth import TAGS, make_mtt_like
 
 FRAMES = 128
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory) -> Path:
-    """Stores of 60 synthetic 3 s clips (36 train, 9 valid, 15 test)."""
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=60, seed=0)
-    out = tmp_path_factory.mktemp("features")
-    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=("train", "valid"),
-                  frames=FRAMES, workers=2, progress=False)  # fmt: skip
-    return out
+def stores(synthetic_stores) -> Path:
+    """60 generated 3 s clips: 36 train, 9 valid."""
+    return synthetic_stores(60)
 
 
 def _rewrite(src: Path, dst: Path, **options) -> Path:
