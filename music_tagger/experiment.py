@@ -187,7 +187,9 @@ def select(
         names = [c.name for c in configs]
         unknown = [name for name in only if name not in names]
         if unknown:
-            raise ValueError(f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}")
+            raise ValueError(
+                f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}"
+            )
         return [c for c in configs if c.name in only]
     if job is None and jobs is None:
         return list(configs)
@@ -241,7 +243,9 @@ def _row(
     }
 
 
-def _settings(config: Config, epochs: int, batch_size: int, patience: int, seed: int) -> dict[str, Any]:
+def _settings(
+    config: Config, epochs: int, batch_size: int, patience: int, seed: int
+) -> dict[str, Any]:
     """What a finished run must have been trained with for its row to count."""
     return {
         "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),

@@ -55,7 +55,8 @@ def _clip_offsets(data: h5py.Dataset) -> np.ndarray | None:
         if offset is None:  # never written (an empty store)
             return np.zeros(0, np.int64) if n == 0 else None
         return offset + clip_bytes * np.arange(n, dtype=np.int64)
-    if data.chunks != (1,) + data.shape[1:] or data.compression or data.shuffle or data.fletcher32 or data.scaleoffset:
+    filtered = data.compression or data.shuffle or data.fletcher32 or data.scaleoffset
+    if data.chunks != (1,) + data.shape[1:] or filtered:
         return None
     offsets = np.full(n, -1, np.int64)
     for k in range(data.id.get_num_chunks()):
@@ -199,7 +200,7 @@ def batch_bounds(n: int, batch_size: int, replicas: int = 1) -> np.ndarray:
     >>> batch_bounds(5, 2).tolist()
     [[0, 2], [2, 4], [4, 5]]
     >>> batch_bounds(9, 4, replicas=2).tolist()
-    [[0, 2], [2, 4], [4, 7], [7, 9]]
+    [[0, 2], [2, 4], [4, 6], [6, 9]]
     """
     if n < replicas:
         raise ValueError(f"{n} clips cannot be shared among {replicas} replicas")
@@ -207,11 +208,13 @@ def batch_bounds(n: int, batch_size: int, replicas: int = 1) -> np.ndarray:
     if replicas > 1 and len(starts) > 1 and n - starts[-1] < replicas:
         starts.pop()
     stops = starts[1:] + [n]
-    return np.array(
-        [(int(start + (stop - start) * r // replicas), int(start + (stop - start) * (r + 1) // replicas))
-         for start, stop in zip(starts, stops) for r in range(replicas)],
-        dtype=np.int64,
-    ).reshape(-1, 2)
+    cuts = [
+        start + (stop - start) * r // replicas
+        for start, stop in zip(starts, stops)
+        for r in range(replicas + 1)
+    ]  # each batch's replicas + 1 cut points, the first and last the batch's ends
+    cuts = np.array(cuts, dtype=np.int64).reshape(len(starts), replicas + 1)
+    return np.stack([cuts[:, :-1], cuts[:, 1:]], axis=-1).reshape(-1, 2)
 
 
 def _batch_reader(store: cache.Store, order: np.ndarray, reader: str):

@@ -69,7 +69,8 @@ def _steps(store: cache.Store, batch_size: int, strategy) -> int | None:
     """Steps of a distributed epoch (Keras cannot count a distributed dataset's)."""
     if strategy is None or strategy.num_replicas_in_sync == 1:
         return None
-    return len(batch_bounds(store.n, batch_size, strategy.num_replicas_in_sync)) // strategy.num_replicas_in_sync
+    replicas = strategy.num_replicas_in_sync
+    return len(batch_bounds(store.n, batch_size, replicas)) // replicas
 
 
 def _predict(model, store: cache.Store, batch_size: int, strategy=None) -> np.ndarray:
@@ -284,7 +285,9 @@ def _accelerator_config(
 ) -> dict[str, Any]:
     """The config entries of :func:`train` and :func:`finetune` for accelerators."""
     if distribute is not None and distribute not in dist.STRATEGIES:
-        raise ValueError(f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}")
+        raise ValueError(
+            f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
+        )
     if isinstance(shuffle_block, bool) or not isinstance(shuffle_block, int) or shuffle_block < 1:
         raise ValueError(f"shuffle_block must be a positive integer, got {shuffle_block!r}")
     return {
