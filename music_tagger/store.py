@@ -311,9 +311,10 @@ def make_dataset(
 def convert_store(path: str | os.PathLike, *, block: int = 64) -> bool:
     """Rewrite a store with its spectrograms in one contiguous block, atomically.
 
-    Stores written before issue 12 keep one HDF5 chunk per clip; they are read as
-    fast, but a contiguous block also streams in order at the disk's sequential
-    rate and is what :func:`music_tagger.cache.prepare` writes now. The rewrite goes
+    Stores written before issue 12 keep one HDF5 chunk per clip, and are read as
+    fast from the page cache; a contiguous block is one sequential run on disk
+    (HDF5 may scatter chunks) and is what :func:`music_tagger.cache.prepare` writes
+    now. Compressed stores, which only h5py reads, become readable the fast way. The rewrite goes
     to a temporary file that replaces the store only when complete.
 
     Parameters
