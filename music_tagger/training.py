@@ -78,13 +78,17 @@ def _predict(model, store: cache.Store, batch_size: int, strategy=None) -> np.nd
     return model.predict(dataset, steps=_steps(store, batch_size, strategy), verbose=0)
 
 
-def _load_model(path: Path):
-    """``keras.saving.load_model``, with the custom functions of our models registered."""
+def _load_model(path: Path, compile: bool = True):
+    """``keras.saving.load_model``, with the custom functions of our models registered.
+
+    ``compile=False`` for inference: no optimizer is restored (a mixed-precision
+    model's, with its loss scaling, only loads under that policy).
+    """
     import keras
 
     from . import legacy  # noqa: F401  (registers keras1_hard_sigmoid)
 
-    return keras.saving.load_model(path)
+    return keras.saving.load_model(path, compile=compile)
 
 
 def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
@@ -179,7 +183,10 @@ def _fit(
             with dist.mixed_precision_scope(config["mixed_precision"]):
                 model = build_model()
         else:
-            model = _load_model(out_dir / state["checkpoint"])
+            # under the policy it was built with, so that the optimizer is restored
+            # with its loss scaling (else Keras skips the optimizer's variables)
+            with dist.mixed_precision_scope(config["mixed_precision"]):
+                model = _load_model(out_dir / state["checkpoint"])
             if config["jit_compile"] is not None:
                 model.jit_compile = config["jit_compile"]
             if verbose:
@@ -558,7 +565,7 @@ def evaluate_model(
     tags_file = model_path.with_name("tags.json")
     if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
         raise ValueError(f"{model_path} was trained on other tags than those of {info.path}")
-    model = _load_model(model_path)
+    model = _load_model(model_path, compile=False)
     frames = model.input_shape[2]
     if frames not in (None, info.frames):
         raise ValueError(

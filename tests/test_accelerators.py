@@ -1,6 +1,8 @@
 """Mixed precision and XLA reach the validation AUC of float32 training on generated
 data, within the noise of float32 runs that differ only in their seed."""
 import json
+import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,15 @@ def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
     assert abs(auc["mixed precision"] - auc["float32"]) <= noise
     assert abs(auc["XLA"] - auc["float32"]) <= noise
 
-    model = training._load_model(tmp_path / "mixed precision" / "model.keras")
+    with warnings.catch_warnings(record=True) as caught:  # resume one more epoch
+        warnings.simplefilter("always")
+        training.train(stores, tmp_path / "mixed precision", **{**RUN, "epochs": 5},
+                       seed=0, mixed_precision=True, resume=True)  # fmt: skip
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    history = json.loads((tmp_path / "mixed precision" / "history.json").read_text())
+    assert len(history) == 5 and all(math.isfinite(h["loss"]) for h in history)
+
+    model = training._load_model(tmp_path / "mixed precision" / "model.keras", compile=False)
     assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
     assert model.layers[-1].dtype_policy.name == "float32"  # the sigmoid outputs
     assert model.output.dtype == "float32"
