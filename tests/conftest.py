@@ -15,8 +15,6 @@ DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "music-auto_tagging-k
 if "MUSIC_TAGGER_WEIGHTS_DIR" not in os.environ and DEFAULT_REFERENCE.is_dir():
     os.environ["MUSIC_TAGGER_WEIGHTS_DIR"] = str(DEFAULT_REFERENCE)
 
-CLIPS = ["bensound-cute", "bensound-actionable", "bensound-dubstep", "bensound-thejazzpiano"]
-
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:

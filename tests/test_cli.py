@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIPS
 from music_tagger import cli
 from music_tagger.tagging import get_model
+from music_tagger.registry import example_names
+
+CLIPS = example_names()
 
 ROOT = Path(__file__).resolve().parent.parent
 
