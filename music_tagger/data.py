@@ -457,7 +457,7 @@ def read_msd(
         The tag vocabulary (a file with one tag per line, or a list), in the order
         of the label columns. By default ``split_dir/50tagList.txt`` or
         ``split_dir/tags.txt`` if present, else the 50 tags of the original models
-        (:data:`music_tagger.weights.TAGS`).
+        (:data:`music_tagger.registry.TAGS`).
     labels : path-like, optional
         A file of lines ``track_id<TAB>tag|tag|...`` (comma instead of tab also
         works; an optional ``track_id`` header line). By default the public
