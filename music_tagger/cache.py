@@ -76,7 +76,7 @@ def preprocessing_settings(
     frames : int
         Frames per clip: the centre ``(frames - 1) * 256`` samples at 12 kHz (zero
         padded at the end when shorter). 1366 is the original 29.12 s crop.
-    resampler : {audio.KAISER_BEST_2016, "soxr_hq"}
+    resampler : {"kaiser_best_2016", "soxr_hq"}
 
     Returns
     -------
@@ -352,7 +352,7 @@ def prepare(
     frames : int
         Frames per clip (the centre crop); 1366 (29.12 s) is the original input and
         what the MSD weights need; fewer make small experiments fast.
-    resampler : {audio.KAISER_BEST_2016, "soxr_hq"}
+    resampler : {"kaiser_best_2016", "soxr_hq"}
         The 2016 resampler (default, faithful) or the faster soxr.
     workers : int, optional
         Worker processes (default: every CPU core); 1 computes in this process.

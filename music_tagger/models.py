@@ -273,7 +273,11 @@ def _application(
     variant: str = "theano",
     **options,
 ) -> keras.Model:
-    """The one factory behind every builder: check, build the graph, load the weights."""
+    """The one factory behind every builder: check, build the graph, load the weights.
+
+    Each builder passes its own arguments (``**locals()`` on entry), so a parameter
+    added to a builder's signature reaches the graph without another list to keep.
+    """
     structure = architectures.structure(arch)
     _check_weights(structure.name, weights, include_top, classes)
     model = _graph(
@@ -381,23 +385,12 @@ def build(
 
 
 def CRNN(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = "msd",
-    input_tensor=None,
-    input_shape: tuple | None = None,
-    classes: int = 50,
-    classifier_activation: str | None = "sigmoid",
-    name: str | None = None,
-    *,
-    n_params: int | None = None,
-    widths: Sequence[int] | None = None,
-    rnn: str = "gru",
-    bidirectional: bool = False,
-    rnn_units: int | None = None,
-    input_norm: str | None = None,
-    dropout: float | None = None,
-    variant: str = "theano",
-) -> keras.Model:
+    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None, rnn: str = "gru",
+    bidirectional: bool = False, rnn_units: int | None = None, input_norm: str | None = None,
+    dropout: float | None = None, variant: str = "theano") -> keras.Model:
     """MusicTaggerCRNN: 4 conv layers and 2 GRUs on a 96 x 1366 log-mel input.
 
     Parameters
@@ -423,28 +416,15 @@ def CRNN(
     >>> CRNN(include_top=False).output_shape           # doctest: +SKIP
     (None, 32)
     """
-    return _application(
-        "crnn", include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, classes=classes,
-        classifier_activation=classifier_activation, name=name,
-        default_name="music_tagger_crnn", n_params=n_params, widths=widths, rnn=rnn, bidirectional=bidirectional, rnn_units=rnn_units, input_norm=input_norm, dropout=dropout, variant=variant,
-    )  # fmt: skip
+    return _application("crnn", default_name="music_tagger_crnn", **locals())
 
 
 def CNN(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = "msd",
-    input_tensor=None,
-    input_shape: tuple | None = None,
-    classes: int = 50,
-    classifier_activation: str | None = "sigmoid",
-    name: str | None = None,
-    *,
-    n_params: int | None = None,
-    widths: Sequence[int] | None = None,
-    input_norm: str | None = None,
-    dropout: float | None = None,
-    variant: str = "theano",
+    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
 ) -> keras.Model:
     """MusicTaggerCNN: the 5-layer k2c2 network (32-128-128-192-256 maps), pretrained.
 
@@ -464,34 +444,22 @@ def CNN(
     Returns
     -------
     keras.Model
+        Output ``(None, classes)`` scores; without the top, the 256 maps of conv5.
 
     Examples
     --------
     >>> CNN(include_top=False).output_shape             # doctest: +SKIP
     (None, 256)
     """
-    return _application(
-        "k2c2", include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, classes=classes,
-        classifier_activation=classifier_activation, name=name,
-        default_name="music_tagger_cnn", n_params=n_params, widths=widths, input_norm=input_norm, dropout=dropout, variant=variant,
-    )  # fmt: skip
+    return _application("k2c2", default_name="music_tagger_cnn", **locals())
 
 
 def K2C2(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor=None,
-    input_shape: tuple | None = None,
-    classes: int = 50,
-    classifier_activation: str | None = "sigmoid",
-    name: str | None = None,
-    *,
-    n_params: int | None = None,
-    widths: Sequence[int] | None = None,
-    input_norm: str | None = None,
-    dropout: float | None = None,
-    variant: str = "theano",
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
 ) -> keras.Model:
     """k2c2: the fully convolutional 5-layer 3x3 network, randomly initialised by default.
 
@@ -509,34 +477,22 @@ def K2C2(
     Returns
     -------
     keras.Model
+        Randomly initialised unless ``weights`` is given; without the top, conv5's maps.
 
     Examples
     --------
     >>> K2C2(n_params=1_000_000).output_shape            # doctest: +SKIP
     (None, 50)
     """
-    return _application(
-        "k2c2", include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, classes=classes,
-        classifier_activation=classifier_activation, name=name,
-        default_name="music_tagger_cnn", n_params=n_params, widths=widths, input_norm=input_norm, dropout=dropout, variant=variant,
-    )  # fmt: skip
+    return _application("k2c2", default_name="music_tagger_cnn", **locals())
 
 
 def K1C2(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor=None,
-    input_shape: tuple | None = None,
-    classes: int = 50,
-    classifier_activation: str | None = "sigmoid",
-    name: str | None = None,
-    *,
-    n_params: int | None = None,
-    widths: Sequence[int] | None = None,
-    input_norm: str | None = None,
-    dropout: float | None = None,
-) -> keras.Model:
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
     """k1c2: 4 conv layers with 1x4 kernels along time, then 2 dense layers.
 
     Parameters
@@ -550,34 +506,22 @@ def K1C2(
     Returns
     -------
     keras.Model
+        Output ``(None, classes)``; without the top, the second dense layer.
 
     Examples
     --------
     >>> K1C2(n_params=500_000).output_shape              # doctest: +SKIP
     (None, 50)
     """
-    return _application(
-        "k1c2", include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, classes=classes,
-        classifier_activation=classifier_activation, name=name,
-        default_name="k1c2", n_params=n_params, widths=widths, input_norm=input_norm, dropout=dropout,
-    )  # fmt: skip
+    return _application("k1c2", default_name="k1c2", **locals())
 
 
 def K2C1(
-    include_top: bool = True,
-    weights: str | os.PathLike | None = None,
-    input_tensor=None,
-    input_shape: tuple | None = None,
-    classes: int = 50,
-    classifier_activation: str | None = "sigmoid",
-    name: str | None = None,
-    *,
-    n_params: int | None = None,
-    widths: Sequence[int] | None = None,
-    input_norm: str | None = None,
-    dropout: float | None = None,
-) -> keras.Model:
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
     """k2c1: a 96x4 conv layer over all mel bands, 4 conv layers along time, 2 dense.
 
     Parameters
@@ -590,18 +534,14 @@ def K2C1(
     Returns
     -------
     keras.Model
+        As :func:`K1C2`: the second dense layer without the top.
 
     Examples
     --------
     >>> K2C1(n_params=100_000, include_top=False).output_shape   # doctest: +SKIP
     (None, 43)
     """
-    return _application(
-        "k2c1", include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, classes=classes,
-        classifier_activation=classifier_activation, name=name,
-        default_name="k2c1", n_params=n_params, widths=widths, input_norm=input_norm, dropout=dropout,
-    )  # fmt: skip
+    return _application("k2c1", default_name="k2c1", **locals())
 
 
 def count_params(model: keras.Model) -> tuple[int, int]:

@@ -73,6 +73,18 @@ def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store
     return train_store, valid_store
 
 
+def _run_config(
+    kind: str, stores: tuple[cache.Store, cache.Store], *, epochs: int, batch_size: int,
+    patience: int, seed: int, verbose: int, **specific: Any,
+) -> dict[str, Any]:
+    """The settings a run is resumed under (``state.json``): the shared ones and its own."""
+    return {
+        "kind": kind, **specific, "epochs": int(epochs), "batch_size": int(batch_size),
+        "patience": int(patience), "seed": int(seed), "verbose": int(verbose),
+        "tags": stores[0].tags, "settings": stores[0].settings,
+    }  # fmt: skip
+
+
 def _initial_state(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "config": config,
@@ -342,19 +354,11 @@ def train(
     from . import models  # Keras: imported when a model is built
 
     stores = _load_stores(store_dir)
-    config = {
-        "kind": "train",
-        "arch": arch,
-        "n_params": n_params,
-        "widths": None if widths is None else [int(w) for w in widths],
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "train", stores, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+        verbose=verbose, arch=arch, n_params=n_params,
+        widths=None if widths is None else [int(w) for w in widths],
+    )  # fmt: skip
 
     def build_model():
         model = models.build(
@@ -417,7 +421,7 @@ def finetune(
     Returns
     -------
     pathlib.Path
-        ``<out_dir>/model.keras``.
+        ``<out_dir>/model.keras``, the fine-tuned model (as :func:`train` writes it).
 
     Raises
     ------
@@ -436,20 +440,12 @@ def finetune(
         if check_preprocessing:
             raise
         warnings.warn(f"{err}; fine-tuning anyway", stacklevel=2)
-    config = {
-        "kind": "finetune",
-        "weights": None if weights is None else str(weights),
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "freeze_epochs": int(freeze_epochs),
-        "learning_rate": float(learning_rate),
-        "unfreeze_learning_rate": float(unfreeze_learning_rate),
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "finetune", stores, epochs=epochs, batch_size=batch_size, patience=patience,
+        seed=seed, verbose=verbose, weights=None if weights is None else str(weights),
+        freeze_epochs=int(freeze_epochs), learning_rate=float(learning_rate),
+        unfreeze_learning_rate=float(unfreeze_learning_rate),
+    )  # fmt: skip
 
     def build_model():
         import keras

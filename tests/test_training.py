@@ -1,6 +1,7 @@
 """Training on synthetic MTT-layout data: the AUC reached, resuming after SIGKILL,
 fine-tuning the MSD CRNN."""
 import json
+import random
 import os
 import signal
 import subprocess
@@ -38,11 +39,15 @@ def test_small_crnn_reaches_auc_085(stores, tmp_path):
     from music_tagger.evaluation import evaluate_model
     from music_tagger.training import train
 
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     start = time.perf_counter()
     model_path = train(
         stores, tmp_path, n_params=100_000, epochs=12, batch_size=8, patience=3, verbose=0
     )
     seconds = time.perf_counter() - start
+    # the run seeded itself and gave the caller's random streams back untouched
+    assert random.getstate() == python_state
+    assert repr(np.random.get_state()) == repr(numpy_state)
     history = json.loads((tmp_path / "history.json").read_text())
     results = evaluate_model(model_path, cache.store_path(stores, "test"), out=tmp_path / "test")
     print(f"\ntrained {len(history)} epochs in {seconds:.0f} s; test ROC-AUC "

@@ -21,10 +21,10 @@ here (``from music_tagger.audio import compute_melgram``).
 
 Examples
 --------
->>> import numpy as np
->>> from music_tagger import audio
->>> y = np.random.default_rng(0).standard_normal(44100 * 5).astype(np.float32)
->>> audio.compute_melgram_from_array(0.1 * y, 44100).shape
+>>> from music_tagger.audio import RESAMPLERS, compute_melgram
+>>> RESAMPLERS
+('kaiser_best_2016', 'soxr_hq')
+>>> compute_melgram("song.mp3").shape               # doctest: +SKIP
 (96, 1366)
 """
 from ..errors import AudioError

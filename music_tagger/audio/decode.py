@@ -184,8 +184,8 @@ def load_audio(
         The audio file.
     sr : int or None
         Target sample rate (default 12000); None keeps the file's rate.
-    resampler : {KAISER_BEST_2016, "soxr_hq"}
-        ``KAISER_BEST_2016`` (default) reproduces the 2016 resampler;
+    resampler : {"kaiser_best_2016", "soxr_hq"}
+        ``"kaiser_best_2016"`` (default) reproduces the 2016 resampler;
         ``"soxr_hq"`` is faster and about 0.03 dB (mean) away in the spectrogram.
 
     Returns

@@ -318,8 +318,8 @@ def resample(
     ----------
     y : np.ndarray, shape (n,)
     sr_orig, sr_new : int
-    resampler : {KAISER_BEST_2016, "soxr_hq"}
-        ``KAISER_BEST_2016``: the faithful 2016 filter
+    resampler : {"kaiser_best_2016", "soxr_hq"}
+        ``"kaiser_best_2016"``: the faithful 2016 filter
         (:func:`resample_kaiser_best_2016`); ``"soxr_hq"``: librosa's default, faster.
 
     Returns

@@ -126,7 +126,7 @@ def compute_melgram_from_array(
         The signal; channels are averaged like librosa's ``to_mono``.
     sr : int
         Its sample rate (Hz).
-    resampler : {KAISER_BEST_2016, "soxr_hq"}
+    resampler : {"kaiser_best_2016", "soxr_hq"}
 
     Returns
     -------
@@ -161,11 +161,14 @@ def compute_melgram(path: PathLike, *, resampler: str = KAISER_BEST_2016) -> np.
     Parameters
     ----------
     path : str or os.PathLike
-    resampler : {KAISER_BEST_2016, "soxr_hq"}
+        The audio file (read by :func:`music_tagger.audio.load_audio`).
+    resampler : {"kaiser_best_2016", "soxr_hq"}
+        As for :func:`compute_melgram_from_array`.
 
     Returns
     -------
     np.ndarray, shape (96, 1366), float32
+        The log-mel, as :func:`compute_melgram_from_array` gives for the decoded file.
 
     Raises
     ------
@@ -196,7 +199,7 @@ def compute_melgrams(
     path : str or os.PathLike
     n_crops : int
         Number of crops, at least 1.
-    resampler : {KAISER_BEST_2016, "soxr_hq"}
+    resampler : {"kaiser_best_2016", "soxr_hq"}
 
     Returns
     -------
