@@ -12,7 +12,7 @@ Examples
 >>> from music_tagger.audio import RESAMPLERS, resample
 >>> RESAMPLERS
 ('kaiser_best_2016', 'soxr_hq')
->>> resample(np.zeros(44100, np.float32), 44100, 12000).shape
+>>> resample(np.zeros(48000, np.float32), 48000, 12000).shape
 (12000,)
 """
 from __future__ import annotations
