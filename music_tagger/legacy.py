@@ -288,7 +288,7 @@ def load_legacy_weights(
     Parameters
     ----------
     model : keras.Model
-        Built by :mod:`music_tagger.architectures` (layer names as in the original).
+        Built by :mod:`music_tagger.models` (layer names as in the original).
     path : path-like
         A Keras 1 weight file, theano or tensorflow variant.
     bn_semantics : {"variance", "std_keras106"}

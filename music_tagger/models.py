@@ -559,9 +559,10 @@ def count_params(model: keras.Model) -> tuple[int, int]:
 
 
 def derive_widths(arch: str, n_params: int) -> tuple[int, ...]:
-    """The widths under :data:`music_tagger.architectures.SCALING_RULE` whose trainable count is nearest ``n_params``.
+    """The widths under the paper's scaling rule whose trainable count is nearest ``n_params``.
 
-    This is how the k1c2 and k2c1 rows of :data:`music_tagger.architectures.BUDGETS` were obtained. The count
+    The rule is :data:`music_tagger.architectures.SCALING_RULE`; this is how the k1c2
+    and k2c1 rows of :data:`music_tagger.architectures.BUDGETS` were obtained. The count
     grows with the scale factor, so doubling it brackets the budget and a bisection
     on ``log(scale)`` finds the two width tuples around it; the nearer one wins.
 
@@ -610,7 +611,8 @@ def table() -> list[dict]:
     list of dict
         One per (structure, budget), with keys ``arch``, ``budget``, ``widths``,
         ``trainable``, ``total`` (with BatchNorm moving statistics) and ``ratio``
-        (``trainable / budget``, within :data:`music_tagger.architectures.BUDGET_TOLERANCE` of 1).
+        (``trainable / budget``, within
+        :data:`music_tagger.architectures.BUDGET_TOLERANCE` of 1).
 
     Examples
     --------
