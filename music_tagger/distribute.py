@@ -37,6 +37,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import ParameterError
+
 __all__ = [
     "STRATEGIES",
     "is_chief",
@@ -59,7 +61,7 @@ def _tf_config() -> dict[str, Any]:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"TF_CONFIG is not JSON ({err}): {text[:80]!r}") from None
+        raise ParameterError(f"TF_CONFIG is not JSON ({err}): {text[:80]!r}") from None
 
 
 def _n_tasks(config: dict[str, Any]) -> int:
@@ -80,7 +82,7 @@ def make_strategy(kind: str | None):
 
     Raises
     ------
-    ValueError
+    music_tagger.errors.ParameterError
         An unknown ``kind``, or ``"multi-worker"`` without a ``TF_CONFIG`` cluster.
 
     Examples
@@ -91,7 +93,7 @@ def make_strategy(kind: str | None):
     if kind is None:
         return None
     if kind not in STRATEGIES:
-        raise ValueError(f"distribute must be one of {STRATEGIES} or None, got {kind!r}")
+        raise ParameterError(f"distribute must be one of {STRATEGIES} or None, got {kind!r}")
     import tensorflow as tf
 
     config = _tf_config()
@@ -99,7 +101,7 @@ def make_strategy(kind: str | None):
         kind = "multi-worker" if _n_tasks(config) > 1 else "mirrored"
     if kind == "multi-worker":
         if not _n_tasks(config):
-            raise ValueError(
+            raise ParameterError(
                 "distribute='multi-worker' needs the TF_CONFIG environment variable "
                 'naming the cluster and this task, e.g. {"cluster": {"worker": '
                 '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'

@@ -35,8 +35,12 @@ import numpy as np
 
 from . import cache
 from ._atomic import atomic_path
+from .errors import DataError, ParameterError
 
-__all__ = ["READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "make_dataset"]
+__all__ = [
+    "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "make_dataset",
+    "steps_per_epoch",
+]  # fmt: skip
 
 #: ``make_dataset(reader=...)``: "auto" reads by positioned reads where the layout
 #: allows and through h5py otherwise; "h5py" always through h5py (the reader before
@@ -85,7 +89,7 @@ class MelgramFile:
 
     Raises
     ------
-    ValueError
+    music_tagger.errors.DataError
         The store's spectrograms are not plain float32 runs (e.g. compressed):
         read them with ``reader="h5py"`` or convert the store (:func:`convert_store`).
 
@@ -104,7 +108,7 @@ class MelgramFile:
             self.layout = "contiguous" if data.chunks is None else "chunked"
             offsets = _clip_offsets(data)
         if offsets is None:
-            raise ValueError(
+            raise DataError(
                 f"{self.path}: the spectrograms are not stored as plain float32 clips; "
                 "read it with reader='h5py' or convert it with music-tagger convert-store"
             )
@@ -168,7 +172,7 @@ def epoch_order(n: int, seed: Sequence[int] | None = None, *, block: int = 1) ->
     True
     """
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
+        raise ParameterError(f"block must be a positive integer, got {block!r}")
     if seed is None:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(list(seed))
@@ -203,7 +207,7 @@ def batch_bounds(n: int, batch_size: int, replicas: int = 1) -> np.ndarray:
     [[0, 2], [2, 4], [4, 6], [6, 9]]
     """
     if n < replicas:
-        raise ValueError(f"{n} clips cannot be shared among {replicas} replicas")
+        raise ParameterError(f"{n} clips cannot be shared among {replicas} replicas")
     starts = list(range(0, n, batch_size))
     if replicas > 1 and len(starts) > 1 and n - starts[-1] < replicas:
         starts.pop()
@@ -217,6 +221,22 @@ def batch_bounds(n: int, batch_size: int, replicas: int = 1) -> np.ndarray:
     return np.stack([cuts[:, :-1], cuts[:, 1:]], axis=-1).reshape(-1, 2)
 
 
+def steps_per_epoch(n: int, batch_size: int, strategy=None) -> int | None:
+    """Steps of an epoch of :func:`make_dataset` under ``strategy``, for ``model.fit``
+    and ``model.predict`` (Keras cannot count a distributed dataset); None without
+    a strategy of several replicas (Keras counts a plain dataset itself).
+
+    Examples
+    --------
+    >>> steps_per_epoch(100, 16) is None
+    True
+    """
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return None
+    replicas = strategy.num_replicas_in_sync
+    return len(batch_bounds(n, batch_size, replicas)) // replicas
+
+
 def _batch_reader(store: cache.Store, order: np.ndarray, reader: str):
     """A function ``(start, stop) -> (x[..., None], y)`` of the clips ``order[start:stop]``."""
     labels = np.asarray(store.y, np.float32)
@@ -224,7 +244,7 @@ def _batch_reader(store: cache.Store, order: np.ndarray, reader: str):
     if reader == "auto":
         try:
             clips = MelgramFile(store.path)
-        except ValueError:  # a layout only h5py reads
+        except DataError:  # a layout only h5py reads
             pass
 
     def read(bounds: np.ndarray):
@@ -293,7 +313,7 @@ def make_dataset(
     (TensorShape([16, 96, 1366, 1]), TensorShape([16, 50]))
     """
     if reader not in READERS:
-        raise ValueError(f"reader must be one of {READERS}, got {reader!r}")
+        raise ParameterError(f"reader must be one of {READERS}, got {reader!r}")
     order = epoch_order(store.n, shuffle_seed, block=block)
     if strategy is None or strategy.num_replicas_in_sync == 1:
         return _dataset(store, order, batch_bounds(store.n, batch_size), reader)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from music_tagger import training
+from music_tagger.evaluation import load_model
 
 RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
 
@@ -47,7 +48,7 @@ def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
     history = json.loads((tmp_path / "mixed precision" / "history.json").read_text())
     assert len(history) == 5 and all(math.isfinite(h["loss"]) for h in history)
 
-    model = training._load_model(tmp_path / "mixed precision" / "model.keras", compile=False)
+    model = load_model(tmp_path / "mixed precision" / "model.keras", compile=False)
     assert model.get_layer("conv1").dtype_policy.name == "mixed_float16"
     assert model.layers[-1].dtype_policy.name == "float32"  # the sigmoid outputs
     assert model.output.dtype == "float32"

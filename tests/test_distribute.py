@@ -33,7 +33,7 @@ def stores(synthetic_stores) -> Path:
 
 @pytest.mark.slow
 def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.training import evaluate_model
+    from music_tagger.evaluation import evaluate_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = start_python(_RUNNER, stores, killed, stdout=subprocess.PIPE)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from music_tagger import cache, store, training
+from music_tagger.errors import DataError, ParameterError
 
 FRAMES = 128
 
@@ -52,7 +53,7 @@ def test_new_stores_are_contiguous_and_read_as_h5py_does(stores, tmp_path):
 def test_compressed_store_falls_back_to_h5py(stores, tmp_path):
     path = _rewrite(cache.store_path(stores, "train"), tmp_path / "train.h5",
                     chunks=(1, 96, FRAMES), compression="gzip")  # fmt: skip
-    with pytest.raises(ValueError, match="convert-store"):
+    with pytest.raises(DataError, match="convert-store"):
         store.MelgramFile(path)
     info = cache.load_store(path)
     (x, y), = store.make_dataset(info, 64).take(1)  # read through h5py
@@ -86,7 +87,7 @@ def test_epoch_order_is_a_permutation(block):
         runs = orders[0] // block
         for start in range(0, 100, 16 * block):
             assert len(set(runs[start : start + 16 * block].tolist())) <= 17
-    with pytest.raises(ValueError, match="block"):
+    with pytest.raises(ParameterError, match="block"):
         store.epoch_order(10, (0,), block=0)
 
 
@@ -97,7 +98,7 @@ def test_batch_bounds_share_every_batch_among_replicas():
         np.testing.assert_array_equal(bounds[1:, 0], bounds[:-1, 1])  # contiguous, in order
         assert np.all(np.diff(bounds, axis=1) >= 1)  # no empty piece
         assert len(bounds) % replicas == 0
-    with pytest.raises(ValueError, match="replicas"):
+    with pytest.raises(ParameterError, match="replicas"):
         store.batch_bounds(1, 8, 2)
 
 
