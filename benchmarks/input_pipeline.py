@@ -127,9 +127,9 @@ def crnn_step_clips_per_second(batch: int, steps: int) -> float:
     """Training steps of the CRNN (released widths) on one batch held in memory."""
     import keras
 
-    from music_tagger import architectures
+    from music_tagger import models
 
-    model = architectures.build("crnn", classes=N_TAGS, input_shape=(N_MELS, FRAMES, 1))
+    model = models.build("crnn", classes=N_TAGS, input_shape=(N_MELS, FRAMES, 1))
     model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.normal(-40, 20, (batch, N_MELS, FRAMES, 1)).astype(np.float32)
