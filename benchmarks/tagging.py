@@ -23,7 +23,7 @@ import time
 
 from music_tagger import compute_melgram, example, tag
 from music_tagger.tagging import get_model
-from music_tagger.weights import example_names
+from music_tagger.registry import example_names
 
 
 def _seconds(fn) -> float:

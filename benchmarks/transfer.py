@@ -93,7 +93,7 @@ def _probe_row(data, level: str) -> tuple[dict, float]:
 def _timed_run(out: Path, fn) -> tuple[dict, float, Path]:
     """Run ``fn(out)`` unless ``out`` holds a finished run; test results and seconds."""
     from music_tagger import cache
-    from music_tagger.training import evaluate_model
+    from music_tagger.evaluation import evaluate_model
 
     done = out / "bench.json"
     if done.exists():
@@ -150,9 +150,9 @@ def _auc_with_batch_statistics(model_path: Path, store: Path, batch_size: int = 
 
     from music_tagger import cache
     from music_tagger.evaluation import evaluate
-    from music_tagger.training import _load_model
+    from music_tagger.evaluation import load_model
 
-    model = _load_model(model_path)
+    model = load_model(model_path, compile=False)
     info = cache.load_store(store)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dropout):

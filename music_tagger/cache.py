@@ -10,7 +10,8 @@ exists is complete.
 
 A store holds
 
-* ``melgrams``: float32, shape ``(n, 96, frames)``, one HDF5 chunk per clip;
+* ``melgrams``: float32, shape ``(n, 96, frames)``, contiguous (stores written before
+  issue 12: one HDF5 chunk per clip; :mod:`music_tagger.store` reads both);
 * ``y``: uint8 label matrix ``(n, n_tags)``; ``ids`` and ``paths``: strings;
 * attributes ``tags``, ``settings`` (the preprocessing, see
   :func:`preprocessing_settings`), ``failures`` (clips left out, with the error)
@@ -45,6 +46,7 @@ from tqdm.auto import tqdm
 
 from . import audio
 from ._atomic import atomic_path
+from .errors import DataError, MissingFileError, OutputExistsError, ParameterError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -66,7 +68,7 @@ _FLUSH_EVERY = 64  # results between flushes of the memory maps
 
 
 def preprocessing_settings(
-    frames: int = audio.N_FRAMES, resampler: str = "kaiser_best_2016"
+    frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016
 ) -> dict[str, Any]:
     """The settings that define a cached spectrogram, as stored with it.
 
@@ -89,9 +91,8 @@ def preprocessing_settings(
     True
     """
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
-        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
-    if resampler not in audio.RESAMPLERS:
-        raise ValueError(f"resampler must be one of {audio.RESAMPLERS}, got {resampler!r}")
+        raise ParameterError(f"frames must be an integer >= 2, got {frames!r}")
+    audio.check_resampler(resampler)
     return {
         "sr": audio.SR,
         "n_fft": audio.N_FFT,
@@ -133,7 +134,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
         if key != "resampler" and settings.get(key) != value
     ]
     if diffs:
-        raise ValueError(
+        raise DataError(
             "the store's preprocessing differs from what the MSD weights expect ("
             + "; ".join(diffs)
             + "); prepare the features again with the defaults (music-tagger prepare "
@@ -141,7 +142,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
         )
 
 
-def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = "kaiser_best_2016") -> np.ndarray:
+def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016) -> np.ndarray:
     """The log-mel of an audio file's centre ``frames`` frames.
 
     With ``frames=1366`` this is exactly :func:`music_tagger.audio.compute_melgram`.
@@ -255,9 +256,8 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
         strings = h5py.string_dtype()
         with h5py.File(tmp, "w") as f:
             shape = (len(keep),) + partial.melgrams.shape[1:]
-            data = f.create_dataset(
-                "melgrams", shape, np.float32, chunks=(1,) + shape[1:] if len(keep) else None
-            )
+            # contiguous: every clip at a fixed offset, for store.MelgramFile
+            data = f.create_dataset("melgrams", shape, np.float32)
             for start in range(0, len(keep), _COPY_BLOCK):
                 block = keep[start : start + _COPY_BLOCK]
                 data[start : start + len(block)] = partial.melgrams[block]
@@ -288,7 +288,7 @@ def _prepare_split(
     if dest.exists():
         info = load_store(dest)
         if info.settings != settings or info.tags != meta["tags"]:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{dest} exists with other settings or tags; choose another output "
                 "folder or delete it"
             )
@@ -316,7 +316,7 @@ def _prepare_split(
         bar.close()
         partial.flush()
     if len(failures) == len(meta["ids"]):
-        raise RuntimeError(
+        raise DataError(
             f"every clip of split {split!r} failed, e.g. {failures[0]['path']}: "
             f"{failures[0]['error']}"
         )
@@ -330,7 +330,7 @@ def prepare(
     *,
     splits: Sequence[str] = ("train", "valid", "test"),
     frames: int = audio.N_FRAMES,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = audio.KAISER_BEST_2016,
     workers: int | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
@@ -382,11 +382,11 @@ def prepare(
     settings = preprocessing_settings(frames, resampler)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ParameterError(f"workers must be >= 1, got {workers}")
     available = set(np.unique(np.asarray(dataset.split)))
     missing = [s for s in splits if s not in available]
     if missing:
-        raise ValueError(f"the data set has no split {missing}; it has {sorted(available)}")
+        raise ParameterError(f"the data set has no split {missing}; it has {sorted(available)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stores, failures = {}, []
@@ -456,13 +456,13 @@ def load_store(path: str | os.PathLike) -> Store:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no feature store at {path}; create it with music-tagger prepare "
             "(an interrupted prepare leaves only a .partial folder: run it again)"
         )
     with h5py.File(path, "r") as f:
         if f.attrs.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a music_tagger feature store (format {FORMAT_VERSION})")
+            raise DataError(f"{path} is not a music_tagger feature store (format {FORMAT_VERSION})")
         return Store(
             path=path,
             split=str(f.attrs["split"]),

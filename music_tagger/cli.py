@@ -17,7 +17,10 @@ librosa) belong inside ``_run_<name>`` so that ``--help`` stays fast.
 
 Exit status: 0 success; 1 when something failed at run time (for ``tag``: any
 file that could not be tagged; the others are still tagged and printed); 2 for a
-usage error (bad option, missing argument); 130 on Ctrl-C. Machine-readable output
+usage error (bad option, missing argument); 130 on Ctrl-C. An error the package
+raises on purpose (:class:`music_tagger.errors.MusicTaggerError`) is printed as one
+line; anything else is a bug and shows its traceback (``--debug`` shows the
+traceback of every error). Machine-readable output
 (``--format json/csv``) is the only thing written to stdout; errors, warnings,
 progress bars and TensorFlow's logging go to stderr.
 """
@@ -29,19 +32,11 @@ import os
 import sys
 from typing import Callable, Sequence
 
-# Before anything imports TensorFlow: keep its C++ info/warning logs quiet.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from .architectures import ARCHS, BUDGET_SIZES, parse_budgets
+from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
+from .errors import MusicTaggerError, ParameterError, UsageError
 
 PROG = "music-tagger"
-
-
-class UsageError(Exception):
-    """Raised by a ``_run_<name>`` for a bad combination of options (exit status 2)."""
-
-
-#: Errors a subcommand lets through for :func:`main` to print as one line with exit
-#: status 1 (the library's WeightsError and AudioError are ValueErrors).
-USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
 
 
 def _positive_int(text: str) -> int:
@@ -124,8 +119,8 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "resampler (the published scores of the example clips)",
     )  # fmt: skip
     p.add_argument(
-        "--resampler", choices=("soxr_hq", "kaiser_best_2016"), default=None,
-        help="resampling to 12 kHz: soxr_hq (default, fast) or kaiser_best_2016 "
+        "--resampler", choices=RESAMPLERS, default=None,
+        help=f"resampling to 12 kHz: {SOXR_HQ} (default, fast) or {KAISER_BEST_2016} "
         "(the 2016 filter; always used with --faithful)",
     )  # fmt: skip
     p.add_argument(
@@ -142,14 +137,14 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
 
 def _example_paths() -> tuple[list[str], list]:
     """Paths of the four example clips, and failed results for those unobtainable."""
+    from .registry import example, example_names
     from .tagging import TagResult
-    from .weights import WeightsError, example, example_names
 
     paths, failed = [], []
     for name in example_names():
         try:
             paths.append(str(example(name)))
-        except WeightsError as err:
+        except MusicTaggerError as err:
             failed.append(TagResult(name, None, [], str(err)))
     return paths, failed
 
@@ -199,12 +194,12 @@ _FORMATTERS: dict[str, Callable] = {
 def _run_tag(args: argparse.Namespace) -> int:
     if not args.paths and not args.examples:
         raise UsageError("give at least one PATH, or --examples")
-    if args.faithful and args.crops not in (None, 1):
-        raise UsageError(f"--faithful uses the single centre crop; --crops {args.crops} conflicts")
-    if args.faithful and args.resampler not in (None, "kaiser_best_2016"):
-        raise UsageError("--faithful uses the kaiser_best_2016 resampler")
+    from .tagging import resolve_mode, tag
 
-    from .tagging import tag
+    try:
+        resolve_mode(args.crops, args.faithful, args.resampler)
+    except ParameterError as err:  # an option combination: a usage error
+        raise UsageError(str(err).replace("faithful=True", "--faithful")) from None
 
     results = []
     paths = list(args.paths)
@@ -269,8 +264,8 @@ def _run_synth(args: argparse.Namespace) -> int:
             args.root, n_clips=args.clips, duration=args.duration, seed=args.seed,
             overwrite=args.overwrite,
         )  # fmt: skip
-    except (ValueError, FileExistsError) as err:
-        raise UsageError(str(err))
+    except (ParameterError, FileExistsError) as err:
+        raise UsageError(str(err)) from err
     print(root)
     return 0
 
@@ -296,8 +291,7 @@ def _add_prepare_parser(subparsers) -> argparse.ArgumentParser:
                    help="frames per clip (centre crop, 256 samples at 12 kHz each); 1366 "
                    "(29.12 s) is the original input and what finetune needs, fewer make "
                    "small experiments fast")  # fmt: skip
-    p.add_argument("--resampler", choices=("kaiser_best_2016", "soxr_hq"),
-                   default="kaiser_best_2016",
+    p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
                    help="resampling to 12 kHz: the 2016 filter (faithful) or the faster soxr")  # fmt: skip
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                    help="worker processes (default: every CPU core)")  # fmt: skip
@@ -325,6 +319,38 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "convert-store",
+        help="rewrite feature stores with their spectrograms in one contiguous block",
+        description=(
+            "Rewrite feature stores written before issue 12 (one HDF5 chunk per clip) "
+            "with the spectrograms in one contiguous block, as prepare writes them now, "
+            "so that reading in order streams at the disk's sequential rate. Each store "
+            "is replaced atomically once its copy is complete; contiguous ones are left "
+            "alone. Training reads both layouts, so this is optional."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("stores", nargs="+", metavar="STORE",
+                   help="store files (e.g. features/train.h5) or folders of stores")  # fmt: skip
+    return p
+
+
+def _run_convert_store(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .store import convert_store
+
+    paths = []
+    for item in map(Path, args.stores):
+        paths += sorted(item.glob("*.h5")) if item.is_dir() else [item]
+    for path in paths:
+        done = convert_store(path)
+        print(f"{path}: {'converted' if done else 'contiguous already'}")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by train and finetune."""
     p.add_argument("features", help="folder of the feature stores (train.h5 and valid.h5) of prepare")
@@ -340,6 +366,29 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="continue the run in OUT from its last completed epoch (also after a "
                    "kill); starts it if there is none")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    g = p.add_argument_group("accelerators")
+    g.add_argument("--mixed-precision", action="store_true",
+                   help="compute in float16 with float32 weights and outputs (Keras' "
+                   "mixed_float16 policy with loss scaling); fast on GPUs, slow on CPUs")  # fmt: skip
+    g.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with XLA (--no-jit-compile: never); "
+                   "default: Keras decides (XLA on GPUs, not on CPUs)")  # fmt: skip
+    g.add_argument("--distribute", nargs="?", const="auto", default=None,
+                   choices=("auto", "mirrored", "multi-worker"),
+                   help="train data-parallel: mirrored over every local GPU, or "
+                   "multi-worker over the machines of $TF_CONFIG (auto, the default "
+                   "without a value: multi-worker when TF_CONFIG names several tasks); "
+                   "--batch-size is the global batch")  # fmt: skip
+    g.add_argument("--shuffle-block", type=_positive_int, default=1, metavar="N",
+                   help="shuffle runs of N consecutive clips instead of single clips, for "
+                   "stores larger than memory (read from disk, not the page cache)")  # fmt: skip
+
+
+def _accelerator_args(args: argparse.Namespace) -> dict:
+    return {
+        "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile,
+        "distribute": args.distribute, "shuffle_block": args.shuffle_block,
+    }  # fmt: skip
 
 
 def _add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -354,7 +403,7 @@ def _add_train_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_run_options(p)
-    p.add_argument("--arch", choices=("crnn", "k2c2", "k1c2", "k2c1"), default="crnn",
+    p.add_argument("--arch", choices=ARCHS, default="crnn",
                    help="structure: the CRNN, or the CNNs k2c2 (2D kernels), k1c2, k2c1")  # fmt: skip
     size = p.add_mutually_exclusive_group()
     size.add_argument("--params", type=_positive_int, default=None, metavar="N", dest="n_params",
@@ -374,7 +423,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.features, args.out, arch=args.arch, n_params=args.n_params,
         widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
         patience=args.patience, seed=args.seed, resume=args.resume,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -444,7 +493,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, epochs=args.epochs, patience=args.patience,
         batch_size=args.batch_size, freeze_epochs=args.freeze_epochs, seed=args.seed,
         resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -594,8 +643,7 @@ def _add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .evaluation import format_table
-    from .training import evaluate_model
+    from .evaluation import evaluate_model, format_table
 
     out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
     results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
@@ -614,11 +662,9 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _budget_list(text: str) -> list[int]:
-    from .experiment import parse_budgets
-
     try:
         return parse_budgets(text)
-    except ValueError as err:
+    except ParameterError as err:
         raise argparse.ArgumentTypeError(str(err))
 
 
@@ -642,9 +688,9 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
                    help="folder of the train/valid/test feature stores of prepare; k1c2, "
                    "k2c1 and k2c2 need at least 1280 frames")  # fmt: skip
     p.add_argument("--out", default="runs", help="folder of the run folders and the results table")
-    p.add_argument("--archs", type=_comma_list, default="k1c2,k2c1,k2c2,crnn",
+    p.add_argument("--archs", type=_comma_list, default=",".join(ARCHS),
                    help="structures, comma-separated")  # fmt: skip
-    p.add_argument("--budgets", type=_budget_list, default="0.1,0.25,0.5,1,3",
+    p.add_argument("--budgets", type=_budget_list, default=",".join(f"{b / 1e6:g}" for b in BUDGET_SIZES),
                    help="parameter budgets in millions, comma-separated")  # fmt: skip
     p.add_argument("--width-scale", type=float, default=1.0, metavar="S",
                    help="multiply every width by S (1: the paper's models; e.g. 0.1 for "
@@ -656,22 +702,59 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and dropout")
     p.add_argument("--quiet", action="store_true", help="no per-configuration lines")
     p.add_argument("--progress", action="store_true", help="also show Keras' progress bar per epoch")
+    g = p.add_argument_group(
+        "parallel jobs",
+        "Run the grid as independent jobs sharing OUT (one per GPU or machine): each "
+        "trains its configurations and writes their result.json; then the same command "
+        "with --merge writes the table.",
+    )
+    g.add_argument("--job", type=int, default=None, metavar="K",
+                   help="this job's number, 0..N-1 (e.g. $SLURM_ARRAY_TASK_ID): trains "
+                   "configurations K, K+N, K+2N, ... in grid order")  # fmt: skip
+    g.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="number of jobs (the number of configurations: one each)")  # fmt: skip
+    g.add_argument("--only", type=_comma_list, default=None, metavar="NAMES",
+                   help="train only these configurations, e.g. crnn-0.1M,k2c2-1M")  # fmt: skip
+    g.add_argument("--merge", action="store_true",
+                   help="train nothing: collect every configuration's result.json into "
+                   "the table (fails naming those not finished)")  # fmt: skip
     return p
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from .experiment import ARCHS, run_experiment, write_results
+    from .evaluation import write_grid_results
+    from .experiment import merge_results, run_experiment
 
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
         raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
-    with contextlib.redirect_stdout(sys.stderr):
-        rows = run_experiment(
-            args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+    if (args.job is None) != (args.jobs is None):
+        raise UsageError("--job and --jobs go together")
+    if args.merge and (args.jobs is not None or args.only is not None):
+        raise UsageError("--merge collects the whole grid; leave out --job/--jobs/--only")
+    if args.merge:
+        rows = merge_results(
+            args.out, args.archs, args.budgets, width_scale=args.width_scale,
             epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-            seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+            seed=args.seed,
         )  # fmt: skip
-    for path in write_results(rows, args.out):
+    else:
+        with contextlib.redirect_stdout(sys.stderr):
+            rows = run_experiment(
+                args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+                job=args.job, jobs=args.jobs, only=args.only,
+            )  # fmt: skip
+        if args.jobs is not None or args.only is not None:  # a part: no table
+            from pathlib import Path
+
+            from .experiment import Config
+
+            for row in rows:
+                print(Path(args.out) / Config(row["arch"], row["budget"], ()).name / "result.json")
+            return 0
+    for path in write_grid_results(rows, args.out):
         print(path)
     return 0
 
@@ -732,6 +815,7 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_tag_parser, _run_tag),
     (_add_synth_parser, _run_synth),
     (_add_prepare_parser, _run_prepare),
+    (_add_convert_store_parser, _run_convert_store),
     (_add_train_parser, _run_train),
     (_add_evaluate_parser, _run_evaluate),
     (_add_finetune_parser, _run_finetune),
@@ -754,6 +838,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show the traceback of every error, not only of unexpected ones "
+        "(accepted anywhere on the line)",
+    )  # fmt: skip
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_parser, run in SUBCOMMANDS:
         sub = add_parser(subparsers)
@@ -769,6 +858,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    # before anything imports TensorFlow: keep its C++ info/warning logs quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args, rest = parser.parse_known_args(argv)
         if rest:
@@ -784,10 +877,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except UsageError as err:
+        if debug:
+            raise
         args._parser.print_usage(sys.stderr)
         print(f"{args._parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    except USER_ERRORS as err:  # a missing file, a run that exists, a bad value...
+    except MusicTaggerError as err:  # a missing file, a run that exists, a bad value...
+        if debug:
+            raise
         _print_error(str(err))
         return 1
     except KeyboardInterrupt:

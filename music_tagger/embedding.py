@@ -46,6 +46,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import audio
+from .errors import MissingFileError, ParameterError
 from ._atomic import atomic_path, write_text
 
 __all__ = [
@@ -68,21 +69,21 @@ _INPUT = (audio.N_MELS, audio.N_FRAMES)
 def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) -> str:
     """Validate the shared options; returns the BatchNorm reading to use."""
     if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
+        raise ParameterError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+        raise ParameterError(f"level must be one of {LEVELS}, got {level!r}")
     if isinstance(crops, bool) or not isinstance(crops, (int, np.integer)) or crops < 1:
-        raise ValueError(f"crops must be an integer >= 1, got {crops!r}")
+        raise ParameterError(f"crops must be an integer >= 1, got {crops!r}")
     default = ARCHS[arch][1]
     if bn_semantics is None:
         return default
     if arch == "cnn" and bn_semantics != default:
-        raise ValueError(
+        raise ParameterError(
             "the MSD CNN has one reading of its BatchNorm statistics (the Keras 1.0.6 "
             f"one it was trained and released with); bn_semantics must be None, got {bn_semantics!r}"
         )
     if bn_semantics not in ("variance", "std_keras106"):
-        raise ValueError(
+        raise ParameterError(
             f"bn_semantics must be 'variance' or 'std_keras106', got {bn_semantics!r}"
         )
     return bn_semantics
@@ -209,12 +210,12 @@ def _check_melgrams(x: Any) -> np.ndarray:
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim != 3 or x.shape[1:] != _INPUT:
-        raise ValueError(
+        raise ParameterError(
             f"expected log-mel spectrograms of shape (n, {_INPUT[0]}, {_INPUT[1]}) or "
             f"(n, {_INPUT[0]}, {_INPUT[1]}, 1), got an array of shape {x.shape}"
         )
     if not np.all(np.isfinite(x)):
-        raise ValueError("the spectrograms hold NaN or infinite values")
+        raise ParameterError("the spectrograms hold NaN or infinite values")
     return x
 
 
@@ -236,12 +237,12 @@ def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterat
         return
     if _is_store(inputs):
         if crops != 1:
-            raise ValueError(
+            raise ParameterError(
                 f"a prepared store holds one crop per clip; crops must be 1, got {crops}"
             )
         info = cache.load_store(inputs)
         if info.frames != _INPUT[1]:
-            raise ValueError(
+            raise ParameterError(
                 f"{inputs} holds {info.frames} frames per clip; the pretrained networks "
                 f"take {_INPUT[1]} (prepare without --frames)"
             )
@@ -363,7 +364,7 @@ def run_model(
     from tqdm.auto import tqdm
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     shapes = [tuple(t.shape[1:]) for t in model.outputs]
     total = n_rows(inputs)
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
@@ -426,7 +427,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         """Validate the options and load the network; ``X`` and ``y`` are ignored."""
         _check_options(self.arch, self.level, self.bn_semantics, self.crops)
         if self.resampler not in audio.RESAMPLERS:
-            raise ValueError(f"resampler must be one of {audio.RESAMPLERS}, got {self.resampler!r}")
+            raise ParameterError(f"resampler must be one of {audio.RESAMPLERS}, got {self.resampler!r}")
         model = feature_model(self.arch, self.level, self.bn_semantics)
         self.n_features_out_ = int(model.output_shape[-1])
         return self
@@ -438,7 +439,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
             raise NotFittedError("call fit before transform (fit only loads the network)")
         if isinstance(X, (str, os.PathLike)) and not _is_store(X):
-            raise ValueError(
+            raise ParameterError(
                 "X must be a sequence of inputs (one row each), not a single path; "
                 f"pass [{str(X)!r}]"
             )
@@ -480,7 +481,7 @@ def write_features(
     prefix.parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(x, np.float32)
     if len(rows) != len(x) or (y is not None and len(y) != len(x)):
-        raise ValueError(f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}")
+        raise ParameterError(f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}")
     paths = [prefix.with_suffix(s) for s in (".npy", ".csv", ".json")]
     with atomic_path(paths[0]) as tmp, open(tmp, "wb") as f:
         np.save(f, x)
@@ -506,7 +507,7 @@ def read_features(prefix: str | os.PathLike) -> tuple[np.ndarray, list[str], dic
     prefix = Path(prefix)
     npy = prefix.with_suffix(".npy")
     if not npy.is_file():
-        raise FileNotFoundError(f"no features at {npy}; write them with music-tagger features")
+        raise MissingFileError(f"no features at {npy}; write them with music-tagger features")
     x = np.load(npy)
     meta = json.loads(prefix.with_suffix(".json").read_text())
     with open(prefix.with_suffix(".csv"), newline="") as f:

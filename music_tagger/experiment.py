@@ -11,11 +11,16 @@ e.g. ``k2c2-0.25M``, see :func:`music_tagger.training.train` for its content) pl
 
 * ``<run>/result.json``: the configuration's row of the table, written last, so a
   run folder with it is finished and is skipped when the grid is run again;
-* ``results.csv`` / ``results.json``: the table (see :data:`COLUMNS`), rewritten
+* ``results.csv`` / ``results.json``: the table (see :data:`music_tagger.evaluation.GRID_COLUMNS`), rewritten
   after every configuration.
 
 An interrupted grid loses at most the epoch in progress: run it again and the
 unfinished configuration resumes from its last epoch, finished ones are skipped.
+
+The configurations are independent, so the grid can also run as separate jobs (one
+per GPU or machine, sharing the output folder): :func:`select` splits it
+(``job``/``jobs`` or ``only``), each job writes its runs' ``result.json``, and
+:func:`merge_results` assembles the table.
 
 Examples
 --------
@@ -27,7 +32,6 @@ Examples
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -37,36 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import cache, training
-from ._atomic import atomic_path, write_text
+from . import architectures, cache, training
+from ._atomic import write_text
+from .architectures import ARCHS, BUDGET_SIZES
+from .errors import MissingFileError, ParameterError
+from .evaluation import evaluate_model, write_grid_results
 
-__all__ = [
-    "ARCHS",
-    "BUDGETS",
-    "COLUMNS",
-    "Config",
-    "grid",
-    "parse_budgets",
-    "read_results",
-    "run_experiment",
-    "write_results",
-]
+__all__ = ["Config", "grid", "merge_results", "run_experiment", "select"]
 
-#: The paper's structures, in its order (:data:`music_tagger.architectures.STRUCTURES`).
-ARCHS = ("k1c2", "k2c1", "k2c2", "crnn")
-#: The paper's budgets in trainable parameters: 0.1, 0.25, 0.5, 1 and 3 million.
-BUDGETS = (100_000, 250_000, 500_000, 1_000_000, 3_000_000)
-#: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
-#: ``params``: exact trainable count on the store's input; ``best_val_roc_auc`` at
-#: ``best_epoch``; ``test_*``: macro means of the best model on the test store;
-#: ``epochs``: epochs trained; ``train_seconds``: their total training time;
-#: ``seconds_per_sample``: ``train_seconds / (epochs * n_train)``.
-COLUMNS = (
-    "arch", "budget", "widths", "params", "best_val_roc_auc", "best_epoch",
-    "test_roc_auc", "test_pr_auc", "epochs", "train_seconds", "seconds_per_sample",
-    "n_train", "n_test",
-)  # fmt: skip
-_TAG_PREFIX = "auc:"
 
 
 @dataclass(frozen=True)
@@ -87,28 +69,6 @@ class Config:
     def name(self) -> str:
         """The run folder's name, ``<arch>-<budget in millions>M``."""
         return f"{self.arch}-{self.budget / 1e6:g}M"
-
-
-def parse_budgets(text: str) -> list[int]:
-    """Budgets given in millions (``"0.1,0.25,1"``) as parameter counts.
-
-    Examples
-    --------
-    >>> parse_budgets("0.1, 0.25,1")
-    [100000, 250000, 1000000]
-    """
-    budgets = []
-    for item in text.split(","):
-        try:
-            millions = float(item)
-        except ValueError:
-            raise ValueError(
-                f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}"
-            ) from None
-        if not millions > 0:
-            raise ValueError(f"budgets must be positive, got {item.strip()}")
-        budgets.append(round(millions * 1e6))
-    return budgets
 
 
 def grid(
@@ -132,10 +92,8 @@ def grid(
     >>> [c.widths for c in grid(["crnn"], [100_000], width_scale=0.1)]
     [(3, 6, 6, 6, 3)]
     """
-    from . import architectures  # Keras: imported only when needed
-
     if not width_scale > 0:
-        raise ValueError(f"width_scale must be positive, got {width_scale}")
+        raise ParameterError(f"width_scale must be positive, got {width_scale}")
     configs = []
     for arch in archs:
         for budget in budgets:
@@ -145,15 +103,66 @@ def grid(
     return configs
 
 
+def select(
+    configs: Sequence[Config],
+    *,
+    job: int | None = None,
+    jobs: int | None = None,
+    only: Sequence[str] | None = None,
+) -> list[Config]:
+    """The configurations one job of a grid run in parallel trains.
+
+    Parameters
+    ----------
+    configs : sequence of Config
+        The whole grid (see :func:`grid`).
+    job, jobs : int, optional
+        Job ``job`` of ``jobs`` (0-based, e.g. ``$SLURM_ARRAY_TASK_ID``) takes every
+        ``jobs``-th configuration from the ``job``-th on; ``jobs`` = number of
+        configurations gives one configuration per job.
+    only : sequence of str, optional
+        Configuration names (``Config.name``, e.g. ``"crnn-0.1M"``) instead.
+
+    Raises
+    ------
+    music_tagger.errors.ParameterError
+        Both ``only`` and ``job``, a ``job`` outside ``0..jobs-1``, or an unknown name.
+
+    Examples
+    --------
+    >>> configs = [Config("crnn", b, ()) for b in (100_000, 250_000, 500_000)]
+    >>> [c.name for c in select(configs, job=1, jobs=2)]
+    ['crnn-0.25M']
+    >>> [c.name for c in select(configs, only=["crnn-0.5M"])]
+    ['crnn-0.5M']
+    """
+    if only is not None:
+        if job is not None or jobs is not None:
+            raise ParameterError("give either only or job and jobs, not both")
+        names = [c.name for c in configs]
+        unknown = [name for name in only if name not in names]
+        if unknown:
+            raise ParameterError(
+                f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}"
+            )
+        return [c for c in configs if c.name in only]
+    if job is None and jobs is None:
+        return list(configs)
+    if job is None or jobs is None or not 0 <= job < jobs:
+        raise ParameterError(
+            f"job must be in 0..jobs-1 and both given, got job={job}, jobs={jobs}"
+        )
+    return list(configs[job::jobs])
+
 
 def _exact_params(config: Config, store: cache.Store) -> int:
-    from . import architectures
+    from . import models  # Keras: imported when a model is built
 
-    model = architectures.build(
+    model = models.build(
         config.arch, widths=config.widths, classes=len(store.tags),
         input_shape=(store.settings["n_mels"], store.frames, 1),
     )  # fmt: skip
-    return architectures.count_params(model)[0]
+    return models.count_params(model)[0]
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -167,7 +176,7 @@ def _row(
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     history = json.loads((run_dir / "history.json").read_text())
     state = json.loads((run_dir / "state.json").read_text())
-    test = training.evaluate_model(
+    test = evaluate_model(
         run_dir / "model.keras", cache.store_path(store_dir, "test"),
         batch_size=settings["batch_size"], out=run_dir / "test",
     )  # fmt: skip
@@ -191,6 +200,16 @@ def _row(
     }
 
 
+def _settings(
+    config: Config, epochs: int, batch_size: int, patience: int, seed: int
+) -> dict[str, Any]:
+    """What a finished run must have been trained with for its row to count."""
+    return {
+        "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),
+        "patience": int(patience), "seed": int(seed),
+    }  # fmt: skip
+
+
 def _finished_row(run_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The stored row of a run finished with these settings, else None."""
     path = run_dir / "result.json"
@@ -204,7 +223,7 @@ def run_experiment(
     store_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     archs: Sequence[str] = ARCHS,
-    budgets: Sequence[int] = BUDGETS,
+    budgets: Sequence[int] = BUDGET_SIZES,
     *,
     width_scale: float = 1.0,
     epochs: int = 100,
@@ -212,6 +231,9 @@ def run_experiment(
     patience: int = 1,
     seed: int = 0,
     verbose: int = 1,
+    job: int | None = None,
+    jobs: int | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every configuration of ``archs`` x ``budgets``; resumable.
 
@@ -230,18 +252,22 @@ def run_experiment(
         Folder of the run folders and the results table.
     archs : sequence of str
     budgets : sequence of int
-        Trainable parameters, from :data:`BUDGETS`.
+        Trainable parameters, from :data:`music_tagger.architectures.BUDGET_SIZES`.
     width_scale : float
         See :func:`grid` (1: the paper's widths).
     epochs, batch_size, patience, seed
         Training settings (:func:`music_tagger.training.train`; the paper: patience 1).
     verbose : int
         0: silent; 1: one line per configuration on stderr; 2: also Keras' progress bars.
+    job, jobs, only
+        Train only some configurations (see :func:`select`), e.g. one per GPU or per
+        machine; each writes its ``<run>/result.json`` and the table is left to
+        :func:`merge_results`. Without them, the whole grid and its table.
 
     Returns
     -------
     list of dict
-        The rows of ``results.json``, in grid order: :data:`COLUMNS`, ``per_tag``
+        The rows of the configurations trained (``results.json`` for a whole grid), in grid order: :data:`music_tagger.evaluation.GRID_COLUMNS`, ``per_tag``
         (tag -> test ROC-AUC) and ``settings``.
 
     Raises
@@ -260,15 +286,13 @@ def run_experiment(
     store_dir, out_dir = Path(store_dir), Path(out_dir)
     for split in ("train", "valid", "test"):
         cache.load_store(cache.store_path(store_dir, split))  # fail before any training
-    configs = grid(archs, budgets, width_scale)
+    whole = grid(archs, budgets, width_scale)
+    configs = select(whole, job=job, jobs=jobs, only=only)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, config in enumerate(configs, start=1):
         run_dir = out_dir / config.name
-        settings = {
-            "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),
-            "patience": int(patience), "seed": int(seed),
-        }  # fmt: skip
+        settings = _settings(config, epochs, batch_size, patience, seed)
         row = _finished_row(run_dir, settings)
         prefix = f"[{i}/{len(configs)}] {config.name} widths {config.widths}"
         if row is not None:
@@ -293,57 +317,57 @@ def run_experiment(
                     file=sys.stderr,
                 )
         rows.append(row)
-        write_results(rows, out_dir)
+        if len(configs) == len(whole):  # a part of the grid leaves the table to the merge
+            write_grid_results(rows, out_dir)
     return rows
 
 
-def write_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``results.json`` (rows as returned) and ``results.csv`` (flat) atomically.
+def merge_results(
+    out_dir: str | os.PathLike,
+    archs: Sequence[str] = ARCHS,
+    budgets: Sequence[int] = BUDGET_SIZES,
+    *,
+    width_scale: float = 1.0,
+    epochs: int = 100,
+    batch_size: int = 16,
+    patience: int = 1,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Collect the ``result.json`` of every configuration into the results table.
 
-    The CSV has :data:`COLUMNS` (``widths`` joined by ``x``), then one
-    ``auc:<tag>`` column per tag with its test ROC-AUC (empty when undefined).
+    The step after a grid run as independent jobs (:func:`run_experiment` with
+    ``job``/``jobs`` or ``only``): the same arguments name the same grid and
+    settings, so a run trained otherwise does not count.
 
-    Examples
-    --------
-    >>> write_results(rows, "runs")                      # doctest: +SKIP
-    (PosixPath('runs/results.json'), PosixPath('runs/results.csv'))
-    """
-    out_dir = Path(out_dir)
-    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
-    write_text(json_path, json.dumps(list(rows), indent=1))
-    tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
-    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([*COLUMNS, *(_TAG_PREFIX + tag for tag in tags)])
-        for row in rows:
-            flat = {**row, "widths": "x".join(str(w) for w in row["widths"])}
-            aucs = [row["per_tag"].get(tag) for tag in tags]
-            writer.writerow(
-                [flat[c] for c in COLUMNS]
-                + ["" if a is None else repr(a) for a in aucs]
-            )
-    return json_path, csv_path
-
-
-def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a results table: ``results.json`` or the folder holding it.
+    Returns
+    -------
+    list of dict
+        The rows, in grid order (also written by
+        :func:`music_tagger.evaluation.write_grid_results`).
 
     Raises
     ------
-    FileNotFoundError
-        No ``results.json`` there.
+    music_tagger.errors.MissingFileError
+        Naming the configurations not finished (with these settings) yet.
 
     Examples
     --------
-    >>> rows = read_results("runs")                      # doctest: +SKIP
-    >>> rows[0]["arch"], rows[0]["budget"]               # doctest: +SKIP
-    ('k1c2', 100000)
+    >>> rows = merge_results("runs", ["crnn"], [100_000, 250_000])   # doctest: +SKIP
+    >>> [r["budget"] for r in rows]                                   # doctest: +SKIP
+    [100000, 250000]
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no results table at {path}; create it with music-tagger experiment"
+    out_dir = Path(out_dir)
+    configs = grid(archs, budgets, width_scale)
+    rows = {
+        c.name: _finished_row(out_dir / c.name, _settings(c, epochs, batch_size, patience, seed))
+        for c in configs
+    }
+    missing = [name for name, row in rows.items() if row is None]
+    if missing:
+        raise MissingFileError(
+            f"{len(missing)} of {len(configs)} configurations are not finished in {out_dir} "
+            f"with these settings: {', '.join(missing)}"
         )
-    return json.loads(path.read_text())
+    merged = [rows[c.name] for c in configs]
+    write_grid_results(merged, out_dir)
+    return merged

@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .errors import MissingFileError, ParameterError
 from ._atomic import atomic_path, write_text
 from .evaluation import evaluate, write_results
 
@@ -43,9 +44,9 @@ DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
 def _check_labels(y: Any, n: int) -> np.ndarray:
     y = check_array(y, ensure_2d=True, dtype=None)
     if len(y) != n:
-        raise ValueError(f"{n} feature rows but {len(y)} label rows")
+        raise ParameterError(f"{n} feature rows but {len(y)} label rows")
     if not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be 0 or 1 (an (n_samples, n_tags) indicator matrix)")
+        raise ParameterError("labels must be 0 or 1 (an (n_samples, n_tags) indicator matrix)")
     return y.astype(np.uint8)
 
 
@@ -134,7 +135,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         y = _check_labels(y, len(x))
         cs = [float(c) for c in self.Cs]
         if not cs or min(cs) <= 0:
-            raise ValueError(f"Cs must be positive numbers, got {self.Cs!r}")
+            raise ParameterError(f"Cs must be positive numbers, got {self.Cs!r}")
         self.n_features_in_ = x.shape[1]
         self.mean_ = x.mean(axis=0)
         self.scale_ = x.std(axis=0)
@@ -164,7 +165,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     def _standardise(self, X: Any) -> np.ndarray:
         x = check_array(X, dtype=np.float64)
         if x.shape[1] != self.n_features_in_:
-            raise ValueError(
+            raise ParameterError(
                 f"X has {x.shape[1]} features, but the probe was fitted on {self.n_features_in_}"
             )
         return (x - self.mean_) / self.scale_
@@ -213,7 +214,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         meta = self.feature_meta or {}
         missing = [k for k in ("arch", "level") if k not in meta]
         if missing:
-            raise ValueError(f"the probe does not know how its features were computed ({missing})")
+            raise ParameterError(f"the probe does not know how its features were computed ({missing})")
         x = features(
             paths, arch=meta["arch"], level=meta["level"], bn_semantics=meta.get("bn_semantics"),
             crops=meta.get("crops", 1), resampler=meta.get("resampler", "kaiser_best_2016"),
@@ -232,10 +233,10 @@ def load_probe(folder: str | os.PathLike) -> LinearProbe:
     """
     folder = Path(folder)
     if not (folder / "probe.json").is_file():
-        raise FileNotFoundError(f"no probe in {folder} (expected probe.json and probe.npz)")
+        raise MissingFileError(f"no probe in {folder} (expected probe.json and probe.npz)")
     info = json.loads((folder / "probe.json").read_text())
     if info.get("format") != "music_tagger.linear_probe/1":
-        raise ValueError(f"{folder / 'probe.json'} is not a music_tagger linear probe")
+        raise ParameterError(f"{folder / 'probe.json'} is not a music_tagger linear probe")
     arrays = np.load(folder / "probe.npz")
     model = LinearProbe(Cs=info["Cs"], max_iter=info["max_iter"], tags=info["tags"],
                         feature_meta=info["feature_meta"])  # fmt: skip
@@ -277,12 +278,12 @@ def probe(
     for split in splits:
         x, _, meta, y = read_features(Path(features_dir) / split)
         if y is None:
-            raise ValueError(f"{features_dir}/{split} has no labels; compute features of a prepared store")
+            raise ParameterError(f"{features_dir}/{split} has no labels; compute features of a prepared store")
         data[split] = (x, y, meta)
     train_meta = data[splits[0]][2]
     for split in splits[1:]:
         if data[split][2]["tags"] != train_meta["tags"]:
-            raise ValueError(f"the {split} features have other tags than the {splits[0]} features")
+            raise ParameterError(f"the {split} features have other tags than the {splits[0]} features")
     keys = ("arch", "level", "bn_semantics", "crops", "resampler")
     model = LinearProbe(Cs=Cs, tags=train_meta["tags"],
                         feature_meta={k: train_meta.get(k) for k in keys})  # fmt: skip

@@ -52,6 +52,12 @@ from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 
+from . import audio
+from ._checks import positive_int
+from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
+from .errors import AudioError, ParameterError
+from .registry import TAGS
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "DEFAULT_CROPS",
@@ -61,6 +67,7 @@ __all__ = [
     "expand_paths",
     "get_model",
     "predict_files",
+    "resolve_mode",
     "tag",
 ]
 
@@ -75,29 +82,16 @@ DEFAULT_BATCH_SIZE = 8
 AUDIO_EXTENSIONS = (
     ".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".au", ".snd",
 )  # fmt: skip
-#: Resampler of the default mode (the faithful mode always uses "kaiser_best_2016").
-FAST_RESAMPLER = "soxr_hq"
-FAITHFUL_RESAMPLER = "kaiser_best_2016"
+#: Resampler of the default mode (the faithful mode always uses kaiser_best_2016).
+FAST_RESAMPLER = SOXR_HQ
+FAITHFUL_RESAMPLER = KAISER_BEST_2016
 
 
 # --------------------------------------------------------------------------- decoding
 
 
 def _default_tags() -> list[str]:
-    # imported on use: music_tagger.weights imports Keras, which the CLI's --help
-    # and the module's constants should not pay for
-    from .weights import TAGS
-
     return list(TAGS)
-
-
-def _check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive integer{extra}, got {value!r}")
-    return int(value)
 
 
 def decode_predictions(
@@ -137,33 +131,33 @@ def decode_predictions(
     >>> decode_predictions(p, top_n=2)
     [[('jazz', 0.75), ('instrumental', 0.5)]]
     """
-    top_n = _check_positive_int(top_n, "top_n", allow_none=True)
+    top_n = positive_int(top_n, "top_n", allow_none=True)
     tags = _default_tags() if tags is None else list(tags)
     if hasattr(preds, "numpy") and not isinstance(preds, np.ndarray):
         preds = preds.numpy()  # a backend tensor
     try:
         arr = np.asarray(preds, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"preds must be a numeric array, got {type(preds).__name__} ({err})") from err
+        raise ParameterError(f"preds must be a numeric array, got {type(preds).__name__} ({err})") from err
     if arr.ndim == 1:
-        raise ValueError(
+        raise ParameterError(
             f"Expected a 2D array of shape (n_samples, {len(tags)}), got a 1D array of "
             f"shape {arr.shape} instead. Reshape it with preds[None, :] for a single "
             "clip."
         )
     if arr.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"Expected a 2D array of shape (n_samples, {len(tags)}), got an array of "
             f"shape {arr.shape} instead."
         )
     if arr.shape[1] != len(tags):
-        raise ValueError(
+        raise ParameterError(
             f"preds has {arr.shape[1]} columns but {len(tags)} tags were given; "
             "pass tags= with one name per column (the MSD taggers have 50 outputs; "
             "an include_top=False model outputs features, not tag scores)."
         )
     if np.isnan(arr).any():
-        raise ValueError("preds contains NaN")
+        raise ParameterError("preds contains NaN")
     k = len(tags) if top_n is None else min(top_n, len(tags))
     order = np.argsort(-arr, axis=1, kind="stable")[:, :k]
     return [[(tags[j], float(row[j])) for j in idx] for row, idx in zip(arr, order)]
@@ -261,7 +255,7 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
 
 @lru_cache(maxsize=4)
 def _pretrained(name: str):
-    from . import models
+    from . import models  # Keras: imported when a model is first needed
 
     return models.CRNN(weights="msd") if name == "crnn" else models.CNN(weights="msd")
 
@@ -281,10 +275,10 @@ def get_model(model: Any = None):
     if isinstance(model, str):
         key = model.lower()
         if key not in ("crnn", "cnn"):
-            raise ValueError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
         return _pretrained(key)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ValueError(
+        raise ParameterError(
             f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
         )
     return model
@@ -305,32 +299,44 @@ def _progress_bar(total: int, progress: bool | None, desc: str):
 
 
 def _read_error(path: str, err: BaseException) -> str:
-    from .audio import AudioError
-
     if isinstance(err, AudioError):
         return str(err)
     return f"{path}: {type(err).__name__}: {err}"
 
 
-def _resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tuple[int, str]:
-    """Checked (crops, resampler) of a mode; raises ValueError on a bad combination."""
-    from .audio import RESAMPLERS
+def resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tuple[int, str]:
+    """The checked ``(crops, resampler)`` of a tagging mode: the one place of the rule.
 
+    ``faithful`` means the single centre crop and the 2016 resampler; otherwise the
+    defaults are :data:`DEFAULT_CROPS` crops and :data:`FAST_RESAMPLER`.
+
+    Raises
+    ------
+    ParameterError
+        ``faithful`` with several crops or another resampler, or a bad value.
+
+    Examples
+    --------
+    >>> resolve_mode(None, True, None)
+    (1, 'kaiser_best_2016')
+    >>> resolve_mode(None, False, None)
+    (8, 'soxr_hq')
+    """
     if crops is None:
         crops = 1 if faithful else DEFAULT_CROPS
-    crops = _check_positive_int(crops, "crops")
+    crops = positive_int(crops, "crops")
     if faithful:
         if crops != 1:
-            raise ValueError(f"faithful=True uses the single centre crop; got crops={crops}")
+            raise ParameterError(f"faithful=True uses the single centre crop; got crops={crops}")
         if resampler not in (None, FAITHFUL_RESAMPLER):
-            raise ValueError(
+            raise ParameterError(
                 f"faithful=True uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}"
             )
         resampler = FAITHFUL_RESAMPLER
     elif resampler is None:
         resampler = FAST_RESAMPLER
     if resampler not in RESAMPLERS:
-        raise ValueError(f"resampler must be one of {RESAMPLERS}, got {resampler!r}")
+        raise ParameterError(f"resampler must be one of {RESAMPLERS}, got {resampler!r}")
     return crops, resampler
 
 
@@ -375,10 +381,8 @@ def predict_files(
     list of (output or None, n_crops, error or None)
         One entry per file, in order. ``output`` is the float32 mean over crops.
     """
-    from . import audio
-
-    crops, resampler = _resolve_mode(crops, faithful, resampler)
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    crops, resampler = resolve_mode(crops, faithful, resampler)
+    batch_size = positive_int(batch_size, "batch_size")
     keras_model = get_model(model)
 
     files = [os.fspath(f) for f in files]
@@ -499,13 +503,13 @@ def tag(
     ...     print(r.path, r.error or r.top)
     """
     tags = _default_tags() if tags is None else list(tags)
-    top_n = _check_positive_int(top_n, "top_n", allow_none=True)
-    crops, resampler = _resolve_mode(crops, faithful, resampler)
-    _check_positive_int(batch_size, "batch_size")
+    top_n = positive_int(top_n, "top_n", allow_none=True)
+    crops, resampler = resolve_mode(crops, faithful, resampler)
+    positive_int(batch_size, "batch_size")
     keras_model = get_model(model)
     n_out = keras_model.output_shape[-1]
     if n_out != len(tags):
-        raise ValueError(
+        raise ParameterError(
             f"the model outputs {n_out} values per clip but {len(tags)} tags were "
             "given; pass tags= with one name per output (an include_top=False model "
             "gives features, not tag scores: use predict_files for those)"

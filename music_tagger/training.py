@@ -3,7 +3,7 @@
 Choi et al. (2016) trained with Adam (default parameters) on binary cross-entropy in
 mini-batches, computed the validation ROC-AUC after every epoch, and stopped early
 when it had not improved for a while, keeping the best weights. :func:`train` does
-this for any structure of :func:`music_tagger.architectures.build`;
+this for any structure of :func:`music_tagger.models.build`;
 :func:`finetune` starts from the MSD-pretrained CRNN instead.
 
 A run writes into its output folder:
@@ -22,7 +22,8 @@ are seeded from ``seed`` and the epoch, so runs are repeatable.
 
 Examples
 --------
->>> from music_tagger.training import train, evaluate_model
+>>> from music_tagger.evaluation import evaluate_model
+>>> from music_tagger.training import train
 >>> model_path = train("features", "runs/crnn", arch="crnn", n_params=100_000)  # doctest: +SKIP
 >>> evaluate_model(model_path, "features/test.h5")["roc_auc_macro"]            # doctest: +SKIP
 0.87
@@ -36,16 +37,21 @@ import shutil
 import sys
 import time
 import warnings
+import random
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from . import cache
+from . import distribute as dist
 from ._atomic import atomic_path, write_text
-from .evaluation import evaluate, write_results
+from .errors import OutputExistsError, ParameterError
+from .evaluation import evaluate, load_model, predict_store
+from .store import make_dataset, steps_per_epoch
 
-__all__ = ["CONV_BLOCKS", "evaluate_model", "finetune", "make_dataset", "train"]
+__all__ = ["CONV_BLOCKS", "finetune", "train"]
 
 #: Layers of the CRNN that :func:`finetune` freezes first: the input BatchNorm and
 #: the four conv blocks.
@@ -54,71 +60,36 @@ _HISTORY_FIELDS = (
     "epoch", "loss", "val_roc_auc", "val_pr_auc", "seconds", "epoch_seconds",
     "samples_per_s", "train_seconds", "learning_rate", "frozen",
 )  # fmt: skip
-#: Config entries that may change when a run is resumed.
-_RESUMABLE_CHANGES = ("epochs", "patience", "verbose")
-
-
-def make_dataset(store: cache.Store, batch_size: int, shuffle_seed: Sequence[int] | None = None):
-    """A ``tf.data.Dataset`` of ``(melgrams[..., None], labels)`` batches from a store.
-
-    Parameters
-    ----------
-    store : music_tagger.cache.Store
-    batch_size : int
-    shuffle_seed : sequence of int, optional
-        Seeds of this pass's random order (e.g. ``(seed, epoch)``); None keeps the
-        store's order.
-
-    Examples
-    --------
-    >>> ds = make_dataset(cache.load_store("features/valid.h5"), 16)   # doctest: +SKIP
-    >>> x, y = next(iter(ds)); x.shape, y.shape                        # doctest: +SKIP
-    (TensorShape([16, 96, 1366, 1]), TensorShape([16, 50]))
-    """
-    import tensorflow as tf
-
-    order = np.arange(store.n)
-    if shuffle_seed is not None:
-        order = np.random.default_rng(list(shuffle_seed)).permutation(store.n)
-
-    def batches():
-        for start in range(0, store.n, batch_size):
-            index = order[start : start + batch_size]
-            x = cache.read_melgrams(store.path, index)
-            yield x[..., None], store.y[index].astype(np.float32)
-
-    signature = (
-        tf.TensorSpec((None, store.settings["n_mels"], store.frames, 1), tf.float32),
-        tf.TensorSpec((None, len(store.tags)), tf.float32),
-    )
-    n_batches = -(-store.n // batch_size)
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    # a known length lets Keras end each epoch without a "ran out of data" warning
-    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
-
-
-def _predict(model, store: cache.Store, batch_size: int) -> np.ndarray:
-    return model.predict(make_dataset(store, batch_size), verbose=0)
-
-
-def _load_model(path: Path):
-    """``keras.saving.load_model``, with the custom functions of our models registered."""
-    import keras
-
-    from . import legacy  # noqa: F401  (registers keras1_hard_sigmoid)
-
-    return keras.saving.load_model(path)
+#: Config entries that may change when a run is resumed (the strategy and XLA only
+#: change how the same computation runs, e.g. on another number of GPUs).
+_RESUMABLE_CHANGES = ("epochs", "patience", "verbose", "distribute", "jit_compile")
+#: Config entries added by issue 12, with the values runs started before had.
+_ACCELERATOR_DEFAULTS = {
+    "mixed_precision": False, "jit_compile": None, "distribute": None, "shuffle_block": 1,
+}  # fmt: skip
 
 
 def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     valid_store = cache.load_store(cache.store_path(store_dir, "valid"))
     if (valid_store.tags, valid_store.settings) != (train_store.tags, train_store.settings):
-        raise ValueError(
+        raise ParameterError(
             f"{valid_store.path} and {train_store.path} differ in tags or preprocessing; "
             "prepare both splits in one music-tagger prepare run"
         )
     return train_store, valid_store
+
+
+def _run_config(
+    kind: str, stores: tuple[cache.Store, cache.Store], *, epochs: int, batch_size: int,
+    patience: int, seed: int, verbose: int, **specific: Any,
+) -> dict[str, Any]:
+    """The settings a run is resumed under (``state.json``): the shared ones and its own."""
+    return {
+        "kind": kind, **specific, "epochs": int(epochs), "batch_size": int(batch_size),
+        "patience": int(patience), "seed": int(seed), "verbose": int(verbose),
+        "tags": stores[0].tags, "settings": stores[0].settings,
+    }  # fmt: skip
 
 
 def _check_msd_preprocessing(settings: dict[str, Any], strict: bool) -> None:
@@ -150,16 +121,17 @@ def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[s
     if not path.exists():
         return _initial_state(config)
     if not resume:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out_dir} holds a run already; pass resume=True (--resume) to continue it, "
             "or choose another output folder"
         )
     state = json.loads(path.read_text())
+    state["config"] = {**_ACCELERATOR_DEFAULTS, **state["config"]}
     fixed = {k: v for k, v in config.items() if k not in _RESUMABLE_CHANGES}
     saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
     if fixed != saved:
         diffs = sorted(k for k in fixed.keys() | saved.keys() if fixed.get(k) != saved.get(k))
-        raise ValueError(
+        raise ParameterError(
             f"cannot resume {out_dir} with other settings ({', '.join(diffs)}); "
             f"it was started with {saved}"
         )
@@ -197,20 +169,70 @@ def _fit(
     ``build_model()`` returns a new compiled model; ``before_epoch(model, epoch)``
     may change it (e.g. unfreeze) before each epoch and returns the model to train.
     """
-    import keras
-
-    out_dir = Path(out_dir)
+    out_dir = dist.run_dir(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     state = _resume_state(out_dir, config, resume)
+    with _seeded_run():
+        return _epochs(out_dir, config, state, stores, build_model, before_epoch)
+
+
+@contextmanager
+def _seeded_run() -> Iterator[None]:
+    """Let a run seed the global random states, and put them back when it ends.
+
+    Keras draws initial weights from its global seed generator, so a run seeds it
+    (with Python's and NumPy's, through ``keras.utils.set_random_seed``); what the
+    caller's program had before is restored afterwards, so training leaves the
+    process's random streams as it found them.
+    """
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    from tensorflow.python.eager import context
+
+    python_state, numpy_state, tf_seed = random.getstate(), np.random.get_state(), context.global_seed()
+    keras_seed = global_state.get_global_attribute(GLOBAL_RANDOM_SEED)
+    keras_generator = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        tf.random.set_seed(tf_seed)
+        global_state.set_global_attribute(GLOBAL_RANDOM_SEED, keras_seed)
+        global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, keras_generator)
+
+
+def _epochs(
+    out_dir: Path,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    stores: tuple[cache.Store, cache.Store],
+    build_model: Callable[[], Any],
+    before_epoch: Callable[[Any, int], Any] | None,
+) -> Path:
+    """The epochs of :func:`_fit`, inside :func:`_seeded_run`."""
+    import keras
+
     train_store, valid_store = stores
     seed, batch_size, verbose = config["seed"], config["batch_size"], config["verbose"]
-    if state["checkpoint"] is None:
-        keras.utils.set_random_seed(seed)
-        model = build_model()
-    else:
-        model = _load_model(out_dir / state["checkpoint"])
-        if verbose:
-            print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
+    strategy = dist.make_strategy(config["distribute"])
+    with dist.strategy_scope(strategy):  # the model's variables on every replica
+        if state["checkpoint"] is None:
+            keras.utils.set_random_seed(seed)
+            with dist.mixed_precision_scope(config["mixed_precision"]):
+                model = build_model()
+        else:
+            # under the policy it was built with, so that the optimizer is restored
+            # with its loss scaling (else Keras skips the optimizer's variables)
+            with dist.mixed_precision_scope(config["mixed_precision"]):
+                model = load_model(out_dir / state["checkpoint"])
+            if config["jit_compile"] is not None:
+                model.jit_compile = config["jit_compile"]
+            if verbose:
+                print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
+        dist.synchronize_batchnorm(model, strategy)
 
     while not _finished(state):
         epoch = state["epochs_done"]
@@ -220,13 +242,18 @@ def _fit(
         _reseed_layers(model, seed, epoch)
         start = time.perf_counter()
         fit = model.fit(
-            make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
+            make_dataset(
+                train_store, batch_size, shuffle_seed=(seed, epoch),
+                block=config["shuffle_block"], strategy=strategy,
+            ),
             epochs=1,
+            steps_per_epoch=steps_per_epoch(train_store.n, batch_size, strategy),
             shuffle=False,  # make_dataset already shuffles, seeded by (seed, epoch)
             verbose=verbose,
         )
         seconds = time.perf_counter() - start
-        results = evaluate(valid_store.y, _predict(model, valid_store, batch_size), valid_store.tags)
+        scores = predict_store(model, valid_store, batch_size, strategy=strategy)
+        results = evaluate(valid_store.y, scores, valid_store.tags)
         auc = results["roc_auc_macro"]
         state["train_seconds"] += seconds
         state["history"].append({
@@ -289,10 +316,34 @@ def _remove_stale_checkpoints(out_dir: Path, state: dict[str, Any]) -> None:
             path.unlink()
 
 
-def _compile(model, learning_rate: float) -> None:
+def _compile(model, learning_rate: float, config: dict[str, Any]) -> None:
+    """Adam and binary cross-entropy; under mixed precision Keras adds loss scaling."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    if config["mixed_precision"]:
+        dist.keep_output_float32(model)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+        jit_compile="auto" if config["jit_compile"] is None else config["jit_compile"],
+    )  # fmt: skip
+
+
+def _accelerator_config(
+    mixed_precision: bool, jit_compile: bool | None, distribute: str | None, shuffle_block: int
+) -> dict[str, Any]:
+    """The config entries of :func:`train` and :func:`finetune` for accelerators."""
+    if distribute is not None and distribute not in dist.STRATEGIES:
+        raise ParameterError(
+            f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
+        )
+    if isinstance(shuffle_block, bool) or not isinstance(shuffle_block, int) or shuffle_block < 1:
+        raise ParameterError(f"shuffle_block must be a positive integer, got {shuffle_block!r}")
+    return {
+        "mixed_precision": bool(mixed_precision),
+        "jit_compile": None if jit_compile is None else bool(jit_compile),
+        "distribute": distribute,
+        "shuffle_block": shuffle_block,
+    }
 
 
 def train(
@@ -308,6 +359,10 @@ def train(
     seed: int = 0,
     resume: bool = False,
     verbose: int = 1,
+    mixed_precision: bool = False,
+    jit_compile: bool | None = None,
+    distribute: str | None = None,
+    shuffle_block: int = 1,
 ) -> Path:
     """Train a structure from random weights on ``<store_dir>/train.h5``.
 
@@ -325,7 +380,7 @@ def train(
     n_params : int, optional
         One of the paper's parameter budgets (e.g. 100_000), which picks the widths.
     widths : sequence of int, optional
-        Explicit widths (see :func:`music_tagger.architectures.build`).
+        Explicit widths (see :func:`music_tagger.models.build`).
     epochs : int
         Most epochs to train.
     batch_size : int
@@ -338,6 +393,21 @@ def train(
         there is none).
     verbose : int
         0: silent; 1: a progress bar per epoch and a summary line.
+    mixed_precision : bool
+        Compute in float16 with float32 weights and outputs (Keras' ``mixed_float16``
+        policy and loss scaling; see :mod:`music_tagger.distribute`). Fast on GPUs
+        with tensor cores; slow on CPUs.
+    jit_compile : bool, optional
+        Compile the train step with XLA (True), or not (False); None leaves it to
+        Keras (XLA on GPUs, not on CPUs).
+    distribute : {None, "auto", "mirrored", "multi-worker"}
+        Train data-parallel with a ``tf.distribute`` strategy (see
+        :func:`music_tagger.distribute.make_strategy`); ``batch_size`` is the
+        global batch. May change when resuming.
+    shuffle_block : int
+        1: shuffle clips uniformly (default). ``b > 1``: shuffle runs of ``b``
+        consecutive clips (see :func:`music_tagger.store.epoch_order`), for stores
+        read from disk rather than from the page cache.
 
     Returns
     -------
@@ -356,29 +426,22 @@ def train(
     >>> train("features", "runs/crnn-100k", n_params=100_000, patience=3)  # doctest: +SKIP
     PosixPath('runs/crnn-100k/model.keras')
     """
-    from . import architectures
+    from . import models  # Keras: imported when a model is built
 
     stores = _load_stores(store_dir)
-    config = {
-        "kind": "train",
-        "arch": arch,
-        "n_params": n_params,
-        "widths": None if widths is None else [int(w) for w in widths],
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "train", stores, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+        verbose=verbose, arch=arch, n_params=n_params,
+        widths=None if widths is None else [int(w) for w in widths],
+        **_accelerator_config(mixed_precision, jit_compile, distribute, shuffle_block),
+    )  # fmt: skip
 
     def build_model():
-        model = architectures.build(
-            arch, n_params, widths, classes=len(stores[0].tags),
+        model = models.build(
+            arch, n_params=n_params, widths=widths, classes=len(stores[0].tags),
             input_shape=(stores[0].settings["n_mels"], stores[0].frames, 1),
         )  # fmt: skip
-        _compile(model, 1e-3)
+        _compile(model, 1e-3, config)
         return model
 
     return _fit(out_dir, config, stores, build_model, resume=resume)
@@ -399,6 +462,10 @@ def finetune(
     resume: bool = False,
     check_preprocessing: bool = True,
     verbose: int = 1,
+    mixed_precision: bool = False,
+    jit_compile: bool | None = None,
+    distribute: str | None = None,
+    shuffle_block: int = 1,
     bn_semantics: str = "variance",
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
@@ -421,6 +488,8 @@ def finetune(
     ----------
     store_dir, out_dir, epochs, batch_size, patience, seed, resume, verbose
         As for :func:`train`.
+    mixed_precision, jit_compile, distribute, shuffle_block
+        As for :func:`train`.
     weights : "msd", None or path
         Starting weights of the CRNN; None trains the same architecture from random
         weights (a baseline).
@@ -434,13 +503,11 @@ def finetune(
     check_preprocessing : bool
         Refuse stores whose preprocessing differs from the MSD weights'; False
         only warns.
-    bn_semantics : {"variance", "std_keras106"}
-        How to read the MSD BatchNorm statistics (see :func:`music_tagger.models.CRNN`).
 
     Returns
     -------
     pathlib.Path
-        ``<out_dir>/model.keras``.
+        ``<out_dir>/model.keras``, the fine-tuned model (as :func:`train` writes it).
 
     Raises
     ------
@@ -454,21 +521,13 @@ def finetune(
     """
     stores = _load_stores(store_dir)
     _check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
-    config = {
-        "kind": "finetune",
-        "weights": None if weights is None else str(weights),
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "freeze_epochs": int(freeze_epochs),
-        "learning_rate": float(learning_rate),
-        "unfreeze_learning_rate": float(unfreeze_learning_rate),
-        "bn_semantics": bn_semantics,
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "finetune", stores, bn_semantics=bn_semantics, epochs=epochs, batch_size=batch_size, patience=patience,
+        seed=seed, verbose=verbose, weights=None if weights is None else str(weights),
+        freeze_epochs=int(freeze_epochs), learning_rate=float(learning_rate),
+        unfreeze_learning_rate=float(unfreeze_learning_rate),
+        **_accelerator_config(mixed_precision, jit_compile, distribute, shuffle_block),
+    )  # fmt: skip
 
     def build_model():
         import keras
@@ -482,61 +541,14 @@ def finetune(
         model = keras.Model(base.input, outputs, name="music_tagger_crnn_finetuned")
         for name in CONV_BLOCKS if freeze_epochs > 0 else ():
             model.get_layer(name).trainable = False
-        _compile(model, learning_rate)
+        _compile(model, learning_rate, config)
         return model
 
     def unfreeze(model, epoch: int):
         if freeze_epochs > 0 and epoch == freeze_epochs:
             for name in CONV_BLOCKS:
                 model.get_layer(name).trainable = True
-            _compile(model, unfreeze_learning_rate)
+            _compile(model, unfreeze_learning_rate, config)
         return model
 
     return _fit(out_dir, config, stores, build_model, resume=resume, before_epoch=unfreeze)
-
-
-def evaluate_model(
-    model_path: str | os.PathLike,
-    store: str | os.PathLike,
-    *,
-    batch_size: int = 16,
-    out: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """Score a trained model on a store (e.g. ``features/test.h5``).
-
-    Parameters
-    ----------
-    model_path : str or path-like
-        A ``.keras`` model of :func:`train` or :func:`finetune`; the ``tags.json``
-        beside it must match the store's tags.
-    store : str or path-like
-        A store of :func:`music_tagger.cache.prepare`.
-    batch_size : int
-    out : str or path-like, optional
-        Also write the results there (see :func:`music_tagger.evaluation.write_results`).
-
-    Returns
-    -------
-    dict
-        As :func:`music_tagger.evaluation.evaluate`.
-
-    Examples
-    --------
-    >>> r = evaluate_model("runs/crnn/model.keras", "features/test.h5")   # doctest: +SKIP
-    >>> round(r["roc_auc_macro"], 3)                                       # doctest: +SKIP
-    0.861
-    """
-    model_path, info = Path(model_path), cache.load_store(store)
-    tags_file = model_path.with_name("tags.json")
-    if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
-        raise ValueError(f"{model_path} was trained on other tags than those of {info.path}")
-    model = _load_model(model_path)
-    frames = model.input_shape[2]
-    if frames not in (None, info.frames):
-        raise ValueError(
-            f"{model_path} takes {frames} frames, but {info.path} holds {info.frames}"
-        )
-    results = evaluate(info.y, _predict(model, info, batch_size), info.tags)
-    if out is not None:
-        write_results(results, out)
-    return results

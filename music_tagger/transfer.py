@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from . import cache, embedding, training
+from .errors import ParameterError
 from ._atomic import atomic_path, write_text
 from .evaluation import evaluate
 
@@ -91,6 +92,7 @@ def finetune(
     check_preprocessing: bool = True,
     cache_dir: str | os.PathLike | None = None,
     verbose: int = 1,
+    **accelerator: Any,
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
 
@@ -147,6 +149,10 @@ def finetune(
         ``stage2_from`` (e.g. other seeds) can share one folder and compute them once.
     verbose : int
         0: silent; 1: one line per stage-2 epoch and a summary per stage.
+    **accelerator
+        Unfreeze recipe only: ``mixed_precision``, ``jit_compile``, ``distribute``,
+        ``shuffle_block`` of :func:`music_tagger.training.finetune`. The two-stage
+        recipe trains small layers on cached activations and takes none of them.
 
     Returns
     -------
@@ -166,7 +172,7 @@ def finetune(
     PosixPath('runs/ft/model.keras')
     """
     if recipe not in RECIPES:
-        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+        raise ParameterError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     head_lr = 1e-3 if head_learning_rate is None else float(head_learning_rate)
     lr = 1e-4 if learning_rate is None else float(learning_rate)
     if recipe == "unfreeze":
@@ -175,21 +181,21 @@ def finetune(
             patience=patience, freeze_epochs=freeze_epochs, learning_rate=head_lr,
             unfreeze_learning_rate=lr, seed=seed, resume=resume,
             check_preprocessing=check_preprocessing, verbose=verbose,
-            bn_semantics=bn_semantics,
+            bn_semantics=bn_semantics, **accelerator,
         )  # fmt: skip
     if weights is None:
-        raise ValueError("the two-stage recipe starts from pretrained weights; weights=None "
+        raise ParameterError("the two-stage recipe starts from pretrained weights; weights=None "
                          "(from scratch) needs recipe='unfreeze' or music_tagger.train")  # fmt: skip
     if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        raise ParameterError(f"head must be one of {HEADS}, got {head!r}")
     if head_fit not in HEAD_FITS:
-        raise ValueError(f"head_fit must be one of {HEAD_FITS}, got {head_fit!r}")
+        raise ParameterError(f"head_fit must be one of {HEAD_FITS}, got {head_fit!r}")
     if stage2_from is not None and stage2_from not in STAGE2_FROM:
-        raise ValueError(f"stage2_from must be one of {STAGE2_FROM} or None, got {stage2_from!r}")
+        raise ParameterError(f"stage2_from must be one of {STAGE2_FROM} or None, got {stage2_from!r}")
     for name, value in (("head_epochs", head_epochs), ("head_patience", head_patience),
                         ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")  # fmt: skip
+            raise ParameterError(f"{name} must be a positive integer, got {value!r}")  # fmt: skip
     stores = training._load_stores(store_dir)
     training._check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {

@@ -1,6 +1,6 @@
 """Shared fixtures: the original reference files, found the way a user's files are found.
 
-Every file comes through the package's own resolver, :func:`music_tagger.weights.get_file`:
+Every file comes through the package's own resolver, :func:`music_tagger.registry.get_file`:
 from ``$MUSIC_TAGGER_WEIGHTS_DIR`` when it is set (CI sets it to
 ``../shared/reference/music-auto_tagging-keras``; a checkout with that folder beside it
 gets the same default), otherwise downloaded once into the Keras cache (or from
@@ -10,23 +10,28 @@ neither way, the run stops before any test with one message naming what is missi
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from music_tagger import weights
+from music_tagger import registry
+from music_tagger.errors import WeightsError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "music-auto_tagging-keras"
 
-if weights.ENV_DIR not in os.environ and DEFAULT_REFERENCE.is_dir():
-    os.environ[weights.ENV_DIR] = str(DEFAULT_REFERENCE)
+if registry.ENV_DIR not in os.environ and DEFAULT_REFERENCE.is_dir():
+    os.environ[registry.ENV_DIR] = str(DEFAULT_REFERENCE)
 
-CLIPS = ["bensound-cute", "bensound-actionable", "bensound-dubstep", "bensound-thejazzpiano"]
+CLIPS = registry.example_names()
 
 #: (registry section, name) of every file the suite reads.
 REFERENCE_FILES = (
-    *[("weights", name) for name in weights.registry()["weights"]],
+    *[("weights", name) for name in registry.registry()["weights"]],
     *[(section, clip) for section in ("examples", "spectrograms") for clip in CLIPS],
     ("documents", "original_readme"),
 )
@@ -34,7 +39,7 @@ REFERENCE_FILES = (
 
 def _published_scores_file() -> tuple[str, str] | Path:
     """EXPECTED.md beside a shared reference folder, else the original README."""
-    local = os.environ.get(weights.ENV_DIR)
+    local = os.environ.get(registry.ENV_DIR)
     expected = Path(local).expanduser().resolve().parent / "EXPECTED.md" if local else None
     return expected if expected is not None and expected.is_file() else ("documents", "original_readme")
 
@@ -47,20 +52,20 @@ def _resolve_all() -> dict[tuple[str, str], Path]:
             continue  # the scores come from EXPECTED.md
         if not reason:  # after one failed download, do not try the others
             try:
-                found[section, name] = weights.get_file(section, name)
+                found[section, name] = registry.get_file(section, name)
                 continue
-            except weights.WeightsError as err:
+            except WeightsError as err:
                 reason = str(err).split(". Download it yourself")[0]
-        missing.append(weights.registry()[section][name]["path"])
+        missing.append(registry.registry()[section][name]["path"])
     if missing:
         raise pytest.UsageError(
             f"the tests need the original reference files; {len(missing)} could not be had "
             f"({reason}):\n  " + "\n  ".join(missing) + "\n"
             "Provide them one of two ways:\n"
-            f"  - set {weights.ENV_DIR} to a folder that holds those paths (a copy of the "
+            f"  - set {registry.ENV_DIR} to a folder that holds those paths (a copy of the "
             "original repository keunwoochoi/music-auto_tagging-keras), or\n"
             "  - run once with a network: each file is downloaded into ~/.keras/music_tagger "
-            f"and checked against its sha256 (or from the mirror named by {weights.ENV_BASE_URL})."
+            f"and checked against its sha256 (or from the mirror named by {registry.ENV_BASE_URL})."
         )
     return found
 
@@ -90,8 +95,57 @@ def reference_data(reference_files: dict[tuple[str, str], Path]) -> Path:
 def published_scores() -> dict[str, list[tuple[str, float]]]:
     """The original's published top-ten scores of the four clips."""
     source = _published_scores_file()
-    path = source if isinstance(source, Path) else weights.get_file(*source)
-    return weights.read_published_scores(path)
+    path = source if isinstance(source, Path) else registry.get_file(*source)
+    return registry.read_published_scores(path)
+
+
+@pytest.fixture(scope="session")
+def synthetic_stores(tmp_path_factory):
+    """``make(n_clips, seed=0, frames=128, splits=("train", "valid"))``: the folder of
+    feature stores of a generated MTT-layout set, made once per argument set."""
+    from music_tagger import cache
+    from music_tagger.data import read_mtt
+    from music_tagger.synth import TAGS, make_mtt_like
+
+    made: dict[tuple, Path] = {}
+
+    def make(n_clips: int, seed: int = 0, frames: int = 128, splits=("train", "valid")) -> Path:
+        key = (n_clips, seed, frames, tuple(splits))
+        if key not in made:
+            root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=n_clips, seed=seed)
+            out = tmp_path_factory.mktemp("features")
+            cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=splits,
+                          frames=frames, workers=2, progress=False)  # fmt: skip
+            made[key] = out
+        return made[key]
+
+    return make
+
+
+def start_python(
+    code: str, *args: object, stdout=subprocess.DEVNULL, env: dict | None = None
+) -> subprocess.Popen:
+    """``python -c code args...`` with this checkout importable, TensorFlow quiet,
+    no TF_CONFIG but the one in ``env`` (extra environment variables)."""
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    environ.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=environ, stdout=stdout, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def kill_after_first_epoch(proc: subprocess.Popen, run_dir: Path, timeout: float = 300) -> None:
+    """SIGKILL a training process as soon as its first epoch is committed."""
+    deadline = time.monotonic() + timeout  # never hang CI on a run that stalls
+    while not (run_dir / "state.json").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the first epoch did not finish within {timeout:.0f} s")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 @pytest.fixture(scope="session")

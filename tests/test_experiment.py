@@ -4,10 +4,12 @@ import math
 
 import pytest
 
-from music_tagger import cache, training
+from music_tagger import cache, experiment, training
 from music_tagger.cli import main
 from music_tagger.data import read_mtt
-from music_tagger.experiment import COLUMNS, Config, grid, parse_budgets, read_results
+from music_tagger.architectures import parse_budgets
+from music_tagger.evaluation import GRID_COLUMNS, read_grid_results
+from music_tagger.experiment import Config, grid
 from music_tagger.figures import FIGURES, plot_per_tag, tag_groups
 from music_tagger.synth import TAGS, make_mtt_like
 
@@ -42,7 +44,7 @@ def _snapshot(out):
 
 @pytest.mark.slow
 def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
-    rows = read_results(runs)
+    rows = read_grid_results(runs)
     assert [(r["arch"], r["budget"]) for r in rows] == [(a, b) for a in ARCHS for b in BUDGETS]
     n_train = cache.load_store(cache.store_path(stores, "train")).n
     for row, config in zip(rows, grid(ARCHS, BUDGETS, width_scale=0.1)):
@@ -57,7 +59,7 @@ def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
         assert (runs / config.name / "model.keras").exists()
 
     header, *lines = (runs / "results.csv").read_text().splitlines()
-    assert header.split(",") == [*COLUMNS, *(f"auc:{t}" for t in rows[0]["per_tag"])]
+    assert header.split(",") == [*GRID_COLUMNS, *(f"auc:{t}" for t in rows[0]["per_tag"])]
     assert len(lines) == len(rows) and lines[0].startswith("k2c2,100000,2x4x4x6x8,")
 
 
@@ -105,7 +107,7 @@ def test_parse_budgets_and_grid():
 
 def test_tag_groups():
     from music_tagger.figures import MSD_TAG_GROUPS
-    from music_tagger.weights import TAGS as MSD_TAGS
+    from music_tagger.registry import TAGS as MSD_TAGS
 
     grouped = [t for ts in MSD_TAG_GROUPS.values() for t in ts]
     assert sorted(grouped) == sorted(MSD_TAGS)  # every MSD tag in exactly one group
@@ -127,3 +129,39 @@ def test_cli_errors(tmp_path, capsys):
     assert "no feature store" in capsys.readouterr().err
     assert main(["figures", str(tmp_path)]) == 1
     assert "no results table" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grid_as_independent_jobs_then_merge(runs, stores, tmp_path, capsys):
+    """Job 1 of 2 trains configurations 1 and 3; job 0's runs come from another
+    machine (copied from the whole grid's); the merge gives the whole grid's table."""
+    import shutil
+
+    out = tmp_path / "runs"
+    job = ["experiment", "--data", str(stores), "--out", str(out), *GRID]
+    assert main([*job, "--job", "1", "--jobs", "2"]) == 0
+    names = [c.name for c in grid(ARCHS, BUDGETS, width_scale=0.1)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names[1::2])  # no table yet
+    assert main([*job, "--merge"]) == 1
+    assert f"2 of 4 configurations are not finished in {out}" in capsys.readouterr().err
+    for name in names[0::2]:
+        shutil.copytree(runs / name, out / name)
+    assert main([*job, "--merge"]) == 0
+    merged, whole = read_grid_results(out), read_grid_results(runs)
+    assert [(r["arch"], r["budget"]) for r in merged] == [(r["arch"], r["budget"]) for r in whole]
+    for a, b in zip(merged, whole):  # seeded training: the job's runs are the grid's runs
+        assert a["test_roc_auc"] == pytest.approx(b["test_roc_auc"], abs=1e-6)
+        assert a["params"] == b["params"]
+    assert main([*job, "--merge", "--epochs", "2"]) == 1  # other settings: not finished
+    assert main([*job, "--merge", "--only", "crnn-0.1M"]) == 2  # usage error
+
+
+def test_select():
+    configs = grid(ARCHS, BUDGETS)
+    parts = [experiment.select(configs, job=k, jobs=3) for k in range(3)]
+    assert sorted(c.name for part in parts for c in part) == sorted(c.name for c in configs)
+    assert experiment.select(configs, only=["crnn-0.25M"]) == [configs[3]]
+    with pytest.raises(ValueError, match="no configuration"):
+        experiment.select(configs, only=["crnn-7M"])
+    with pytest.raises(ValueError, match="job must be"):
+        experiment.select(configs, job=3, jobs=3)

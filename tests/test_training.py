@@ -1,22 +1,19 @@
 """Training on synthetic MTT-layout data: the AUC reached, resuming after SIGKILL,
 fine-tuning the MSD CRNN."""
 import json
-import os
-import signal
-import subprocess
-import sys
+import random
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import kill_after_first_epoch, start_python
 
 from music_tagger import cache
 from music_tagger.data import read_mtt
 from music_tagger.synth import TAGS, make_mtt_like
 
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +32,18 @@ def stores(mtt, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_small_crnn_reaches_auc_085(stores, tmp_path):
-    from music_tagger.training import evaluate_model, train
+    from music_tagger.evaluation import evaluate_model
+    from music_tagger.training import train
 
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     start = time.perf_counter()
     model_path = train(
         stores, tmp_path, n_params=100_000, epochs=12, batch_size=8, patience=3, verbose=0
     )
     seconds = time.perf_counter() - start
+    # the run seeded itself and gave the caller's random streams back untouched
+    assert random.getstate() == python_state
+    assert repr(np.random.get_state()) == repr(numpy_state)
     history = json.loads((tmp_path / "history.json").read_text())
     results = evaluate_model(model_path, cache.store_path(stores, "test"), out=tmp_path / "test")
     print(f"\ntrained {len(history)} epochs in {seconds:.0f} s; test ROC-AUC "
@@ -63,27 +65,14 @@ train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
 """
 
 
-def _run(store_dir: Path, out: Path) -> subprocess.Popen:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, str(store_dir), str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.training import _load_model
+    from music_tagger.evaluation import load_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = _run(stores, killed)
-    while not (killed / "state.json").exists():  # the first epoch is committed
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_epoch(start_python(_RUNNER, stores, killed), killed)
     assert json.loads((killed / "state.json").read_text())["epochs_done"] < 3
-    for runs in ([_run(stores, killed)], [_run(stores, whole)]):
+    for runs in ([start_python(_RUNNER, stores, killed)], [start_python(_RUNNER, stores, whole)]):
         for p in runs:
             assert p.wait(timeout=300) == 0, p.stderr.read()
 
@@ -95,7 +84,7 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
     state = json.loads((killed / "state.json").read_text())
     assert state["epochs_done"] == 3 and not any(killed.rglob("*tmp*"))
     for path in [killed / "model.keras", *(killed / "checkpoints").iterdir()]:
-        _load_model(path)  # nothing corrupt
+        load_model(path)  # nothing corrupt
 
 
 def test_resume_guards(stores, tmp_path):
