@@ -199,6 +199,7 @@ def finetune(
     stores = training._load_stores(store_dir)
     training._check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {
+        **training._ACCELERATOR_DEFAULTS,  # what resuming fills in for runs without them
         "kind": "finetune-two-stage",
         "weights": str(weights),
         "bn_semantics": bn_semantics,

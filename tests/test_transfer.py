@@ -11,7 +11,7 @@ from music_tagger import cache, legacy
 from music_tagger.models import CRNN
 from music_tagger.transfer import finetune
 from music_tagger.evaluation import evaluate_model, load_model
-from music_tagger.weights import get_file
+from music_tagger.registry import get_file
 
 
 @pytest.fixture(scope="module")
