@@ -173,8 +173,14 @@ def _work(job: tuple[int, str, int, str]) -> tuple[int, np.ndarray | None, str |
         return index, None, f"{type(err).__name__}: {err}"
 
 
-def _imap_unordered(fn: Callable, jobs: Iterable, workers: int) -> Iterator:
-    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most 4 jobs each in flight."""
+def _imap_unordered(
+    fn: Callable, jobs: Iterable, workers: int, initializer: Callable | None = None
+) -> Iterator:
+    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most 4 jobs each in flight.
+
+    ``initializer`` runs once in each worker process (not when ``workers == 1``,
+    which maps in this process).
+    """
     if workers == 1:
         yield from map(fn, jobs)
         return
@@ -183,7 +189,7 @@ def _imap_unordered(fn: Callable, jobs: Iterable, workers: int) -> Iterator:
     # (which re-imports the caller's main module: scripts need a __main__ guard)
     safe_fork = sys.platform == "linux" and "tensorflow" not in sys.modules
     context = multiprocessing.get_context("fork" if safe_fork else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool:
         pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
         try:
             while pending:
