@@ -454,11 +454,42 @@ def iter_tag(
     """
     from .pipeline import run
 
+    options, tags, top_n, threshold_of = prepare_run(
+        model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
+        taggram=taggram, hop=hop, thresholds=thresholds,
+    )  # fmt: skip
+    workers = _check_positive_int(workers, "workers", allow_none=True)
+    files = expand_paths(paths)
+    stream = run(files, model, workers=workers, **options)
+    results = _with_progress(stream, len(files), progress, "tagging")
+    return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
+
+
+def prepare_run(
+    model: Any,
+    top_n: int | None,
+    crops: int | None,
+    faithful: bool,
+    batch_size: int,
+    *,
+    resampler: str | None,
+    tags: Sequence[str] | None,
+    taggram: bool,
+    hop: float | None,
+    thresholds: Any,
+) -> tuple[dict[str, Any], list[str], int | None, dict[str, float] | None]:
+    """Check the arguments of :func:`tag` once, for every engine.
+
+    Returns the keyword arguments of :func:`music_tagger.pipeline.run` (without
+    ``workers``), the tags, ``top_n`` and the thresholds (or None). Raises
+    ValueError before any model is built or file read.
+    """
     tags = _default_tags() if tags is None else list(tags)
     top_n = _check_positive_int(top_n, "top_n", allow_none=True)
     batch_size = _check_positive_int(batch_size, "batch_size")
-    workers = _check_positive_int(workers, "workers", allow_none=True)
+    starts = None
     if taggram:
+        from . import audio
         from .taggram import DEFAULT_HOP, taggram_starts
 
         if crops is not None or faithful:
@@ -466,14 +497,10 @@ def iter_tag(
         hop = DEFAULT_HOP if hop is None else float(hop)
         if not hop > 0:
             raise ValueError(f"hop must be a positive number of seconds, got {hop!r}")
-        from . import audio
-
         starts = partial(taggram_starts, hop=max(1, int(round(hop * audio.SR))))
         crops = 1
     elif hop is not None:
         raise ValueError("hop is the taggram's crop spacing: pass taggram=True with it")
-    else:
-        starts = None
     crops, resampler = _resolve_mode(crops, faithful, resampler)
     threshold_of = None
     if thresholds is not None:
@@ -485,12 +512,10 @@ def iter_tag(
     else:
         get_model(model)
     _check_tags(model, tags)
-    files = expand_paths(paths)
-    stream = run(
-        files, model, crops=crops, resampler=resampler, starts=starts,
-        batch_size=batch_size, workers=workers, keep_crops=taggram,
-    )  # fmt: skip
-    return (_result(r, tags, top_n, taggram, threshold_of) for r in _with_progress(stream, len(files), progress, "tagging"))
+    options = dict(
+        crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram
+    )
+    return options, tags, top_n, threshold_of
 
 
 def _check_model_name(model: str | None) -> None:
