@@ -15,7 +15,9 @@ module computes the same crops from the samples they depend on:
    delay where :func:`music_tagger.audio.load_audio` applies it;
 4. those samples only: seeking where libsndfile seeks exactly
    (:data:`EXACT_SEEK_FORMATS`, each checked by a test against a full decode),
-   otherwise decoding from the start up to the last window's end;
+   otherwise decoding from the start up to the last window's end, in reads that
+   end where a whole-file decode's do (MP3 decodes depend on that in the last
+   float bits);
 5. the 16-bit rounding and channel mean of :func:`~music_tagger.audio.load_audio`,
    then the resampler on the window alone, with the output times of the whole
    file (the 2016 resampler's accumulated float times included).
@@ -68,9 +70,8 @@ EXACT_SEEK_FORMATS = frozenset(
 )
 #: Input samples of margin around a window for the soxr resampler.
 SOXR_MARGIN = 4096
-#: Frames per read when decoding sequentially: a multiple of every MPEG frame length
-#: (384, 576, 1152), because libsndfile's MP3 reads that end inside a frame change
-#: the following samples in the last float bits.
+#: Frames per read when decoding sequentially: a multiple of the MPEG-1 frame
+#: length (see :func:`_mp3_first_block`).
 _READ_BLOCK = 1152 * 256
 
 
@@ -168,10 +169,12 @@ def exact_length(path: PathLike) -> AudioInfo | None:
         raise audio.AudioError(f"{name}: cannot be read ({err})") from err
     frames, delay = int(info.frames), 0
     if info.format == "MP3" and not audio.mp3_has_gapless_header(name):
-        frames = _mp3_frame_walk(name)
-        delay = audio.MP3_DECODER_DELAY
-        if frames is None:
+        # libsndfile estimates the length from the first frame and stops decoding
+        # there; it decodes every frame when the estimate is longer
+        walked = _mp3_frame_walk(name)
+        if walked is None:
             return None
+        frames, delay = min(frames, walked), audio.MP3_DECODER_DELAY
     if frames <= 0:
         raise audio.AudioError(f"{name}: contains no audio samples")
     return AudioInfo(
@@ -351,7 +354,8 @@ def _decode_spans(path: str, info: AudioInfo, spans: list[tuple[int, int]]) -> l
                     f.seek(min(a, info.frames))
                     out.append(f.read(max(0, b - a), dtype="float64", always_2d=True))
             else:
-                out = _read_sequentially(f, wanted)
+                first = _mp3_first_block(path) if info.format == "MP3" else 0
+                out = _read_sequentially(f, wanted, first)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise audio.AudioError(f"{path}: cannot be read ({err})") from err
     mono = []
@@ -364,13 +368,48 @@ def _decode_spans(path: str, info: AudioInfo, spans: list[tuple[int, int]]) -> l
     return mono
 
 
-def _read_sequentially(f, wanted: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Decode from the start up to the last span's end, keeping only the spans."""
+def _mp3_first_block(path: str) -> int | None:
+    """Frames of the first read that puts every later read on an MPEG frame boundary.
+
+    libsndfile's MP3 decode gives different last float bits when reads end
+    inside an MPEG frame (measured: up to 1.8e-7 from there on), so a
+    sequential decode must cut where a whole-file read does. An MPEG-1 file
+    without a gapless header starts on a frame (0); with a LAME header the
+    decoder drops the encoder delay of the LAME tag plus 529 samples first.
+    None when that is not known (MPEG-2/2.5, a gapless header without a LAME
+    tag): the caller then decodes up to the window's end in one read.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(10)
+        fh.seek(audio._id3v2_end(head))
+        data = fh.read(1 << 16)
+    found = audio._first_frame(data, 0)
+    if found is None or not found[1]["mpeg1"] or found[1]["layer"] != 3:
+        return None
+    i, info = found
+    if not audio.mp3_has_gapless_header(path):
+        return 0
+    lame = data.find(b"LAME", i, i + info["length"])
+    if lame < 0:
+        return None
+    k = lame + 21  # 12-bit encoder delay, 12-bit padding
+    delay = (data[k] << 4) | (data[k + 1] >> 4)
+    return -(delay + audio.MP3_DECODER_DELAY) % 1152
+
+
+def _read_sequentially(f, wanted: list[tuple[int, int]], first: int | None) -> list[np.ndarray]:
+    """Decode from the start up to the last span's end, keeping only the spans.
+
+    ``first``: frames of the first read (then reads of :data:`_READ_BLOCK`), or
+    None for a single read up to the end.
+    """
     end = max(b for _, b in wanted)
     parts: list[list[np.ndarray]] = [[] for _ in wanted]
     pos = 0
+    size = end if first is None else (first or _READ_BLOCK)
     while pos < end:
-        block = f.read(min(_READ_BLOCK, end - pos), dtype="float64", always_2d=True)
+        block = f.read(min(size, end - pos), dtype="float64", always_2d=True)
+        size = _READ_BLOCK
         if len(block) == 0:
             break
         for i, (a, b) in enumerate(wanted):

@@ -312,9 +312,10 @@ def write_track(
     seed : int
         The same seed gives the same audio.
     gapless_header : bool
-        For MP3 only: False blanks the Xing/Info header libsndfile's encoder writes,
-        so the file reads like an MP3 from an encoder without one (the 2016 decoder
-        delay then applies; see :func:`music_tagger.audio.mp3_has_gapless_header`).
+        For MP3 only: False removes the Xing/Info frame (with its LAME tag) that
+        libsndfile's encoder writes first, so the file reads like an MP3 from an
+        encoder without one: the decoder then keeps the encoder delay, and the 2016
+        decoder delay applies (see :func:`music_tagger.audio.mp3_has_gapless_header`).
     section_seconds : float
         Length of each section.
 
@@ -342,7 +343,9 @@ def write_track(
     section = max(1, int(section_seconds * sr))
     lag = int(0.0007 * sr)  # the second channel: the same music 0.7 ms later
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sf.SoundFile(path, "w", sr, channels, format=fmt, subtype=subtype) as f:
+    # CBR, like the encoders of 2016 (libsndfile applies the mode only with a level)
+    extra = {"bitrate_mode": "CONSTANT", "compression_level": 0.5} if kind == "mp3" else {}
+    with sf.SoundFile(path, "w", sr, channels, format=fmt, subtype=subtype, **extra) as f:
         for start in range(0, n_total, section):
             n = min(section, n_total - start)
             spec = _draw_specs(rng, 1)[0]
@@ -351,8 +354,17 @@ def write_track(
             for i in range(0, n, 1 << 16):  # small writes: libsndfile's Vorbis encoder
                 f.write(frames[i : i + (1 << 16)])  # crashes on very large ones
     if kind == "mp3" and not gapless_header:
-        data = path.read_bytes()
-        for tag in (b"Xing", b"Info"):
-            data = data.replace(tag, b"\x00" * 4, 1)
-        path.write_bytes(data)
+        _drop_info_frame(path)
     return path
+
+
+def _drop_info_frame(path: Path) -> None:
+    """Remove the first MPEG frame (LAME's Xing/Info frame, with its LAME tag)."""
+    from .audio import _first_frame, _id3v2_end
+
+    data = path.read_bytes()
+    found = _first_frame(data, _id3v2_end(data[:10]))
+    if found is None:
+        raise ValueError(f"{path}: no MPEG frame found")
+    i, info = found
+    path.write_bytes(data[:i] + data[i + info["length"] :])
