@@ -15,9 +15,9 @@
 
 The worker processes are started before the model is built (the model is built
 when the first crops arrive), so they fork before TensorFlow is loaded and model
-loading overlaps with the first decodes. Once TensorFlow is loaded, workers are
-spawned instead (see :func:`music_tagger.cache._imap_unordered`), which costs a
-second or two of start-up.
+loading overlaps with the first decodes. Once TensorFlow is loaded, forking is
+unsafe: workers then come from a forkserver that imports the audio stack once per
+process (the first pool pays about a second for it, later ones nothing).
 
 Examples
 --------
@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -76,6 +77,19 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _worker_context():
+    """How to start workers: None (fork, chosen by ``_imap_unordered``) until
+    TensorFlow is loaded; then a forkserver that has imported the audio stack once,
+    so that every later pool starts in milliseconds instead of re-importing it."""
+    import multiprocessing
+
+    if "tensorflow" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["music_tagger.pipeline", "music_tagger.reading", "librosa", "soundfile"])
+    return context
 
 
 def _limit_threads() -> None:
@@ -154,7 +168,7 @@ def run(
     jobs = (
         (i, f, crops, resampler, starts) for i, f in enumerate(files) if i not in folders
     )
-    results = _imap_unordered(read_job, jobs, workers, initializer=_limit_threads)
+    results = _imap_unordered(read_job, jobs, workers, _limit_threads, _worker_context())
 
     done: dict[int, FileScores] = {
         i: FileScores(i, f, None, error=(
