@@ -128,7 +128,6 @@ def run(
     batch_size: int = 8,
     workers: int | None = None,
     keep_crops: bool = False,
-    on_model: Callable[[Any], None] | None = None,
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -151,8 +150,6 @@ def run(
         Never more than the number of files.
     keep_crops : bool
         Keep every crop's output in ``crop_scores``.
-    on_model : callable, optional
-        Called with the Keras model once it is built (e.g. to check its output).
 
     Yields
     ------
@@ -181,15 +178,25 @@ def run(
     owners: list[int] = []
     keras_model = None
     next_out = 0
+    building = None
+    if workers == 1:  # nothing is forked: build the model while the audio is read
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        building = pool.submit(get_model, model)
+        pool.shutdown(wait=False)  # the thread ends when the model is built
 
     def predict(n: int) -> None:
         nonlocal keras_model
         if keras_model is None:
-            keras_model = get_model(model)
-            if on_model is not None:
-                on_model(keras_model)
+            keras_model = building.result() if building is not None else get_model(model)
         x = np.stack(queue[:n])[..., None]
-        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)
+        if len(files) == 1:
+            # a single file is one or two batches: calling the model eagerly skips
+            # the second or two of tracing predict_on_batch pays on its first call
+            y = np.asarray(keras_model(x, training=False), dtype=np.float32)
+        else:
+            y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)
         for out, i in zip(y, owners[:n]):
             path, at, length, outs = waiting[i]
             outs.append(out)

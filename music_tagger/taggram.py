@@ -105,7 +105,7 @@ def plot_taggram(
     """Draw a taggram: the ``top_n`` tags by mean score on the y-axis, time on the x-axis.
 
     Each column is one crop, drawn at its centre and ``hop`` wide; colour is the
-    sigmoid score (0 to 1, viridis), the best tag on top.
+    sigmoid score (viridis, from 0 to the highest score shown), the best tag on top.
 
     Parameters
     ----------
@@ -148,7 +148,8 @@ def plot_taggram(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     image = ax.imshow(
-        scores[:, order].T, aspect="auto", origin="upper", cmap="viridis", vmin=0.0, vmax=1.0,
+        scores[:, order].T, aspect="auto", origin="upper", cmap="viridis", vmin=0.0,
+        vmax=max(float(scores[:, order].max()), 1e-3),
         interpolation="nearest",
         extent=(centres[0] - hop / 2, centres[-1] + hop / 2, len(order) - 0.5, -0.5),
     )  # fmt: skip

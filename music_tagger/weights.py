@@ -26,12 +26,13 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
-from . import legacy
+if TYPE_CHECKING:
+    from . import legacy
 
 ENV_DIR = "MUSIC_TAGGER_WEIGHTS_DIR"
 
@@ -214,6 +215,8 @@ def _is_theano_file(path: Path) -> bool:
 
 def _layer_arrays(layer, arrays: dict[str, np.ndarray], flip: bool, bn_semantics: str):
     """The Keras 3 weight list of ``layer`` from its Keras 1 arrays."""
+    from . import legacy  # Keras: imported on use, so that TAGS and the registry stay light
+
     kind = type(layer).__name__
     if kind == "Conv2D":
         return [legacy.convert_conv_kernel(arrays["W"], flip), arrays["b"]]
