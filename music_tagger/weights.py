@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from . import legacy
 
 ENV_DIR = "MUSIC_TAGGER_WEIGHTS_DIR"
+ENV_BASE_URL = "MUSIC_TAGGER_BASE_URL"
 
 
 class WeightsError(ValueError):
@@ -66,14 +67,37 @@ def _entry(section: str, name: str) -> dict[str, Any]:
     return entries[name]
 
 
-def get_file(section: str, name: str) -> Path:
+def url(section: str, name: str) -> str:
+    """Where a registry file is downloaded from.
+
+    The public address of the registry, unless ``$MUSIC_TAGGER_BASE_URL`` names a
+    mirror: then ``<base>/<path>`` for every file (a company mirror of model files, an
+    offline cluster's file server).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["MUSIC_TAGGER_BASE_URL"] = "http://models.example.org/crnn/"
+    >>> url("weights", "crnn_msd_theano")
+    'http://models.example.org/crnn/data/music_tagger_crnn_weights_theano.h5'
+    >>> del os.environ["MUSIC_TAGGER_BASE_URL"]
+    """
+    entry = _entry(section, name)
+    base = os.environ.get(ENV_BASE_URL, "").strip()
+    return f"{base.rstrip('/')}/{entry['path']}" if base else entry["url"]
+
+
+def get_file(section: str, name: str, *, cache_dir: str | os.PathLike | None = None) -> Path:
     """Path to a registry file: local copy first, else a checked download.
 
     Parameters
     ----------
-    section : {"weights", "examples"}
+    section : {"weights", "examples", "spectrograms", "documents"}
     name : str
         Registry key, e.g. ``"crnn_msd_theano"`` or ``"bensound-cute"``.
+    cache_dir : path-like, optional
+        Where downloads are kept (``<cache_dir>/music_tagger/``); by default the Keras
+        cache, ``~/.keras`` (or ``$KERAS_HOME``).
 
     Returns
     -------
@@ -83,7 +107,8 @@ def get_file(section: str, name: str) -> Path:
     ------
     WeightsError
         If the local copy has the wrong sha256, or there is none and the download
-        fails (the message says how to provide the file).
+        fails or has the wrong sha256 (nothing is then left in the cache; the message
+        says how to provide the file).
     """
     entry = _entry(section, name)
     local_dir = os.environ.get(ENV_DIR)
@@ -98,19 +123,27 @@ def get_file(section: str, name: str) -> Path:
             return local
     import keras  # only needed for a download
 
+    origin = url(section, name)
+    fname = Path(entry["path"]).name
+    if cache_dir is None:
+        cache_dir = os.environ.get("KERAS_HOME") or Path("~/.keras").expanduser()
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)  # else Keras falls back to /tmp
     try:
         path = keras.utils.get_file(
-            fname=Path(entry["path"]).name,
-            origin=entry["url"],
+            fname=fname,
+            origin=origin,
             file_hash=entry["sha256"],
             hash_algorithm="sha256",
+            cache_dir=os.fspath(cache_dir),
             cache_subdir="music_tagger",
         )
     except Exception as err:  # network, HTTP or hash failure
+        # Keras keeps a download that fails its hash check: never leave one to be used.
+        Path(cache_dir, "music_tagger", fname).unlink(missing_ok=True)
         raise WeightsError(
-            f"could not obtain {name} ({err}). Download {entry['url']} yourself (sha256 "
-            f"{entry['sha256']}) and set {ENV_DIR} to the folder that holds "
-            f"{entry['path']}"
+            f"could not obtain {name} from {origin} ({err}). Download it yourself "
+            f"(sha256 {entry['sha256']}) and set {ENV_DIR} to the folder that holds "
+            f"{entry['path']}, or set {ENV_BASE_URL} to a mirror"
         ) from err
     return Path(path)
 
@@ -139,30 +172,53 @@ def example_names() -> list[str]:
 
 
 def read_published_scores(path: str | os.PathLike) -> dict[str, list[tuple[str, float]]]:
-    """The original's published top-ten scores, from the table of its ``EXPECTED.md``.
+    """The original's published top-ten scores of the four example clips.
+
+    Reads either the original repository's ``README.md`` (registry entry
+    ``documents/original_readme``: a clip's path, then lines of ``('tag', '0.444')``
+    pairs) or the table of a reference ``EXPECTED.md`` (one row per clip, cells like
+    ``jazz .444, instrumental .151, ...``).
 
     Parameters
     ----------
     path : path-like
-        ``EXPECTED.md`` of the reference material: a markdown table with one row per
-        clip, cells like ``jazz .444, instrumental .151, ...``.
+        One of the two files.
 
     Returns
     -------
     dict
         ``{clip: [(tag, score), ...]}`` in rank order.
 
+    Raises
+    ------
+    WeightsError
+        If the file holds no scores.
+
     Examples
     --------
-    >>> read_published_scores("../shared/reference/EXPECTED.md")["bensound-cute"][0]  # doctest: +SKIP
+    >>> scores = read_published_scores(get_file("documents", "original_readme"))  # doctest: +SKIP
+    >>> scores["bensound-cute"][0]  # doctest: +SKIP
     ('jazz', 0.444)
     """
-    table = {}
-    for line in Path(path).read_text().splitlines():
+    table: dict[str, list[tuple[str, float]]] = {}
+    clip = None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("bensound-"):
+        named = re.fullmatch(r"\s*data/(bensound-[\w-]+)\.mp3\s*", line)
+        if len(cells) == 3 and cells[0].startswith("bensound-"):  # EXPECTED.md table
             pairs = re.findall(r"([^,]+?) (\.\d+)", ", ".join(cells[1:]))
             table[cells[0]] = [(tag.strip(), float(score)) for tag, score in pairs]
+        elif named:  # original README: the clip's path, then its scores
+            clip = named.group(1)
+            table[clip] = []
+        elif clip and line.startswith("[("):
+            pairs = re.findall(r"\('([^']+)', '([\d.]+)'\)", line)
+            table[clip] += [(tag, float(score)) for tag, score in pairs]
+        else:
+            clip = None
+    table = {name: pairs for name, pairs in table.items() if pairs}
+    if not table:
+        raise WeightsError(f"{path} holds no published scores")
     return table
 
 

@@ -1,7 +1,7 @@
 """``decode_predictions`` and ``tag``: decoding, file handling, both modes, batching.
 
-The published top-10 scores are read from ``EXPECTED.md`` beside the reference folder
-at test time. The CRNN is built once (``tagging.get_model`` caches it) and tests use
+The published top-10 scores are read at test time from the original README (or the
+reference ``EXPECTED.md``). The CRNN is built once (``tagging.get_model`` caches it) and tests use
 one or two crops to stay quick.
 """
 import numpy as np
@@ -10,7 +10,6 @@ import pytest
 from conftest import CLIPS
 from music_tagger import TAGS, audio, decode_predictions, tag, tagging
 from music_tagger.tagging import TagResult, expand_paths, get_model, predict_files
-from music_tagger.weights import read_published_scores
 
 # The published scores are rounded to 3 decimals; faithful tagging of the mp3 files
 # was measured at a max abs difference of 0.00050 over the 40 numbers.
@@ -151,8 +150,8 @@ def test_a_model_whose_output_does_not_fit_the_tags_is_refused(crnn):
 
 
 @pytest.mark.reference
-def test_faithful_tagging_of_the_mp3s_gives_the_published_top_tags(crnn, mp3s, reference_dir):
-    expected = read_published_scores(reference_dir.parent / "EXPECTED.md")
+def test_faithful_tagging_of_the_mp3s_gives_the_published_top_tags(crnn, mp3s, published_scores):
+    expected = published_scores
     results = tag(mp3s, model=crnn, faithful=True, top_n=10)
     worst = 0.0
     for clip, r in zip(CLIPS, results):

@@ -14,17 +14,18 @@ from music_tagger.weights import WeightsError, get_file, load_legacy_weights
 
 def test_registry_lists_every_file_with_a_sha256():
     reg = weights.registry()
-    entries = {**reg["weights"], **reg["examples"]}
-    assert len(entries) == 8
-    for entry in entries.values():
+    entries = [e for section in ("weights", "examples", "spectrograms", "documents")
+               for e in reg[section].values()]
+    assert len(entries) == 13
+    for entry in entries:
         assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
         assert entry["url"].startswith("https://") and entry["url"].endswith(entry["path"])
     assert len(weights.TAGS) == 50 and weights.TAGS[9] == "jazz"
 
 
-def test_local_copy_is_found_and_checked(reference_dir):
+def test_local_copy_is_found_and_checked(reference_data):
     assert get_file("weights", "crnn_msd_theano") == (
-        reference_dir / "data" / "music_tagger_crnn_weights_theano.h5"
+        reference_data / "music_tagger_crnn_weights_theano.h5"
     )
     assert weights.example("bensound-cute").name == "bensound-cute.mp3"
     with pytest.raises(WeightsError, match="unknown example"):
