@@ -151,7 +151,8 @@ def main() -> None:
         infos = [sf.info(f) for f in files]
         durations = [i.duration for i in infos]
         model = get_model("crnn")
-        model.predict(np.zeros((1, 96, 1366, 1), np.float32), verbose=0)  # warm-up
+        model.predict(np.zeros((1, 96, 1366, 1), np.float32), verbose=0)  # warm-up: batch 1 (naive)
+        model.predict_on_batch(np.zeros((8, 96, 1366, 1), np.float32))  # and batch 8 (tag, stage)
         tag(files[:2], model=model, faithful=True, progress=False)  # warm-up: workers, forkserver
         crops = np.random.default_rng(0).normal(-40, 15, (8, 96, 1366, 1)).astype(np.float32)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -194,9 +195,17 @@ def run(
         if len(files) == 1:
             # a single file is one or two batches: calling the model eagerly skips
             # the second or two of tracing predict_on_batch pays on its first call
-            y = np.asarray(keras_model(x, training=False), dtype=np.float32)
+            with warnings.catch_warnings():  # a model built on a list of one input says so
+                warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
+                y = np.asarray(keras_model(x, training=False), dtype=np.float32)
         else:
-            y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)
+            # one input shape per process: the last, partial batch is padded with
+            # zeros (outputs do not depend on the rest of the batch), which costs
+            # less than tracing predict_on_batch again for a new shape
+            pad = batch_size - len(x)
+            if pad > 0:
+                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
         for out, i in zip(y, owners[:n]):
             path, at, length, outs = waiting[i]
             outs.append(out)
