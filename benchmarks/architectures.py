@@ -27,7 +27,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from music_tagger.architectures import BUDGETS, STRUCTURES, build, count_params
+from music_tagger.architectures import BUDGETS, STRUCTURES
+from music_tagger.models import build, count_params
 
 BATCH = 16
 

@@ -73,7 +73,6 @@ import argparse
 import csv
 import glob
 import hashlib
-import os
 import re
 import shlex
 import shutil
@@ -714,7 +713,7 @@ def build(args: argparse.Namespace) -> str:
     splits = np.array([m[7] for m in meta])
     used = {m[3] for m in meta}
     text = summary(tags, labels, splits, len(used), args.clip_seconds)
-    text += (f"\nsources: " + ", ".join(f"{s.name} ({s.package}, {s.licence})" for s in sources)
+    text += ("\nsources: " + ", ".join(f"{s.name} ({s.package}, {s.licence})" for s in sources)
              + f"\nrender: {time.time() - started:.0f} s with --jobs {args.jobs}"
              + f"\ncommand: {args.command}\n")
     (stage / "READY").write_text(text)

@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -107,7 +106,7 @@ def memory_check(root: Path, counts=(10, 1000)) -> None:
     import soundfile as sf
 
     rng = np.random.default_rng(0)
-    print(f"\npeak memory (summed RSS of the process tree), music-tagger tag DIR --output FILE")
+    print("\npeak memory (summed RSS of the process tree), music-tagger tag DIR --output FILE")
     rows = {}
     for n in counts:
         folder = root / f"short-{n}"
@@ -186,8 +185,8 @@ def main() -> None:
               f"{np.mean(durations) / 60:.1f}), formats {sorted({Path(f).suffix for f in files})}, "
               f"rates {sorted({i.samplerate for i in infos})}; "
               f"{workers} workers, {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        print(f"| method | s/file | vs naive loop | end-to-end vs slowest stage |")
-        print(f"| --- | --- | --- | --- |")
+        print("| method | s/file | vs naive loop | end-to-end vs slowest stage |")
+        print("| --- | --- | --- | --- |")
         for name, seconds in times.items():
             ratio = f"{base / seconds:.2f}x" if not name.startswith("  ") else ""
             share = ""

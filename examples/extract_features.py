@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from music_tagger import CNN, CRNN, example
     from music_tagger.tagging import expand_paths, predict_files
-    from music_tagger.weights import example_names
+    from music_tagger.registry import example_names
 
     files = expand_paths(args.paths)
     if args.examples:

@@ -56,7 +56,8 @@ from pathlib import Path
 
 from music_tagger import cache
 from music_tagger.data import read_mtt
-from music_tagger.experiment import ARCHS, parse_budgets, run_experiment
+from music_tagger.architectures import ARCHS, parse_budgets
+from music_tagger.experiment import run_experiment
 from music_tagger.figures import draw_figures, read_groups
 from music_tagger.synth import TAGS as SYNTH_TAGS
 from music_tagger.synth import make_mtt_like

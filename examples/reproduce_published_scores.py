@@ -22,7 +22,7 @@ import numpy as np
 
 import music_tagger
 from music_tagger import CRNN, TAGS, compute_melgram
-from music_tagger.weights import read_published_scores
+from music_tagger.registry import read_published_scores
 
 CLIPS = ("bensound-cute", "bensound-actionable", "bensound-dubstep", "bensound-thejazzpiano")
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from music_tagger import example, tag
-    from music_tagger.weights import example_names
+    from music_tagger.registry import example_names
 
     paths = args.paths or [str(example(name)) for name in example_names()]
     faithful = args.crops is None

@@ -1,7 +1,8 @@
 """music_tagger: the CRNN music auto-tagger of Choi et al. (2016) for Keras 3.
 
 Public names are imported lazily, so that ``import music_tagger`` stays cheap and
-TensorFlow is only loaded when a model is built.
+TensorFlow is only loaded when a model is built (``music_tagger.TAGS`` needs no
+Keras). Where each thing lives: the table in README.md.
 
 Examples
 --------
@@ -20,17 +21,20 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CRNN": "models",
     "CNN": "models",
-    "K1C2": "architectures",
-    "K2C1": "architectures",
-    "K2C2": "architectures",
-    "build": "architectures",
+    "K1C2": "models",
+    "K2C1": "models",
+    "K2C2": "models",
+    "build": "models",
     "compute_melgram": "audio",
     "compute_melgram_from_array": "audio",
     "load_audio": "audio",
-    "AudioError": "audio",
-    "TAGS": "weights",
-    "example": "weights",
-    "WeightsError": "weights",
+    "TAGS": "registry",
+    "example": "registry",
+    "MusicTaggerError": "errors",
+    "ParameterError": "errors",
+    "AudioError": "errors",
+    "WeightsError": "errors",
+    "DataError": "errors",
     "decode_predictions": "tagging",
     "tag": "tagging",
     "evaluate": "evaluation",
@@ -42,7 +46,7 @@ _EXPORTS = {
     "prepare": "cache",
     "train": "training",
     "finetune": "training",
-    "evaluate_model": "training",
+    "evaluate_model": "evaluation",
     "run_experiment": "experiment",
     "draw_figures": "figures",
 }

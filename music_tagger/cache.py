@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from . import audio
 from ._atomic import atomic_path
+from .errors import DataError, MissingFileError, OutputExistsError, ParameterError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -66,7 +67,7 @@ _FLUSH_EVERY = 64  # results between flushes of the memory maps
 
 
 def preprocessing_settings(
-    frames: int = audio.N_FRAMES, resampler: str = "kaiser_best_2016"
+    frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016
 ) -> dict[str, Any]:
     """The settings that define a cached spectrogram, as stored with it.
 
@@ -89,9 +90,8 @@ def preprocessing_settings(
     True
     """
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
-        raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
-    if resampler not in audio.RESAMPLERS:
-        raise ValueError(f"resampler must be one of {audio.RESAMPLERS}, got {resampler!r}")
+        raise ParameterError(f"frames must be an integer >= 2, got {frames!r}")
+    audio.check_resampler(resampler)
     return {
         "sr": audio.SR,
         "n_fft": audio.N_FFT,
@@ -133,7 +133,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
         if key != "resampler" and settings.get(key) != value
     ]
     if diffs:
-        raise ValueError(
+        raise DataError(
             "the store's preprocessing differs from what the MSD weights expect ("
             + "; ".join(diffs)
             + "); prepare the features again with the defaults (music-tagger prepare "
@@ -141,7 +141,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
         )
 
 
-def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = "kaiser_best_2016") -> np.ndarray:
+def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016) -> np.ndarray:
     """The log-mel of an audio file's centre ``frames`` frames.
 
     With ``frames=1366`` this is exactly :func:`music_tagger.audio.compute_melgram`.
@@ -300,7 +300,7 @@ def _prepare_split(
     if dest.exists():
         info = load_store(dest)
         if info.settings != settings or info.tags != meta["tags"]:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{dest} exists with other settings or tags; choose another output "
                 "folder or delete it"
             )
@@ -328,7 +328,7 @@ def _prepare_split(
         bar.close()
         partial.flush()
     if len(failures) == len(meta["ids"]):
-        raise RuntimeError(
+        raise DataError(
             f"every clip of split {split!r} failed, e.g. {failures[0]['path']}: "
             f"{failures[0]['error']}"
         )
@@ -342,7 +342,7 @@ def prepare(
     *,
     splits: Sequence[str] = ("train", "valid", "test"),
     frames: int = audio.N_FRAMES,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = audio.KAISER_BEST_2016,
     workers: int | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
@@ -394,11 +394,11 @@ def prepare(
     settings = preprocessing_settings(frames, resampler)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ParameterError(f"workers must be >= 1, got {workers}")
     available = set(np.unique(np.asarray(dataset.split)))
     missing = [s for s in splits if s not in available]
     if missing:
-        raise ValueError(f"the data set has no split {missing}; it has {sorted(available)}")
+        raise ParameterError(f"the data set has no split {missing}; it has {sorted(available)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stores, failures = {}, []
@@ -468,13 +468,13 @@ def load_store(path: str | os.PathLike) -> Store:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no feature store at {path}; create it with music-tagger prepare "
             "(an interrupted prepare leaves only a .partial folder: run it again)"
         )
     with h5py.File(path, "r") as f:
         if f.attrs.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a music_tagger feature store (format {FORMAT_VERSION})")
+            raise DataError(f"{path} is not a music_tagger feature store (format {FORMAT_VERSION})")
         return Store(
             path=path,
             split=str(f.attrs["split"]),
@@ -509,3 +509,42 @@ def read_melgrams(path: str | os.PathLike, index: Sequence[int] | np.ndarray | N
         if len(index):
             out[order] = data[index[order]]  # h5py reads increasing indices only
         return out
+
+
+def make_dataset(store: Store, batch_size: int, shuffle_seed: Sequence[int] | None = None):
+    """A ``tf.data.Dataset`` of ``(melgrams[..., None], labels)`` batches from a store.
+
+    Parameters
+    ----------
+    store : music_tagger.cache.Store
+    batch_size : int
+    shuffle_seed : sequence of int, optional
+        Seeds of this pass's random order (e.g. ``(seed, epoch)``); None keeps the
+        store's order.
+
+    Examples
+    --------
+    >>> ds = make_dataset(load_store("features/valid.h5"), 16)   # doctest: +SKIP
+    >>> x, y = next(iter(ds)); x.shape, y.shape                        # doctest: +SKIP
+    (TensorShape([16, 96, 1366, 1]), TensorShape([16, 50]))
+    """
+    import tensorflow as tf
+
+    order = np.arange(store.n)
+    if shuffle_seed is not None:
+        order = np.random.default_rng(list(shuffle_seed)).permutation(store.n)
+
+    def batches():
+        for start in range(0, store.n, batch_size):
+            index = order[start : start + batch_size]
+            x = read_melgrams(store.path, index)
+            yield x[..., None], store.y[index].astype(np.float32)
+
+    signature = (
+        tf.TensorSpec((None, store.settings["n_mels"], store.frames, 1), tf.float32),
+        tf.TensorSpec((None, len(store.tags)), tf.float32),
+    )
+    n_batches = -(-store.n // batch_size)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    # a known length lets Keras end each epoch without a "ran out of data" warning
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)

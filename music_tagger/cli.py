@@ -17,7 +17,10 @@ librosa) belong inside ``_run_<name>`` so that ``--help`` stays fast.
 
 Exit status: 0 success; 1 when something failed at run time (for ``tag``: any
 file that could not be tagged; the others are still tagged and printed); 2 for a
-usage error (bad option, missing argument); 130 on Ctrl-C. Machine-readable output
+usage error (bad option, missing argument); 130 on Ctrl-C. An error the package
+raises on purpose (:class:`music_tagger.errors.MusicTaggerError`) is printed as one
+line; anything else is a bug and shows its traceback (``--debug`` shows the
+traceback of every error). Machine-readable output
 (``--format json/csv``) is the only thing written to stdout; errors, warnings,
 progress bars and TensorFlow's logging go to stderr.
 """
@@ -29,19 +32,11 @@ import os
 import sys
 from typing import Callable, Sequence
 
-# Before anything imports TensorFlow: keep its C++ info/warning logs quiet.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from .architectures import ARCHS, BUDGET_SIZES, parse_budgets
+from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
+from .errors import MusicTaggerError, ParameterError, UsageError
 
 PROG = "music-tagger"
-
-
-class UsageError(Exception):
-    """Raised by a ``_run_<name>`` for a bad combination of options (exit status 2)."""
-
-
-#: Errors a subcommand lets through for :func:`main` to print as one line with exit
-#: status 1 (the library's WeightsError and AudioError are ValueErrors).
-USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
 
 
 def _positive_int(text: str) -> int:
@@ -164,8 +159,8 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "resampler (the published scores of the example clips)",
     )  # fmt: skip
     p.add_argument(
-        "--resampler", choices=("soxr_hq", "kaiser_best_2016"), default=None,
-        help="resampling to 12 kHz: soxr_hq (default, fast) or kaiser_best_2016 "
+        "--resampler", choices=RESAMPLERS, default=None,
+        help=f"resampling to 12 kHz: {SOXR_HQ} (default, fast) or {KAISER_BEST_2016} "
         "(the 2016 filter; always used with --faithful)",
     )  # fmt: skip
     p.add_argument(
@@ -182,14 +177,14 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
 
 def _example_paths() -> tuple[list[str], list]:
     """Paths of the four example clips, and failed results for those unobtainable."""
+    from .registry import example, example_names
     from .tagging import TagResult
-    from .weights import WeightsError, example, example_names
 
     paths, failed = [], []
     for name in example_names():
         try:
             paths.append(str(example(name)))
-        except WeightsError as err:
+        except MusicTaggerError as err:
             failed.append(TagResult(name, None, [], str(err)))
     return paths, failed
 
@@ -200,10 +195,12 @@ def _run_tag(args: argparse.Namespace) -> int:
     args.taggram = args.taggram or args.hop is not None or args.plot is not None
     if not args.paths and not args.examples:
         raise UsageError("give at least one PATH, or --examples")
-    if args.faithful and args.crops not in (None, 1):
-        raise UsageError(f"--faithful uses the single centre crop; --crops {args.crops} conflicts")
-    if args.faithful and args.resampler not in (None, "kaiser_best_2016"):
-        raise UsageError("--faithful uses the kaiser_best_2016 resampler")
+    from .tagging import resolve_mode
+
+    try:
+        resolve_mode(args.crops, args.faithful, args.resampler)
+    except ParameterError as err:  # an option combination: a usage error
+        raise UsageError(str(err).replace("faithful=True", "--faithful")) from None
     if args.resume and args.output is None:
         raise UsageError("--resume continues an --output FILE")
     fmt = format_for(args.output, args.fmt)
@@ -405,8 +402,8 @@ def _run_synth(args: argparse.Namespace) -> int:
             args.root, n_clips=args.clips, duration=args.duration, seed=args.seed,
             overwrite=args.overwrite,
         )  # fmt: skip
-    except (ValueError, FileExistsError) as err:
-        raise UsageError(str(err))
+    except (ParameterError, FileExistsError) as err:
+        raise UsageError(str(err)) from err
     print(root)
     return 0
 
@@ -432,8 +429,7 @@ def _add_prepare_parser(subparsers) -> argparse.ArgumentParser:
                    help="frames per clip (centre crop, 256 samples at 12 kHz each); 1366 "
                    "(29.12 s) is the original input and what finetune needs, fewer make "
                    "small experiments fast")  # fmt: skip
-    p.add_argument("--resampler", choices=("kaiser_best_2016", "soxr_hq"),
-                   default="kaiser_best_2016",
+    p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
                    help="resampling to 12 kHz: the 2016 filter (faithful) or the faster soxr")  # fmt: skip
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                    help="worker processes (default: every CPU core)")  # fmt: skip
@@ -487,7 +483,7 @@ def _add_train_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_run_options(p)
-    p.add_argument("--arch", choices=("crnn", "k2c2", "k1c2", "k2c1"), default="crnn",
+    p.add_argument("--arch", choices=ARCHS, default="crnn",
                    help="structure: the CRNN, or the CNNs k2c2 (2D kernels), k1c2, k2c1")  # fmt: skip
     size = p.add_mutually_exclusive_group()
     size.add_argument("--params", type=_positive_int, default=None, metavar="N", dest="n_params",
@@ -578,8 +574,7 @@ def _add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .evaluation import format_table
-    from .training import evaluate_model
+    from .evaluation import evaluate_model, format_table
 
     out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
     results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
@@ -598,11 +593,9 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _budget_list(text: str) -> list[int]:
-    from .experiment import parse_budgets
-
     try:
         return parse_budgets(text)
-    except ValueError as err:
+    except ParameterError as err:
         raise argparse.ArgumentTypeError(str(err))
 
 
@@ -626,9 +619,9 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
                    help="folder of the train/valid/test feature stores of prepare; k1c2, "
                    "k2c1 and k2c2 need at least 1280 frames")  # fmt: skip
     p.add_argument("--out", default="runs", help="folder of the run folders and the results table")
-    p.add_argument("--archs", type=_comma_list, default="k1c2,k2c1,k2c2,crnn",
+    p.add_argument("--archs", type=_comma_list, default=",".join(ARCHS),
                    help="structures, comma-separated")  # fmt: skip
-    p.add_argument("--budgets", type=_budget_list, default="0.1,0.25,0.5,1,3",
+    p.add_argument("--budgets", type=_budget_list, default=",".join(f"{b / 1e6:g}" for b in BUDGET_SIZES),
                    help="parameter budgets in millions, comma-separated")  # fmt: skip
     p.add_argument("--width-scale", type=float, default=1.0, metavar="S",
                    help="multiply every width by S (1: the paper's models; e.g. 0.1 for "
@@ -644,7 +637,8 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from .experiment import ARCHS, run_experiment, write_results
+    from .evaluation import write_grid_results
+    from .experiment import run_experiment
 
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
@@ -655,7 +649,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
             epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
             seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
         )  # fmt: skip
-    for path in write_results(rows, args.out):
+    for path in write_grid_results(rows, args.out):
         print(path)
     return 0
 
@@ -738,6 +732,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show the traceback of every error, not only of unexpected ones "
+        "(accepted anywhere on the line)",
+    )  # fmt: skip
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add_parser, run in SUBCOMMANDS:
         sub = add_parser(subparsers)
@@ -753,6 +752,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    # before anything imports TensorFlow: keep its C++ info/warning logs quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args, rest = parser.parse_known_args(argv)
         if rest:
@@ -768,10 +771,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except UsageError as err:
+        if debug:
+            raise
         args._parser.print_usage(sys.stderr)
         print(f"{args._parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    except USER_ERRORS as err:  # a missing file, a run that exists, a bad value...
+    except MusicTaggerError as err:  # a missing file, a run that exists, a bad value...
+        if debug:
+            raise
         _print_error(str(err))
         return 1
     except KeyboardInterrupt:

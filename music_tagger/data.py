@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
+from .errors import DataError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -118,20 +119,20 @@ class Dataset:
         if n == 0 and y.size == 0:
             y = y.reshape(0, len(self.tags))
         if y.shape != (n, len(self.tags)):
-            raise ValueError(
+            raise DataError(
                 f"y must have shape (n_paths, n_tags) = {(n, len(self.tags))}; got {y.shape}"
             )
         if not np.isin(y, (0, 1)).all():
-            raise ValueError("y must be binary with values in {0, 1}")
+            raise DataError("y must be binary with values in {0, 1}")
         self.y = y.astype(np.uint8)
         if len(self.ids) != n or len(self.split) != n:
-            raise ValueError(
+            raise DataError(
                 f"paths, ids and split must have equal lengths; got {n}, "
                 f"{len(self.ids)} and {len(self.split)}"
             )
         bad = sorted(map(str, set(self.split) - set(SPLITS)))
         if bad:
-            raise ValueError(f"split values must be in {SPLITS}; got {bad}")
+            raise DataError(f"split values must be in {SPLITS}; got {bad}")
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -142,7 +143,7 @@ class Dataset:
         The subset keeps all ``tags`` and shares ``problems`` with this data set.
         """
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+            raise DataError(f"split must be one of {SPLITS}; got {split!r}")
         keep = np.flatnonzero(self.split == split)
         return Dataset(
             paths=[self.paths[i] for i in keep],
@@ -236,14 +237,14 @@ def _split_files(folder: Path, names: Sequence[str] = ()) -> dict[str, Path]:
     """The list file of each split in ``folder``: ``names`` (``{split}`` templates)
     first, then ``train``, ``train.txt``, ... (:data:`LIST_EXTENSIONS`)."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"split folder {folder} does not exist")
+        raise MissingFileError(f"split folder {folder} does not exist")
     files = {}
     for split in SPLITS:
         candidates = [n.format(split=split) for n in names]
         candidates += [split + ext for ext in LIST_EXTENSIONS]
         found = [folder / c for c in candidates if (folder / c).is_file()]
         if not found:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no {split} list in {folder}; looked for {', '.join(candidates)}"
             )
         files[split] = found[0]
@@ -267,7 +268,7 @@ def _read_mtt_annotations(
     with open(path, newline="", encoding="utf-8") as f:
         lines = list(csv.reader(f, delimiter="\t"))
     if not lines or len(lines[0]) < 3 or lines[0][0] != "clip_id" or lines[0][-1] != "mp3_path":
-        raise ValueError(
+        raise DataError(
             f"{path} is not a MagnaTagATune annotation file: the tab-separated header "
             "must start with 'clip_id' and end with 'mp3_path'"
         )
@@ -293,7 +294,7 @@ def _top_tags(columns: list[str], labels: np.ndarray, top_n: int | None) -> list
     if top_n is None:
         return list(columns)
     if not isinstance(top_n, Integral) or not 1 <= top_n <= len(columns):
-        raise ValueError(
+        raise DataError(
             f"top_n must be an integer in [1, {len(columns)}] (the number of tag "
             f"columns) or None for all; got {top_n!r}"
         )
@@ -309,12 +310,12 @@ def _assign_splits(
     or comma-separated fields is one of the row's ``keys``."""
     unknown = sorted(set(lists) - set(SPLITS))
     if unknown:
-        raise ValueError(f"split names must be in {SPLITS}; got {unknown}")
+        raise DataError(f"split names must be in {SPLITS}; got {unknown}")
     found: list[set[str]] = [set() for _ in ids]
     problems = []
     for split, entries in lists.items():
         if isinstance(entries, (str, bytes)):
-            raise ValueError(f"split[{split!r}] must be a list of ids or paths, not a string")
+            raise DataError(f"split[{split!r}] must be a list of ids or paths, not a string")
         for entry in entries:
             fields = re.split(r"[\t,]", str(entry).strip())
             matches = [keys[f.strip()] for f in fields if f.strip() in keys]
@@ -381,7 +382,7 @@ def read_mtt(root: PathLike, top_n: int | None = 50, split: SplitSpec = None) ->
     root = Path(root)
     annotations = root / "annotations_final.csv"
     if not annotations.is_file():
-        raise FileNotFoundError(f"no annotations_final.csv in {root}")
+        raise MissingFileError(f"no annotations_final.csv in {root}")
     columns, records, problems = _read_mtt_annotations(annotations)
     labels = np.array([r[1] for r in records], dtype=bool).reshape(len(records), len(columns))
     tags = _top_tags(columns, labels, top_n)
@@ -456,7 +457,7 @@ def read_msd(
         The tag vocabulary (a file with one tag per line, or a list), in the order
         of the label columns. By default ``split_dir/50tagList.txt`` or
         ``split_dir/tags.txt`` if present, else the 50 tags of the original models
-        (:data:`music_tagger.weights.TAGS`).
+        (:data:`music_tagger.registry.TAGS`).
     labels : path-like, optional
         A file of lines ``track_id<TAB>tag|tag|...`` (comma instead of tab also
         works; an optional ``track_id`` header line). By default the public
@@ -496,7 +497,7 @@ def read_msd(
         if found:
             tags = found[0]
         else:
-            from .weights import TAGS
+            from .registry import TAGS
 
             tags = TAGS
     tags = _read_tag_list(tags)
@@ -522,16 +523,16 @@ def read_msd(
 def _labels_from_npy(path: Path, n_ids: int, tags: list[str]) -> list[tuple[str, ...]]:
     """Tag names of each row of a public ``{split}_y.npy`` label array."""
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} is missing; pass labels= a file of 'track_id<TAB>tag|tag' lines"
         )
     y = np.load(path, allow_pickle=False)
     if y.shape != (n_ids, len(tags)):
-        raise ValueError(
+        raise DataError(
             f"{path} has shape {y.shape}; expected (n_ids, n_tags) = {(n_ids, len(tags))}"
         )
     if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"{path} must be binary with values in {{0, 1}}")
+        raise DataError(f"{path} must be binary with values in {{0, 1}}")
     names = np.asarray(tags)
     return [tuple(names[row.astype(bool)]) for row in y]
 
@@ -574,12 +575,12 @@ def read_csv(path: PathLike, tags: Sequence[str] | None = None) -> Dataset:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise MissingFileError(f"{path} does not exist")
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = {"path", "tags", "split"} - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(
+            raise DataError(
                 f"{path} lacks the column(s) {sorted(missing)}; found {reader.fieldnames}"
             )
         records = list(reader)

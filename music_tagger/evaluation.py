@@ -1,4 +1,10 @@
-"""Tagging metrics: per-tag and averaged ROC-AUC and PR-AUC, with reports on disk.
+"""Evaluation: tagging metrics, scoring a trained model, and every results file.
+
+:func:`evaluate` computes the metrics from labels and scores; :func:`evaluate_model`
+scores a saved model on a feature store; :func:`write_results` writes one
+evaluation (JSON and a per-tag CSV) and :func:`write_grid_results` /
+:func:`read_grid_results` the experiment grid's table (one row per structure and
+budget), which :mod:`music_tagger.figures` reads. Every file is written atomically.
 
 The paper reports the ROC-AUC averaged over tags (macro); :func:`evaluate` also gives
 the micro average, the per-tag ROC-AUC and average precision (PR-AUC) and the number
@@ -34,7 +40,21 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from . import _atomic, cache
+from .errors import DataError, MissingFileError, ParameterError
+
 PER_TAG_FIELDS = ("tag", "roc_auc", "pr_auc", "n_positive")
+#: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
+#: ``params``: exact trainable count on the store's input; ``best_val_roc_auc`` at
+#: ``best_epoch``; ``test_*``: macro means of the best model on the test store;
+#: ``epochs``: epochs trained; ``train_seconds``: their total training time;
+#: ``seconds_per_sample``: ``train_seconds / (epochs * n_train)``.
+GRID_COLUMNS = (
+    "arch", "budget", "widths", "params", "best_val_roc_auc", "best_epoch",
+    "test_roc_auc", "test_pr_auc", "epochs", "train_seconds", "seconds_per_sample",
+    "n_train", "n_test",
+)  # fmt: skip
+_TAG_PREFIX = "auc:"
 
 
 def _check_inputs(
@@ -44,33 +64,33 @@ def _check_inputs(
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score)
     if y_true.ndim != 2 or y_score.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             "y_true and y_score must be 2-D (n_samples, n_tags); got shapes "
             f"{y_true.shape} and {y_score.shape}"
         )
     if y_true.shape != y_score.shape:
-        raise ValueError(
+        raise ParameterError(
             f"y_true and y_score must have the same shape; got {y_true.shape} "
             f"and {y_score.shape}"
         )
     if y_true.shape[0] < 2 or y_true.shape[1] < 1:
-        raise ValueError(
+        raise ParameterError(
             f"need at least 2 samples and 1 tag; got shape {y_true.shape}"
         )
     if not np.isin(y_true, (0, 1)).all():
-        raise ValueError("y_true must be binary with values in {0, 1}")
+        raise ParameterError("y_true must be binary with values in {0, 1}")
     if not np.issubdtype(y_score.dtype, np.number) or np.issubdtype(
         y_score.dtype, np.complexfloating
     ):
-        raise ValueError(f"y_score must hold real numbers; got dtype {y_score.dtype}")
+        raise ParameterError(f"y_score must hold real numbers; got dtype {y_score.dtype}")
     if not np.isfinite(y_score).all():
-        raise ValueError("y_score must be finite (no NaN or inf)")
+        raise ParameterError("y_score must be finite (no NaN or inf)")
     n_tags = y_true.shape[1]
     if tags is None:
         tags = [f"tag_{i}" for i in range(n_tags)]
     tags = [str(t) for t in tags]
     if len(tags) != n_tags:
-        raise ValueError(
+        raise ParameterError(
             f"got {len(tags)} tag names for {n_tags} columns (shape {y_true.shape})"
         )
     return y_true.astype(np.int8), y_score.astype(np.float64), tags
@@ -200,7 +220,7 @@ def write_results(
     (PosixPath('runs/eval.json'), PosixPath('runs/eval.csv'))
     """
     if not isinstance(results, dict) or not isinstance(results.get("per_tag"), list):
-        raise ValueError("results must be the dict returned by evaluate()")
+        raise ParameterError("results must be the dict returned by evaluate()")
     out = Path(out)
     if out.is_dir():
         json_path, csv_path = out / "results.json", out / "results.csv"
@@ -208,8 +228,8 @@ def write_results(
         json_path = out.with_name(out.name + ".json")
         csv_path = out.with_name(out.name + ".csv")
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(_nan_to_none(results), indent=2, allow_nan=False))
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+    _atomic.write_text(json_path, json.dumps(_nan_to_none(results), indent=2, allow_nan=False))
+    with _atomic.atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=PER_TAG_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results["per_tag"])
@@ -253,3 +273,121 @@ def format_table(results: dict[str, Any]) -> str:
         f"{'macro':<{width}}  {results['roc_auc_macro']:7.3f}  {results['pr_auc_macro']:6.3f}"
     )
     return "\n".join(lines)
+
+
+def load_model(path: str | os.PathLike):
+    """``keras.saving.load_model``, with the custom functions of our models registered.
+
+    Examples
+    --------
+    >>> model = load_model("runs/crnn/model.keras")      # doctest: +SKIP
+    """
+    import keras
+
+    from . import legacy  # noqa: F401  (Keras: registers keras1_hard_sigmoid)
+
+    return keras.saving.load_model(path)
+
+
+def predict_store(model, store: cache.Store, batch_size: int) -> np.ndarray:
+    """``model``'s scores for every clip of ``store``, in the store's order."""
+    return model.predict(cache.make_dataset(store, batch_size), verbose=0)
+
+
+def evaluate_model(
+    model_path: str | os.PathLike,
+    store: str | os.PathLike,
+    *,
+    batch_size: int = 16,
+    out: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Score a trained model on a store (e.g. ``features/test.h5``).
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        A ``.keras`` model of :func:`train` or :func:`finetune`; the ``tags.json``
+        beside it must match the store's tags.
+    store : str or path-like
+        A store of :func:`music_tagger.cache.prepare`.
+    batch_size : int
+    out : str or path-like, optional
+        Also write the results there (see :func:`write_results`).
+
+    Returns
+    -------
+    dict
+        As :func:`evaluate`.
+
+    Examples
+    --------
+    >>> r = evaluate_model("runs/crnn/model.keras", "features/test.h5")   # doctest: +SKIP
+    >>> round(r["roc_auc_macro"], 3)                                       # doctest: +SKIP
+    0.861
+    """
+    model_path, info = Path(model_path), cache.load_store(store)
+    tags_file = model_path.with_name("tags.json")
+    if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
+        raise DataError(f"{model_path} was trained on other tags than those of {info.path}")
+    model = load_model(model_path)
+    frames = model.input_shape[2]
+    if frames not in (None, info.frames):
+        raise DataError(
+            f"{model_path} takes {frames} frames, but {info.path} holds {info.frames}"
+        )
+    results = evaluate(info.y, predict_store(model, info, batch_size), info.tags)
+    if out is not None:
+        write_results(results, out)
+    return results
+
+
+def write_grid_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``results.json`` (rows as returned) and ``results.csv`` (flat) atomically.
+
+    The CSV has :data:`GRID_COLUMNS` (``widths`` joined by ``x``), then one
+    ``auc:<tag>`` column per tag with its test ROC-AUC (empty when undefined).
+
+    Examples
+    --------
+    >>> write_grid_results(rows, "runs")                      # doctest: +SKIP
+    (PosixPath('runs/results.json'), PosixPath('runs/results.csv'))
+    """
+    out_dir = Path(out_dir)
+    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
+    _atomic.write_text(json_path, json.dumps(list(rows), indent=1))
+    tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
+    with _atomic.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*GRID_COLUMNS, *(_TAG_PREFIX + tag for tag in tags)])
+        for row in rows:
+            flat = {**row, "widths": "x".join(str(w) for w in row["widths"])}
+            aucs = [row["per_tag"].get(tag) for tag in tags]
+            writer.writerow(
+                [flat[c] for c in GRID_COLUMNS]
+                + ["" if a is None else repr(a) for a in aucs]
+            )
+    return json_path, csv_path
+
+
+def read_grid_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a results table: ``results.json`` or the folder holding it.
+
+    Raises
+    ------
+    MissingFileError
+        No ``results.json`` there.
+
+    Examples
+    --------
+    >>> rows = read_grid_results("runs")                      # doctest: +SKIP
+    >>> rows[0]["arch"], rows[0]["budget"]               # doctest: +SKIP
+    ('k1c2', 100000)
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise MissingFileError(
+            f"no results table at {path}; create it with music-tagger experiment"
+        )
+    return json.loads(path.read_text())

@@ -11,7 +11,7 @@ e.g. ``k2c2-0.25M``, see :func:`music_tagger.training.train` for its content) pl
 
 * ``<run>/result.json``: the configuration's row of the table, written last, so a
   run folder with it is finished and is skipped when the grid is run again;
-* ``results.csv`` / ``results.json``: the table (see :data:`COLUMNS`), rewritten
+* ``results.csv`` / ``results.json``: the table (see :data:`music_tagger.evaluation.GRID_COLUMNS`), rewritten
   after every configuration.
 
 An interrupted grid loses at most the epoch in progress: run it again and the
@@ -27,7 +27,6 @@ Examples
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -37,36 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import cache, training
-from ._atomic import atomic_path, write_text
+from . import architectures, cache, training
+from ._atomic import write_text
+from .architectures import ARCHS, BUDGET_SIZES
+from .errors import ParameterError
+from .evaluation import evaluate_model, write_grid_results
 
-__all__ = [
-    "ARCHS",
-    "BUDGETS",
-    "COLUMNS",
-    "Config",
-    "grid",
-    "parse_budgets",
-    "read_results",
-    "run_experiment",
-    "write_results",
-]
+__all__ = ["Config", "grid", "run_experiment"]
 
-#: The paper's structures, in its order (:data:`music_tagger.architectures.STRUCTURES`).
-ARCHS = ("k1c2", "k2c1", "k2c2", "crnn")
-#: The paper's budgets in trainable parameters: 0.1, 0.25, 0.5, 1 and 3 million.
-BUDGETS = (100_000, 250_000, 500_000, 1_000_000, 3_000_000)
-#: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
-#: ``params``: exact trainable count on the store's input; ``best_val_roc_auc`` at
-#: ``best_epoch``; ``test_*``: macro means of the best model on the test store;
-#: ``epochs``: epochs trained; ``train_seconds``: their total training time;
-#: ``seconds_per_sample``: ``train_seconds / (epochs * n_train)``.
-COLUMNS = (
-    "arch", "budget", "widths", "params", "best_val_roc_auc", "best_epoch",
-    "test_roc_auc", "test_pr_auc", "epochs", "train_seconds", "seconds_per_sample",
-    "n_train", "n_test",
-)  # fmt: skip
-_TAG_PREFIX = "auc:"
 
 
 @dataclass(frozen=True)
@@ -87,28 +64,6 @@ class Config:
     def name(self) -> str:
         """The run folder's name, ``<arch>-<budget in millions>M``."""
         return f"{self.arch}-{self.budget / 1e6:g}M"
-
-
-def parse_budgets(text: str) -> list[int]:
-    """Budgets given in millions (``"0.1,0.25,1"``) as parameter counts.
-
-    Examples
-    --------
-    >>> parse_budgets("0.1, 0.25,1")
-    [100000, 250000, 1000000]
-    """
-    budgets = []
-    for item in text.split(","):
-        try:
-            millions = float(item)
-        except ValueError:
-            raise ValueError(
-                f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}"
-            ) from None
-        if not millions > 0:
-            raise ValueError(f"budgets must be positive, got {item.strip()}")
-        budgets.append(round(millions * 1e6))
-    return budgets
 
 
 def grid(
@@ -132,10 +87,8 @@ def grid(
     >>> [c.widths for c in grid(["crnn"], [100_000], width_scale=0.1)]
     [(3, 6, 6, 6, 3)]
     """
-    from . import architectures  # Keras: imported only when needed
-
     if not width_scale > 0:
-        raise ValueError(f"width_scale must be positive, got {width_scale}")
+        raise ParameterError(f"width_scale must be positive, got {width_scale}")
     configs = []
     for arch in archs:
         for budget in budgets:
@@ -145,15 +98,14 @@ def grid(
     return configs
 
 
-
 def _exact_params(config: Config, store: cache.Store) -> int:
-    from . import architectures
+    from . import models  # Keras: imported when a model is built
 
-    model = architectures.build(
+    model = models.build(
         config.arch, widths=config.widths, classes=len(store.tags),
         input_shape=(store.settings["n_mels"], store.frames, 1),
     )  # fmt: skip
-    return architectures.count_params(model)[0]
+    return models.count_params(model)[0]
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -167,7 +119,7 @@ def _row(
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     history = json.loads((run_dir / "history.json").read_text())
     state = json.loads((run_dir / "state.json").read_text())
-    test = training.evaluate_model(
+    test = evaluate_model(
         run_dir / "model.keras", cache.store_path(store_dir, "test"),
         batch_size=settings["batch_size"], out=run_dir / "test",
     )  # fmt: skip
@@ -204,7 +156,7 @@ def run_experiment(
     store_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     archs: Sequence[str] = ARCHS,
-    budgets: Sequence[int] = BUDGETS,
+    budgets: Sequence[int] = BUDGET_SIZES,
     *,
     width_scale: float = 1.0,
     epochs: int = 100,
@@ -230,7 +182,7 @@ def run_experiment(
         Folder of the run folders and the results table.
     archs : sequence of str
     budgets : sequence of int
-        Trainable parameters, from :data:`BUDGETS`.
+        Trainable parameters, from :data:`music_tagger.architectures.BUDGET_SIZES`.
     width_scale : float
         See :func:`grid` (1: the paper's widths).
     epochs, batch_size, patience, seed
@@ -241,7 +193,7 @@ def run_experiment(
     Returns
     -------
     list of dict
-        The rows of ``results.json``, in grid order: :data:`COLUMNS`, ``per_tag``
+        The rows of ``results.json``, in grid order: :data:`music_tagger.evaluation.GRID_COLUMNS`, ``per_tag``
         (tag -> test ROC-AUC) and ``settings``.
 
     Raises
@@ -293,57 +245,5 @@ def run_experiment(
                     file=sys.stderr,
                 )
         rows.append(row)
-        write_results(rows, out_dir)
+        write_grid_results(rows, out_dir)
     return rows
-
-
-def write_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """Write ``results.json`` (rows as returned) and ``results.csv`` (flat) atomically.
-
-    The CSV has :data:`COLUMNS` (``widths`` joined by ``x``), then one
-    ``auc:<tag>`` column per tag with its test ROC-AUC (empty when undefined).
-
-    Examples
-    --------
-    >>> write_results(rows, "runs")                      # doctest: +SKIP
-    (PosixPath('runs/results.json'), PosixPath('runs/results.csv'))
-    """
-    out_dir = Path(out_dir)
-    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
-    write_text(json_path, json.dumps(list(rows), indent=1))
-    tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
-    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([*COLUMNS, *(_TAG_PREFIX + tag for tag in tags)])
-        for row in rows:
-            flat = {**row, "widths": "x".join(str(w) for w in row["widths"])}
-            aucs = [row["per_tag"].get(tag) for tag in tags]
-            writer.writerow(
-                [flat[c] for c in COLUMNS]
-                + ["" if a is None else repr(a) for a in aucs]
-            )
-    return json_path, csv_path
-
-
-def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a results table: ``results.json`` or the folder holding it.
-
-    Raises
-    ------
-    FileNotFoundError
-        No ``results.json`` there.
-
-    Examples
-    --------
-    >>> rows = read_results("runs")                      # doctest: +SKIP
-    >>> rows[0]["arch"], rows[0]["budget"]               # doctest: +SKIP
-    ('k1c2', 100000)
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no results table at {path}; create it with music-tagger experiment"
-        )
-    return json.loads(path.read_text())

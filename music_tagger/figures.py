@@ -27,17 +27,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormatter
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormatter  # noqa: E402
-
-from ._atomic import atomic_path  # noqa: E402
-from .experiment import read_results  # noqa: E402
+from ._atomic import atomic_path
+from .architectures import ARCHS
+from .errors import DataError, ParameterError
+from .evaluation import read_grid_results
 
 __all__ = [
     "FIGURES",
@@ -70,8 +67,8 @@ MSD_TAG_GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 #: The names and formats :func:`draw_figures` writes.
 FIGURES = ("auc_vs_params", "auc_vs_time", "per_tag_auc")
-_STYLES = {"k1c2": ("tab:blue", "o"), "k2c1": ("tab:orange", "s"),
-           "k2c2": ("tab:green", "^"), "crnn": ("tab:red", "D")}  # fmt: skip
+#: Colour and marker of each structure, in the paper's order.
+_STYLES = dict(zip(ARCHS, (("tab:blue", "o"), ("tab:orange", "s"), ("tab:green", "^"), ("tab:red", "D"))))
 _AUC_LABEL = "Test ROC-AUC (macro mean over tags)"
 
 
@@ -121,7 +118,7 @@ def plot_auc_vs_params(
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`music_tagger.experiment.read_results`.
+        Rows of :func:`music_tagger.evaluation.read_grid_results`.
     reference : float, optional
         Draw a dashed horizontal line at this AUC (e.g. the paper's 0.851).
     reference_label : str
@@ -131,9 +128,11 @@ def plot_auc_vs_params(
 
     Examples
     --------
-    >>> fig = plot_auc_vs_params(read_results("runs"), reference=0.851)   # doctest: +SKIP
+    >>> fig = plot_auc_vs_params(read_grid_results("runs"), reference=0.851)   # doctest: +SKIP
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
+    # a Figure of its own, not pyplot's: drawing changes no global backend or state
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    ax = fig.subplots()
     for i, (arch, rs) in enumerate(_by_arch(rows).items()):
         ax.plot([r["params"] for r in rs], [r["test_roc_auc"] for r in rs],
                 label=arch, **_style(arch, i))  # fmt: skip
@@ -159,9 +158,10 @@ def plot_auc_vs_time(
 
     Examples
     --------
-    >>> fig = plot_auc_vs_time(read_results("runs"))     # doctest: +SKIP
+    >>> fig = plot_auc_vs_time(read_grid_results("runs"))     # doctest: +SKIP
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True, layout="constrained")
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
     columns = (
         ("seconds_per_sample", "Training time per sample and epoch (ms, log scale)", 1e3),
         ("train_seconds", "Cumulative training time (s, log scale)", 1.0),
@@ -198,7 +198,7 @@ def read_groups(path: str | os.PathLike) -> dict[str, list[str]]:
         isinstance(tags, list) and all(isinstance(t, str) for t in tags)
         for tags in groups.values()
     ):
-        raise ValueError(f'{path} must hold a JSON object {{"group": ["tag", ...], ...}}')
+        raise DataError(f'{path} must hold a JSON object {{"group": ["tag", ...], ...}}')
     return groups
 
 
@@ -235,7 +235,7 @@ def _pick_budget(rows: Sequence[dict], baseline: str) -> int:
     budgets = sorted({r["budget"] for r in rows if r["arch"] == baseline})
     if not budgets:
         archs = sorted({r["arch"] for r in rows})
-        raise ValueError(f"no {baseline} results to use as the baseline; have {', '.join(archs)}")
+        raise ParameterError(f"no {baseline} results to use as the baseline; have {', '.join(archs)}")
     return min(budgets, key=lambda b: abs(math.log(b / 1e6)))
 
 
@@ -257,7 +257,7 @@ def plot_per_tag(
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`music_tagger.experiment.read_results`.
+        Rows of :func:`music_tagger.evaluation.read_grid_results`.
     budget : int, optional
         Which budget's models (default: the one nearest 1M among the baseline's).
     baseline : str
@@ -274,12 +274,12 @@ def plot_per_tag(
 
     Examples
     --------
-    >>> fig = plot_per_tag(read_results("runs"), baseline="k2c2")   # doctest: +SKIP
+    >>> fig = plot_per_tag(read_grid_results("runs"), baseline="k2c2")   # doctest: +SKIP
     """
     budget = _pick_budget(rows, baseline) if budget is None else budget
     at_budget = {r["arch"]: r for r in rows if r["budget"] == budget}
     if baseline not in at_budget:
-        raise ValueError(f"no {baseline} result at budget {budget}; have {sorted(at_budget)}")
+        raise ParameterError(f"no {baseline} result at budget {budget}; have {sorted(at_budget)}")
     base = at_budget[baseline]
     others = [arch for arch in at_budget if arch != baseline]
     grouped = tag_groups(list(base["per_tag"]), groups)
@@ -291,10 +291,8 @@ def plot_per_tag(
     x = np.arange(len(tags))
 
     width = max(7.0, 0.24 * len(tags) + 2.5)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(width, 6.4), sharex=True, layout="constrained",
-        gridspec_kw={"height_ratios": (1, 1)},
-    )  # fmt: skip
+    fig = Figure(figsize=(width, 6.4), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (1, 1)})
     base_auc = np.array([_auc(base, t) for t in tags])
     top.bar(x, base_auc, width=0.7, color=_style(baseline, 0)["color"], label=baseline)
     low = np.nanmin(base_auc) if np.isfinite(base_auc).any() else 0.5
@@ -338,7 +336,6 @@ def _save(fig: Figure, out_dir: Path, name: str, formats: Sequence[str]) -> list
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=110)
         paths.append(path)
-    plt.close(fig)
     return paths
 
 
@@ -381,9 +378,9 @@ def draw_figures(
     --------
     >>> draw_figures("runs", "figs", reference=0.851, reference_label="paper")  # doctest: +SKIP
     """
-    rows = read_results(results) if isinstance(results, (str, os.PathLike)) else list(results)
+    rows = read_grid_results(results) if isinstance(results, (str, os.PathLike)) else list(results)
     if not rows:
-        raise ValueError("the results table is empty")
+        raise DataError("the results table is empty")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     line = {"reference": reference, "reference_label": reference_label, "title": title}

@@ -1,4 +1,8 @@
-"""Keras 1 behaviours that the original weights depend on, kept in one place.
+"""Everything Keras 1: reading the original HDF5 weight files, and the legacy behaviours.
+
+:func:`load_legacy_weights` reads an original Keras 1 HDF5 file with h5py and sets it
+into a model of :mod:`music_tagger.models`, layer by layer, through the conversions
+below; :func:`is_keras3_file` tells a Keras 3 file from a Keras 1 one.
 
 Each behaviour below is reproduced on purpose, because the published scores of the
 original MusicTaggerCRNN and MusicTaggerCNN depend on it; ``tests/test_legacy.py``
@@ -17,8 +21,9 @@ BatchNorm statistics        :func:`convert_bn_statistics`: ``running_std`` is a
                             *variance* (Keras 1.1/1.2 reading, CRNN) or a Keras 1.0.6
                             standard deviation (CNN)
 BatchNorm epsilon           :data:`BN_EPSILON` ``= 1e-5`` (Keras 1.0.8-1.1.x default)
-time-indexed input BN       :data:`TIME_AXIS` and :data:`CRNN_TIME_PADDING`: the
-                            CRNN's ``bn_0_freq`` normalises per time index of the
+time-indexed input BN       :data:`TIME_AXIS` (and the CRNN's ``time_padding`` in
+                            :mod:`music_tagger.architectures`): the CRNN's
+                            ``bn_0_freq`` normalises per time index of the
                             zero-padded input (1366 + 2 * 37 = 1440 parameters)
 ==========================  ==========================================================
 
@@ -31,11 +36,16 @@ Examples
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
+import h5py
 import keras
 import numpy as np
 from keras import ops
+
+from .errors import WeightsError
 
 #: BatchNormalization epsilon of Keras 1.0.8-1.1.x, current when the CRNN's scores
 #: were published (Keras 1.2 moved to 1e-3). Used by every BatchNorm layer here.
@@ -52,9 +62,6 @@ GRU_RESET_AFTER = False
 TIME_AXIS = 2
 #: Axis of the mel band in a channels-last melgram.
 FREQ_AXIS = 1
-
-#: The CRNN zero-pads 37 frames on each side of the 1366-frame input (-> 1440).
-CRNN_TIME_PADDING = 37
 
 BNSemantics = Literal["variance", "std_keras106"]
 
@@ -113,7 +120,7 @@ def convert_conv_kernel(kernel: np.ndarray, flip: bool) -> np.ndarray:
     """
     kernel = np.asarray(kernel)
     if kernel.ndim != 4:
-        raise ValueError(f"expected a 4-d (out, in, rows, cols) kernel, got shape {kernel.shape}")
+        raise WeightsError(f"expected a 4-d (out, in, rows, cols) kernel, got shape {kernel.shape}")
     if flip:
         kernel = kernel[:, :, ::-1, ::-1]
     return np.ascontiguousarray(kernel.transpose(2, 3, 1, 0))
@@ -161,12 +168,12 @@ def convert_bn_statistics(
     if semantics == "std_keras106":
         variance = (running_std.astype(np.float64) + KERAS106_STD_EPSILON) ** 2 - epsilon
         if np.any(variance < 0):
-            raise ValueError(
+            raise WeightsError(
                 f"a stored standard deviation is below sqrt({epsilon}); these statistics "
                 "cannot be read with Keras 1.0.6 semantics"
             )
         return running_mean, variance.astype(running_std.dtype)
-    raise ValueError(f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'")
+    raise WeightsError(f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'")
 
 
 GRU_GATES = ("z", "r", "h")
@@ -199,7 +206,128 @@ def pack_gru_weights(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     """
     missing = [f"{k}_{g}" for k in "WUb" for g in GRU_GATES if f"{k}_{g}" not in arrays]
     if missing:
-        raise KeyError(f"GRU weights missing: {', '.join(missing)}")
+        raise WeightsError(f"GRU weights missing: {', '.join(missing)}")
     return [
         np.concatenate([arrays[f"{k}_{g}"] for g in GRU_GATES], axis=-1) for k in "WUb"
     ]
+
+
+#: Suffixes of the weight files Keras 3 writes; any other file is read as Keras 1.
+KERAS3_SUFFIXES = (".keras", ".weights.h5")
+
+
+def is_keras3_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a Keras 3 ``.keras`` / ``.weights.h5`` file (by its name).
+
+    Examples
+    --------
+    >>> is_keras3_file("run/model.keras"), is_keras3_file("music_tagger_crnn_weights_theano.h5")
+    (True, False)
+    """
+    return str(path).endswith(KERAS3_SUFFIXES)
+
+
+def _read_keras1_file(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """``{layer: {short weight name: array}}`` from a Keras 1 HDF5 weight file."""
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path} is not a readable HDF5 file ({err})") from err
+    with f:
+        if "layer_names" not in f.attrs:
+            raise WeightsError(f"{path} is not a Keras 1 weight file (no 'layer_names')")
+        out = {}
+        for layer in (n.decode() for n in f.attrs["layer_names"]):
+            group = f[layer]
+            arrays = {}
+            for full in (n.decode() for n in group.attrs["weight_names"]):
+                short = full.split(":")[0]
+                if short.endswith("_1"):  # tensorflow files: 'conv1_W_1:0'
+                    short = short[:-2]
+                arrays[short[len(layer) + 1 :]] = group[full][()]
+            out[layer] = arrays
+    return out
+
+
+def _is_theano_file(path: Path) -> bool:
+    """Files saved from the tensorflow backend name their variables ``...:0``."""
+    with h5py.File(path, "r") as f:
+        for layer in (n.decode() for n in f.attrs["layer_names"]):
+            names = [n.decode() for n in f[layer].attrs["weight_names"]]
+            if names:
+                return not names[0].endswith(":0")
+    raise WeightsError(f"{path} holds no weights")
+
+
+def _layer_arrays(layer, arrays: dict[str, np.ndarray], flip: bool, bn_semantics: str):
+    """The Keras 3 weight list of ``layer`` from its Keras 1 arrays."""
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        return [convert_conv_kernel(arrays["W"], flip), arrays["b"]]
+    if kind == "BatchNormalization":
+        mean, var = convert_bn_statistics(
+            arrays["running_mean"], arrays["running_std"], bn_semantics, layer.epsilon
+        )
+        return [arrays["gamma"], arrays["beta"], mean, var]
+    if kind == "GRU":
+        return pack_gru_weights(arrays)
+    if kind == "Dense":
+        return [arrays["W"], arrays["b"]]
+    raise WeightsError(f"no Keras 1 conversion for layer {layer.name!r} of type {kind}")
+
+
+def load_legacy_weights(
+    model,
+    path: str | os.PathLike,
+    *,
+    bn_semantics: BNSemantics = "variance",
+    flip: bool | None = None,
+) -> None:
+    """Set an original Keras 1 HDF5 weight file into ``model``, layer by layer by name.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by :mod:`music_tagger.models` (layer names as in the original).
+    path : path-like
+        A Keras 1 weight file, theano or tensorflow variant.
+    bn_semantics : {"variance", "std_keras106"}
+        How to read ``running_std`` (see :func:`convert_bn_statistics`).
+    flip : bool, optional
+        Flip conv kernels; default: detected from the file (theano files flip).
+
+    Raises
+    ------
+    WeightsError
+        Not HDF5, not a Keras 1 file, a layer of the model missing in the file, or
+        an array whose shape does not fit; the message names the layer and shapes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weight file not found: {path}")
+    stored = _read_keras1_file(path)
+    flip = _is_theano_file(path) if flip is None else flip
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in stored:
+            raise WeightsError(
+                f"{path.name} has no weights for layer {layer.name!r} "
+                f"(the file has: {', '.join(n for n, a in stored.items() if a)})"
+            )
+        try:
+            arrays = _layer_arrays(layer, stored[layer.name], flip, bn_semantics)
+        except KeyError as err:
+            raise WeightsError(
+                f"{path.name}: layer {layer.name!r} lacks weight {err}"
+            ) from err
+        except WeightsError as err:  # the conversion's own check
+            raise WeightsError(f"{path.name}: layer {layer.name!r}: {err}") from err
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(a.shape) for a in arrays]
+        if expected != found:
+            raise WeightsError(
+                f"{path.name}: layer {layer.name!r} expects weights of shapes {expected}, "
+                f"the file gives {found}"
+            )
+        layer.set_weights(arrays)

@@ -98,10 +98,11 @@ def iter_tag_ray(
     """
     import ray
 
-    from .tagging import _check_positive_int, _result, expand_paths, prepare_run
+    from ._checks import positive_int
+    from .tagging import _result, expand_paths, prepare_run
 
-    files_per_batch = _check_positive_int(files_per_batch, "files_per_batch")
-    actors = _check_positive_int(actors, "actors", allow_none=True)
+    files_per_batch = positive_int(files_per_batch, "files_per_batch")
+    actors = positive_int(actors, "actors", allow_none=True)
     options, tags, top_n, threshold_of = prepare_run(
         model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
         taggram=taggram, hop=hop, thresholds=thresholds,

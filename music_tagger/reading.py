@@ -48,6 +48,14 @@ from typing import Callable, Union
 import numpy as np
 
 from . import audio
+from .audio import decode
+from .audio.resample import (
+    _filter_tables,
+    _KB_PRECISION,
+    _MAX_PHASES,
+    _resample_grouped,
+    _resample_polyphase,
+)
 
 __all__ = [
     "EXACT_SEEK_FORMATS",
@@ -121,13 +129,13 @@ def _mp3_frame_walk(path: PathLike) -> int | None:
     """
     with open(path, "rb") as f:
         data = f.read()
-    found = audio._first_frame(data, audio._id3v2_end(data[:10]))
+    found = decode._first_frame(data, decode._id3v2_end(data[:10]))
     if found is None:
         return None
     i, info = found
     samples = 0
     while i + 4 <= len(data):
-        info = audio._parse_frame_header(data[i : i + 4])
+        info = decode._parse_frame_header(data[i : i + 4])
         if info is None:
             break
         if i + info["length"] > len(data):
@@ -160,7 +168,7 @@ def exact_length(path: PathLike) -> AudioInfo | None:
     """
     import soundfile as sf
 
-    name = audio._check_path(path)
+    name = decode._check_path(path)
     try:
         info = sf.info(name)
     except sf.LibsndfileError as err:
@@ -189,8 +197,8 @@ def _kaiser_reach(rate: int) -> int:
     """Most input samples one 2016-resampler output reads on either side of its time."""
     ratio = audio.SR / rate
     scale = min(1.0, ratio)
-    win, _ = audio._filter_tables(ratio)
-    return len(win) // int(scale * 2**audio._KB_PRECISION) + 2
+    win, _ = _filter_tables(ratio)
+    return len(win) // int(scale * 2**_KB_PRECISION) + 2
 
 
 def input_span(start: int, stop: int, rate: int, n_in: int, resampler: str) -> tuple[int, int]:
@@ -277,22 +285,22 @@ def _kaiser_window(x: np.ndarray, lo: int, n_in: int, rate: int, start: int, sto
     stop_r = min(stop, n_out)
     if stop_r <= start:
         return out
-    num_table = 2**audio._KB_PRECISION
+    num_table = 2**_KB_PRECISION
     scale = min(1.0, ratio)
-    win, delta = audio._filter_tables(ratio)
+    win, delta = _filter_tables(ratio)
     g = math.gcd(rate, audio.SR)
     p, q = audio.SR // g, rate // g
     times = _accumulated_times(start, stop_r - start, ratio)
     n = times.astype(np.int64)
     frac = scale * (times - n)
-    if p <= audio._MAX_PHASES:
+    if p <= _MAX_PHASES:
         k = -(-32 // p)
         big_p, big_q = k * p, k * q
         reach = _kaiser_reach(rate)
         m0 = max(0, start // big_p - (-(-reach // big_q) + 1))
         first = m0 * big_p  # first output computed (a block start)
         seg = x[m0 * big_q - lo :]  # input_span started the window at this block
-        got = audio._resample_polyphase(
+        got = _resample_polyphase(
             seg, big_p, big_q, stop_r - first, win, delta, scale, num_table
         )[start - first :]
         t = np.arange(start, stop_r)
@@ -312,7 +320,7 @@ def _kaiser_window(x: np.ndarray, lo: int, n_in: int, rate: int, start: int, sto
 
 def _grouped(x, lo, n, frac, win, delta, scale, num_table) -> np.ndarray:
     """resampy's per-output sum for outputs reading around ``n`` (absolute indices)."""
-    return audio._resample_grouped(x, n - lo, frac, win, delta, scale, num_table)
+    return _resample_grouped(x, n - lo, frac, win, delta, scale, num_table)
 
 
 def _soxr_window(x: np.ndarray, lo: int, rate: int, n_in: int, start: int, stop: int) -> np.ndarray:
@@ -381,9 +389,9 @@ def _mp3_first_block(path: str) -> int | None:
     """
     with open(path, "rb") as fh:
         head = fh.read(10)
-        fh.seek(audio._id3v2_end(head))
+        fh.seek(decode._id3v2_end(head))
         data = fh.read(1 << 16)
-    found = audio._first_frame(data, 0)
+    found = decode._first_frame(data, 0)
     if found is None or not found[1]["mpeg1"] or found[1]["layer"] != 3:
         return None
     i, info = found
@@ -466,7 +474,7 @@ def read_melgrams(
     >>> from music_tagger.reading import read_melgrams
     >>> x, s, n = read_melgrams("song.ogg", 8, resampler="soxr_hq")  # doctest: +SKIP
     """
-    audio._check_resampler(resampler)
+    audio.check_resampler(resampler)
     if starts is None:
         starts = lambda n: audio.crop_starts(n, n_crops)  # noqa: E731
     name = os.fspath(path)

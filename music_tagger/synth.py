@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from .errors import AudioError, OutputExistsError, ParameterError
 
 #: Tags that follow from how a clip is rendered.
 TAGS = [
@@ -226,15 +227,15 @@ def make_mtt_like(
     """
     min_clips = 4 * MIN_CLIPS_PER_SPLIT
     if not isinstance(n_clips, Integral) or n_clips < min_clips:
-        raise ValueError(f"n_clips must be an integer >= {min_clips}; got {n_clips!r}")
+        raise ParameterError(f"n_clips must be an integer >= {min_clips}; got {n_clips!r}")
     if not duration > 0:
-        raise ValueError(f"duration must be > 0 seconds; got {duration!r}")
+        raise ParameterError(f"duration must be > 0 seconds; got {duration!r}")
     if not isinstance(sr, Integral) or sr <= 0:
-        raise ValueError(f"sr must be a positive integer; got {sr!r}")
+        raise ParameterError(f"sr must be a positive integer; got {sr!r}")
     root = Path(root)
     annotations = root / "annotations_final.csv"
     if annotations.exists() and not overwrite:
-        raise FileExistsError(f"{annotations} exists; pass overwrite=True to replace it")
+        raise OutputExistsError(f"{annotations} exists; pass overwrite=True to replace it")
 
     rng = np.random.default_rng(seed)
     n_samples = int(round(duration * sr))
@@ -264,9 +265,9 @@ def _write_mp3(path: Path, audio: np.ndarray, sr: int) -> None:
         sf.write(path, audio, sr, format="MP3")
         info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"could not write MP3 at sr={sr} to {path}: {err}") from err
+        raise AudioError(f"could not write MP3 at sr={sr} to {path}: {err}") from err
     if info.samplerate != sr or info.frames == 0:
-        raise ValueError(
+        raise AudioError(
             f"{path} reads back with {info.frames} frames at {info.samplerate} Hz, "
             f"expected {len(audio)} at {sr} Hz"
         )
@@ -360,7 +361,7 @@ def write_track(
 
 def _drop_info_frame(path: Path) -> None:
     """Remove the first MPEG frame (LAME's Xing/Info frame, with its LAME tag)."""
-    from .audio import _first_frame, _id3v2_end
+    from .audio.decode import _first_frame, _id3v2_end
 
     data = path.read_bytes()
     found = _first_frame(data, _id3v2_end(data[:10]))

@@ -52,6 +52,11 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
+from ._checks import positive_int
+from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
+from .errors import ParameterError
+from .registry import TAGS
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "DEFAULT_CROPS",
@@ -62,6 +67,7 @@ __all__ = [
     "get_model",
     "iter_tag",
     "predict_files",
+    "resolve_mode",
     "tag",
 ]
 
@@ -76,29 +82,16 @@ DEFAULT_BATCH_SIZE = 8
 AUDIO_EXTENSIONS = (
     ".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".au", ".snd",
 )  # fmt: skip
-#: Resampler of the default mode (the faithful mode always uses "kaiser_best_2016").
-FAST_RESAMPLER = "soxr_hq"
-FAITHFUL_RESAMPLER = "kaiser_best_2016"
+#: Resampler of the default mode (the faithful mode always uses kaiser_best_2016).
+FAST_RESAMPLER = SOXR_HQ
+FAITHFUL_RESAMPLER = KAISER_BEST_2016
 
 
 # --------------------------------------------------------------------------- decoding
 
 
 def _default_tags() -> list[str]:
-    # imported on use: music_tagger.weights imports Keras, which the CLI's --help
-    # and the module's constants should not pay for
-    from .weights import TAGS
-
     return list(TAGS)
-
-
-def _check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive integer{extra}, got {value!r}")
-    return int(value)
 
 
 def decode_predictions(
@@ -138,33 +131,33 @@ def decode_predictions(
     >>> decode_predictions(p, top_n=2)
     [[('jazz', 0.75), ('instrumental', 0.5)]]
     """
-    top_n = _check_positive_int(top_n, "top_n", allow_none=True)
+    top_n = positive_int(top_n, "top_n", allow_none=True)
     tags = _default_tags() if tags is None else list(tags)
     if hasattr(preds, "numpy") and not isinstance(preds, np.ndarray):
         preds = preds.numpy()  # a backend tensor
     try:
         arr = np.asarray(preds, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"preds must be a numeric array, got {type(preds).__name__} ({err})") from err
+        raise ParameterError(f"preds must be a numeric array, got {type(preds).__name__} ({err})") from err
     if arr.ndim == 1:
-        raise ValueError(
+        raise ParameterError(
             f"Expected a 2D array of shape (n_samples, {len(tags)}), got a 1D array of "
             f"shape {arr.shape} instead. Reshape it with preds[None, :] for a single "
             "clip."
         )
     if arr.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"Expected a 2D array of shape (n_samples, {len(tags)}), got an array of "
             f"shape {arr.shape} instead."
         )
     if arr.shape[1] != len(tags):
-        raise ValueError(
+        raise ParameterError(
             f"preds has {arr.shape[1]} columns but {len(tags)} tags were given; "
             "pass tags= with one name per column (the MSD taggers have 50 outputs; "
             "an include_top=False model outputs features, not tag scores)."
         )
     if np.isnan(arr).any():
-        raise ValueError("preds contains NaN")
+        raise ParameterError("preds contains NaN")
     k = len(tags) if top_n is None else min(top_n, len(tags))
     order = np.argsort(-arr, axis=1, kind="stable")[:, :k]
     return [[(tags[j], float(row[j])) for j in idx] for row, idx in zip(arr, order)]
@@ -277,7 +270,7 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
 
 @lru_cache(maxsize=4)
 def _pretrained(name: str):
-    from . import models
+    from . import models  # Keras: imported when a model is first needed
 
     return models.CRNN(weights="msd") if name == "crnn" else models.CNN(weights="msd")
 
@@ -297,10 +290,10 @@ def get_model(model: Any = None):
     if isinstance(model, str):
         key = model.lower()
         if key not in ("crnn", "cnn"):
-            raise ValueError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
         return _pretrained(key)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ValueError(
+        raise ParameterError(
             f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
         )
     return model
@@ -320,25 +313,39 @@ def _progress_bar(total: int, progress: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=False)
 
 
-def _resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tuple[int, str]:
-    """Checked (crops, resampler) of a mode; raises ValueError on a bad combination."""
-    from .audio import RESAMPLERS
+def resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tuple[int, str]:
+    """The checked ``(crops, resampler)`` of a tagging mode: the one place of the rule.
 
+    ``faithful`` means the single centre crop and the 2016 resampler; otherwise the
+    defaults are :data:`DEFAULT_CROPS` crops and :data:`FAST_RESAMPLER`.
+
+    Raises
+    ------
+    ParameterError
+        ``faithful`` with several crops or another resampler, or a bad value.
+
+    Examples
+    --------
+    >>> resolve_mode(None, True, None)
+    (1, 'kaiser_best_2016')
+    >>> resolve_mode(None, False, None)
+    (8, 'soxr_hq')
+    """
     if crops is None:
         crops = 1 if faithful else DEFAULT_CROPS
-    crops = _check_positive_int(crops, "crops")
+    crops = positive_int(crops, "crops")
     if faithful:
         if crops != 1:
-            raise ValueError(f"faithful=True uses the single centre crop; got crops={crops}")
+            raise ParameterError(f"faithful=True uses the single centre crop; got crops={crops}")
         if resampler not in (None, FAITHFUL_RESAMPLER):
-            raise ValueError(
+            raise ParameterError(
                 f"faithful=True uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}"
             )
         resampler = FAITHFUL_RESAMPLER
     elif resampler is None:
         resampler = FAST_RESAMPLER
     if resampler not in RESAMPLERS:
-        raise ValueError(f"resampler must be one of {RESAMPLERS}, got {resampler!r}")
+        raise ParameterError(f"resampler must be one of {RESAMPLERS}, got {resampler!r}")
     return crops, resampler
 
 
@@ -389,8 +396,8 @@ def predict_files(
     """
     from .pipeline import run
 
-    crops, resampler = _resolve_mode(crops, faithful, resampler)
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    crops, resampler = resolve_mode(crops, faithful, resampler)
+    batch_size = positive_int(batch_size, "batch_size")
     get_model(model)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
     stream = run(files, model, crops=crops, resampler=resampler, batch_size=batch_size, workers=workers)
@@ -411,13 +418,13 @@ def _with_progress(stream, total: int, progress: bool | None, desc: str):
 
 
 def _check_tags(keras_model_or_name: Any, tags: list[str]) -> None:
-    """ValueError when the model's output does not have one column per tag."""
+    """ParameterError when the model's output does not have one column per tag."""
     if isinstance(keras_model_or_name, str) or keras_model_or_name is None:
         n_out = len(_default_tags())  # the MSD taggers: 50 outputs
     else:
         n_out = keras_model_or_name.output_shape[-1]
     if n_out != len(tags):
-        raise ValueError(
+        raise ParameterError(
             f"the model outputs {n_out} values per clip but {len(tags)} tags were "
             "given; pass tags= with one name per output (an include_top=False model "
             "gives features, not tag scores: use predict_files for those)"
@@ -458,7 +465,7 @@ def iter_tag(
         model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
         taggram=taggram, hop=hop, thresholds=thresholds,
     )  # fmt: skip
-    workers = _check_positive_int(workers, "workers", allow_none=True)
+    workers = positive_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
     stream = run(files, model, workers=workers, **options)
     results = _with_progress(stream, len(files), progress, "tagging")
@@ -482,26 +489,26 @@ def prepare_run(
 
     Returns the keyword arguments of :func:`music_tagger.pipeline.run` (without
     ``workers``), the tags, ``top_n`` and the thresholds (or None). Raises
-    ValueError before any model is built or file read.
+    ParameterError before any model is built or file read.
     """
     tags = _default_tags() if tags is None else list(tags)
-    top_n = _check_positive_int(top_n, "top_n", allow_none=True)
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    top_n = positive_int(top_n, "top_n", allow_none=True)
+    batch_size = positive_int(batch_size, "batch_size")
     starts = None
     if taggram:
         from . import audio
         from .taggram import DEFAULT_HOP, taggram_starts
 
         if crops is not None or faithful:
-            raise ValueError("taggram=True places crops every hop seconds: leave crops and faithful unset")
+            raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
         hop = DEFAULT_HOP if hop is None else float(hop)
         if not hop > 0:
-            raise ValueError(f"hop must be a positive number of seconds, got {hop!r}")
+            raise ParameterError(f"hop must be a positive number of seconds, got {hop!r}")
         starts = partial(taggram_starts, hop=max(1, int(round(hop * audio.SR))))
         crops = 1
     elif hop is not None:
-        raise ValueError("hop is the taggram's crop spacing: pass taggram=True with it")
-    crops, resampler = _resolve_mode(crops, faithful, resampler)
+        raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
+    crops, resampler = resolve_mode(crops, faithful, resampler)
     threshold_of = None
     if thresholds is not None:
         from .calibration import load_thresholds
@@ -520,7 +527,7 @@ def prepare_run(
 
 def _check_model_name(model: str | None) -> None:
     if model is not None and model.lower() not in ("crnn", "cnn"):
-        raise ValueError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
 
 
 def _result(r, tags: list[str], top_n: int | None, taggram: bool, threshold_of) -> TagResult:

@@ -3,7 +3,7 @@
 Choi et al. (2016) trained with Adam (default parameters) on binary cross-entropy in
 mini-batches, computed the validation ROC-AUC after every epoch, and stopped early
 when it had not improved for a while, keeping the best weights. :func:`train` does
-this for any structure of :func:`music_tagger.architectures.build`;
+this for any structure of :func:`music_tagger.models.build`;
 :func:`finetune` starts from the MSD-pretrained CRNN instead.
 
 A run writes into its output folder:
@@ -22,7 +22,8 @@ are seeded from ``seed`` and the epoch, so runs are repeatable.
 
 Examples
 --------
->>> from music_tagger.training import train, evaluate_model
+>>> from music_tagger.evaluation import evaluate_model
+>>> from music_tagger.training import train
 >>> model_path = train("features", "runs/crnn", arch="crnn", n_params=100_000)  # doctest: +SKIP
 >>> evaluate_model(model_path, "features/test.h5")["roc_auc_macro"]            # doctest: +SKIP
 0.87
@@ -36,16 +37,19 @@ import shutil
 import sys
 import time
 import warnings
+import random
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from . import cache
 from ._atomic import atomic_path, write_text
-from .evaluation import evaluate, write_results
+from .evaluation import evaluate, load_model, predict_store
+from .errors import OutputExistsError, ParameterError
 
-__all__ = ["CONV_BLOCKS", "evaluate_model", "finetune", "make_dataset", "train"]
+__all__ = ["CONV_BLOCKS", "finetune", "train"]
 
 #: Layers of the CRNN that :func:`finetune` freezes first: the input BatchNorm and
 #: the four conv blocks.
@@ -58,67 +62,27 @@ _HISTORY_FIELDS = (
 _RESUMABLE_CHANGES = ("epochs", "patience", "verbose")
 
 
-def make_dataset(store: cache.Store, batch_size: int, shuffle_seed: Sequence[int] | None = None):
-    """A ``tf.data.Dataset`` of ``(melgrams[..., None], labels)`` batches from a store.
-
-    Parameters
-    ----------
-    store : music_tagger.cache.Store
-    batch_size : int
-    shuffle_seed : sequence of int, optional
-        Seeds of this pass's random order (e.g. ``(seed, epoch)``); None keeps the
-        store's order.
-
-    Examples
-    --------
-    >>> ds = make_dataset(cache.load_store("features/valid.h5"), 16)   # doctest: +SKIP
-    >>> x, y = next(iter(ds)); x.shape, y.shape                        # doctest: +SKIP
-    (TensorShape([16, 96, 1366, 1]), TensorShape([16, 50]))
-    """
-    import tensorflow as tf
-
-    order = np.arange(store.n)
-    if shuffle_seed is not None:
-        order = np.random.default_rng(list(shuffle_seed)).permutation(store.n)
-
-    def batches():
-        for start in range(0, store.n, batch_size):
-            index = order[start : start + batch_size]
-            x = cache.read_melgrams(store.path, index)
-            yield x[..., None], store.y[index].astype(np.float32)
-
-    signature = (
-        tf.TensorSpec((None, store.settings["n_mels"], store.frames, 1), tf.float32),
-        tf.TensorSpec((None, len(store.tags)), tf.float32),
-    )
-    n_batches = -(-store.n // batch_size)
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    # a known length lets Keras end each epoch without a "ran out of data" warning
-    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
-
-
-def _predict(model, store: cache.Store, batch_size: int) -> np.ndarray:
-    return model.predict(make_dataset(store, batch_size), verbose=0)
-
-
-def _load_model(path: Path):
-    """``keras.saving.load_model``, with the custom functions of our models registered."""
-    import keras
-
-    from . import legacy  # noqa: F401  (registers keras1_hard_sigmoid)
-
-    return keras.saving.load_model(path)
-
-
 def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     valid_store = cache.load_store(cache.store_path(store_dir, "valid"))
     if (valid_store.tags, valid_store.settings) != (train_store.tags, train_store.settings):
-        raise ValueError(
+        raise ParameterError(
             f"{valid_store.path} and {train_store.path} differ in tags or preprocessing; "
             "prepare both splits in one music-tagger prepare run"
         )
     return train_store, valid_store
+
+
+def _run_config(
+    kind: str, stores: tuple[cache.Store, cache.Store], *, epochs: int, batch_size: int,
+    patience: int, seed: int, verbose: int, **specific: Any,
+) -> dict[str, Any]:
+    """The settings a run is resumed under (``state.json``): the shared ones and its own."""
+    return {
+        "kind": kind, **specific, "epochs": int(epochs), "batch_size": int(batch_size),
+        "patience": int(patience), "seed": int(seed), "verbose": int(verbose),
+        "tags": stores[0].tags, "settings": stores[0].settings,
+    }  # fmt: skip
 
 
 def _initial_state(config: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +104,7 @@ def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[s
     if not path.exists():
         return _initial_state(config)
     if not resume:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out_dir} holds a run already; pass resume=True (--resume) to continue it, "
             "or choose another output folder"
         )
@@ -149,7 +113,7 @@ def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[s
     saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
     if fixed != saved:
         diffs = sorted(k for k in fixed.keys() | saved.keys() if fixed.get(k) != saved.get(k))
-        raise ValueError(
+        raise ParameterError(
             f"cannot resume {out_dir} with other settings ({', '.join(diffs)}); "
             f"it was started with {saved}"
         )
@@ -187,18 +151,59 @@ def _fit(
     ``build_model()`` returns a new compiled model; ``before_epoch(model, epoch)``
     may change it (e.g. unfreeze) before each epoch and returns the model to train.
     """
-    import keras
-
     out_dir = Path(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     state = _resume_state(out_dir, config, resume)
+    with _seeded_run():
+        return _epochs(out_dir, config, state, stores, build_model, before_epoch)
+
+
+@contextmanager
+def _seeded_run() -> Iterator[None]:
+    """Let a run seed the global random states, and put them back when it ends.
+
+    Keras draws initial weights from its global seed generator, so a run seeds it
+    (with Python's and NumPy's, through ``keras.utils.set_random_seed``); what the
+    caller's program had before is restored afterwards, so training leaves the
+    process's random streams as it found them.
+    """
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+    from tensorflow.python.eager import context
+
+    python_state, numpy_state, tf_seed = random.getstate(), np.random.get_state(), context.global_seed()
+    keras_seed = global_state.get_global_attribute(GLOBAL_RANDOM_SEED)
+    keras_generator = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        tf.random.set_seed(tf_seed)
+        global_state.set_global_attribute(GLOBAL_RANDOM_SEED, keras_seed)
+        global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, keras_generator)
+
+
+def _epochs(
+    out_dir: Path,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    stores: tuple[cache.Store, cache.Store],
+    build_model: Callable[[], Any],
+    before_epoch: Callable[[Any, int], Any] | None,
+) -> Path:
+    """The epochs of :func:`_fit`, inside :func:`_seeded_run`."""
+    import keras
+
     train_store, valid_store = stores
     seed, batch_size, verbose = config["seed"], config["batch_size"], config["verbose"]
     if state["checkpoint"] is None:
         keras.utils.set_random_seed(seed)
         model = build_model()
     else:
-        model = _load_model(out_dir / state["checkpoint"])
+        model = load_model(out_dir / state["checkpoint"])
         if verbose:
             print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
 
@@ -210,13 +215,13 @@ def _fit(
         _reseed_layers(model, seed, epoch)
         start = time.perf_counter()
         fit = model.fit(
-            make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
+            cache.make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
             epochs=1,
             shuffle=False,  # make_dataset already shuffles, seeded by (seed, epoch)
             verbose=verbose,
         )
         seconds = time.perf_counter() - start
-        results = evaluate(valid_store.y, _predict(model, valid_store, batch_size), valid_store.tags)
+        results = evaluate(valid_store.y, predict_store(model, valid_store, batch_size), valid_store.tags)
         auc = results["roc_auc_macro"]
         state["train_seconds"] += seconds
         state["history"].append({
@@ -315,7 +320,7 @@ def train(
     n_params : int, optional
         One of the paper's parameter budgets (e.g. 100_000), which picks the widths.
     widths : sequence of int, optional
-        Explicit widths (see :func:`music_tagger.architectures.build`).
+        Explicit widths (see :func:`music_tagger.models.build`).
     epochs : int
         Most epochs to train.
     batch_size : int
@@ -346,26 +351,18 @@ def train(
     >>> train("features", "runs/crnn-100k", n_params=100_000, patience=3)  # doctest: +SKIP
     PosixPath('runs/crnn-100k/model.keras')
     """
-    from . import architectures
+    from . import models  # Keras: imported when a model is built
 
     stores = _load_stores(store_dir)
-    config = {
-        "kind": "train",
-        "arch": arch,
-        "n_params": n_params,
-        "widths": None if widths is None else [int(w) for w in widths],
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "train", stores, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+        verbose=verbose, arch=arch, n_params=n_params,
+        widths=None if widths is None else [int(w) for w in widths],
+    )  # fmt: skip
 
     def build_model():
-        model = architectures.build(
-            arch, n_params, widths, classes=len(stores[0].tags),
+        model = models.build(
+            arch, n_params=n_params, widths=widths, classes=len(stores[0].tags),
             input_shape=(stores[0].settings["n_mels"], stores[0].frames, 1),
         )  # fmt: skip
         _compile(model, 1e-3)
@@ -424,7 +421,7 @@ def finetune(
     Returns
     -------
     pathlib.Path
-        ``<out_dir>/model.keras``.
+        ``<out_dir>/model.keras``, the fine-tuned model (as :func:`train` writes it).
 
     Raises
     ------
@@ -443,20 +440,12 @@ def finetune(
         if check_preprocessing:
             raise
         warnings.warn(f"{err}; fine-tuning anyway", stacklevel=2)
-    config = {
-        "kind": "finetune",
-        "weights": None if weights is None else str(weights),
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "patience": int(patience),
-        "freeze_epochs": int(freeze_epochs),
-        "learning_rate": float(learning_rate),
-        "unfreeze_learning_rate": float(unfreeze_learning_rate),
-        "seed": int(seed),
-        "verbose": int(verbose),
-        "tags": stores[0].tags,
-        "settings": stores[0].settings,
-    }
+    config = _run_config(
+        "finetune", stores, epochs=epochs, batch_size=batch_size, patience=patience,
+        seed=seed, verbose=verbose, weights=None if weights is None else str(weights),
+        freeze_epochs=int(freeze_epochs), learning_rate=float(learning_rate),
+        unfreeze_learning_rate=float(unfreeze_learning_rate),
+    )  # fmt: skip
 
     def build_model():
         import keras
@@ -481,50 +470,3 @@ def finetune(
         return model
 
     return _fit(out_dir, config, stores, build_model, resume=resume, before_epoch=unfreeze)
-
-
-def evaluate_model(
-    model_path: str | os.PathLike,
-    store: str | os.PathLike,
-    *,
-    batch_size: int = 16,
-    out: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """Score a trained model on a store (e.g. ``features/test.h5``).
-
-    Parameters
-    ----------
-    model_path : str or path-like
-        A ``.keras`` model of :func:`train` or :func:`finetune`; the ``tags.json``
-        beside it must match the store's tags.
-    store : str or path-like
-        A store of :func:`music_tagger.cache.prepare`.
-    batch_size : int
-    out : str or path-like, optional
-        Also write the results there (see :func:`music_tagger.evaluation.write_results`).
-
-    Returns
-    -------
-    dict
-        As :func:`music_tagger.evaluation.evaluate`.
-
-    Examples
-    --------
-    >>> r = evaluate_model("runs/crnn/model.keras", "features/test.h5")   # doctest: +SKIP
-    >>> round(r["roc_auc_macro"], 3)                                       # doctest: +SKIP
-    0.861
-    """
-    model_path, info = Path(model_path), cache.load_store(store)
-    tags_file = model_path.with_name("tags.json")
-    if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
-        raise ValueError(f"{model_path} was trained on other tags than those of {info.path}")
-    model = _load_model(model_path)
-    frames = model.input_shape[2]
-    if frames not in (None, info.frames):
-        raise ValueError(
-            f"{model_path} takes {frames} frames, but {info.path} holds {info.frames}"
-        )
-    results = evaluate(info.y, _predict(model, info, batch_size), info.tags)
-    if out is not None:
-        write_results(results, out)
-    return results

@@ -14,10 +14,8 @@ from music_tagger.architectures import (
     BUDGETS,
     INPUT_SHAPE,
     ORIGINAL_WIDTHS,
-    build,
-    count_params,
-    table,
 )
+from music_tagger.models import build, count_params, derive_widths, table
 
 PAPER_BUDGETS = [100_000, 250_000, 500_000, 1_000_000, 3_000_000]
 CONFIGS = [(arch, budget) for arch in ("k1c2", "k2c1", "k2c2", "crnn") for budget in PAPER_BUDGETS]
@@ -38,7 +36,6 @@ def test_table_has_all_20_configurations_within_2_percent_of_their_budget():
     assert [(r["arch"], r["budget"]) for r in rows] == CONFIGS
     for r in rows:
         assert abs(r["trainable"] / r["budget"] - 1) <= BUDGET_TOLERANCE, r
-        assert r["ratio"] == r["trainable"] / r["budget"]
         # the total adds the BatchNorm moving statistics: 2 per normalised feature
         assert r["total"] > r["trainable"]
 
@@ -63,10 +60,11 @@ def test_the_released_models_are_named_configurations():
 @pytest.mark.parametrize("arch", ["k1c2", "k2c1"])
 def test_derived_widths_follow_the_scaling_rule(arch):
     # re-derives the smallest row (the others take a few seconds each)
-    assert architectures.derive_widths(arch, 100_000) == BUDGETS[arch][100_000]
-    conv, dense = architectures.SCALING_RULE[arch]
-    widths = BUDGETS[arch][3_000_000]
-    assert len(widths) == len(conv) + len(dense)
+    assert derive_widths(arch, 100_000) == BUDGETS[arch][100_000]
+    # every other row lies on the rule too: some scale factor gives exactly its widths
+    for budget, widths in BUDGETS[arch].items():
+        scales = np.linspace(widths[0] - 0.5, widths[0] + 0.5, 2001)
+        assert any(architectures.scaled_widths(arch, s) == widths for s in scales), budget
 
 
 @pytest.mark.slow
@@ -85,15 +83,6 @@ def test_each_configuration_runs_forward_and_trains_one_step(arch, budget):
     model.compile(optimizer="adam", loss="binary_crossentropy", run_eagerly=True)
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
-
-
-def test_builders_share_one_signature():
-    import inspect
-
-    params = {
-        name: list(inspect.signature(b).parameters)[:4] for name, b in BUILDERS.items()
-    }
-    assert all(p == ["weights", "include_top", "input_tensor", "classes"] for p in params.values())
 
 
 def test_builders_take_classes_include_top_and_an_input_tensor():

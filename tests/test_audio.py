@@ -4,6 +4,7 @@ The four ``bensound-*.npy`` files are the 2016 code's output. Every step of
 :mod:`music_tagger.audio` is shown to be needed by leaving it out and watching the
 error against them grow.
 """
+import importlib
 import math
 import os
 import shutil
@@ -12,8 +13,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CLIPS
 from music_tagger import audio
+from music_tagger.audio.decode import _decode, _parse_frame_header, _signal
+from music_tagger.audio.resample import (
+    _kaiser_best_2016_window,
+    _resample_kaiser_best_2016,
+    _time_registers,
+)
+from music_tagger.registry import example_names
+
+CLIPS = example_names()
+# the module, not the function music_tagger.audio.resample that shadows it
+resample_module = importlib.import_module("music_tagger.audio.resample")
 
 # Measured on the four clips (kaiser_best_2016: mean 1.1e-5..3.2e-5 dB, max
 # 6.0e-4..1.17e-3 dB; soxr_hq: mean 0.030..0.052 dB, max 5.4..9.0 dB).
@@ -30,7 +41,7 @@ def slow_resample(x, sr_orig, sr_new, periodic=False):
     ratio = float(sr_new) / sr_orig
     n_orig = len(x)
     n_out = int(n_orig * ratio)
-    interp_win = np.array(audio._kaiser_best_2016_window(periodic))
+    interp_win = np.array(_kaiser_best_2016_window(periodic))
     if ratio < 1:
         interp_win *= ratio
     interp_delta = np.zeros_like(interp_win)
@@ -70,7 +81,7 @@ def clips(reference_data):
     """Per clip: the reference spectrogram and today's raw decode (float64, file rate)."""
     out = {}
     for name in CLIPS:
-        data, rate = sf.read(reference_data / f"{name}.mp3", dtype="float64", always_2d=True)
+        data, rate, _ = _decode(reference_data / f"{name}.mp3")  # the library's decode
         ref = np.load(reference_data / f"{name}.npy")
         assert ref.shape == (1, 1, 96, 1366)
         out[name] = (ref[0, 0], data, rate)
@@ -78,15 +89,11 @@ def clips(reference_data):
 
 
 def pipeline(data, rate, *, pcm16=True, shift=529, periodic=False, times=True, pad="reflect"):
-    """The faithful recipe from a raw decode, with switches to leave steps out."""
-    if pcm16:
-        data = np.clip(np.round(data * 32768), -32768, 32767) / 32768
-    y = data.astype(np.float32).mean(axis=1)
-    if shift:
-        y = np.concatenate([y[shift:], np.zeros(shift, np.float32)])
-    y = audio.resample_kaiser_best_2016(
-        y, rate, audio.SR, _periodic=periodic, _accumulated_times=times
-    )
+    """The library's faithful steps after decoding, with switches to leave one out."""
+    y = _signal(
+        data, rate, audio.SR, resampler=audio.KAISER_BEST_2016, delay=shift, pcm16=pcm16,
+        periodic=periodic, accumulated_times=times,
+    )  # fmt: skip
     return audio.log_melgram(audio.center_crop(y), pad_mode=pad)
 
 
@@ -206,7 +213,7 @@ def test_vectorised_resampler_equals_loop(sr_orig, sr_new, n):
 
 def test_generic_path_equals_loop(monkeypatch):
     # rate pairs with too many phases for the polyphase matrix take the grouped path
-    monkeypatch.setattr(audio, "_MAX_PHASES", 0)
+    monkeypatch.setattr(resample_module, "_MAX_PHASES", 0)
     x = np.random.default_rng(1).standard_normal(500)
     for sr_orig, sr_new in [(44100, 12000), (8000, 12000)]:
         np.testing.assert_allclose(
@@ -221,17 +228,17 @@ def test_resampler_follows_accumulated_times(monkeypatch):
     # picks the next input sample and another table offset
     x = np.random.default_rng(2).standard_normal(44100 * 3)
     n_out = int(len(x) * 12000 / 44100)
-    times = audio._time_registers(n_out, 12000 / 44100)
+    times = _time_registers(n_out, 12000 / 44100)
     drifted = np.flatnonzero(times.astype(np.int64) != (np.arange(n_out) * 147) // 40)
     assert len(drifted) > 100 and drifted[0] == 200
     fast = audio.resample_kaiser_best_2016(x, 44100, 12000)
-    exact_times = audio.resample_kaiser_best_2016(x, 44100, 12000, _accumulated_times=False)
+    exact_times = _resample_kaiser_best_2016(x, 44100, 12000, accumulated_times=False)
     assert np.abs(fast - exact_times)[drifted].min() > 1e-6
     others = np.setdiff1d(np.arange(n_out), drifted)
     np.testing.assert_allclose(fast[others], exact_times[others], rtol=0, atol=1e-9)
     # the grouped path computes every output from its own summed time, including the
     # slow drift of the interpolation weight that the polyphase path leaves out
-    monkeypatch.setattr(audio, "_MAX_PHASES", 0)
+    monkeypatch.setattr(resample_module, "_MAX_PHASES", 0)
     exact = audio.resample_kaiser_best_2016(x, 44100, 12000)
     np.testing.assert_allclose(exact, fast, rtol=0, atol=2e-7)
 
@@ -263,7 +270,7 @@ def test_sine_passes_and_alias_is_rejected():
 
 
 def _frame(header: bytes, tag: bytes = b"", at: int = 0) -> bytes:
-    info = audio._parse_frame_header(header)
+    info = _parse_frame_header(header)
     body = bytearray(info["length"] - 4)
     body[at : at + len(tag)] = tag
     return header + bytes(body)

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIPS
 from music_tagger import cli
 from music_tagger.tagging import get_model
+from music_tagger.registry import example_names
+
+CLIPS = example_names()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,3 +190,31 @@ def test_a_missing_input_is_one_error_line_and_exit_1(capsys, tmp_path, argv, me
     err = capsys.readouterr().err
     assert code == 1
     assert message in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_package_errors_are_one_line_and_bugs_show_their_traceback(capsys, monkeypatch, tmp_path, debug):
+    from music_tagger import synth
+    from music_tagger.errors import DataError
+
+    def fails(error):
+        def make_mtt_like(*args, **kwargs):
+            raise error
+        return make_mtt_like
+
+    extra = ["--debug"] if debug else []
+    monkeypatch.setattr(synth, "make_mtt_like", fails(DataError("the labels are inconsistent")))
+    if debug:  # --debug: the traceback of everything
+        with pytest.raises(DataError):
+            cli.main(["synth", str(tmp_path), *extra])
+    else:
+        code, out, err = run_main(capsys, "synth", str(tmp_path))
+        assert (code, out) == (1, "")
+        assert err == "music-tagger: error: the labels are inconsistent\n"
+    # a ValueError that is not ours is a bug: never hidden behind one line
+    monkeypatch.setattr(synth, "make_mtt_like", fails(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["synth", str(tmp_path), *extra])

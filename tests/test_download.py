@@ -14,12 +14,12 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from music_tagger import weights
+from music_tagger import registry
+from music_tagger.errors import WeightsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,14 +64,14 @@ def served(tmp_path: Path, reference_data: Path) -> Path:
 
 @pytest.fixture
 def no_local_copy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(weights.ENV_DIR, raising=False)
+    monkeypatch.delenv(registry.ENV_DIR, raising=False)
 
 
 def test_url_is_the_public_address_unless_a_mirror_is_set(monkeypatch):
-    monkeypatch.delenv(weights.ENV_BASE_URL, raising=False)
-    assert weights.url("weights", "crnn_msd_theano").startswith("https://github.com/keunwoochoi/")
-    monkeypatch.setenv(weights.ENV_BASE_URL, "http://models.internal:8080/crnn/")
-    assert weights.url("examples", "bensound-cute") == (
+    monkeypatch.delenv(registry.ENV_BASE_URL, raising=False)
+    assert registry.url("weights", "crnn_msd_theano").startswith("https://github.com/keunwoochoi/")
+    monkeypatch.setenv(registry.ENV_BASE_URL, "http://models.internal:8080/crnn/")
+    assert registry.url("examples", "bensound-cute") == (
         "http://models.internal:8080/crnn/data/bensound-cute.mp3"
     )
 
@@ -79,13 +79,13 @@ def test_url_is_the_public_address_unless_a_mirror_is_set(monkeypatch):
 def test_download_from_mirror_then_cache_hit(served, tmp_path, monkeypatch, no_local_copy, reference_data):
     cache = tmp_path / "cache"
     with _Mirror(served) as mirror:
-        monkeypatch.setenv(weights.ENV_BASE_URL, mirror.url)
-        first = weights.get_file("spectrograms", "bensound-cute", cache_dir=cache)
+        monkeypatch.setenv(registry.ENV_BASE_URL, mirror.url)
+        first = registry.get_file("spectrograms", "bensound-cute", cache_dir=cache)
         assert mirror.requests == ["/mirror/data/bensound-cute.npy"]
         assert first == cache / "music_tagger" / "bensound-cute.npy"
         assert first.read_bytes() == (reference_data / "bensound-cute.npy").read_bytes()
 
-        second = weights.get_file("spectrograms", "bensound-cute", cache_dir=cache)
+        second = registry.get_file("spectrograms", "bensound-cute", cache_dir=cache)
         assert second == first
         assert len(mirror.requests) == 1, "a cached file must not be requested again"
 
@@ -97,26 +97,26 @@ def test_corrupt_download_is_refused_and_not_cached(served, tmp_path, monkeypatc
     served_file.write_bytes(bytes(data))
     cache = tmp_path / "cache"
     with _Mirror(served) as mirror:
-        monkeypatch.setenv(weights.ENV_BASE_URL, mirror.url)
-        with pytest.raises(weights.WeightsError, match="sha256"):
-            weights.get_file("spectrograms", "bensound-cute", cache_dir=cache)
+        monkeypatch.setenv(registry.ENV_BASE_URL, mirror.url)
+        with pytest.raises(WeightsError, match="sha256"):
+            registry.get_file("spectrograms", "bensound-cute", cache_dir=cache)
         assert len(mirror.requests) == 1
     assert not any(p.is_file() for p in cache.rglob("*")), "the refused file was kept"
 
 
 def test_missing_file_on_the_mirror_names_the_address(served, tmp_path, monkeypatch, no_local_copy):
     with _Mirror(served) as mirror:
-        monkeypatch.setenv(weights.ENV_BASE_URL, mirror.url)
-        with pytest.raises(weights.WeightsError, match=r"mirror/data/bensound-dubstep\.npy.*404"):
-            weights.get_file("spectrograms", "bensound-dubstep", cache_dir=tmp_path / "cache")
+        monkeypatch.setenv(registry.ENV_BASE_URL, mirror.url)
+        with pytest.raises(WeightsError, match=r"mirror/data/bensound-dubstep\.npy.*404"):
+            registry.get_file("spectrograms", "bensound-dubstep", cache_dir=tmp_path / "cache")
 
 
 def test_suite_without_reference_files_or_network_stops_with_one_message(tmp_path):
     """A clone with no reference folder and no network: one clear message, no traceback."""
     env = {
         **os.environ,
-        weights.ENV_DIR: str(tmp_path / "empty"),  # holds none of the files
-        weights.ENV_BASE_URL: "http://127.0.0.1:9/",  # the discard port: nothing listens
+        registry.ENV_DIR: str(tmp_path / "empty"),  # holds none of the files
+        registry.ENV_BASE_URL: "http://127.0.0.1:9/",  # the discard port: nothing listens
         "KERAS_HOME": str(tmp_path / "keras"),
     }
     (tmp_path / "empty").mkdir()
@@ -127,7 +127,7 @@ def test_suite_without_reference_files_or_network_stops_with_one_message(tmp_pat
     out = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, out
     assert "the tests need the original reference files" in out
-    assert "data/music_tagger_crnn_weights_theano.h5" in out and weights.ENV_DIR in out
+    assert "data/music_tagger_crnn_weights_theano.h5" in out and registry.ENV_DIR in out
     assert out.count("the tests need the original reference files") == 1
     assert "Traceback" not in out and "KeyError" not in out
     assert not re.search(r"\d+ (passed|failed|error)", out), "tests ran anyway"

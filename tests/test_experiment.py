@@ -7,7 +7,9 @@ import pytest
 from music_tagger import cache, training
 from music_tagger.cli import main
 from music_tagger.data import read_mtt
-from music_tagger.experiment import COLUMNS, Config, grid, parse_budgets, read_results
+from music_tagger.architectures import parse_budgets
+from music_tagger.evaluation import GRID_COLUMNS, read_grid_results
+from music_tagger.experiment import Config, grid
 from music_tagger.figures import FIGURES, plot_per_tag, tag_groups
 from music_tagger.synth import TAGS, make_mtt_like
 
@@ -42,7 +44,7 @@ def _snapshot(out):
 
 @pytest.mark.slow
 def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
-    rows = read_results(runs)
+    rows = read_grid_results(runs)
     assert [(r["arch"], r["budget"]) for r in rows] == [(a, b) for a in ARCHS for b in BUDGETS]
     n_train = cache.load_store(cache.store_path(stores, "train")).n
     for row, config in zip(rows, grid(ARCHS, BUDGETS, width_scale=0.1)):
@@ -57,7 +59,7 @@ def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
         assert (runs / config.name / "model.keras").exists()
 
     header, *lines = (runs / "results.csv").read_text().splitlines()
-    assert header.split(",") == [*COLUMNS, *(f"auc:{t}" for t in rows[0]["per_tag"])]
+    assert header.split(",") == [*GRID_COLUMNS, *(f"auc:{t}" for t in rows[0]["per_tag"])]
     assert len(lines) == len(rows) and lines[0].startswith("k2c2,100000,2x4x4x6x8,")
 
 
@@ -105,7 +107,7 @@ def test_parse_budgets_and_grid():
 
 def test_tag_groups():
     from music_tagger.figures import MSD_TAG_GROUPS
-    from music_tagger.weights import TAGS as MSD_TAGS
+    from music_tagger.registry import TAGS as MSD_TAGS
 
     grouped = [t for ts in MSD_TAG_GROUPS.values() for t in ts]
     assert sorted(grouped) == sorted(MSD_TAGS)  # every MSD tag in exactly one group

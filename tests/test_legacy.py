@@ -7,11 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import CLIPS
 from music_tagger import legacy
-from music_tagger.architectures import build
-from music_tagger.models import CRNN
-from music_tagger.weights import WeightsError, get_file, load_legacy_weights
+from music_tagger.models import CRNN, build
+from music_tagger.errors import WeightsError
+from music_tagger.legacy import load_legacy_weights
+from music_tagger.registry import example_names, get_file
+
+CLIPS = example_names()
 
 
 @pytest.fixture(scope="module")
@@ -123,5 +125,5 @@ def test_gru_packing_order_is_update_reset_candidate():
     np.testing.assert_array_equal(bias, [0, 0, 1, 1, 2, 2])
     assert kernel.shape == (2, 6) and recurrent.shape == (2, 6)
     del arrays["U_r"]
-    with pytest.raises(KeyError, match="U_r"):
+    with pytest.raises(WeightsError, match="U_r"):
         legacy.pack_gru_weights(arrays)

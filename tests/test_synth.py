@@ -1,6 +1,5 @@
 """Tests for music_tagger.synth: layout, labels, determinism and audio that fits the tags."""
 import csv
-import time
 
 import numpy as np
 import pytest
@@ -34,13 +33,12 @@ def _split_of(mp3_path):
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("mtt_like")
-    start = time.perf_counter()
     make_mtt_like(root, n_clips=N_CLIPS, duration=2.0, sr=SR, seed=7)
-    return root, time.perf_counter() - start
+    return root
 
 
 def test_layout_is_magnatagatune(made):
-    root, _ = made
+    root = made
     text = (root / "annotations_final.csv").read_text()
     assert text.startswith('"clip_id"\t')
     header, rows = _read_annotations(root)
@@ -57,7 +55,7 @@ def test_layout_is_magnatagatune(made):
 
 
 def test_every_tag_in_every_conventional_split(made):
-    _, rows = _read_annotations(made[0])
+    _, rows = _read_annotations(made)
     for split in ("train", "valid", "test"):
         in_split = [r for r in rows if _split_of(r["mp3_path"]) == split]
         present = set().union(*(r["tags"] for r in in_split))
@@ -65,7 +63,7 @@ def test_every_tag_in_every_conventional_split(made):
 
 
 def test_tags_are_consistent_and_decoys_rare(made):
-    _, rows = _read_annotations(made[0])
+    _, rows = _read_annotations(made)
     for r in rows:
         tags = r["tags"]
         assert len(tags & {"guitar", "organ", "noisy"}) == 1
@@ -78,7 +76,7 @@ def test_tags_are_consistent_and_decoys_rare(made):
 
 
 def test_mp3_reads_back(made):
-    root, _ = made
+    root = made
     _, rows = _read_annotations(root)
     audio, sr = sf.read(root / rows[0]["mp3_path"], dtype="float32")
     assert sr == SR
@@ -102,7 +100,7 @@ def _features(root, row):
 
 
 def test_audio_follows_the_tags(made):
-    root, rows = made[0], _read_annotations(made[0])[1]
+    root, rows = made, _read_annotations(made)[1]
     feats = [(r["tags"], _features(root, r)) for r in rows]
 
     def values(key, tag, where=lambda tags: True):
@@ -117,7 +115,7 @@ def test_audio_follows_the_tags(made):
 
 
 def test_deterministic_given_seed(made, tmp_path):
-    root, _ = made
+    root = made
     again = make_mtt_like(tmp_path / "again", n_clips=N_CLIPS, duration=2.0, sr=SR, seed=7)
     assert again == tmp_path / "again"
     assert (again / "annotations_final.csv").read_text() == (
@@ -153,8 +151,3 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
 def test_invalid_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_mtt_like(tmp_path, **kwargs)
-
-
-def test_fast_enough(made):
-    # 40 clips of 2 s; the brief's budget is 300 clips of 3 s well under 30 s.
-    assert made[1] < 10.0

@@ -7,9 +7,11 @@ one or two crops to stay quick.
 import numpy as np
 import pytest
 
-from conftest import CLIPS
 from music_tagger import TAGS, audio, decode_predictions, tag, tagging
 from music_tagger.tagging import TagResult, expand_paths, get_model, predict_files
+from music_tagger.registry import example_names
+
+CLIPS = example_names()
 
 # The published scores are rounded to 3 decimals; faithful tagging of the mp3 files
 # was measured at a max abs difference of 0.00050 over the 40 numbers.
@@ -58,9 +60,9 @@ def test_decode_predictions_sorts_and_keeps_full_precision():
 
 def test_decode_predictions_ties_keep_tag_order_and_top_n_bounds():
     p = np.full((1, 50), 0.5)
-    assert [t for t, _ in decode_predictions(p, top_n=3)[0]] == TAGS[:3]
+    assert [t for t, _ in decode_predictions(p, top_n=3)[0]] == list(TAGS[:3])
     assert len(decode_predictions(p, top_n=500)[0]) == 50
-    assert [t for t, _ in decode_predictions(p, top_n=None)[0]] == TAGS
+    assert [t for t, _ in decode_predictions(p, top_n=None)[0]] == list(TAGS)
 
 
 def test_decode_predictions_custom_tags_and_lists():

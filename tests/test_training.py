@@ -1,6 +1,7 @@
 """Training on synthetic MTT-layout data: the AUC reached, resuming after SIGKILL,
 fine-tuning the MSD CRNN."""
 import json
+import random
 import os
 import signal
 import subprocess
@@ -35,13 +36,18 @@ def stores(mtt, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_small_crnn_reaches_auc_085(stores, tmp_path):
-    from music_tagger.training import evaluate_model, train
+    from music_tagger.evaluation import evaluate_model
+    from music_tagger.training import train
 
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     start = time.perf_counter()
     model_path = train(
         stores, tmp_path, n_params=100_000, epochs=12, batch_size=8, patience=3, verbose=0
     )
     seconds = time.perf_counter() - start
+    # the run seeded itself and gave the caller's random streams back untouched
+    assert random.getstate() == python_state
+    assert repr(np.random.get_state()) == repr(numpy_state)
     history = json.loads((tmp_path / "history.json").read_text())
     results = evaluate_model(model_path, cache.store_path(stores, "test"), out=tmp_path / "test")
     print(f"\ntrained {len(history)} epochs in {seconds:.0f} s; test ROC-AUC "
@@ -73,12 +79,16 @@ def _run(store_dir: Path, out: Path) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.training import _load_model
+    from music_tagger.evaluation import load_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = _run(stores, killed)
+    deadline = time.monotonic() + 300  # never hang CI on a run that stalls
     while not (killed / "state.json").exists():  # the first epoch is committed
         assert proc.poll() is None, proc.stderr.read()
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the first epoch did not finish within 300 s")
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -95,7 +105,7 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
     state = json.loads((killed / "state.json").read_text())
     assert state["epochs_done"] == 3 and not any(killed.rglob("*tmp*"))
     for path in [killed / "model.keras", *(killed / "checkpoints").iterdir()]:
-        _load_model(path)  # nothing corrupt
+        load_model(path)  # nothing corrupt
 
 
 def test_resume_guards(stores, tmp_path):

@@ -6,36 +6,38 @@ import keras
 import numpy as np
 import pytest
 
-from music_tagger import weights
-from music_tagger.architectures import build
-from music_tagger.models import CRNN
-from music_tagger.weights import WeightsError, get_file, load_legacy_weights
+from music_tagger import registry
+from music_tagger.models import CRNN, build
+
+from music_tagger.errors import WeightsError
+from music_tagger.legacy import load_legacy_weights
+from music_tagger.registry import get_file
 
 
 def test_registry_lists_every_file_with_a_sha256():
-    reg = weights.registry()
+    reg = registry.registry()
     entries = [e for section in ("weights", "examples", "spectrograms", "documents")
                for e in reg[section].values()]
     assert len(entries) == 13
     for entry in entries:
         assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
         assert entry["url"].startswith("https://") and entry["url"].endswith(entry["path"])
-    assert len(weights.TAGS) == 50 and weights.TAGS[9] == "jazz"
+    assert len(registry.TAGS) == 50 and registry.TAGS[9] == "jazz"
 
 
 def test_local_copy_is_found_and_checked(reference_data):
     assert get_file("weights", "crnn_msd_theano") == (
         reference_data / "music_tagger_crnn_weights_theano.h5"
     )
-    assert weights.example("bensound-cute").name == "bensound-cute.mp3"
+    assert registry.example("bensound-cute").name == "bensound-cute.mp3"
     with pytest.raises(WeightsError, match="unknown example"):
-        weights.example("bensound-nope")
+        registry.example("bensound-nope")
 
 
 def _fake_dir(tmp_path, monkeypatch, name, content: bytes):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / name).write_bytes(content)
-    monkeypatch.setenv(weights.ENV_DIR, str(tmp_path))
+    monkeypatch.setenv(registry.ENV_DIR, str(tmp_path))
 
 
 def test_corrupt_local_copy_is_refused(reference_data, tmp_path, monkeypatch):
@@ -46,13 +48,13 @@ def test_corrupt_local_copy_is_refused(reference_data, tmp_path, monkeypatch):
 
 
 def test_offline_without_local_copy_says_how_to_provide_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv(weights.ENV_DIR, str(tmp_path))
+    monkeypatch.setenv(registry.ENV_DIR, str(tmp_path))
 
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)  # never download in tests
-    with pytest.raises(WeightsError, match=f"set {weights.ENV_DIR}.*music_tagger_crnn"):
+    with pytest.raises(WeightsError, match=f"set {registry.ENV_DIR}.*music_tagger_crnn"):
         CRNN(weights="msd")
 
 

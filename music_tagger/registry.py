@@ -1,4 +1,4 @@
-"""Finding the original files and importing Keras 1 HDF5 weights into Keras 3 models.
+"""The registry of the original files, and the MSD tag names: no Keras needed.
 
 Known files (weights and example clips) are listed, with their public address and
 sha256, in the registry ``music_tagger/registry.json`` (package data, so it is in every
@@ -6,16 +6,16 @@ wheel and every editable install). :func:`get_file` resolves an entry from the f
 ``$MUSIC_TAGGER_WEIGHTS_DIR`` when it holds the file, else downloads it with
 ``keras.utils.get_file``; either way the sha256 is checked.
 
-:func:`load_legacy_weights` reads an original Keras 1 HDF5 file with h5py and sets
-it into a model built by :mod:`music_tagger.architectures`, through the conversions of
-:mod:`music_tagger.legacy`.
+Reading the tag names or the registry imports neither Keras nor TensorFlow (Keras is
+imported by :func:`get_file` only when it must download). Loading the weights into a
+model is :func:`music_tagger.legacy.load_legacy_weights`.
 
 Examples
 --------
->>> from music_tagger import weights
->>> weights.TAGS[:3]
-['rock', 'pop', 'alternative']
->>> path = weights.example("bensound-cute")   # doctest: +SKIP
+>>> from music_tagger import registry
+>>> registry.TAGS[:3]
+('rock', 'pop', 'alternative')
+>>> path = registry.example("bensound-cute")   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -26,20 +26,12 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import h5py
-import numpy as np
-
-if TYPE_CHECKING:
-    from . import legacy
+from .errors import WeightsError
 
 ENV_DIR = "MUSIC_TAGGER_WEIGHTS_DIR"
 ENV_BASE_URL = "MUSIC_TAGGER_BASE_URL"
-
-
-class WeightsError(ValueError):
-    """A weight file is missing, corrupt, or does not match the architecture."""
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +41,8 @@ def registry() -> dict[str, Any]:
     return json.loads(text)
 
 
-TAGS: list[str] = list(registry()["tag_sets"]["msd50"])
+#: The 50 last.fm tags of the MSD weights, in the order of the models' outputs.
+TAGS: tuple[str, ...] = tuple(registry()["tag_sets"]["msd50"])
 
 
 def _sha256(path: Path) -> str:
@@ -220,124 +213,3 @@ def read_published_scores(path: str | os.PathLike) -> dict[str, list[tuple[str, 
     if not table:
         raise WeightsError(f"{path} holds no published scores")
     return table
-
-
-#: Suffixes of the weight files Keras 3 writes; any other file is read as Keras 1.
-KERAS3_SUFFIXES = (".keras", ".weights.h5")
-
-
-def is_keras3_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a Keras 3 ``.keras`` / ``.weights.h5`` file (by its name).
-
-    Examples
-    --------
-    >>> is_keras3_file("run/model.keras"), is_keras3_file("music_tagger_crnn_weights_theano.h5")
-    (True, False)
-    """
-    return str(path).endswith(KERAS3_SUFFIXES)
-
-
-def _read_keras1_file(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """``{layer: {short weight name: array}}`` from a Keras 1 HDF5 weight file."""
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as err:
-        raise WeightsError(f"{path} is not a readable HDF5 file ({err})") from err
-    with f:
-        if "layer_names" not in f.attrs:
-            raise WeightsError(f"{path} is not a Keras 1 weight file (no 'layer_names')")
-        out = {}
-        for layer in (n.decode() for n in f.attrs["layer_names"]):
-            group = f[layer]
-            arrays = {}
-            for full in (n.decode() for n in group.attrs["weight_names"]):
-                short = full.split(":")[0]
-                if short.endswith("_1"):  # tensorflow files: 'conv1_W_1:0'
-                    short = short[:-2]
-                arrays[short[len(layer) + 1 :]] = group[full][()]
-            out[layer] = arrays
-    return out
-
-
-def _is_theano_file(path: Path) -> bool:
-    """Files saved from the tensorflow backend name their variables ``...:0``."""
-    with h5py.File(path, "r") as f:
-        for layer in (n.decode() for n in f.attrs["layer_names"]):
-            names = [n.decode() for n in f[layer].attrs["weight_names"]]
-            if names:
-                return not names[0].endswith(":0")
-    raise WeightsError(f"{path} holds no weights")
-
-
-def _layer_arrays(layer, arrays: dict[str, np.ndarray], flip: bool, bn_semantics: str):
-    """The Keras 3 weight list of ``layer`` from its Keras 1 arrays."""
-    from . import legacy  # Keras: imported on use, so that TAGS and the registry stay light
-
-    kind = type(layer).__name__
-    if kind == "Conv2D":
-        return [legacy.convert_conv_kernel(arrays["W"], flip), arrays["b"]]
-    if kind == "BatchNormalization":
-        mean, var = legacy.convert_bn_statistics(
-            arrays["running_mean"], arrays["running_std"], bn_semantics, layer.epsilon
-        )
-        return [arrays["gamma"], arrays["beta"], mean, var]
-    if kind == "GRU":
-        return legacy.pack_gru_weights(arrays)
-    if kind == "Dense":
-        return [arrays["W"], arrays["b"]]
-    raise WeightsError(f"no Keras 1 conversion for layer {layer.name!r} of type {kind}")
-
-
-def load_legacy_weights(
-    model,
-    path: str | os.PathLike,
-    *,
-    bn_semantics: legacy.BNSemantics = "variance",
-    flip: bool | None = None,
-) -> None:
-    """Set an original Keras 1 HDF5 weight file into ``model``, layer by layer by name.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Built by :mod:`music_tagger.architectures` (layer names as in the original).
-    path : path-like
-        A Keras 1 weight file, theano or tensorflow variant.
-    bn_semantics : {"variance", "std_keras106"}
-        How to read ``running_std`` (see :func:`legacy.convert_bn_statistics`).
-    flip : bool, optional
-        Flip conv kernels; default: detected from the file (theano files flip).
-
-    Raises
-    ------
-    WeightsError
-        Not HDF5, not a Keras 1 file, a layer of the model missing in the file, or
-        an array whose shape does not fit; the message names the layer and shapes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weight file not found: {path}")
-    stored = _read_keras1_file(path)
-    flip = _is_theano_file(path) if flip is None else flip
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        if layer.name not in stored:
-            raise WeightsError(
-                f"{path.name} has no weights for layer {layer.name!r} "
-                f"(the file has: {', '.join(n for n, a in stored.items() if a)})"
-            )
-        try:
-            arrays = _layer_arrays(layer, stored[layer.name], flip, bn_semantics)
-        except KeyError as err:
-            raise WeightsError(
-                f"{path.name}: layer {layer.name!r} lacks weight {err}"
-            ) from err
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(a.shape) for a in arrays]
-        if expected != found:
-            raise WeightsError(
-                f"{path.name}: layer {layer.name!r} expects weights of shapes {expected}, "
-                f"the file gives {found}"
-            )
-        layer.set_weights(arrays)

@@ -1,0 +1,193 @@
+"""The package's shape: a Keras-free registry, uniform builders, no import cycle, no
+side effects at import (issue 9)."""
+import ast
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import music_tagger
+from music_tagger import models
+
+PACKAGE = Path(music_tagger.__file__).parent
+ROOT = PACKAGE.parent
+
+
+def _run_python(code: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env={**_clean_env(), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _clean_env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND")}
+
+
+def _modules() -> list[str]:
+    """Every module of the package, by dotted name."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_tags_and_the_keras_free_modules_need_neither_keras_nor_tensorflow():
+    out = _run_python(
+        "import sys, music_tagger; tags = music_tagger.TAGS; "
+        "heavy = lambda: sorted(m for m in ('keras', 'tensorflow') if m in sys.modules); "
+        "first = heavy(); "
+        "import music_tagger.registry, music_tagger.architectures, music_tagger.errors; "
+        "print(type(tags).__name__, len(tags), first, heavy())"
+    )
+    assert out == "tuple 50 [] []"
+
+
+# --------------------------------------------------------------------------- builders
+
+#: keras.applications' parameters, in its order, and the defaults they share here
+#: (``pooling`` is left out: every network here already ends in a vector).
+SHARED = ["include_top", "weights", "input_tensor", "input_shape", "classes",
+          "classifier_activation", "name"]  # fmt: skip
+SHARED_DEFAULTS = {"include_top": True, "input_tensor": None, "input_shape": None,
+                   "classes": 50, "classifier_activation": "sigmoid", "name": None}  # fmt: skip
+#: weights default to the released ones where they exist, as keras.applications does
+WEIGHTS_DEFAULT = {"CRNN": "msd", "CNN": "msd", "K1C2": None, "K2C1": None, "K2C2": None,
+                   "build": None}  # fmt: skip
+BUILDERS = {name: getattr(music_tagger, name) for name in WEIGHTS_DEFAULT}
+
+
+def test_keras_applications_order_is_the_one_we_follow():
+    keras_applications = pytest.importorskip("keras").applications
+    params = list(inspect.signature(keras_applications.VGG16).parameters)
+    assert [p for p in params if p != "pooling"] == SHARED
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_builders_have_keras_applications_parameters(name):
+    params = list(inspect.signature(BUILDERS[name]).parameters.values())
+    if name == "build":
+        assert params[0].name == "arch"
+        params = params[1:]
+    shared, options = params[: len(SHARED)], params[len(SHARED) :]
+    assert [p.name for p in shared] == SHARED
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in shared)
+    defaults = {p.name: p.default for p in shared}
+    assert defaults == {**SHARED_DEFAULTS, "weights": WEIGHTS_DEFAULT[name]}
+    # architecture options come after them, keyword-only
+    assert options and all(p.kind is p.KEYWORD_ONLY for p in options)
+
+
+def test_every_builder_goes_through_the_one_factory(monkeypatch):
+    calls = []
+
+    def factory(arch, **kwargs):
+        calls.append((arch, kwargs["weights"], kwargs["classes"]))
+        return arch
+
+    monkeypatch.setattr(models, "_application", factory)
+    for name, builder in BUILDERS.items():
+        args = ("k2c1",) if name == "build" else ()
+        builder(*args, classes=7)
+    assert calls == [
+        ("crnn", "msd", 7), ("k2c2", "msd", 7), ("k1c2", None, 7), ("k2c1", None, 7),
+        ("k2c2", None, 7), ("k2c1", None, 7),
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def _sibling_imports(module: str) -> set[str]:
+    """The package modules ``module`` imports, at module level or inside functions."""
+    known = set(_modules())
+    path = PACKAGE.parent / Path(*module.split("."))
+    is_package = path.is_dir()
+    source = (path / "__init__.py") if is_package else path.with_suffix(".py")
+    package = module if is_package else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            for alias in node.names:  # "from . import audio" imports a module
+                if f"{target}.{alias.name}" in known:
+                    found.add(f"{target}.{alias.name}")
+                elif target in known:
+                    found.add(target)
+    found.discard(module)
+    return found
+
+
+def test_the_import_walk_sees_function_level_imports():
+    graph = {m: _sibling_imports(m) for m in _modules()}
+    assert "music_tagger.models" in graph["music_tagger.tagging"]  # inside _pretrained
+    assert "music_tagger.audio.resample" in graph["music_tagger.audio.decode"]
+    assert "music_tagger.errors" in graph["music_tagger.audio.decode"]  # "from ..errors"
+
+
+def test_no_import_cycle():
+    graph = {m: _sibling_imports(m) for m in _modules()}
+    done, stack = set(), []
+
+    def visit(module):
+        if module in stack:
+            cycle = stack[stack.index(module) :] + [module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        stack.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        stack.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+
+
+_SNAPSHOT = """
+import json, os, random, sys
+import matplotlib, numpy as np
+import tensorflow as tf
+from tensorflow.python.eager import context
+
+def snapshot():
+    return {
+        "backend": dict.__getitem__(matplotlib.rcParams, "backend"),
+        "environ": dict(os.environ),
+        "random": repr(random.getstate()),
+        "numpy": repr(np.random.get_state()),
+        "tf_seed": context.global_seed(),
+        "pyplot": "matplotlib.pyplot" in sys.modules,
+    }
+"""
+
+
+def test_importing_every_module_changes_nothing_global():
+    # a backend of the user's choice (matplotlib.use("Agg") at import would replace it)
+    code = _SNAPSHOT + "matplotlib.use('svg')\n" + f"""
+import importlib
+before = snapshot()
+for name in {_modules()!r}:
+    importlib.import_module(name)
+after = snapshot()
+print(json.dumps([k for k in before if before[k] != after[k]]))
+"""
+    assert json.loads(_run_python(code)) == []
