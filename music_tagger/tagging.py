@@ -596,6 +596,9 @@ def tag(
     workers : int, optional
         Processes that read audio and compute spectrograms while the network runs
         (default every core; never more than the files; 1 works in this process).
+        Once TensorFlow is loaded they start from a forkserver, which imports the
+        calling script again: a script needs ``if __name__ == "__main__":``, as
+        with any multiprocessing code.
     taggram : bool
         Also keep every crop's scores (``result.taggram``): crops start every
         ``hop`` seconds, and ``scores`` is their mean.
