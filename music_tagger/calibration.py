@@ -30,15 +30,15 @@ Examples
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ._atomic import write_text
+from .errors import MissingFileError, ParameterError
+from .thresholds import load_thresholds, save_thresholds
 
 __all__ = ["calibrate", "fit_thresholds", "load_thresholds", "save_thresholds"]
 
@@ -68,13 +68,13 @@ def fit_thresholds(y_true: Any, scores: Any, tags: Sequence[str]) -> dict[str, d
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=np.float64)
     if y.ndim != 2 or s.shape != y.shape or y.shape[1] != len(tags):
-        raise ValueError(
+        raise ParameterError(
             f"y_true {y.shape} and scores {s.shape} must both be (n, {len(tags)}), one column per tag"
         )
     if not np.isin(y, (0, 1)).all():
-        raise ValueError("y_true must hold only 0 and 1")
+        raise ParameterError("y_true must hold only 0 and 1")
     if np.isnan(s).any():
-        raise ValueError("scores contain NaN")
+        raise ParameterError("scores contain NaN")
     out: dict[str, dict[str, Any]] = {}
     for j, t in enumerate(tags):
         support = int(y[:, j].sum())
@@ -88,50 +88,6 @@ def fit_thresholds(y_true: Any, scores: Any, tags: Sequence[str]) -> dict[str, d
     return out
 
 
-def save_thresholds(path: str | os.PathLike, thresholds: Mapping[str, Mapping[str, Any]], **meta: Any) -> Path:
-    """Write thresholds (and ``meta``, e.g. model and source) as JSON, atomically."""
-    path = Path(path)
-    write_text(path, json.dumps({**meta, "thresholds": dict(thresholds)}, indent=2) + "\n")
-    return path
-
-
-def load_thresholds(source: Any, tags: Sequence[str]) -> dict[str, float]:
-    """``{tag: threshold}`` for every tag of ``tags`` (inf: never passes).
-
-    Parameters
-    ----------
-    source : path-like or mapping
-        A JSON file of :func:`save_thresholds`, or ``{tag: threshold}``, or
-        ``{tag: {"threshold": ...}}``.
-    tags : sequence of str
-        The model's tags; a threshold for a tag not among them is an error.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-    """
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"no thresholds file at {path}; make one with music-tagger calibrate")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not a JSON thresholds file ({err})") from err
-        source = data.get("thresholds") if isinstance(data, dict) else None
-        if not isinstance(source, dict):
-            raise ValueError(f'{path} has no "thresholds" object; make it with music-tagger calibrate')
-    if not isinstance(source, Mapping):
-        raise ValueError(f"thresholds must be a path or a mapping, got {type(source).__name__}")
-    unknown = sorted(set(source) - set(tags))
-    if unknown:
-        raise ValueError(f"thresholds for tags the model does not have: {', '.join(unknown)}")
-    out = {t: float("inf") for t in tags}
-    for t, v in source.items():
-        out[t] = float(v["threshold"] if isinstance(v, Mapping) else v)
-    return out
-
-
 def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: int, **tag_options: Any):
     """(y, scores, label tags, model tags) of a store or a labelled CSV."""
     from .tagging import _default_tags, get_model, iter_tag
@@ -142,7 +98,7 @@ def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: in
 
         store = load_store(source)
         if store.frames != 1366:
-            raise ValueError(f"{source} holds {store.frames} frames per clip; the tagger needs 1366")
+            raise ParameterError(f"{source} holds {store.frames} frames per clip; the tagger needs 1366")
         keras_model = get_model(model)
         scores = np.concatenate([
             np.asarray(keras_model.predict_on_batch(read_melgrams(source, range(i, min(i + batch_size, store.n)))[..., None]))
@@ -209,15 +165,15 @@ def calibrate(
     """
     source = Path(source)
     if not source.is_file():
-        raise FileNotFoundError(f"no labelled data at {source} (a feature store .h5 or a CSV)")
+        raise MissingFileError(f"no labelled data at {source} (a feature store .h5 or a CSV)")
     y, scores, label_tags, model_tags = _labelled_scores(source, model, split, batch_size, **tag_options)
     shared = [t for t in model_tags if t in label_tags]
     if not shared:
-        raise ValueError(
+        raise ParameterError(
             f"none of the labels of {source} ({', '.join(label_tags[:5])}...) is a tag of the model"
         )
     if len(scores) == 0:
-        raise ValueError(f"no example of {source} could be scored")
+        raise ParameterError(f"no example of {source} could be scored")
     cols_y = [label_tags.index(t) for t in shared]
     cols_s = [model_tags.index(t) for t in shared]
     thresholds = fit_thresholds(y[:, cols_y], scores[:, cols_s], shared)

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 
 from .architectures import ARCHS, BUDGET_SIZES, parse_budgets
 from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from .errors import MusicTaggerError, ParameterError, UsageError
+from .errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
 
 PROG = "music-tagger"
 
@@ -308,7 +308,7 @@ def _run_plot(args: argparse.Namespace) -> int:
     from .taggram import Taggram, plot_taggram
 
     if not os.path.isfile(args.records):
-        raise FileNotFoundError(f"no records file at {args.records}")
+        raise MissingFileError(f"no records file at {args.records}")
     fmt = format_for(args.records, None)
     drawn = 0
     os.makedirs(args.out, exist_ok=True)
@@ -322,7 +322,7 @@ def _run_plot(args: argparse.Namespace) -> int:
         print(path)
         drawn += 1
     if drawn == 0:
-        raise ValueError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
+        raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
     return 0
 
 

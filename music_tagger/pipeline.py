@@ -22,7 +22,8 @@ process (the first pool pays about a second for it, later ones nothing).
 Examples
 --------
 >>> from music_tagger.pipeline import run
->>> for r in run(["a.mp3", "b.ogg"], faithful=True):     # doctest: +SKIP
+>>> from music_tagger.tagging import get_model
+>>> for r in run(["a.mp3", "b.ogg"], lambda: get_model("crnn")):   # doctest: +SKIP
 ...     print(r.path, r.error or r.scores.argmax())
 """
 from __future__ import annotations
@@ -136,8 +137,9 @@ def run(
     ----------
     files : sequence of str
         Audio files (a folder gives an error entry).
-    model : None, "crnn", "cnn" or keras.Model
-        Built (and cached) when the first crops are ready.
+    model : keras.Model or callable
+        The model, or a function without arguments that builds it: called when the
+        first crops are ready (in a thread while they are read, with one worker).
     crops : int
         Crops per file spread over the track (ignored when ``starts`` is given).
     resampler : {"kaiser_best_2016", "soxr_hq"}
@@ -158,25 +160,17 @@ def run(
         One per file, in the order of ``files``.
     """
     from .cache import _imap_unordered
-    from .tagging import AUDIO_EXTENSIONS, get_model
 
     files = [os.fspath(f) for f in files]
     workers = min(default_workers() if workers is None else workers, max(1, len(files)))
-    folders = {i: f for i, f in enumerate(files) if os.path.isdir(f)}
-    jobs = (
-        (i, f, crops, resampler, starts) for i, f in enumerate(files) if i not in folders
-    )
+    jobs = ((i, f, crops, resampler, starts) for i, f in enumerate(files))
     results = _imap_unordered(read_job, jobs, workers, _limit_threads, _worker_context())
 
-    done: dict[int, FileScores] = {
-        i: FileScores(i, f, None, error=(
-            f"{f}: folder holds no audio files (looked for {', '.join(AUDIO_EXTENSIONS)})"
-        ))
-        for i, f in folders.items()
-    }  # fmt: skip
+    done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
     queue: list[np.ndarray] = []  # crops waiting for a batch
     owners: list[int] = []
+    build = (lambda: model) if hasattr(model, "predict_on_batch") else model
     keras_model = None
     next_out = 0
     building = None
@@ -184,13 +178,13 @@ def run(
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(1)
-        building = pool.submit(get_model, model)
+        building = pool.submit(build)
         pool.shutdown(wait=False)  # the thread ends when the model is built
 
     def predict(n: int) -> None:
         nonlocal keras_model
         if keras_model is None:
-            keras_model = building.result() if building is not None else get_model(model)
+            keras_model = building.result() if building is not None else build()
         x = np.stack(queue[:n])[..., None]
         if len(files) == 1:
             # a single file is one or two batches: calling the model eagerly skips

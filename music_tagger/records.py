@@ -42,6 +42,7 @@ import os
 from typing import IO, Any, Iterable
 
 from ._atomic import atomic_path
+from .errors import DataError, OutputExistsError, ParameterError
 
 __all__ = ["FORMATS", "RecordWriter", "format_for", "open_output", "read_records"]
 
@@ -60,7 +61,7 @@ def format_for(path: str | os.PathLike | None, fmt: str | None) -> str:
     """
     if fmt is not None:
         if fmt not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+            raise ParameterError(f"format must be one of {FORMATS}, got {fmt!r}")
         return fmt
     if path is None:
         return "table"
@@ -86,7 +87,7 @@ class RecordWriter:
 
     def __init__(self, stream: IO[str], fmt: str, *, passed: bool = False, header: bool = True, first: bool = True):
         if fmt not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+            raise ParameterError(f"format must be one of {FORMATS}, got {fmt!r}")
         self.stream, self.fmt, self.passed = stream, fmt, passed
         self._first = first
         if header and fmt == "csv":
@@ -158,7 +159,7 @@ def read_records(path: str | os.PathLike, fmt: str) -> list[dict[str, Any]]:
         ``table`` format, or a malformed line before the last.
     """
     if fmt == "table":
-        raise ValueError("a table cannot be resumed: write --format jsonl, json or csv")
+        raise ParameterError("a table cannot be resumed: write --format jsonl, json or csv")
     with open(path, encoding="utf-8", newline="") as f:
         text = f.read()
     lines = text.split("\n")
@@ -177,7 +178,7 @@ def read_records(path: str | os.PathLike, fmt: str) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: line {number} is not a record ({err})") from err
+            raise DataError(f"{path}: line {number} is not a record ({err})") from err
     if fmt == "json" and tail.strip() not in ("", "]"):
         try:  # a record without its newline (the last one of a killed run) is whole if it parses
             records.append(json.loads(tail.strip().rstrip(",")))
@@ -238,10 +239,10 @@ def open_output(
     """
     path = os.fspath(path)
     if fmt == "table" and resume:
-        raise ValueError("a table cannot be resumed: write --format jsonl, json or csv")
+        raise ParameterError("a table cannot be resumed: write --format jsonl, json or csv")
     exists = os.path.exists(path) and os.path.getsize(path) > 0
     if exists and not resume:
-        raise FileExistsError(f"{path} exists: pass --resume to continue it, or remove it")
+        raise OutputExistsError(f"{path} exists: pass --resume to continue it, or remove it")
     records = read_records(path, fmt) if exists else []
     if exists:
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:

@@ -400,7 +400,10 @@ def predict_files(
     batch_size = positive_int(batch_size, "batch_size")
     get_model(model)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
-    stream = run(files, model, crops=crops, resampler=resampler, batch_size=batch_size, workers=workers)
+    stream = run(
+        files, partial(get_model, model), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers,
+    )  # fmt: skip
     return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
 
@@ -467,7 +470,7 @@ def iter_tag(
     )  # fmt: skip
     workers = positive_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
-    stream = run(files, model, workers=workers, **options)
+    stream = run(files, partial(get_model, model), workers=workers, **options)
     results = _with_progress(stream, len(files), progress, "tagging")
     return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
 
@@ -511,7 +514,7 @@ def prepare_run(
     crops, resampler = resolve_mode(crops, faithful, resampler)
     threshold_of = None
     if thresholds is not None:
-        from .calibration import load_thresholds
+        from .thresholds import load_thresholds
 
         threshold_of = load_thresholds(thresholds, tags)
     if model is None or isinstance(model, str):
@@ -533,7 +536,10 @@ def _check_model_name(model: str | None) -> None:
 def _result(r, tags: list[str], top_n: int | None, taggram: bool, threshold_of) -> TagResult:
     """A :class:`TagResult` from a :class:`music_tagger.pipeline.FileScores`."""
     if r.error is not None:
-        return TagResult(r.path, None, [], r.error, 0, tags)
+        error = r.error
+        if os.path.isdir(r.path):  # kept by expand_paths: a folder without audio
+            error = f"{r.path}: folder holds no audio files (looked for {', '.join(AUDIO_EXTENSIONS)})"
+        return TagResult(r.path, None, [], error, 0, tags)
     top = decode_predictions(r.scores[None], top_n=top_n, tags=tags)[0]
     result = TagResult(r.path, r.scores, top, None, r.n_crops, tags)
     if taggram:

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import audio
+from .errors import ParameterError
 
 __all__ = ["DEFAULT_HOP", "Taggram", "plot_taggram", "taggram_starts"]
 
@@ -49,7 +50,7 @@ def taggram_starts(n: int, hop: int) -> np.ndarray:
     array([0])
     """
     if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
-        raise ValueError(f"hop must be a positive number of samples, got {hop!r}")
+        raise ParameterError(f"hop must be a positive number of samples, got {hop!r}")
     return np.arange(0, max(0, n - audio.N_SAMPLES) + 1, int(hop), dtype=np.int64)
 
 
@@ -134,10 +135,10 @@ def plot_taggram(
     from matplotlib.figure import Figure
 
     if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
-        raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+        raise ParameterError(f"top_n must be a positive integer, got {top_n!r}")
     scores = np.asarray(taggram.scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape != (len(taggram.start), len(taggram.tags)):
-        raise ValueError(
+        raise ParameterError(
             f"taggram scores have shape {scores.shape}, expected ({len(taggram.start)}, "
             f"{len(taggram.tags)})"
         )

@@ -27,4 +27,4 @@ def test_workers_give_the_in_process_results_in_order(tmp_path):
         if a.error is None:
             np.testing.assert_allclose(b.scores, a.scores, atol=1e-6, rtol=0)
     assert [r.n_crops for r in pooled] == [1, 1, 0, 2, 2, 0]  # shorter than a crop: one
-    assert "bad.wav" in pooled[2].error and "no audio files" in pooled[5].error
+    assert "bad.wav" in pooled[2].error and "is a directory" in pooled[5].error
