@@ -139,7 +139,7 @@ def run(
         Audio files (a folder gives an error entry).
     model : keras.Model or callable
         The model, or a function without arguments that builds it: called when the
-        first crops are ready (in a thread while they are read, with one worker).
+        first crops are ready.
     crops : int
         Crops per file spread over the track (ignored when ``starts`` is given).
     resampler : {"kaiser_best_2016", "soxr_hq"}
@@ -173,18 +173,11 @@ def run(
     build = (lambda: model) if hasattr(model, "predict_on_batch") else model
     keras_model = None
     next_out = 0
-    building = None
-    if workers == 1:  # nothing is forked: build the model while the audio is read
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(1)
-        building = pool.submit(build)
-        pool.shutdown(wait=False)  # the thread ends when the model is built
 
     def predict(n: int) -> None:
         nonlocal keras_model
         if keras_model is None:
-            keras_model = building.result() if building is not None else build()
+            keras_model = build()
         x = np.stack(queue[:n])[..., None]
         if len(files) == 1:
             # a single file is one or two batches: calling the model eagerly skips
