@@ -10,7 +10,8 @@ exists is complete.
 
 A store holds
 
-* ``melgrams``: float32, shape ``(n, 96, frames)``, one HDF5 chunk per clip;
+* ``melgrams``: float32, shape ``(n, 96, frames)``, contiguous (stores written before
+  issue 12: one HDF5 chunk per clip; :mod:`music_tagger.store` reads both);
 * ``y``: uint8 label matrix ``(n, n_tags)``; ``ids`` and ``paths``: strings;
 * attributes ``tags``, ``settings`` (the preprocessing, see
   :func:`preprocessing_settings`), ``failures`` (clips left out, with the error)
@@ -267,9 +268,8 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
         strings = h5py.string_dtype()
         with h5py.File(tmp, "w") as f:
             shape = (len(keep),) + partial.melgrams.shape[1:]
-            data = f.create_dataset(
-                "melgrams", shape, np.float32, chunks=(1,) + shape[1:] if len(keep) else None
-            )
+            # contiguous: every clip at a fixed offset, for store.MelgramFile
+            data = f.create_dataset("melgrams", shape, np.float32)
             for start in range(0, len(keep), _COPY_BLOCK):
                 block = keep[start : start + _COPY_BLOCK]
                 data[start : start + len(block)] = partial.melgrams[block]
@@ -509,42 +509,3 @@ def read_melgrams(path: str | os.PathLike, index: Sequence[int] | np.ndarray | N
         if len(index):
             out[order] = data[index[order]]  # h5py reads increasing indices only
         return out
-
-
-def make_dataset(store: Store, batch_size: int, shuffle_seed: Sequence[int] | None = None):
-    """A ``tf.data.Dataset`` of ``(melgrams[..., None], labels)`` batches from a store.
-
-    Parameters
-    ----------
-    store : music_tagger.cache.Store
-    batch_size : int
-    shuffle_seed : sequence of int, optional
-        Seeds of this pass's random order (e.g. ``(seed, epoch)``); None keeps the
-        store's order.
-
-    Examples
-    --------
-    >>> ds = make_dataset(load_store("features/valid.h5"), 16)   # doctest: +SKIP
-    >>> x, y = next(iter(ds)); x.shape, y.shape                        # doctest: +SKIP
-    (TensorShape([16, 96, 1366, 1]), TensorShape([16, 50]))
-    """
-    import tensorflow as tf
-
-    order = np.arange(store.n)
-    if shuffle_seed is not None:
-        order = np.random.default_rng(list(shuffle_seed)).permutation(store.n)
-
-    def batches():
-        for start in range(0, store.n, batch_size):
-            index = order[start : start + batch_size]
-            x = read_melgrams(store.path, index)
-            yield x[..., None], store.y[index].astype(np.float32)
-
-    signature = (
-        tf.TensorSpec((None, store.settings["n_mels"], store.frames, 1), tf.float32),
-        tf.TensorSpec((None, len(store.tags)), tf.float32),
-    )
-    n_batches = -(-store.n // batch_size)
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    # a known length lets Keras end each epoch without a "ran out of data" warning
-    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)

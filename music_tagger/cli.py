@@ -454,6 +454,38 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "convert-store",
+        help="rewrite feature stores with their spectrograms in one contiguous block",
+        description=(
+            "Rewrite feature stores written before issue 12 (one HDF5 chunk per clip) "
+            "with the spectrograms in one contiguous block, as prepare writes them now, "
+            "so that reading in order streams at the disk's sequential rate. Each store "
+            "is replaced atomically once its copy is complete; contiguous ones are left "
+            "alone. Training reads both layouts, so this is optional."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("stores", nargs="+", metavar="STORE",
+                   help="store files (e.g. features/train.h5) or folders of stores")  # fmt: skip
+    return p
+
+
+def _run_convert_store(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .store import convert_store
+
+    paths = []
+    for item in map(Path, args.stores):
+        paths += sorted(item.glob("*.h5")) if item.is_dir() else [item]
+    for path in paths:
+        done = convert_store(path)
+        print(f"{path}: {'converted' if done else 'contiguous already'}")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by train and finetune."""
     p.add_argument("features", help="folder of the feature stores (train.h5 and valid.h5) of prepare")
@@ -469,6 +501,29 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="continue the run in OUT from its last completed epoch (also after a "
                    "kill); starts it if there is none")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    g = p.add_argument_group("accelerators")
+    g.add_argument("--mixed-precision", action="store_true",
+                   help="compute in float16 with float32 weights and outputs (Keras' "
+                   "mixed_float16 policy with loss scaling); fast on GPUs, slow on CPUs")  # fmt: skip
+    g.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with XLA (--no-jit-compile: never); "
+                   "default: Keras decides (XLA on GPUs, not on CPUs)")  # fmt: skip
+    g.add_argument("--distribute", nargs="?", const="auto", default=None,
+                   choices=("auto", "mirrored", "multi-worker"),
+                   help="train data-parallel: mirrored over every local GPU, or "
+                   "multi-worker over the machines of $TF_CONFIG (auto, the default "
+                   "without a value: multi-worker when TF_CONFIG names several tasks); "
+                   "--batch-size is the global batch")  # fmt: skip
+    g.add_argument("--shuffle-block", type=_positive_int, default=1, metavar="N",
+                   help="shuffle runs of N consecutive clips instead of single clips, for "
+                   "stores larger than memory (read from disk, not the page cache)")  # fmt: skip
+
+
+def _accelerator_args(args: argparse.Namespace) -> dict:
+    return {
+        "mixed_precision": args.mixed_precision, "jit_compile": args.jit_compile,
+        "distribute": args.distribute, "shuffle_block": args.shuffle_block,
+    }  # fmt: skip
 
 
 def _add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -503,7 +558,7 @@ def _run_train(args: argparse.Namespace) -> int:
         args.features, args.out, arch=args.arch, n_params=args.n_params,
         widths=args.widths, epochs=args.epochs, batch_size=args.batch_size,
         patience=args.patience, seed=args.seed, resume=args.resume,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -546,7 +601,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
         unfreeze_learning_rate=args.unfreeze_learning_rate, seed=args.seed,
         resume=args.resume, check_preprocessing=not args.allow_other_preprocessing,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1, **_accelerator_args(args),
     )  # fmt: skip
     print(path)
     return 0
@@ -633,22 +688,58 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and dropout")
     p.add_argument("--quiet", action="store_true", help="no per-configuration lines")
     p.add_argument("--progress", action="store_true", help="also show Keras' progress bar per epoch")
+    g = p.add_argument_group(
+        "parallel jobs",
+        "Run the grid as independent jobs sharing OUT (one per GPU or machine): each "
+        "trains its configurations and writes their result.json; then the same command "
+        "with --merge writes the table.",
+    )
+    g.add_argument("--job", type=int, default=None, metavar="K",
+                   help="this job's number, 0..N-1 (e.g. $SLURM_ARRAY_TASK_ID): trains "
+                   "configurations K, K+N, K+2N, ... in grid order")  # fmt: skip
+    g.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="number of jobs (the number of configurations: one each)")  # fmt: skip
+    g.add_argument("--only", type=_comma_list, default=None, metavar="NAMES",
+                   help="train only these configurations, e.g. crnn-0.1M,k2c2-1M")  # fmt: skip
+    g.add_argument("--merge", action="store_true",
+                   help="train nothing: collect every configuration's result.json into "
+                   "the table (fails naming those not finished)")  # fmt: skip
     return p
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
     from .evaluation import write_grid_results
-    from .experiment import run_experiment
+    from .experiment import merge_results, run_experiment
 
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:
         raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
-    with contextlib.redirect_stdout(sys.stderr):
-        rows = run_experiment(
-            args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+    if (args.job is None) != (args.jobs is None):
+        raise UsageError("--job and --jobs go together")
+    if args.merge and (args.jobs is not None or args.only is not None):
+        raise UsageError("--merge collects the whole grid; leave out --job/--jobs/--only")
+    if args.merge:
+        rows = merge_results(
+            args.out, args.archs, args.budgets, width_scale=args.width_scale,
             epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-            seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+            seed=args.seed,
         )  # fmt: skip
+    else:
+        with contextlib.redirect_stdout(sys.stderr):
+            rows = run_experiment(
+                args.data, args.out, args.archs, args.budgets, width_scale=args.width_scale,
+                epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
+                job=args.job, jobs=args.jobs, only=args.only,
+            )  # fmt: skip
+        if args.jobs is not None or args.only is not None:  # a part: no table
+            from pathlib import Path
+
+            from .experiment import Config
+
+            for row in rows:
+                print(Path(args.out) / Config(row["arch"], row["budget"], ()).name / "result.json")
+            return 0
     for path in write_grid_results(rows, args.out):
         print(path)
     return 0
@@ -712,6 +803,7 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_calibrate_parser, _run_calibrate),
     (_add_synth_parser, _run_synth),
     (_add_prepare_parser, _run_prepare),
+    (_add_convert_store_parser, _run_convert_store),
     (_add_train_parser, _run_train),
     (_add_evaluate_parser, _run_evaluate),
     (_add_finetune_parser, _run_finetune),

@@ -275,8 +275,11 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def load_model(path: str | os.PathLike):
+def load_model(path: str | os.PathLike, compile: bool = True):
     """``keras.saving.load_model``, with the custom functions of our models registered.
+
+    ``compile=False`` for inference: no optimizer is restored (a mixed-precision
+    model's, with its loss scaling, only loads under that policy).
 
     Examples
     --------
@@ -286,12 +289,17 @@ def load_model(path: str | os.PathLike):
 
     from . import legacy  # noqa: F401  (Keras: registers keras1_hard_sigmoid)
 
-    return keras.saving.load_model(path)
+    return keras.saving.load_model(path, compile=compile)
 
 
-def predict_store(model, store: cache.Store, batch_size: int) -> np.ndarray:
-    """``model``'s scores for every clip of ``store``, in the store's order."""
-    return model.predict(cache.make_dataset(store, batch_size), verbose=0)
+def predict_store(model, store: cache.Store, batch_size: int, *, strategy=None) -> np.ndarray:
+    """``model``'s scores for every clip of ``store``, in the store's order (also
+    when ``model`` lives under a ``tf.distribute`` ``strategy``)."""
+    from .store import make_dataset, steps_per_epoch
+
+    dataset = make_dataset(store, batch_size, strategy=strategy)
+    steps = steps_per_epoch(store.n, batch_size, strategy)
+    return model.predict(dataset, steps=steps, verbose=0)
 
 
 def evaluate_model(
@@ -329,7 +337,7 @@ def evaluate_model(
     tags_file = model_path.with_name("tags.json")
     if tags_file.exists() and json.loads(tags_file.read_text()) != info.tags:
         raise DataError(f"{model_path} was trained on other tags than those of {info.path}")
-    model = load_model(model_path)
+    model = load_model(model_path, compile=False)
     frames = model.input_shape[2]
     if frames not in (None, info.frames):
         raise DataError(

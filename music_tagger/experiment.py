@@ -17,6 +17,11 @@ e.g. ``k2c2-0.25M``, see :func:`music_tagger.training.train` for its content) pl
 An interrupted grid loses at most the epoch in progress: run it again and the
 unfinished configuration resumes from its last epoch, finished ones are skipped.
 
+The configurations are independent, so the grid can also run as separate jobs (one
+per GPU or machine, sharing the output folder): :func:`select` splits it
+(``job``/``jobs`` or ``only``), each job writes its runs' ``result.json``, and
+:func:`merge_results` assembles the table.
+
 Examples
 --------
 >>> from music_tagger.experiment import run_experiment
@@ -39,10 +44,10 @@ from typing import Any, Sequence
 from . import architectures, cache, training
 from ._atomic import write_text
 from .architectures import ARCHS, BUDGET_SIZES
-from .errors import ParameterError
+from .errors import MissingFileError, ParameterError
 from .evaluation import evaluate_model, write_grid_results
 
-__all__ = ["Config", "grid", "run_experiment"]
+__all__ = ["Config", "grid", "merge_results", "run_experiment", "select"]
 
 
 
@@ -98,6 +103,58 @@ def grid(
     return configs
 
 
+def select(
+    configs: Sequence[Config],
+    *,
+    job: int | None = None,
+    jobs: int | None = None,
+    only: Sequence[str] | None = None,
+) -> list[Config]:
+    """The configurations one job of a grid run in parallel trains.
+
+    Parameters
+    ----------
+    configs : sequence of Config
+        The whole grid (see :func:`grid`).
+    job, jobs : int, optional
+        Job ``job`` of ``jobs`` (0-based, e.g. ``$SLURM_ARRAY_TASK_ID``) takes every
+        ``jobs``-th configuration from the ``job``-th on; ``jobs`` = number of
+        configurations gives one configuration per job.
+    only : sequence of str, optional
+        Configuration names (``Config.name``, e.g. ``"crnn-0.1M"``) instead.
+
+    Raises
+    ------
+    music_tagger.errors.ParameterError
+        Both ``only`` and ``job``, a ``job`` outside ``0..jobs-1``, or an unknown name.
+
+    Examples
+    --------
+    >>> configs = [Config("crnn", b, ()) for b in (100_000, 250_000, 500_000)]
+    >>> [c.name for c in select(configs, job=1, jobs=2)]
+    ['crnn-0.25M']
+    >>> [c.name for c in select(configs, only=["crnn-0.5M"])]
+    ['crnn-0.5M']
+    """
+    if only is not None:
+        if job is not None or jobs is not None:
+            raise ParameterError("give either only or job and jobs, not both")
+        names = [c.name for c in configs]
+        unknown = [name for name in only if name not in names]
+        if unknown:
+            raise ParameterError(
+                f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}"
+            )
+        return [c for c in configs if c.name in only]
+    if job is None and jobs is None:
+        return list(configs)
+    if job is None or jobs is None or not 0 <= job < jobs:
+        raise ParameterError(
+            f"job must be in 0..jobs-1 and both given, got job={job}, jobs={jobs}"
+        )
+    return list(configs[job::jobs])
+
+
 def _exact_params(config: Config, store: cache.Store) -> int:
     from . import models  # Keras: imported when a model is built
 
@@ -143,6 +200,16 @@ def _row(
     }
 
 
+def _settings(
+    config: Config, epochs: int, batch_size: int, patience: int, seed: int
+) -> dict[str, Any]:
+    """What a finished run must have been trained with for its row to count."""
+    return {
+        "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),
+        "patience": int(patience), "seed": int(seed),
+    }  # fmt: skip
+
+
 def _finished_row(run_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The stored row of a run finished with these settings, else None."""
     path = run_dir / "result.json"
@@ -164,6 +231,9 @@ def run_experiment(
     patience: int = 1,
     seed: int = 0,
     verbose: int = 1,
+    job: int | None = None,
+    jobs: int | None = None,
+    only: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train and test every configuration of ``archs`` x ``budgets``; resumable.
 
@@ -189,11 +259,15 @@ def run_experiment(
         Training settings (:func:`music_tagger.training.train`; the paper: patience 1).
     verbose : int
         0: silent; 1: one line per configuration on stderr; 2: also Keras' progress bars.
+    job, jobs, only
+        Train only some configurations (see :func:`select`), e.g. one per GPU or per
+        machine; each writes its ``<run>/result.json`` and the table is left to
+        :func:`merge_results`. Without them, the whole grid and its table.
 
     Returns
     -------
     list of dict
-        The rows of ``results.json``, in grid order: :data:`music_tagger.evaluation.GRID_COLUMNS`, ``per_tag``
+        The rows of the configurations trained (``results.json`` for a whole grid), in grid order: :data:`music_tagger.evaluation.GRID_COLUMNS`, ``per_tag``
         (tag -> test ROC-AUC) and ``settings``.
 
     Raises
@@ -212,15 +286,13 @@ def run_experiment(
     store_dir, out_dir = Path(store_dir), Path(out_dir)
     for split in ("train", "valid", "test"):
         cache.load_store(cache.store_path(store_dir, split))  # fail before any training
-    configs = grid(archs, budgets, width_scale)
+    whole = grid(archs, budgets, width_scale)
+    configs = select(whole, job=job, jobs=jobs, only=only)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, config in enumerate(configs, start=1):
         run_dir = out_dir / config.name
-        settings = {
-            "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),
-            "patience": int(patience), "seed": int(seed),
-        }  # fmt: skip
+        settings = _settings(config, epochs, batch_size, patience, seed)
         row = _finished_row(run_dir, settings)
         prefix = f"[{i}/{len(configs)}] {config.name} widths {config.widths}"
         if row is not None:
@@ -245,5 +317,57 @@ def run_experiment(
                     file=sys.stderr,
                 )
         rows.append(row)
-        write_grid_results(rows, out_dir)
+        if len(configs) == len(whole):  # a part of the grid leaves the table to the merge
+            write_grid_results(rows, out_dir)
     return rows
+
+
+def merge_results(
+    out_dir: str | os.PathLike,
+    archs: Sequence[str] = ARCHS,
+    budgets: Sequence[int] = BUDGET_SIZES,
+    *,
+    width_scale: float = 1.0,
+    epochs: int = 100,
+    batch_size: int = 16,
+    patience: int = 1,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Collect the ``result.json`` of every configuration into the results table.
+
+    The step after a grid run as independent jobs (:func:`run_experiment` with
+    ``job``/``jobs`` or ``only``): the same arguments name the same grid and
+    settings, so a run trained otherwise does not count.
+
+    Returns
+    -------
+    list of dict
+        The rows, in grid order (also written by
+        :func:`music_tagger.evaluation.write_grid_results`).
+
+    Raises
+    ------
+    music_tagger.errors.MissingFileError
+        Naming the configurations not finished (with these settings) yet.
+
+    Examples
+    --------
+    >>> rows = merge_results("runs", ["crnn"], [100_000, 250_000])   # doctest: +SKIP
+    >>> [r["budget"] for r in rows]                                   # doctest: +SKIP
+    [100000, 250000]
+    """
+    out_dir = Path(out_dir)
+    configs = grid(archs, budgets, width_scale)
+    rows = {
+        c.name: _finished_row(out_dir / c.name, _settings(c, epochs, batch_size, patience, seed))
+        for c in configs
+    }
+    missing = [name for name, row in rows.items() if row is None]
+    if missing:
+        raise MissingFileError(
+            f"{len(missing)} of {len(configs)} configurations are not finished in {out_dir} "
+            f"with these settings: {', '.join(missing)}"
+        )
+    merged = [rows[c.name] for c in configs]
+    write_grid_results(merged, out_dir)
+    return merged

@@ -45,9 +45,11 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from . import cache
+from . import distribute as dist
 from ._atomic import atomic_path, write_text
-from .evaluation import evaluate, load_model, predict_store
 from .errors import OutputExistsError, ParameterError
+from .evaluation import evaluate, load_model, predict_store
+from .store import make_dataset, steps_per_epoch
 
 __all__ = ["CONV_BLOCKS", "finetune", "train"]
 
@@ -58,8 +60,13 @@ _HISTORY_FIELDS = (
     "epoch", "loss", "val_roc_auc", "val_pr_auc", "seconds", "epoch_seconds",
     "samples_per_s", "train_seconds", "learning_rate", "frozen",
 )  # fmt: skip
-#: Config entries that may change when a run is resumed.
-_RESUMABLE_CHANGES = ("epochs", "patience", "verbose")
+#: Config entries that may change when a run is resumed (the strategy and XLA only
+#: change how the same computation runs, e.g. on another number of GPUs).
+_RESUMABLE_CHANGES = ("epochs", "patience", "verbose", "distribute", "jit_compile")
+#: Config entries added by issue 12, with the values runs started before had.
+_ACCELERATOR_DEFAULTS = {
+    "mixed_precision": False, "jit_compile": None, "distribute": None, "shuffle_block": 1,
+}  # fmt: skip
 
 
 def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
@@ -109,6 +116,7 @@ def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[s
             "or choose another output folder"
         )
     state = json.loads(path.read_text())
+    state["config"] = {**_ACCELERATOR_DEFAULTS, **state["config"]}
     fixed = {k: v for k, v in config.items() if k not in _RESUMABLE_CHANGES}
     saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
     if fixed != saved:
@@ -151,7 +159,7 @@ def _fit(
     ``build_model()`` returns a new compiled model; ``before_epoch(model, epoch)``
     may change it (e.g. unfreeze) before each epoch and returns the model to train.
     """
-    out_dir = Path(out_dir)
+    out_dir = dist.run_dir(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     state = _resume_state(out_dir, config, resume)
     with _seeded_run():
@@ -199,13 +207,22 @@ def _epochs(
 
     train_store, valid_store = stores
     seed, batch_size, verbose = config["seed"], config["batch_size"], config["verbose"]
-    if state["checkpoint"] is None:
-        keras.utils.set_random_seed(seed)
-        model = build_model()
-    else:
-        model = load_model(out_dir / state["checkpoint"])
-        if verbose:
-            print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
+    strategy = dist.make_strategy(config["distribute"])
+    with dist.strategy_scope(strategy):  # the model's variables on every replica
+        if state["checkpoint"] is None:
+            keras.utils.set_random_seed(seed)
+            with dist.mixed_precision_scope(config["mixed_precision"]):
+                model = build_model()
+        else:
+            # under the policy it was built with, so that the optimizer is restored
+            # with its loss scaling (else Keras skips the optimizer's variables)
+            with dist.mixed_precision_scope(config["mixed_precision"]):
+                model = load_model(out_dir / state["checkpoint"])
+            if config["jit_compile"] is not None:
+                model.jit_compile = config["jit_compile"]
+            if verbose:
+                print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
+        dist.synchronize_batchnorm(model, strategy)
 
     while not _finished(state):
         epoch = state["epochs_done"]
@@ -215,13 +232,18 @@ def _epochs(
         _reseed_layers(model, seed, epoch)
         start = time.perf_counter()
         fit = model.fit(
-            cache.make_dataset(train_store, batch_size, shuffle_seed=(seed, epoch)),
+            make_dataset(
+                train_store, batch_size, shuffle_seed=(seed, epoch),
+                block=config["shuffle_block"], strategy=strategy,
+            ),
             epochs=1,
+            steps_per_epoch=steps_per_epoch(train_store.n, batch_size, strategy),
             shuffle=False,  # make_dataset already shuffles, seeded by (seed, epoch)
             verbose=verbose,
         )
         seconds = time.perf_counter() - start
-        results = evaluate(valid_store.y, predict_store(model, valid_store, batch_size), valid_store.tags)
+        scores = predict_store(model, valid_store, batch_size, strategy=strategy)
+        results = evaluate(valid_store.y, scores, valid_store.tags)
         auc = results["roc_auc_macro"]
         state["train_seconds"] += seconds
         state["history"].append({
@@ -284,10 +306,34 @@ def _remove_stale_checkpoints(out_dir: Path, state: dict[str, Any]) -> None:
             path.unlink()
 
 
-def _compile(model, learning_rate: float) -> None:
+def _compile(model, learning_rate: float, config: dict[str, Any]) -> None:
+    """Adam and binary cross-entropy; under mixed precision Keras adds loss scaling."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    if config["mixed_precision"]:
+        dist.keep_output_float32(model)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+        jit_compile="auto" if config["jit_compile"] is None else config["jit_compile"],
+    )  # fmt: skip
+
+
+def _accelerator_config(
+    mixed_precision: bool, jit_compile: bool | None, distribute: str | None, shuffle_block: int
+) -> dict[str, Any]:
+    """The config entries of :func:`train` and :func:`finetune` for accelerators."""
+    if distribute is not None and distribute not in dist.STRATEGIES:
+        raise ParameterError(
+            f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
+        )
+    if isinstance(shuffle_block, bool) or not isinstance(shuffle_block, int) or shuffle_block < 1:
+        raise ParameterError(f"shuffle_block must be a positive integer, got {shuffle_block!r}")
+    return {
+        "mixed_precision": bool(mixed_precision),
+        "jit_compile": None if jit_compile is None else bool(jit_compile),
+        "distribute": distribute,
+        "shuffle_block": shuffle_block,
+    }
 
 
 def train(
@@ -303,6 +349,10 @@ def train(
     seed: int = 0,
     resume: bool = False,
     verbose: int = 1,
+    mixed_precision: bool = False,
+    jit_compile: bool | None = None,
+    distribute: str | None = None,
+    shuffle_block: int = 1,
 ) -> Path:
     """Train a structure from random weights on ``<store_dir>/train.h5``.
 
@@ -333,6 +383,21 @@ def train(
         there is none).
     verbose : int
         0: silent; 1: a progress bar per epoch and a summary line.
+    mixed_precision : bool
+        Compute in float16 with float32 weights and outputs (Keras' ``mixed_float16``
+        policy and loss scaling; see :mod:`music_tagger.distribute`). Fast on GPUs
+        with tensor cores; slow on CPUs.
+    jit_compile : bool, optional
+        Compile the train step with XLA (True), or not (False); None leaves it to
+        Keras (XLA on GPUs, not on CPUs).
+    distribute : {None, "auto", "mirrored", "multi-worker"}
+        Train data-parallel with a ``tf.distribute`` strategy (see
+        :func:`music_tagger.distribute.make_strategy`); ``batch_size`` is the
+        global batch. May change when resuming.
+    shuffle_block : int
+        1: shuffle clips uniformly (default). ``b > 1``: shuffle runs of ``b``
+        consecutive clips (see :func:`music_tagger.store.epoch_order`), for stores
+        read from disk rather than from the page cache.
 
     Returns
     -------
@@ -358,6 +423,7 @@ def train(
         "train", stores, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
         verbose=verbose, arch=arch, n_params=n_params,
         widths=None if widths is None else [int(w) for w in widths],
+        **_accelerator_config(mixed_precision, jit_compile, distribute, shuffle_block),
     )  # fmt: skip
 
     def build_model():
@@ -365,7 +431,7 @@ def train(
             arch, n_params=n_params, widths=widths, classes=len(stores[0].tags),
             input_shape=(stores[0].settings["n_mels"], stores[0].frames, 1),
         )  # fmt: skip
-        _compile(model, 1e-3)
+        _compile(model, 1e-3, config)
         return model
 
     return _fit(out_dir, config, stores, build_model, resume=resume)
@@ -386,6 +452,10 @@ def finetune(
     resume: bool = False,
     check_preprocessing: bool = True,
     verbose: int = 1,
+    mixed_precision: bool = False,
+    jit_compile: bool | None = None,
+    distribute: str | None = None,
+    shuffle_block: int = 1,
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
 
@@ -403,6 +473,8 @@ def finetune(
     Parameters
     ----------
     store_dir, out_dir, epochs, batch_size, patience, seed, resume, verbose
+        As for :func:`train`.
+    mixed_precision, jit_compile, distribute, shuffle_block
         As for :func:`train`.
     weights : "msd", None or path
         Starting weights of the CRNN; None trains the same architecture from random
@@ -445,6 +517,7 @@ def finetune(
         seed=seed, verbose=verbose, weights=None if weights is None else str(weights),
         freeze_epochs=int(freeze_epochs), learning_rate=float(learning_rate),
         unfreeze_learning_rate=float(unfreeze_learning_rate),
+        **_accelerator_config(mixed_precision, jit_compile, distribute, shuffle_block),
     )  # fmt: skip
 
     def build_model():
@@ -459,14 +532,14 @@ def finetune(
         model = keras.Model(base.input, outputs, name="music_tagger_crnn_finetuned")
         for name in CONV_BLOCKS if freeze_epochs > 0 else ():
             model.get_layer(name).trainable = False
-        _compile(model, learning_rate)
+        _compile(model, learning_rate, config)
         return model
 
     def unfreeze(model, epoch: int):
         if freeze_epochs > 0 and epoch == freeze_epochs:
             for name in CONV_BLOCKS:
                 model.get_layer(name).trainable = True
-            _compile(model, unfreeze_learning_rate)
+            _compile(model, unfreeze_learning_rate, config)
         return model
 
     return _fit(out_dir, config, stores, build_model, resume=resume, before_epoch=unfreeze)

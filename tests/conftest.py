@@ -10,6 +10,10 @@ neither way, the run stops before any test with one message naming what is missi
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +97,52 @@ def published_scores() -> dict[str, list[tuple[str, float]]]:
     source = _published_scores_file()
     path = source if isinstance(source, Path) else registry.get_file(*source)
     return registry.read_published_scores(path)
+
+
+@pytest.fixture(scope="session")
+def synthetic_stores(tmp_path_factory):
+    """``make(n_clips, seed=0, frames=128, splits=("train", "valid"))``: the folder of
+    feature stores of a generated MTT-layout set, made once per argument set."""
+    from music_tagger import cache
+    from music_tagger.data import read_mtt
+    from music_tagger.synth import TAGS, make_mtt_like
+
+    made: dict[tuple, Path] = {}
+
+    def make(n_clips: int, seed: int = 0, frames: int = 128, splits=("train", "valid")) -> Path:
+        key = (n_clips, seed, frames, tuple(splits))
+        if key not in made:
+            root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=n_clips, seed=seed)
+            out = tmp_path_factory.mktemp("features")
+            cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=splits,
+                          frames=frames, workers=2, progress=False)  # fmt: skip
+            made[key] = out
+        return made[key]
+
+    return make
+
+
+def start_python(
+    code: str, *args: object, stdout=subprocess.DEVNULL, env: dict | None = None
+) -> subprocess.Popen:
+    """``python -c code args...`` with this checkout importable, TensorFlow quiet,
+    no TF_CONFIG but the one in ``env`` (extra environment variables)."""
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    environ.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=environ, stdout=stdout, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def kill_after_first_epoch(proc: subprocess.Popen, run_dir: Path, timeout: float = 300) -> None:
+    """SIGKILL a training process as soon as its first epoch is committed."""
+    deadline = time.monotonic() + timeout  # never hang CI on a run that stalls
+    while not (run_dir / "state.json").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the first epoch did not finish within {timeout:.0f} s")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

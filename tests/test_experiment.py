@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from music_tagger import cache, training
+from music_tagger import cache, experiment, training
 from music_tagger.cli import main
 from music_tagger.data import read_mtt
 from music_tagger.architectures import parse_budgets
@@ -129,3 +129,39 @@ def test_cli_errors(tmp_path, capsys):
     assert "no feature store" in capsys.readouterr().err
     assert main(["figures", str(tmp_path)]) == 1
     assert "no results table" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grid_as_independent_jobs_then_merge(runs, stores, tmp_path, capsys):
+    """Job 1 of 2 trains configurations 1 and 3; job 0's runs come from another
+    machine (copied from the whole grid's); the merge gives the whole grid's table."""
+    import shutil
+
+    out = tmp_path / "runs"
+    job = ["experiment", "--data", str(stores), "--out", str(out), *GRID]
+    assert main([*job, "--job", "1", "--jobs", "2"]) == 0
+    names = [c.name for c in grid(ARCHS, BUDGETS, width_scale=0.1)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(names[1::2])  # no table yet
+    assert main([*job, "--merge"]) == 1
+    assert f"2 of 4 configurations are not finished in {out}" in capsys.readouterr().err
+    for name in names[0::2]:
+        shutil.copytree(runs / name, out / name)
+    assert main([*job, "--merge"]) == 0
+    merged, whole = read_grid_results(out), read_grid_results(runs)
+    assert [(r["arch"], r["budget"]) for r in merged] == [(r["arch"], r["budget"]) for r in whole]
+    for a, b in zip(merged, whole):  # seeded training: the job's runs are the grid's runs
+        assert a["test_roc_auc"] == pytest.approx(b["test_roc_auc"], abs=1e-6)
+        assert a["params"] == b["params"]
+    assert main([*job, "--merge", "--epochs", "2"]) == 1  # other settings: not finished
+    assert main([*job, "--merge", "--only", "crnn-0.1M"]) == 2  # usage error
+
+
+def test_select():
+    configs = grid(ARCHS, BUDGETS)
+    parts = [experiment.select(configs, job=k, jobs=3) for k in range(3)]
+    assert sorted(c.name for part in parts for c in part) == sorted(c.name for c in configs)
+    assert experiment.select(configs, only=["crnn-0.25M"]) == [configs[3]]
+    with pytest.raises(ValueError, match="no configuration"):
+        experiment.select(configs, only=["crnn-7M"])
+    with pytest.raises(ValueError, match="job must be"):
+        experiment.select(configs, job=3, jobs=3)

@@ -2,22 +2,18 @@
 fine-tuning the MSD CRNN."""
 import json
 import random
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import kill_after_first_epoch, start_python
 
 from music_tagger import cache
 from music_tagger.data import read_mtt
 from music_tagger.synth import TAGS, make_mtt_like
 
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -69,31 +65,14 @@ train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
 """
 
 
-def _run(store_dir: Path, out: Path) -> subprocess.Popen:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, str(store_dir), str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
     from music_tagger.evaluation import load_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = _run(stores, killed)
-    deadline = time.monotonic() + 300  # never hang CI on a run that stalls
-    while not (killed / "state.json").exists():  # the first epoch is committed
-        assert proc.poll() is None, proc.stderr.read()
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the first epoch did not finish within 300 s")
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_epoch(start_python(_RUNNER, stores, killed), killed)
     assert json.loads((killed / "state.json").read_text())["epochs_done"] < 3
-    for runs in ([_run(stores, killed)], [_run(stores, whole)]):
+    for runs in ([start_python(_RUNNER, stores, killed)], [start_python(_RUNNER, stores, whole)]):
         for p in runs:
             assert p.wait(timeout=300) == 0, p.stderr.read()
 

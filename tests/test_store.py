@@ -1,0 +1,127 @@
+"""The fast store reader: same clips as h5py in every layout, proper epoch orders,
+conversion, and the same training losses as the h5py reader."""
+import functools
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from music_tagger import cache, store, training
+from music_tagger.errors import DataError, ParameterError
+
+FRAMES = 128
+
+
+@pytest.fixture(scope="module")
+def stores(synthetic_stores) -> Path:
+    """60 generated 3 s clips: 36 train, 9 valid."""
+    return synthetic_stores(60)
+
+
+def _rewrite(src: Path, dst: Path, **options) -> Path:
+    """A copy of the store ``src`` with other HDF5 options for its spectrograms
+    (``chunks=(1, 96, frames)``: the layout of stores written before issue 12)."""
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        for name in f:
+            if name == "melgrams":
+                g.create_dataset(name, data=f[name][:], **options)
+            else:
+                f.copy(f[name], g, name)
+        g.attrs.update(f.attrs)
+    return dst
+
+
+def _old_layout(stores: Path, tmp_path: Path) -> Path:
+    return _rewrite(cache.store_path(stores, "train"), tmp_path / "train.h5", chunks=(1, 96, FRAMES))
+
+
+def test_new_stores_are_contiguous_and_read_as_h5py_does(stores, tmp_path):
+    path = cache.store_path(stores, "train")
+    clips = store.MelgramFile(path)
+    assert clips.layout == "contiguous" and clips.shape == (36, 96, FRAMES)
+    index = [7, 0, 35, 12]
+    np.testing.assert_array_equal(clips.read(index), cache.read_melgrams(path, index))
+    old = store.MelgramFile(_old_layout(stores, tmp_path))
+    assert old.layout == "chunked"
+    np.testing.assert_array_equal(old.read(index), cache.read_melgrams(path, index))
+    with pytest.raises(IndexError):
+        clips.read([36])
+
+
+def test_compressed_store_falls_back_to_h5py(stores, tmp_path):
+    path = _rewrite(cache.store_path(stores, "train"), tmp_path / "train.h5",
+                    chunks=(1, 96, FRAMES), compression="gzip")  # fmt: skip
+    with pytest.raises(DataError, match="convert-store"):
+        store.MelgramFile(path)
+    info = cache.load_store(path)
+    (x, y), = store.make_dataset(info, 64).take(1)  # read through h5py
+    np.testing.assert_array_equal(x.numpy()[..., 0], cache.read_melgrams(path))
+    np.testing.assert_array_equal(y.numpy(), info.y)
+
+
+def test_convert_store(stores, tmp_path):
+    path = _old_layout(stores, tmp_path)
+    before = cache.load_store(path)
+    assert store.convert_store(path) is True
+    assert store.MelgramFile(path).layout == "contiguous"
+    after = cache.load_store(path)
+    np.testing.assert_array_equal(after.y, before.y)
+    assert (after.ids, after.tags, after.settings) == (before.ids, before.tags, before.settings)
+    np.testing.assert_array_equal(cache.read_melgrams(path), cache.read_melgrams(cache.store_path(stores, "train")))
+    assert store.convert_store(path) is False  # contiguous already
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.h5"]  # no temporary left
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_epoch_order_is_a_permutation(block):
+    orders = [store.epoch_order(100, (0, epoch), block=block) for epoch in range(3)]
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(100))
+    assert not np.array_equal(orders[0], orders[1])
+    np.testing.assert_array_equal(store.epoch_order(100, (0, 0), block=block), orders[0])
+    if block == 1:  # the order training always used
+        np.testing.assert_array_equal(orders[2], np.random.default_rng([0, 2]).permutation(100))
+    else:  # a window of 16 runs' length touches at most 17 runs (a short run shifts them)
+        runs = orders[0] // block
+        for start in range(0, 100, 16 * block):
+            assert len(set(runs[start : start + 16 * block].tolist())) <= 17
+    with pytest.raises(ParameterError, match="block"):
+        store.epoch_order(10, (0,), block=0)
+
+
+def test_batch_bounds_share_every_batch_among_replicas():
+    for n, batch, replicas in [(36, 8, 2), (37, 8, 2), (33, 8, 4), (8, 8, 2)]:
+        bounds = store.batch_bounds(n, batch, replicas)
+        assert bounds[0, 0] == 0 and bounds[-1, 1] == n
+        np.testing.assert_array_equal(bounds[1:, 0], bounds[:-1, 1])  # contiguous, in order
+        assert np.all(np.diff(bounds, axis=1) >= 1)  # no empty piece
+        assert len(bounds) % replicas == 0
+    with pytest.raises(ParameterError, match="replicas"):
+        store.batch_bounds(1, 8, 2)
+
+
+def test_same_batches_as_the_h5py_reader(stores, tmp_path):
+    info = cache.load_store(_old_layout(stores, tmp_path))
+    new = list(store.make_dataset(info, 16, shuffle_seed=(3, 1)))
+    old = list(store.make_dataset(info, 16, shuffle_seed=(3, 1), reader="h5py"))
+    assert [len(x) for x, _ in new] == [16, 16, 4]
+    for (xa, ya), (xb, yb) in zip(new, old, strict=True):
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    order = store.epoch_order(info.n, (3, 1))
+    np.testing.assert_array_equal(np.concatenate([y for _, y in new]), info.y[order])
+
+
+@pytest.mark.slow
+def test_training_losses_equal_with_either_reader(stores, tmp_path, monkeypatch):
+    """Same seed, same epochs: the new reader reproduces the h5py reader's run."""
+    run = functools.partial(training.train, stores, widths=(4, 8, 8, 8, 4), epochs=2,
+                            batch_size=8, patience=9, seed=2, verbose=0)  # fmt: skip
+    run(tmp_path / "new")
+    monkeypatch.setattr(training, "make_dataset", functools.partial(store.make_dataset, reader="h5py"))
+    run(tmp_path / "h5py")
+    a, b = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("new", "h5py"))
+    for key in ("loss", "val_roc_auc"):
+        np.testing.assert_allclose([h[key] for h in a], [h[key] for h in b], rtol=1e-5)
