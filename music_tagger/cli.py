@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 
 from .architectures import ARCHS, BUDGET_SIZES, parse_budgets
 from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from .errors import MusicTaggerError, ParameterError, UsageError
+from .errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
 
 PROG = "music-tagger"
 
@@ -101,11 +101,51 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "5-layer MusicTaggerCNN",
     )  # fmt: skip
     p.add_argument(
-        "--format", choices=("table", "json", "csv"), default="table", dest="fmt",
-        help="table: human-readable, scores rounded to 3 decimals; json: a list of "
-        '{"path", "tags": [[tag, score], ...], "error"}; csv: columns '
-        "path,rank,tag,score,error, one row per tag (one row with the error for a "
-        "failed file). json and csv keep full precision",
+        "--format", choices=("table", "jsonl", "json", "csv"), default=None, dest="fmt",
+        help="table: human-readable, scores rounded to 3 decimals (default on stdout); "
+        'jsonl: one {"path", "tags": [[tag, score], ...], "error"} per line (default '
+        "with --output, unless its suffix says .json or .csv); json: a list of the "
+        "same, one per line; csv: columns path,rank,tag,score,error, one row per tag "
+        "(one row with the error for a failed file). jsonl, json and csv keep full "
+        "precision. Each file's record is written as soon as it is tagged",
+    )  # fmt: skip
+    p.add_argument(
+        "--output", "-o", default=None, metavar="FILE",
+        help="write the records to FILE (flushed per file) instead of stdout",
+    )  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true",
+        help="with --output: keep the records already in FILE (e.g. of a killed run), "
+        "skip their files and append the rest",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=_positive_int, default=None, metavar="N",
+        help="processes that decode audio and compute spectrograms while the network "
+        "runs (default: every CPU core)",
+    )  # fmt: skip
+    p.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help='local: worker processes on this machine; ray: Ray Data actors on the '
+        'cluster of RAY_ADDRESS or a local Ray (pip install "music_tagger[ray]")',
+    )  # fmt: skip
+    p.add_argument(
+        "--taggram", action="store_true",
+        help="score crops every --hop seconds and add each crop's scores with its start "
+        'and end times to the record ("taggram"; jsonl and json only); the tags are '
+        "ranked by the mean over the crops",
+    )  # fmt: skip
+    p.add_argument(
+        "--hop", type=float, default=None, metavar="SECONDS",
+        help="seconds between taggram crops (default 5; implies --taggram)",
+    )  # fmt: skip
+    p.add_argument(
+        "--plot", default=None, metavar="DIR",
+        help="draw each file's taggram as DIR/<file name>.png (implies --taggram)",
+    )  # fmt: skip
+    p.add_argument(
+        "--thresholds", default=None, metavar="FILE",
+        help="per-tag thresholds of music-tagger calibrate: add the tags that reach "
+        'theirs to each record ("passed")',
     )  # fmt: skip
     p.add_argument(
         "--crops", type=_positive_int, default=None, metavar="N",
@@ -149,86 +189,184 @@ def _example_paths() -> tuple[list[str], list]:
     return paths, failed
 
 
-def _format_table(results) -> str:
-    lines = []
-    for r in results:
-        lines.append(r.path)
-        if r.error is not None:
-            lines.append(f"    error: {r.error}")
-        else:
-            width = max((len(t) for t, _ in r.top), default=0)
-            for rank, (t, s) in enumerate(r.top, 1):
-                lines.append(f"  {rank:3d}. {t:<{width}}  {s:.3f}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _format_json(results) -> str:
-    import json
-
-    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
-
-
-def _format_csv(results) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["path", "rank", "tag", "score", "error"])
-    for r in results:
-        if r.error is not None:
-            writer.writerow([r.path, "", "", "", r.error])
-        for rank, (t, s) in enumerate(r.top, 1):
-            writer.writerow([r.path, rank, t, repr(s), ""])
-    return buf.getvalue().rstrip("\n")
-
-
-_FORMATTERS: dict[str, Callable] = {
-    "table": _format_table,
-    "json": _format_json,
-    "csv": _format_csv,
-}
-
-
 def _run_tag(args: argparse.Namespace) -> int:
+    from .records import format_for
+
+    args.taggram = args.taggram or args.hop is not None or args.plot is not None
     if not args.paths and not args.examples:
         raise UsageError("give at least one PATH, or --examples")
-    from .tagging import resolve_mode, tag
+    from .tagging import resolve_mode
 
     try:
         resolve_mode(args.crops, args.faithful, args.resampler)
     except ParameterError as err:  # an option combination: a usage error
         raise UsageError(str(err).replace("faithful=True", "--faithful")) from None
+    if args.resume and args.output is None:
+        raise UsageError("--resume continues an --output FILE")
+    fmt = format_for(args.output, args.fmt)
+    if args.taggram and (args.faithful or args.crops is not None):
+        raise UsageError("--taggram places crops every --hop seconds: drop --faithful/--crops")
+    if args.taggram and fmt not in ("jsonl", "json") and args.plot is None:
+        raise UsageError("--taggram records need --format jsonl or json (or use --plot DIR)")
+    if args.resume and fmt == "table":
+        raise UsageError("--resume needs --format jsonl, json or csv")
 
-    results = []
-    paths = list(args.paths)
+    from .records import RecordWriter, open_output
+    from .tagging import expand_paths
+
+    out = sys.stdout  # before anything is redirected: the records only
+    paths = expand_paths(args.paths)
+    early = []  # examples that could not be obtained
     if args.examples:
-        example_paths, failed = _example_paths()
-        results.extend(failed)
+        example_paths, early = _example_paths()
         paths = example_paths + paths
-    if paths:
+    stream = None
+    if args.output is not None:
+        writer, done, stream = open_output(
+            args.output, fmt, resume=args.resume, passed=args.thresholds is not None
+        )
+        todo = [p for p in paths if os.path.abspath(p) not in done]
+        if args.resume:
+            print(f"resuming: {len(paths) - len(todo)} files already in {args.output}", file=sys.stderr)
+        paths = todo
+    else:
+        writer = RecordWriter(out, fmt, passed=args.thresholds is not None)
+    if args.plot is not None:
+        os.makedirs(args.plot, exist_ok=True)
+    failed = 0
+    results = _tag_results(args, paths) if paths else iter(())
+    try:
+        for r in early:
+            writer.write(r.to_dict())
+            _print_error(r.error)
+            failed += 1
         # anything a library prints goes to stderr: stdout is the output only
         with contextlib.redirect_stdout(sys.stderr):
-            results.extend(
-                tag(
-                    paths,
-                    model=args.model,
-                    top_n=args.top,
-                    crops=args.crops,
-                    faithful=args.faithful,
-                    batch_size=args.batch_size,
-                    progress=False if args.no_progress else None,
-                    resampler=args.resampler,
-                )
-            )
-    for r in results:
-        if r.error is not None:
-            _print_error(r.error)
-    text = _FORMATTERS[args.fmt](results)
-    if text:
-        print(text)
-    return 0 if all(r.error is None for r in results) else 1
+            for r in results:
+                if r.error is not None:
+                    failed += 1
+                    _print_error(r.error)
+                elif args.plot is not None:
+                    _plot(r, args.plot)
+                record = r.to_dict()
+                if fmt not in ("jsonl", "json"):
+                    record.pop("taggram", None)
+                writer.write(record)
+        writer.close()
+    finally:
+        if hasattr(results, "close"):  # stop the workers of an unfinished run
+            results.close()
+        if stream is not None:
+            stream.close()
+    return 0 if failed == 0 else 1
+
+
+def _tag_results(args: argparse.Namespace, paths: list[str]):
+    options = dict(
+        model=args.model, top_n=args.top, crops=args.crops, faithful=args.faithful,
+        batch_size=args.batch_size, resampler=args.resampler, taggram=args.taggram,
+        hop=args.hop, thresholds=args.thresholds,
+    )  # fmt: skip
+    if args.engine == "ray":
+        try:
+            from .ray_engine import iter_tag_ray
+        except ImportError as err:
+            raise UsageError(f'--engine ray needs Ray: pip install "music_tagger[ray]" ({err})')
+        return iter_tag_ray(paths, **options)
+    from .tagging import iter_tag
+
+    progress = False if args.no_progress else None
+    return iter_tag(paths, progress=progress, workers=args.workers, **options)
+
+
+def _plot(result, folder: str) -> None:
+    from .taggram import plot_taggram
+
+    name = os.path.basename(result.path)
+    plot_taggram(result.taggram, os.path.join(folder, name + ".png"), title=name)
+
+
+def _add_plot_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "plot",
+        help="draw taggrams (tags over time) from the records of tag --taggram",
+        description=(
+            "Draw one PNG per record that holds a taggram (written by music-tagger tag "
+            "--taggram --format jsonl or json): the top tags by mean score on the y-axis, "
+            "time on the x-axis, colour the score."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("records", help="a jsonl or json file of music-tagger tag --taggram")
+    p.add_argument("--out", default="taggrams", metavar="DIR", help="folder of the PNGs")
+    p.add_argument("--top", type=_positive_int, default=10, metavar="N", help="tags shown")
+    return p
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from .records import format_for, read_records
+    from .taggram import Taggram, plot_taggram
+
+    if not os.path.isfile(args.records):
+        raise MissingFileError(f"no records file at {args.records}")
+    fmt = format_for(args.records, None)
+    drawn = 0
+    os.makedirs(args.out, exist_ok=True)
+    for record in read_records(args.records, fmt):
+        if not record.get("taggram"):
+            continue
+        t = record["taggram"]
+        name = os.path.basename(record["path"])
+        path = os.path.join(args.out, name + ".png")
+        plot_taggram(Taggram.from_dict(t, t["tags"]), path, top_n=args.top, title=name)
+        print(path)
+        drawn += 1
+    if drawn == 0:
+        raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
+    return 0
+
+
+def _add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "calibrate",
+        help="pick per-tag thresholds that maximise F1 on labelled data",
+        description=(
+            "Score labelled examples with the pretrained tagger and pick, for each tag, "
+            "the threshold that maximises F1; write them as JSON for tag --thresholds. "
+            "LABELS is a feature store of music-tagger prepare (.h5) or a CSV with "
+            "columns path,tags,split (tags separated by |). Labels are matched to the "
+            "model's tags by name; a tag without positive examples gets no threshold "
+            "(it never passes). Calibrate on held-out data, with the mode you tag with."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("labels", help="labelled data: a feature store .h5 or a CSV")
+    p.add_argument("--out", default="thresholds.json", metavar="FILE", help="the thresholds JSON")
+    p.add_argument("--model", choices=("crnn", "cnn"), default="crnn", help="the tagger")
+    p.add_argument("--split", default=None, help="CSV: use only this split's rows (e.g. valid)")
+    p.add_argument("--crops", type=_positive_int, default=None, metavar="N",
+                   help="CSV: crops per file, as for tag")  # fmt: skip
+    p.add_argument("--faithful", action="store_true", help="CSV: tag with the faithful mode")
+    p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="crops per network call")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="CSV: processes reading audio (default every core)")  # fmt: skip
+    return p
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+
+    options = {} if args.labels.lower().endswith((".h5", ".hdf5")) else dict(
+        crops=args.crops, faithful=args.faithful, workers=args.workers
+    )
+    with contextlib.redirect_stdout(sys.stderr):
+        thresholds = calibrate(
+            args.labels, args.out, args.model, split=args.split, batch_size=args.batch_size, **options
+        )
+    for t, v in sorted(thresholds.items(), key=lambda kv: -kv[1]["f1"]):
+        print(f"{t:<20} threshold {v['threshold']:.4f}  F1 {v['f1']:.3f}  positives {v['support']}", file=sys.stderr)
+    print(args.out)
+    return 0
 
 
 # --------------------------------------------------------------------------- training
@@ -813,6 +951,8 @@ def _run_figures(args: argparse.Namespace) -> int:
 #: returns its sub-parser, ``run(args)`` returns the exit status. Append new ones here.
 SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (_add_tag_parser, _run_tag),
+    (_add_plot_parser, _run_plot),
+    (_add_calibrate_parser, _run_calibrate),
     (_add_synth_parser, _run_synth),
     (_add_prepare_parser, _run_prepare),
     (_add_convert_store_parser, _run_convert_store),
@@ -890,6 +1030,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (music-tagger tag DIR | head -1): stop
+        # quietly; point stdout at /dev/null so that the final flush cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a process killed by the signal
 
 
 if __name__ == "__main__":  # pragma: no cover

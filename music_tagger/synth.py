@@ -271,3 +271,101 @@ def _write_mp3(path: Path, audio: np.ndarray, sr: int) -> None:
             f"{path} reads back with {info.frames} frames at {info.samplerate} Hz, "
             f"expected {len(audio)} at {sr} Hz"
         )
+
+
+#: File formats :func:`write_track` writes: (libsndfile format, subtype).
+TRACK_FORMATS = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+
+def write_track(
+    path: str | os.PathLike,
+    seconds: float,
+    sr: int = 44100,
+    *,
+    channels: int = 2,
+    seed: int = 0,
+    gapless_header: bool = True,
+    section_seconds: float = 10.0,
+) -> Path:
+    """Write a full-length music-like track: a sequence of :func:`make_mtt_like` sections.
+
+    Every ``section_seconds`` the source, register, tempo, percussion and level
+    change (drawn like the clips of :func:`make_mtt_like`); the channels are the
+    same music slightly delayed. Rendered and written section by section, so a
+    long track needs little memory. For tagging speed and I/O tests, not for
+    claims about what a model learns.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; its suffix picks the format (:data:`TRACK_FORMATS`).
+    seconds : float
+        Length of the track.
+    sr : int
+        Sample rate (Hz).
+    channels : int
+        1 or 2.
+    seed : int
+        The same seed gives the same audio.
+    gapless_header : bool
+        For MP3 only: False removes the Xing/Info frame (with its LAME tag) that
+        libsndfile's encoder writes first, so the file reads like an MP3 from an
+        encoder without one: the decoder then keeps the encoder delay, and the 2016
+        decoder delay applies (see :func:`music_tagger.audio.mp3_has_gapless_header`).
+    section_seconds : float
+        Length of each section.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from music_tagger.synth import write_track
+    >>> write_track("/tmp/song.flac", 200, 48000, seed=1)    # doctest: +SKIP
+    PosixPath('/tmp/song.flac')
+    """
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in TRACK_FORMATS:
+        raise ValueError(f"{path}: suffix must be one of {sorted(TRACK_FORMATS)}")
+    if channels not in (1, 2):
+        raise ValueError(f"channels must be 1 or 2, got {channels!r}")
+    n_total = int(round(seconds * sr))
+    if n_total < 1:
+        raise ValueError(f"seconds must give at least one sample, got {seconds!r}")
+    fmt, subtype = TRACK_FORMATS[kind]
+    rng = np.random.default_rng(seed)
+    section = max(1, int(section_seconds * sr))
+    lag = int(0.0007 * sr)  # the second channel: the same music 0.7 ms later
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # CBR, like the encoders of 2016 (libsndfile applies the mode only with a level)
+    extra = {"bitrate_mode": "CONSTANT", "compression_level": 0.5} if kind == "mp3" else {}
+    with sf.SoundFile(path, "w", sr, channels, format=fmt, subtype=subtype, **extra) as f:
+        for start in range(0, n_total, section):
+            n = min(section, n_total - start)
+            spec = _draw_specs(rng, 1)[0]
+            x = _render(rng, spec, n + lag, sr)
+            frames = x[lag:, None] if channels == 1 else np.stack([x[lag:], x[:n]], axis=1)
+            for i in range(0, n, 1 << 16):  # small writes: libsndfile's Vorbis encoder
+                f.write(frames[i : i + (1 << 16)])  # crashes on very large ones
+    if kind == "mp3" and not gapless_header:
+        _drop_info_frame(path)
+    return path
+
+
+def _drop_info_frame(path: Path) -> None:
+    """Remove the first MPEG frame (LAME's Xing/Info frame, with its LAME tag)."""
+    from .audio.decode import _first_frame, _id3v2_end
+
+    data = path.read_bytes()
+    found = _first_frame(data, _id3v2_end(data[:10]))
+    if found is None:
+        raise ValueError(f"{path}: no MPEG frame found")
+    i, info = found
+    path.write_bytes(data[:i] + data[i + info["length"] :])

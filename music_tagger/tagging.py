@@ -46,16 +46,15 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from . import audio
 from ._checks import positive_int
 from .audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from .errors import AudioError, ParameterError
+from .errors import ParameterError
 from .registry import TAGS
 
 __all__ = [
@@ -66,6 +65,7 @@ __all__ = [
     "decode_predictions",
     "expand_paths",
     "get_model",
+    "iter_tag",
     "predict_files",
     "resolve_mode",
     "tag",
@@ -186,6 +186,10 @@ class TagResult:
         crop, whatever was asked).
     tags : list of str
         Name of each entry of ``scores``.
+    taggram : music_tagger.taggram.Taggram or None
+        Every crop's scores with its start and end time, when asked for.
+    passed : list of str or None
+        With thresholds: the tags whose score reaches their threshold, best first.
     """
 
     path: str
@@ -194,6 +198,8 @@ class TagResult:
     error: str | None = None
     n_crops: int = 0
     tags: list[str] = field(default_factory=_default_tags, repr=False)
+    taggram: Any = field(default=None, repr=False)
+    passed: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -201,12 +207,21 @@ class TagResult:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"path", "tags": [[tag, score], ...], "error"}``."""
-        return {
+        """JSON-ready ``{"path", "tags": [[tag, score], ...], "error"}``.
+
+        With thresholds, also ``"passed": [tag, ...]``; with a taggram, also
+        ``"taggram": {"tags", "start", "end", "scores"}``.
+        """
+        d: dict[str, Any] = {
             "path": self.path,
             "tags": [[t, s] for t, s in self.top],
             "error": self.error,
         }
+        if self.passed is not None:
+            d["passed"] = list(self.passed)
+        if self.taggram is not None:
+            d["taggram"] = {"tags": list(self.taggram.tags), **self.taggram.to_dict()}
+        return d
 
 
 # --------------------------------------------------------------------------- files
@@ -298,12 +313,6 @@ def _progress_bar(total: int, progress: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=False)
 
 
-def _read_error(path: str, err: BaseException) -> str:
-    if isinstance(err, AudioError):
-        return str(err)
-    return f"{path}: {type(err).__name__}: {err}"
-
-
 def resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tuple[int, str]:
     """The checked ``(crops, resampler)`` of a tagging mode: the one place of the rule.
 
@@ -350,6 +359,7 @@ def predict_files(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool | None = None,
     desc: str = "tagging",
+    workers: int | None = None,
 ) -> list[tuple[np.ndarray | None, int, str | None]]:
     """Mean model output over the crops of each file: the engine of :func:`tag`.
 
@@ -357,7 +367,8 @@ def predict_files(
     ``include_top=False`` feature extractor (then each output is a mean feature).
     Crops of several files are predicted together in batches of ``batch_size``
     crops; in inference mode a clip's output does not depend on the other clips of
-    its batch (BatchNorm uses its moving statistics).
+    its batch (BatchNorm uses its moving statistics). The work runs in
+    :func:`music_tagger.pipeline.run`.
 
     Parameters
     ----------
@@ -375,70 +386,170 @@ def predict_files(
         Crops per network call.
     progress : bool or None
         tqdm bar on stderr; None shows it only on a terminal for more than one file.
+    workers : int, optional
+        Processes reading audio; default every core.
 
     Returns
     -------
     list of (output or None, n_crops, error or None)
         One entry per file, in order. ``output`` is the float32 mean over crops.
     """
+    from .pipeline import run
+
     crops, resampler = resolve_mode(crops, faithful, resampler)
     batch_size = positive_int(batch_size, "batch_size")
-    keras_model = get_model(model)
-
+    get_model(model)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
-    results: list[tuple[np.ndarray | None, int, str | None]] = [None] * len(files)  # type: ignore[list-item]
-    bar = _progress_bar(len(files), progress, desc)
+    stream = run(
+        files, partial(get_model, model), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers,
+    )  # fmt: skip
+    return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
-    # Crops wait in a queue shared by all files; full batches of ``batch_size`` crops
-    # go through the network (one batch may hold crops of several files, and a
-    # file's crops may span two batches), so the batch shape stays fixed.
-    queue: list[np.ndarray] = []  # crops, each (96, 1366)
-    owners: list[int] = []  # file index of each queued crop
-    collected: dict[int, list[np.ndarray]] = {}  # file index -> outputs so far
-    expected: dict[int, int] = {}  # file index -> its number of crops
 
-    def run(n: int) -> None:
-        x = np.stack(queue[:n])[..., None]
-        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)
-        for out, i in zip(y, owners[:n]):
-            collected[i].append(out)
-            if len(collected[i]) == expected[i]:
-                mean = np.mean(collected.pop(i), axis=0, dtype=np.float64)
-                results[i] = (mean.astype(np.float32), expected.pop(i), None)
-                if bar is not None:
-                    bar.update(1)
-        del queue[:n], owners[:n]
-
+def _with_progress(stream, total: int, progress: bool | None, desc: str):
+    bar = _progress_bar(total, progress, desc)
+    if bar is None:
+        yield from stream
+        return
     try:
-        for i, path in enumerate(files):
-            try:
-                if os.path.isdir(path):
-                    raise audio.AudioError(
-                        f"{path}: folder holds no audio files (looked for "
-                        f"{', '.join(AUDIO_EXTENSIONS)})"
-                    )
-                if faithful:
-                    mel = audio.compute_melgram(path, resampler=resampler)[None]
-                else:
-                    mel = audio.compute_melgrams(path, crops, resampler=resampler)
-            except (KeyboardInterrupt, SystemExit, MemoryError):
-                raise
-            except Exception as err:  # one bad file must not cost the others
-                results[i] = (None, 0, _read_error(path, err))
-                if bar is not None:
-                    bar.update(1)
-                continue
-            queue.extend(mel)
-            owners.extend([i] * len(mel))
-            collected[i], expected[i] = [], len(mel)
-            while len(queue) >= batch_size:
-                run(batch_size)
-        if queue:
-            run(len(queue))
+        for item in stream:
+            bar.update(1)
+            yield item
     finally:
-        if bar is not None:
-            bar.close()
-    return results
+        bar.close()
+
+
+def _check_tags(keras_model_or_name: Any, tags: list[str]) -> None:
+    """ParameterError when the model's output does not have one column per tag."""
+    if isinstance(keras_model_or_name, str) or keras_model_or_name is None:
+        n_out = len(_default_tags())  # the MSD taggers: 50 outputs
+    else:
+        n_out = keras_model_or_name.output_shape[-1]
+    if n_out != len(tags):
+        raise ParameterError(
+            f"the model outputs {n_out} values per clip but {len(tags)} tags were "
+            "given; pass tags= with one name per output (an include_top=False model "
+            "gives features, not tag scores: use predict_files for those)"
+        )
+
+
+def iter_tag(
+    paths: PathLike | Iterable[PathLike],
+    model: Any = None,
+    top_n: int | None = 10,
+    crops: int | None = None,
+    faithful: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool | None = None,
+    *,
+    resampler: str | None = None,
+    tags: Sequence[str] | None = None,
+    workers: int | None = None,
+    taggram: bool = False,
+    hop: float | None = None,
+    thresholds: Any = None,
+) -> Iterator[TagResult]:
+    """:func:`tag`, one result at a time: each file's result as soon as it is ready.
+
+    Same parameters and checks as :func:`tag` (the checks run at the call, before
+    the first result is asked for). Results come in input order; stopping early
+    stops the worker processes.
+
+    Examples
+    --------
+    >>> from music_tagger.tagging import iter_tag
+    >>> for r in iter_tag(["albums/"], top_n=3):          # doctest: +SKIP
+    ...     print(r.path, r.top)
+    """
+    from .pipeline import run
+
+    options, tags, top_n, threshold_of = prepare_run(
+        model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
+        taggram=taggram, hop=hop, thresholds=thresholds,
+    )  # fmt: skip
+    workers = positive_int(workers, "workers", allow_none=True)
+    files = expand_paths(paths)
+    stream = run(files, partial(get_model, model), workers=workers, **options)
+    results = _with_progress(stream, len(files), progress, "tagging")
+    return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
+
+
+def prepare_run(
+    model: Any,
+    top_n: int | None,
+    crops: int | None,
+    faithful: bool,
+    batch_size: int,
+    *,
+    resampler: str | None,
+    tags: Sequence[str] | None,
+    taggram: bool,
+    hop: float | None,
+    thresholds: Any,
+) -> tuple[dict[str, Any], list[str], int | None, dict[str, float] | None]:
+    """Check the arguments of :func:`tag` once, for every engine.
+
+    Returns the keyword arguments of :func:`music_tagger.pipeline.run` (without
+    ``workers``), the tags, ``top_n`` and the thresholds (or None). Raises
+    ParameterError before any model is built or file read.
+    """
+    tags = _default_tags() if tags is None else list(tags)
+    top_n = positive_int(top_n, "top_n", allow_none=True)
+    batch_size = positive_int(batch_size, "batch_size")
+    starts = None
+    if taggram:
+        from . import audio
+        from .taggram import DEFAULT_HOP, taggram_starts
+
+        if crops is not None or faithful:
+            raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
+        hop = DEFAULT_HOP if hop is None else float(hop)
+        if not hop > 0:
+            raise ParameterError(f"hop must be a positive number of seconds, got {hop!r}")
+        starts = partial(taggram_starts, hop=max(1, int(round(hop * audio.SR))))
+        crops = 1
+    elif hop is not None:
+        raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
+    crops, resampler = resolve_mode(crops, faithful, resampler)
+    threshold_of = None
+    if thresholds is not None:
+        from .thresholds import load_thresholds
+
+        threshold_of = load_thresholds(thresholds, tags)
+    if model is None or isinstance(model, str):
+        _check_model_name(model)  # a pretrained model is built when the first crops are ready
+    else:
+        get_model(model)
+    _check_tags(model, tags)
+    options = dict(
+        crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram
+    )
+    return options, tags, top_n, threshold_of
+
+
+def _check_model_name(model: str | None) -> None:
+    if model is not None and model.lower() not in ("crnn", "cnn"):
+        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+
+
+def _result(r, tags: list[str], top_n: int | None, taggram: bool, threshold_of) -> TagResult:
+    """A :class:`TagResult` from a :class:`music_tagger.pipeline.FileScores`."""
+    if r.error is not None:
+        error = r.error
+        if os.path.isdir(r.path):  # kept by expand_paths: a folder without audio
+            error = f"{r.path}: folder holds no audio files (looked for {', '.join(AUDIO_EXTENSIONS)})"
+        return TagResult(r.path, None, [], error, 0, tags)
+    top = decode_predictions(r.scores[None], top_n=top_n, tags=tags)[0]
+    result = TagResult(r.path, r.scores, top, None, r.n_crops, tags)
+    if taggram:
+        from .taggram import Taggram
+
+        result.taggram = Taggram.from_crops(r.starts, r.length, r.crop_scores, tags)
+    if threshold_of is not None:
+        ranked = decode_predictions(r.scores[None], top_n=None, tags=tags)[0]
+        result.passed = [t for t, s in ranked if s >= threshold_of[t]]
+    return result
 
 
 def tag(
@@ -452,6 +563,10 @@ def tag(
     *,
     resampler: str | None = None,
     tags: Sequence[str] | None = None,
+    workers: int | None = None,
+    taggram: bool = False,
+    hop: float | None = None,
+    thresholds: Any = None,
 ) -> list[TagResult]:
     """Tag audio files and folders with a pretrained tagger.
 
@@ -472,7 +587,8 @@ def tag(
     faithful : bool
         True: the original single centre crop and 2016 resampler, so that the
         scores equal ``model.predict(compute_melgram(path)[None, ..., None])[0]``
-        exactly. ``crops`` must then be None or 1.
+        (to 1e-6; only the audio the crop needs is read, see
+        :mod:`music_tagger.reading`). ``crops`` must then be None or 1.
     batch_size : int
         Crops per network call (shared across files); memory grows with it.
     progress : bool or None
@@ -483,6 +599,22 @@ def tag(
         "kaiser_best_2016").
     tags : sequence of str, optional
         Column names of the model's output; default :data:`music_tagger.TAGS`.
+    workers : int, optional
+        Processes that read audio and compute spectrograms while the network runs
+        (default every core; never more than the files; 1 works in this process).
+        Once TensorFlow is loaded they start from a forkserver, which imports the
+        calling script again: a script needs ``if __name__ == "__main__":``, as
+        with any multiprocessing code.
+    taggram : bool
+        Also keep every crop's scores (``result.taggram``): crops start every
+        ``hop`` seconds, and ``scores`` is their mean.
+    hop : float, optional
+        Seconds between taggram crops (default
+        :data:`music_tagger.taggram.DEFAULT_HOP`); only with ``taggram``.
+    thresholds : mapping, path or None
+        Per-tag thresholds (a JSON file of ``music-tagger calibrate`` or a mapping
+        ``{tag: threshold}``); each result's ``passed`` lists the tags that reach
+        theirs.
 
     Returns
     -------
@@ -496,39 +628,20 @@ def tag(
         Bad arguments (unknown model, ``faithful`` with several crops, a model
         output that does not match ``tags``), before any file is read.
 
+    See Also
+    --------
+    iter_tag : the same, one result at a time.
+
     Examples
     --------
     >>> from music_tagger import tag
     >>> for r in tag(["song.mp3", "albums/"], top_n=3):       # doctest: +SKIP
     ...     print(r.path, r.error or r.top)
     """
-    tags = _default_tags() if tags is None else list(tags)
-    top_n = positive_int(top_n, "top_n", allow_none=True)
-    crops, resampler = resolve_mode(crops, faithful, resampler)
-    positive_int(batch_size, "batch_size")
-    keras_model = get_model(model)
-    n_out = keras_model.output_shape[-1]
-    if n_out != len(tags):
-        raise ParameterError(
-            f"the model outputs {n_out} values per clip but {len(tags)} tags were "
-            "given; pass tags= with one name per output (an include_top=False model "
-            "gives features, not tag scores: use predict_files for those)"
+    return list(
+        iter_tag(
+            paths, model, top_n, crops, faithful, batch_size, progress,
+            resampler=resampler, tags=tags, workers=workers, taggram=taggram, hop=hop,
+            thresholds=thresholds,
         )
-    files = expand_paths(paths)
-    outputs = predict_files(
-        files,
-        keras_model,
-        crops=crops,
-        faithful=faithful,
-        resampler=resampler,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    results = []
-    for path, (scores, n_crops, error) in zip(files, outputs):
-        if scores is None:
-            results.append(TagResult(path, None, [], error, 0, tags))
-        else:
-            top = decode_predictions(scores[None], top_n=top_n, tags=tags)[0]
-            results.append(TagResult(path, scores, top, None, n_crops, tags))
-    return results
+    )  # fmt: skip

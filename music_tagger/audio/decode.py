@@ -145,15 +145,21 @@ def mp3_has_gapless_header(path: PathLike, *, max_scan: int = 1 << 20) -> bool:
 # --------------------------------------------------------------------------- loading
 
 
-def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
-    """Decode a file with soundfile: (float64 frames x channels, rate, format)."""
-    import soundfile as sf
-
+def _check_path(path: PathLike) -> str:
+    """The path as a string; AudioError if it is missing or a folder."""
     name = os.fspath(path)
     if not os.path.exists(name):
         raise AudioError(f"{name}: no such file") from FileNotFoundError(name)
     if os.path.isdir(name):
         raise AudioError(f"{name}: is a directory, not an audio file") from IsADirectoryError(name)
+    return name
+
+
+def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
+    """Decode a file with soundfile: (float64 frames x channels, rate, format)."""
+    import soundfile as sf
+
+    name = _check_path(path)
     try:
         with sf.SoundFile(name) as f:
             fmt = f.format

@@ -1,0 +1,225 @@
+"""The tagging pipeline: spectrograms on every core, overlapped with batched inference.
+
+:func:`run` is the engine behind :func:`music_tagger.tag` and ``music-tagger tag``:
+
+* worker processes (``workers``, default every core) read each file's crops with
+  :func:`music_tagger.reading.read_melgrams` (only the audio the crops need);
+  at most 4 files per worker are in flight, so memory does not grow with the
+  number of files, and a long track costs the memory of its crops, not of
+  its samples;
+* the main process feeds the crops to the network in fixed batches of
+  ``batch_size`` (a batch may mix files) while the workers go on decoding;
+* every finished file is yielded at once, in input order, as a
+  :class:`FileScores`. A file that cannot be read is a :class:`FileScores` with
+  an ``error``; it never costs the others their results.
+
+The worker processes are started before the model is built (the model is built
+when the first crops arrive), so they fork before TensorFlow is loaded and model
+loading overlaps with the first decodes. Once TensorFlow is loaded, forking is
+unsafe: workers then come from a forkserver that imports the audio stack once per
+process (the first pool pays about a second for it, later ones nothing).
+
+Examples
+--------
+>>> from music_tagger.pipeline import run
+>>> from music_tagger.tagging import get_model
+>>> for r in run(["a.mp3", "b.ogg"], lambda: get_model("crnn")):   # doctest: +SKIP
+...     print(r.path, r.error or r.scores.argmax())
+"""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["FileScores", "default_workers", "read_job", "run"]
+
+
+@dataclass
+class FileScores:
+    """The network output of one file.
+
+    Attributes
+    ----------
+    index : int
+        Position of the file in the input.
+    path : str
+    scores : np.ndarray of float32, shape (n_outputs,), or None
+        Mean output over the crops; None when the file failed.
+    crop_scores : np.ndarray of float32, shape (n_crops, n_outputs), or None
+        Output of every crop, in time order (kept only when asked).
+    starts : np.ndarray of int64, shape (n_crops,), or None
+        Start of each crop in samples at 12 kHz.
+    length : int
+        Length of the track in samples at 12 kHz (0 on failure).
+    error : str or None
+    """
+
+    index: int
+    path: str
+    scores: np.ndarray | None
+    crop_scores: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    length: int = 0
+    error: str | None = None
+
+    @property
+    def n_crops(self) -> int:
+        """Crops averaged (0 on failure)."""
+        return 0 if self.starts is None or self.error is not None else len(self.starts)
+
+
+def default_workers() -> int:
+    """Worker processes by default: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _worker_context():
+    """How to start workers: None (fork, chosen by ``_imap_unordered``) until
+    TensorFlow is loaded; then a forkserver that has imported the audio stack once,
+    so that every later pool starts in milliseconds instead of re-importing it."""
+    import multiprocessing
+
+    if "tensorflow" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["music_tagger.pipeline", "music_tagger.reading", "librosa", "soundfile"])
+    return context
+
+
+def _limit_threads() -> None:
+    """Worker initializer: one BLAS thread per worker, the cores are shared out by process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def read_job(job: tuple) -> tuple:
+    """Worker: ``(index, path, n_crops, resampler, starts)`` -> crops or error.
+
+    Returns ``(index, path, melgrams, starts, length, error)``; a file that cannot
+    be read returns its error message instead of raising.
+    """
+    from . import audio, reading
+
+    index, path, n_crops, resampler, starts = job
+    try:
+        mels, at, length = reading.read_melgrams(path, n_crops, resampler=resampler, starts=starts)
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as err:  # one bad file must not cost the others
+        message = str(err) if isinstance(err, audio.AudioError) else f"{path}: {type(err).__name__}: {err}"
+        return index, path, None, None, 0, message
+    return index, path, mels, at, length, None
+
+
+def run(
+    files: Sequence[str],
+    model: Any = None,
+    *,
+    crops: int = 1,
+    resampler: str = "kaiser_best_2016",
+    starts: Callable[[int], np.ndarray] | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
+    keep_crops: bool = False,
+) -> Iterator[FileScores]:
+    """Yield the network output of each file as soon as it and those before it are done.
+
+    Parameters
+    ----------
+    files : sequence of str
+        Audio files (a folder gives an error entry).
+    model : keras.Model or callable
+        The model, or a function without arguments that builds it: called when the
+        first crops are ready.
+    crops : int
+        Crops per file spread over the track (ignored when ``starts`` is given).
+    resampler : {"kaiser_best_2016", "soxr_hq"}
+    starts : callable, optional
+        Crop starts as a function of the track's length at 12 kHz (a taggram's hop).
+        It must be picklable (a module-level function or a ``functools.partial``).
+    batch_size : int
+        Crops per network call.
+    workers : int, optional
+        Worker processes; default :func:`default_workers`. 1 reads in this process.
+        Never more than the number of files.
+    keep_crops : bool
+        Keep every crop's output in ``crop_scores``.
+
+    Yields
+    ------
+    FileScores
+        One per file, in the order of ``files``.
+    """
+    from .cache import _imap_unordered
+
+    files = [os.fspath(f) for f in files]
+    workers = min(default_workers() if workers is None else workers, max(1, len(files)))
+    jobs = ((i, f, crops, resampler, starts) for i, f in enumerate(files))
+    results = _imap_unordered(read_job, jobs, workers, _limit_threads, _worker_context())
+
+    done: dict[int, FileScores] = {}
+    waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
+    queue: list[np.ndarray] = []  # crops waiting for a batch
+    owners: list[int] = []
+    build = (lambda: model) if hasattr(model, "predict_on_batch") else model
+    keras_model = None
+    next_out = 0
+
+    def predict(n: int) -> None:
+        nonlocal keras_model
+        if keras_model is None:
+            keras_model = build()
+        x = np.stack(queue[:n])[..., None]
+        if len(files) == 1:
+            # a single file is one or two batches: calling the model eagerly skips
+            # the second or two of tracing predict_on_batch pays on its first call
+            with warnings.catch_warnings():  # a model built on a list of one input says so
+                warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
+                y = np.asarray(keras_model(x, training=False), dtype=np.float32)
+        else:
+            # one input shape per process: the last, partial batch is padded with
+            # zeros (outputs do not depend on the rest of the batch), which costs
+            # less than tracing predict_on_batch again for a new shape
+            pad = batch_size - len(x)
+            if pad > 0:
+                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        for out, i in zip(y, owners[:n]):
+            path, at, length, outs = waiting[i]
+            outs.append(out)
+            if len(outs) == len(at):
+                del waiting[i]
+                per_crop = np.stack(outs)
+                mean = per_crop.mean(axis=0, dtype=np.float64).astype(np.float32)
+                done[i] = FileScores(i, path, mean, per_crop if keep_crops else None, at, length)
+        del queue[:n], owners[:n]
+
+    try:
+        for index, path, mels, at, length, error in results:
+            if error is not None:
+                done[index] = FileScores(index, path, None, error=error)
+            else:
+                waiting[index] = (path, at, length, [])
+                queue.extend(mels)
+                owners.extend([index] * len(mels))
+                while len(queue) >= batch_size:
+                    predict(batch_size)
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+        if queue:
+            predict(len(queue))
+        while next_out in done:
+            yield done.pop(next_out)
+            next_out += 1
+    finally:  # a consumer that stops early (a closed pipe): stop the workers
+        results.close()

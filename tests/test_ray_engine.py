@@ -1,0 +1,34 @@
+"""The Ray engine on a local Ray (2 CPUs) equals the local engine (needs the ray extra)."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+ray = pytest.importorskip("ray", reason='the Ray engine needs pip install "music_tagger[ray]"')
+
+from music_tagger import tag  # noqa: E402
+from music_tagger.ray_engine import tag_ray  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_engine_equals_the_local_engine(local_ray, tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        sf.write(tmp_path / f"clip{i}.wav", 0.1 * rng.standard_normal(12000 * (3 + 20 * i)), 12000)
+    (tmp_path / "broken.wav").write_text("not audio")
+    local = tag(tmp_path, crops=2, top_n=5, workers=1)
+    remote = tag_ray(tmp_path, crops=2, top_n=5, actors=1, files_per_batch=2)
+    assert [r.path for r in remote] == [r.path for r in local]
+    for a, b in zip(local, remote):
+        assert (a.error is None) == (b.error is None)
+        if a.error is None:
+            assert a.n_crops == b.n_crops
+            np.testing.assert_allclose(b.scores, a.scores, atol=1e-6, rtol=0)
+            assert [t for t, _ in b.top] == [t for t, _ in a.top]
+        else:
+            assert b.error == a.error
