@@ -662,7 +662,7 @@ def _add_features_parser(subparsers) -> argparse.ArgumentParser:
                    help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
     p.add_argument("--crops", type=_positive_int, default=1, metavar="N",
                    help="audio files: average over N crops spread over the track (1: centre crop)")  # fmt: skip
-    p.add_argument("--resampler", choices=("kaiser_best_2016", "soxr_hq"), default="kaiser_best_2016",
+    p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
                    help="audio files: the 2016 resampler or the faster soxr")  # fmt: skip
     p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N", help="clips per network call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -46,6 +46,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import audio
+from .audio import KAISER_BEST_2016
 from .errors import MissingFileError, ParameterError
 from ._atomic import atomic_path, write_text
 
@@ -285,7 +286,7 @@ def features(
     level: str = "multi",
     bn_semantics: str | None = None,
     crops: int = 1,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
 ) -> np.ndarray:
@@ -346,7 +347,7 @@ def run_model(
     inputs: Any,
     *,
     crops: int = 1,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
     desc: str = "clips",
@@ -413,7 +414,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         level: str = "multi",
         bn_semantics: str | None = None,
         crops: int = 1,
-        resampler: str = "kaiser_best_2016",
+        resampler: str = KAISER_BEST_2016,
         batch_size: int = 8,
     ):
         self.arch = arch

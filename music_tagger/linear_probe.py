@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .audio import KAISER_BEST_2016
 from .errors import MissingFileError, ParameterError
 from ._atomic import atomic_path, write_text
 from .evaluation import evaluate, write_results
@@ -217,7 +218,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             raise ParameterError(f"the probe does not know how its features were computed ({missing})")
         x = features(
             paths, arch=meta["arch"], level=meta["level"], bn_semantics=meta.get("bn_semantics"),
-            crops=meta.get("crops", 1), resampler=meta.get("resampler", "kaiser_best_2016"),
+            crops=meta.get("crops", 1), resampler=meta.get("resampler", KAISER_BEST_2016),
             batch_size=batch_size, progress=progress,
         )  # fmt: skip
         return self.predict_proba(x)

@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .audio import KAISER_BEST_2016
+
 __all__ = ["FileScores", "default_workers", "read_job", "run"]
 
 
@@ -125,7 +127,7 @@ def run(
     model: Any = None,
     *,
     crops: int = 1,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = KAISER_BEST_2016,
     starts: Callable[[int], np.ndarray] | None = None,
     batch_size: int = 8,
     workers: int | None = None,

@@ -50,6 +50,7 @@ import numpy as np
 from . import audio
 from .audio import decode
 from .audio.resample import (
+    KAISER_BEST_2016,
     _filter_tables,
     _KB_PRECISION,
     _MAX_PHASES,
@@ -226,10 +227,10 @@ def input_span(start: int, stop: int, rate: int, n_in: int, resampler: str) -> t
     """
     if rate == audio.SR:
         return max(0, start), min(n_in, stop)
-    reach = _kaiser_reach(rate) if resampler == "kaiser_best_2016" else SOXR_MARGIN
+    reach = _kaiser_reach(rate) if resampler == KAISER_BEST_2016 else SOXR_MARGIN
     g = math.gcd(rate, audio.SR)
     p, q = audio.SR // g, rate // g
-    if resampler == "kaiser_best_2016":
+    if resampler == KAISER_BEST_2016:
         k = -(-32 // p)
         p, q = k * p, k * q  # the polyphase blocks of the whole-file resampler
         blocks = -(-reach // q) + 1
@@ -437,7 +438,7 @@ def read_melgrams(
     path: PathLike,
     n_crops: int | None = 1,
     *,
-    resampler: str = "kaiser_best_2016",
+    resampler: str = KAISER_BEST_2016,
     starts: Callable[[int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Log-mels of a file's crops, reading only the audio they need.
@@ -524,6 +525,6 @@ def _resample_window(
     """Outputs ``[start, stop)`` at 12 kHz of the whole file, from its samples ``x = full[lo:]``."""
     if info.rate == audio.SR:
         return x[start - lo : stop - lo]
-    if resampler == "kaiser_best_2016":
+    if resampler == KAISER_BEST_2016:
         return _kaiser_window(x.astype(np.float64), lo, info.frames, info.rate, start, stop).astype(np.float32)
     return _soxr_window(x, lo, info.rate, info.frames, start, stop)
