@@ -46,7 +46,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .errors import WeightsError
+from .errors import ParameterError, WeightsError
 
 #: BatchNormalization epsilon of Keras 1.0.8-1.1.x, current when the CRNN's scores
 #: were published (Keras 1.2 moved to 1e-3). Used by every BatchNorm layer here.
@@ -208,7 +208,7 @@ def bn_layer_epsilon(arch: str, semantics: BNSemantics) -> float:
     (1e-05, 1e-09)
     """
     if semantics not in ("variance", "std_keras106"):
-        raise ValueError(
+        raise ParameterError(
             f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'"
         )
     if arch == "crnn" and semantics == "std_keras106":

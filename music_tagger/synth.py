@@ -212,10 +212,10 @@ def make_mtt_like(
 
     Raises
     ------
-    ValueError
+    ParameterError
         If ``n_clips``, ``duration`` or ``sr`` are out of range or MP3 cannot be
         written at ``sr``.
-    FileExistsError
+    OutputExistsError
         If ``root`` already holds an ``annotations_final.csv`` and not ``overwrite``.
 
     Examples
@@ -333,12 +333,12 @@ def write_track(
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if kind not in TRACK_FORMATS:
-        raise ValueError(f"{path}: suffix must be one of {sorted(TRACK_FORMATS)}")
+        raise ParameterError(f"{path}: suffix must be one of {sorted(TRACK_FORMATS)}")
     if channels not in (1, 2):
-        raise ValueError(f"channels must be 1 or 2, got {channels!r}")
+        raise ParameterError(f"channels must be 1 or 2, got {channels!r}")
     n_total = int(round(seconds * sr))
     if n_total < 1:
-        raise ValueError(f"seconds must give at least one sample, got {seconds!r}")
+        raise ParameterError(f"seconds must give at least one sample, got {seconds!r}")
     fmt, subtype = TRACK_FORMATS[kind]
     rng = np.random.default_rng(seed)
     section = max(1, int(section_seconds * sr))
@@ -366,6 +366,6 @@ def _drop_info_frame(path: Path) -> None:
     data = path.read_bytes()
     found = _first_frame(data, _id3v2_end(data[:10]))
     if found is None:
-        raise ValueError(f"{path}: no MPEG frame found")
+        raise AudioError(f"{path}: no MPEG frame found")
     i, info = found
     path.write_bytes(data[:i] + data[i + info["length"] :])
