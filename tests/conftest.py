@@ -37,25 +37,25 @@ REFERENCE_FILES = (
 )
 
 
-def _published_scores_file() -> tuple[str, str] | Path:
-    """EXPECTED.md beside a shared reference folder, else the original README."""
+def _expected_md() -> Path | None:
+    """EXPECTED.md beside a shared reference folder: the published scores, if there."""
     local = os.environ.get(registry.ENV_DIR)
     expected = Path(local).expanduser().resolve().parent / "EXPECTED.md" if local else None
-    return expected if expected is not None and expected.is_file() else ("documents", "original_readme")
+    return expected if expected is not None and expected.is_file() else None
 
 
-def _resolve_all() -> dict[tuple[str, str], Path]:
-    """Resolve every reference file, or stop the run with one message."""
+def _resolve_all() -> tuple[dict[tuple[str, str], Path], Path]:
+    """Every reference file and the published scores' file, or stop with one message."""
+    expected = _expected_md()
+    wanted = [key for key in REFERENCE_FILES if expected is None or key[0] != "documents"]
     found, missing, reason = {}, [], ""
-    for section, name in REFERENCE_FILES:
-        if (section, name) == ("documents", "original_readme") and isinstance(_published_scores_file(), Path):
-            continue  # the scores come from EXPECTED.md
+    for section, name in wanted:
         if not reason:  # after one failed download, do not try the others
             try:
                 found[section, name] = registry.get_file(section, name)
                 continue
             except WeightsError as err:
-                reason = str(err).split(". Download it yourself")[0]
+                reason = str(err.__cause__ or err)
         missing.append(registry.registry()[section][name]["path"])
     if missing:
         raise pytest.UsageError(
@@ -67,14 +67,15 @@ def _resolve_all() -> dict[tuple[str, str], Path]:
             "  - run once with a network: each file is downloaded into ~/.keras/music_tagger "
             f"and checked against its sha256 (or from the mirror named by {registry.ENV_BASE_URL})."
         )
-    return found
+    return found, expected or found["documents", "original_readme"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_FILES] = _resolve_all()
+    session.config.stash[_FILES], session.config.stash[_SCORES] = _resolve_all()
 
 
 _FILES = pytest.StashKey[dict]()
+_SCORES = pytest.StashKey[Path]()
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +93,9 @@ def reference_data(reference_files: dict[tuple[str, str], Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def published_scores() -> dict[str, list[tuple[str, float]]]:
+def published_scores(request: pytest.FixtureRequest) -> dict[str, list[tuple[str, float]]]:
     """The original's published top-ten scores of the four clips."""
-    source = _published_scores_file()
-    path = source if isinstance(source, Path) else registry.get_file(*source)
-    return registry.read_published_scores(path)
+    return registry.read_published_scores(request.config.stash[_SCORES])
 
 
 @pytest.fixture(scope="session")
