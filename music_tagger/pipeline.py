@@ -15,9 +15,11 @@
 
 The worker processes are started before the model is built (the model is built
 when the first crops arrive), so they fork before TensorFlow is loaded and model
-loading overlaps with the first decodes. Once TensorFlow is loaded, forking is
-unsafe: workers then come from a forkserver that imports the audio stack once per
-process (the first pool pays about a second for it, later ones nothing).
+loading overlaps with the first decodes. They fork after this process has imported
+the audio stack (:data:`music_tagger.reading.READ_MODULES`), so that no worker
+spends two seconds of a core importing it again. Once TensorFlow is loaded, forking
+is unsafe: workers then come from a forkserver that has imported the audio stack
+once (the first pool pays for it, later ones nothing).
 
 Examples
 --------
@@ -84,15 +86,24 @@ def default_workers() -> int:
 
 
 def _worker_context():
-    """How to start workers: None (fork, chosen by ``_imap_unordered``) until
-    TensorFlow is loaded; then a forkserver that has imported the audio stack once,
-    so that every later pool starts in milliseconds instead of re-importing it."""
+    """How to start workers, with the audio stack imported once, not per worker.
+
+    Until TensorFlow is loaded: None (fork, chosen by ``_imap_unordered``), after
+    importing :data:`~music_tagger.reading.READ_MODULES` here, so the workers
+    inherit them. Then: a forkserver that has imported them, so that every later
+    pool starts in milliseconds instead of re-importing them.
+    """
+    import importlib
     import multiprocessing
 
+    from .reading import READ_MODULES
+
     if "tensorflow" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
+        for module in READ_MODULES:
+            importlib.import_module(module)
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["music_tagger.pipeline", "music_tagger.reading", "librosa", "soundfile"])
+    context.set_forkserver_preload(["music_tagger.pipeline", *READ_MODULES])
     return context
 
 
@@ -166,7 +177,8 @@ def run(
     files = [os.fspath(f) for f in files]
     workers = min(default_workers() if workers is None else workers, max(1, len(files)))
     jobs = ((i, f, crops, resampler, starts) for i, f in enumerate(files))
-    results = _imap_unordered(read_job, jobs, workers, _limit_threads, _worker_context())
+    context = _worker_context() if workers > 1 else None
+    results = _imap_unordered(read_job, jobs, workers, _limit_threads, context)
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)

@@ -60,6 +60,7 @@ from .audio.resample import (
 
 __all__ = [
     "EXACT_SEEK_FORMATS",
+    "READ_MODULES",
     "AudioInfo",
     "exact_length",
     "input_span",
@@ -76,6 +77,19 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: the start up to the end of the last window instead.
 EXACT_SEEK_FORMATS = frozenset(
     {"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", ("OGG", "VORBIS")}
+)
+#: The modules a first :func:`read_melgrams` call imports (librosa loads its
+#: submodules lazily, on first use: about 1.5 s, then 0.5 s of numba caches). A
+#: process about to start reading workers imports them first, so that every
+#: worker inherits them instead of importing them again.
+READ_MODULES = (
+    "soundfile",
+    "soxr",
+    "scipy.signal.windows",
+    "librosa.util.utils",
+    "librosa.core.spectrum",
+    "librosa.filters",
+    "music_tagger.reading",
 )
 #: Input samples of margin around a window for the soxr resampler.
 SOXR_MARGIN = 4096
