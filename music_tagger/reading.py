@@ -372,21 +372,21 @@ def _decode_spans(path: str, info: AudioInfo, spans: list[tuple[int, int]]) -> l
     out: list[np.ndarray] = []
     try:
         with sf.SoundFile(path) as f:
+            dtype = decode.read_dtype(f.subtype)
             if info.seeks_exactly:
                 for a, b in wanted:
                     f.seek(min(a, info.frames))
-                    out.append(f.read(max(0, b - a), dtype="float64", always_2d=True))
+                    out.append(f.read(max(0, b - a), dtype=dtype, always_2d=True))
             else:
                 first = _mp3_first_block(path) if info.format == "MP3" else 0
-                out = _read_sequentially(f, wanted, first)
+                out = _read_sequentially(f, wanted, first, dtype)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise audio.AudioError(f"{path}: cannot be read ({err})") from err
     mono = []
     for (lo, hi), (a, b), data in zip(spans, wanted, out):
         if len(data) != max(0, b - a):
             raise audio.AudioError(f"{path}: ends before its header says ({a + len(data)} < {b})")
-        pcm = np.clip(np.round(data * 32768.0), -32768, 32767) / 32768.0
-        y = pcm.astype(np.float32).mean(axis=1, dtype=np.float32)
+        y = decode.pcm16_mono(data)
         mono.append(np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)]))
     return mono
 
@@ -420,7 +420,9 @@ def _mp3_first_block(path: str) -> int | None:
     return -(delay + audio.MP3_DECODER_DELAY) % 1152
 
 
-def _read_sequentially(f, wanted: list[tuple[int, int]], first: int | None) -> list[np.ndarray]:
+def _read_sequentially(
+    f, wanted: list[tuple[int, int]], first: int | None, dtype: str
+) -> list[np.ndarray]:
     """Decode from the start up to the last span's end, keeping only the spans.
 
     ``first``: frames of the first read (then reads of :data:`_READ_BLOCK`), or
@@ -431,7 +433,7 @@ def _read_sequentially(f, wanted: list[tuple[int, int]], first: int | None) -> l
     pos = 0
     size = end if first is None else (first or _READ_BLOCK)
     while pos < end:
-        block = f.read(min(size, end - pos), dtype="float64", always_2d=True)
+        block = f.read(min(size, end - pos), dtype=dtype, always_2d=True)
         size = _READ_BLOCK
         if len(block) == 0:
             break
@@ -441,7 +443,7 @@ def _read_sequentially(f, wanted: list[tuple[int, int]], first: int | None) -> l
                 parts[i].append(block[s - pos : e - pos])
         pos += len(block)
     return [
-        np.concatenate(p) if p else np.zeros((0, f.channels)) for p in parts
+        np.concatenate(p) if p else np.zeros((0, f.channels), dtype) for p in parts
     ]
 
 

@@ -341,6 +341,39 @@ def test_no_shift_for_gapless_mp3_but_shift_without(tmp_path):
     assert not y[-529:].any()
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 6, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pcm16_mono_is_the_2016_formula_bit_for_bit(channels, dtype):
+    rng = np.random.default_rng(channels)
+    data = np.clip(rng.normal(0, 0.4, (20000, channels)), -1.3, 1.3)
+    data[:2000] = (np.round(data[:2000] * 32768) + 0.5) / 32768  # ties: round half to even
+    data = data.astype(dtype)
+    written = (np.clip(np.round(data * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)
+    written = written.mean(axis=1, dtype=np.float32)
+    y = audio.pcm16_mono(data)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, written)
+    # the test can fail: without the rounding, or with another channel weighting
+    assert not np.array_equal(data.astype(np.float32).mean(axis=1, dtype=np.float32), written)
+
+
+@pytest.mark.parametrize(
+    "fmt, subtype",
+    [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT"), ("WAV", "PCM_U8"), ("FLAC", "PCM_16"),
+     ("FLAC", "PCM_24"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III"), ("WAV", "PCM_32")],
+)  # fmt: skip
+def test_float32_reads_are_exact_where_chosen(tmp_path, fmt, subtype):
+    """Subtypes read as float32 give the float64 read's values; PCM_32 would not."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(path, np.clip(rng.normal(0, 0.3, (30000, 2)), -1, 1), 44100, format=fmt, subtype=subtype)
+    wide = sf.read(path, dtype="float64", always_2d=True)[0]
+    narrow = sf.read(path, dtype="float32", always_2d=True)[0].astype(np.float64)
+    exact = np.array_equal(wide, narrow)
+    assert audio.read_dtype(subtype) == ("float32" if exact else "float64")
+    assert exact == (subtype != "PCM_32")
+
+
 def test_wav_is_not_shifted_and_is_quantised(tmp_path):
     y = np.zeros((4000, 2))
     y[1000] = [0.5, 0.25]

@@ -37,6 +37,8 @@ from .decode import (
     crop_starts,
     load_audio,
     mp3_has_gapless_header,
+    pcm16_mono,
+    read_dtype,
 )
 from .resample import (
     KAISER_BEST_2016,
@@ -79,6 +81,8 @@ __all__ = [
     "resample",
     "resample_kaiser_best_2016",
     "mp3_has_gapless_header",
+    "pcm16_mono",
+    "read_dtype",
     "center_crop",
     "crop_starts",
     "log_melgram",

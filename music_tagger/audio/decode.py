@@ -155,15 +155,76 @@ def _check_path(path: PathLike) -> str:
     return name
 
 
+#: libsndfile subtypes whose samples a float32 read holds exactly: integers of up
+#: to 24 bits (scaled by a power of two) and the codecs that decode to float32.
+#: They are read as float32 (half the memory of float64, the same 16-bit PCM
+#: afterwards: a test compares both reads); any other subtype as float64.
+FLOAT32_EXACT_SUBTYPES = frozenset(
+    {
+        "PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "FLOAT", "ULAW", "ALAW",
+        "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III",
+    }
+)  # fmt: skip
+
+
+def read_dtype(subtype: str) -> str:
+    """The soundfile read dtype for a libsndfile ``subtype``: "float32" where exact.
+
+    Examples
+    --------
+    >>> read_dtype("PCM_16"), read_dtype("PCM_32")
+    ('float32', 'float64')
+    """
+    return "float32" if subtype in FLOAT32_EXACT_SUBTYPES else "float64"
+
+
+def pcm16_mono(data: np.ndarray) -> np.ndarray:
+    """Decoded frames x channels to mono float32 the 2016 way: 16-bit PCM, then the mean.
+
+    Bit for bit ``(np.clip(np.round(data * 32768), -32768, 32767) / 32768).astype(
+    np.float32).mean(axis=1, dtype=np.float32)``, about ten times faster: with a
+    power-of-two number of channels the sum of the 16-bit values and the division
+    by the channel count are exact in any precision, so they are done on whole
+    columns; other channel counts (5.1...) take the formula as written.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (frames, channels), float32 or float64
+
+    Returns
+    -------
+    np.ndarray, shape (frames,), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pcm16_mono(np.array([[0.5, 0.25], [1.5, -2.0]]))  # the second frame clips
+    array([ 3.7500000e-01, -1.5258789e-05], dtype=float32)
+    """
+    k = np.rint(data * 32768.0)
+    np.clip(k, -32768, 32767, out=k)
+    channels = k.shape[1]
+    if channels & (channels - 1):
+        return (k / 32768.0).astype(np.float32).mean(axis=1, dtype=np.float32)
+    y = k[:, 0].copy()
+    for c in range(1, channels):
+        y += k[:, c]
+    y *= 1.0 / (32768 * channels)
+    return y.astype(np.float32, copy=False)
+
+
 def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
-    """Decode a file with soundfile: (float64 frames x channels, rate, format)."""
+    """Decode a file with soundfile: (frames x channels, rate, format).
+
+    The frames are float32 where that is exact (:func:`read_dtype`), else float64.
+    """
     import soundfile as sf
 
     name = _check_path(path)
     try:
         with sf.SoundFile(name) as f:
             fmt = f.format
-            data = f.read(dtype="float64", always_2d=True)
+            data = f.read(dtype=read_dtype(f.subtype), always_2d=True)
             rate = f.samplerate
     except sf.LibsndfileError as err:
         raise AudioError(f"{name}: not an audio file or unsupported format ({err})") from err
@@ -235,9 +296,7 @@ def _signal(
     leave one 2016 detail out at a time and show that the output moves away from the
     original spectrograms.
     """
-    if pcm16:
-        data = np.clip(np.round(data * 32768.0), -32768, 32767) / 32768.0
-    y = data.astype(np.float32).mean(axis=1, dtype=np.float32)
+    y = pcm16_mono(data) if pcm16 else data.astype(np.float32).mean(axis=1, dtype=np.float32)
     if delay:
         d = min(delay, len(y))
         y = np.concatenate([y[d:], np.zeros(d, np.float32)])
