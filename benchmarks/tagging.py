@@ -14,7 +14,11 @@ write_track`), builds and warms up the CRNN, then times side by side in one run:
 and each stage alone, for modes 2 and 3: ``decode + spectrograms`` (the workers
 only, on every core, no network) and ``model alone`` (the network on as many
 precomputed crops, batches of 8). It prints seconds per file, the speed-up over
-the naive loop and the end-to-end throughput as a share of the slowest stage's.
+the naive loop, the end-to-end throughput as a share of the slowest stage's, and
+as a share of both stages' run one after the other. With "cores busy" (the whole
+machine's busy CPU seconds over the wall time, from /proc/stat) it shows where a
+pipeline can gain: when each stage alone keeps every core busy, the stages can
+only share the cores, and the best end-to-end time is the two stages in turn.
 
 ``--memory`` then tags 10 and 1,000 generated short files with ``music-tagger tag
 DIR --output FILE`` in a fresh process each and reports the high-water mark of
@@ -67,10 +71,20 @@ def make_tracks(folder: Path, n: int, workers: int) -> list[str]:
     return [j[0] for j in jobs]
 
 
-def _seconds(fn) -> float:
-    start = time.perf_counter()
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or waiting), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(fn) -> tuple[float, float]:
+    """(wall seconds, cores busy on average) of ``fn()``."""
+    busy, start = _busy_seconds(), time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    return wall, (_busy_seconds() - busy) / wall
 
 
 def _tree_rss(pid: int) -> int:
@@ -179,24 +193,26 @@ def main() -> None:
             "  decode+spectrograms alone ": stage_read(8, "soxr_hq"),
             "  model alone ": stage_model(8 * n),
         }
-        times = {name: _seconds(fn) for name, fn in runs.items()}
+        measured = {name: _timed(fn) for name, fn in runs.items()}
+        times = {name: wall for name, (wall, _) in measured.items()}
         base = times["naive loop (1 crop)"]
         print(f"{n} tracks, {min(durations) / 60:.1f}-{max(durations) / 60:.1f} min (mean "
               f"{np.mean(durations) / 60:.1f}), formats {sorted({Path(f).suffix for f in files})}, "
               f"rates {sorted({i.samplerate for i in infos})}; "
               f"{workers} workers, {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        print("| method | s/file | vs naive loop | end-to-end vs slowest stage |")
-        print("| --- | --- | --- | --- |")
+        print("| method | s/file | cores busy | vs naive loop | end-to-end vs slowest stage "
+              "| end-to-end vs stages in turn |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- |")
+        stages = {"tag(faithful=True)": "", "tag() default (8 crops)": " "}
         for name, seconds in times.items():
             ratio = f"{base / seconds:.2f}x" if not name.startswith("  ") else ""
-            share = ""
-            if name == "tag(faithful=True)":
-                slowest = max(times["  decode+spectrograms alone"], times["  model alone"])
-                share = f"{slowest / seconds:.2f}"
-            elif name == "tag() default (8 crops)":
-                slowest = max(times["  decode+spectrograms alone "], times["  model alone "])
-                share = f"{slowest / seconds:.2f}"
-            print(f"| {name.rstrip()} | {seconds / n:.3f} | {ratio} | {share} |")
+            slowest = in_turn = ""
+            if name in stages:
+                read = times["  decode+spectrograms alone" + stages[name]]
+                net = times["  model alone" + stages[name]]
+                slowest, in_turn = f"{max(read, net) / seconds:.2f}", f"{(read + net) / seconds:.2f}"
+            print(f"| {name.rstrip()} | {seconds / n:.3f} | {measured[name][1]:.2f} | {ratio} "
+                  f"| {slowest} | {in_turn} |")  # fmt: skip
     if args.memory:
         memory_check(root)
 
