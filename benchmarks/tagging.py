@@ -154,8 +154,7 @@ def main() -> None:
     import soundfile as sf
 
     from music_tagger import audio, tag
-    from music_tagger.cache import _imap_unordered
-    from music_tagger.pipeline import _limit_threads, _worker_context, default_workers, read_job
+    from music_tagger.pipeline import default_workers, read_chunks
     from music_tagger.tagging import get_model
 
     workers = default_workers()
@@ -174,8 +173,7 @@ def main() -> None:
                 model.predict(audio.compute_melgram(path)[None, ..., None], verbose=0)
 
         def stage_read(n_crops: int, resampler: str):
-            jobs = [(i, f, n_crops, resampler, None) for i, f in enumerate(files)]
-            return lambda: list(_imap_unordered(read_job, jobs, workers, _limit_threads, _worker_context()))
+            return lambda: list(read_chunks(files, crops=n_crops, resampler=resampler, workers=workers))
 
         def stage_model(n: int):
             def go() -> None:

@@ -3,10 +3,10 @@
 :func:`run` is the engine behind :func:`music_tagger.tag` and ``music-tagger tag``:
 
 * worker processes (``workers``, default every core) read each file's crops with
-  :func:`music_tagger.reading.read_melgrams` (only the audio the crops need);
-  at most 4 files per worker are in flight, so memory does not grow with the
-  number of files, and a long track costs the memory of its crops, not of
-  its samples;
+  :func:`music_tagger.reading.iter_melgrams` (only the audio the crops need) and
+  hand them over a chunk at a time through a bounded queue (:func:`read_chunks`),
+  so memory grows neither with the number of files nor with the length of a
+  track (the taggram of a 2-hour file included);
 * the main process feeds the crops to the network in fixed batches of
   ``batch_size`` (a batch may mix files) while the workers go on decoding;
 * every finished file is yielded at once, in input order, as a
@@ -39,8 +39,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .audio import KAISER_BEST_2016
+from .reading import CHUNK_CROPS
 
-__all__ = ["FileScores", "default_workers", "read_job", "run"]
+__all__ = ["FileScores", "default_workers", "read_chunks", "run"]
 
 
 @dataclass
@@ -88,49 +89,151 @@ def default_workers() -> int:
 def _worker_context():
     """How to start workers, with the audio stack imported once, not per worker.
 
-    Until TensorFlow is loaded: None (fork, chosen by ``_imap_unordered``), after
-    importing :data:`~music_tagger.reading.READ_MODULES` here, so the workers
-    inherit them. Then: a forkserver that has imported them, so that every later
-    pool starts in milliseconds instead of re-importing them.
+    Until TensorFlow is loaded (on Linux): fork, after importing
+    :data:`~music_tagger.reading.READ_MODULES` here, so the workers inherit them.
+    Then: a forkserver that has imported them, so that every later pool starts in
+    milliseconds instead of re-importing them (spawn where there is none).
     """
     import importlib
     import multiprocessing
 
     from .reading import READ_MODULES
 
-    if "tensorflow" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform == "linux" and "tensorflow" not in sys.modules:
         for module in READ_MODULES:
             importlib.import_module(module)
-        return None
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["music_tagger.pipeline", *READ_MODULES])
     return context
 
 
-def _limit_threads() -> None:
-    """Worker initializer: one BLAS thread per worker, the cores are shared out by process."""
-    from threadpoolctl import threadpool_limits
+def _read_file(job: tuple) -> Iterator[tuple]:
+    """The messages of one file: one per chunk of crops, or an error.
 
-    threadpool_limits(1)
-
-
-def read_job(job: tuple) -> tuple:
-    """Worker: ``(index, path, n_crops, resampler, starts)`` -> crops or error.
-
-    Returns ``(index, path, melgrams, starts, length, error)``; a file that cannot
-    be read returns its error message instead of raising.
+    ``job`` is ``(index, path, n_crops, resampler, starts, chunk)``; each message
+    ``(index, path, first, melgrams, starts, length, error, last)``: crops
+    ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
+    read, which never raises: one bad file must not cost the others. ``last``
+    marks the file's last message.
     """
     from . import audio, reading
 
-    index, path, n_crops, resampler, starts = job
+    index, path, n_crops, resampler, starts, chunk = job
     try:
-        mels, at, length = reading.read_melgrams(path, n_crops, resampler=resampler, starts=starts)
+        pending = None  # a chunk is sent once the next is known, so `last` is right
+        for first, mels, at, length in reading.iter_melgrams(
+            path, n_crops, resampler=resampler, starts=starts, chunk=chunk
+        ):
+            if pending is not None:
+                yield pending
+            pending = (index, path, first, mels, at, length, None, False)
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except Exception as err:  # one bad file must not cost the others
         message = str(err) if isinstance(err, audio.AudioError) else f"{path}: {type(err).__name__}: {err}"
-        return index, path, None, None, 0, message
-    return index, path, mels, at, length, None
+        yield index, path, 0, None, None, 0, message, True
+        return
+    yield pending[:-1] + (True,)
+
+
+def _work(tasks, results) -> None:
+    """A worker process: read the files of ``tasks`` until None, chunks to ``results``.
+
+    One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
+    left to the main process, which stops the workers.
+    """
+    import signal
+
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
+    for job in iter(tasks.get, None):
+        for message in _read_file(job):
+            results.put(message)
+
+
+def read_chunks(
+    files: Sequence[str],
+    *,
+    crops: int = 1,
+    resampler: str = KAISER_BEST_2016,
+    starts: Callable[[int], np.ndarray] | None = None,
+    workers: int = 1,
+    chunk: int = CHUNK_CROPS,
+) -> Iterator[tuple]:
+    """The crops of ``files`` as worker processes read them, a chunk at a time.
+
+    The reading stage of :func:`run` (and of the benchmark's stage alone): each
+    file is read by one worker (:func:`music_tagger.reading.iter_melgrams`), at
+    most 4 files per worker are given out at a time, and chunks come back through
+    a queue of ``2 * workers``: a worker waits while the consumer is behind, so
+    memory is bounded by chunks, not by files or by the length of a track.
+
+    Yields
+    ------
+    tuple
+        ``(index, path, first, melgrams, starts, length, error, last)``, the chunks
+        of a file in order, files in the order they finish (see :func:`_read_file`).
+
+    Raises
+    ------
+    RuntimeError
+        A worker process died (killed, out of memory); the files in flight then
+        have no result.
+    """
+    import itertools
+    import queue
+
+    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
+    if workers == 1:
+        for job in jobs:
+            yield from _read_file(job)
+        return
+    context = _worker_context()
+    tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
+    procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    in_flight = 0
+    try:
+        for job in itertools.islice(jobs, 4 * workers):
+            tasks.put(job)
+            in_flight += 1
+        while in_flight:
+            try:
+                message = results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode is not None]
+                if dead:
+                    raise RuntimeError(
+                        f"a reading worker process died (exit code {dead[0]}); "
+                        "the files it was reading have no result"
+                    ) from None
+                continue
+            yield message
+            if message[-1]:
+                in_flight -= 1
+                for job in itertools.islice(jobs, 1):
+                    tasks.put(job)
+                    in_flight += 1
+        for _ in procs:
+            tasks.put(None)
+        for proc in procs:
+            proc.join(timeout=10)
+    finally:  # stopped early (an error, a closed pipe, Ctrl-C): stop the workers
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join()
+        tasks.cancel_join_thread()
+        tasks.close()
+        results.close()
 
 
 def run(
@@ -143,6 +246,7 @@ def run(
     batch_size: int = 8,
     workers: int | None = None,
     keep_crops: bool = False,
+    chunk: int = CHUNK_CROPS,
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -166,19 +270,20 @@ def run(
         Never more than the number of files.
     keep_crops : bool
         Keep every crop's output in ``crop_scores``.
+    chunk : int
+        Crops a worker hands over at a time (a long file's taggram is read and
+        scored chunk by chunk).
 
     Yields
     ------
     FileScores
         One per file, in the order of ``files``.
     """
-    from .cache import _imap_unordered
-
     files = [os.fspath(f) for f in files]
     workers = min(default_workers() if workers is None else workers, max(1, len(files)))
-    jobs = ((i, f, crops, resampler, starts) for i, f in enumerate(files))
-    context = _worker_context() if workers > 1 else None
-    results = _imap_unordered(read_job, jobs, workers, _limit_threads, context)
+    results = read_chunks(
+        files, crops=crops, resampler=resampler, starts=starts, workers=workers, chunk=chunk
+    )
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
@@ -208,6 +313,8 @@ def run(
                 x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
             y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
         for out, i in zip(y, owners[:n]):
+            if i not in waiting:  # the file failed after its first chunk
+                continue
             path, at, length, outs = waiting[i]
             outs.append(out)
             if len(outs) == len(at):
@@ -218,11 +325,13 @@ def run(
         del queue[:n], owners[:n]
 
     try:
-        for index, path, mels, at, length, error in results:
-            if error is not None:
+        for index, path, first, mels, at, length, error, _ in results:
+            if error is not None:  # crops of its earlier chunks are dropped when predicted
+                waiting.pop(index, None)
                 done[index] = FileScores(index, path, None, error=error)
             else:
-                waiting[index] = (path, at, length, [])
+                if first == 0:
+                    waiting[index] = (path, at, length, [])
                 queue.extend(mels)
                 owners.extend([index] * len(mels))
                 while len(queue) >= batch_size:

@@ -43,12 +43,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 import numpy as np
 
 from . import audio
 from .audio import decode
+from .errors import ParameterError
 from .audio.resample import (
     KAISER_BEST_2016,
     _filter_tables,
@@ -60,10 +61,12 @@ from .audio.resample import (
 
 __all__ = [
     "EXACT_SEEK_FORMATS",
+    "CHUNK_CROPS",
     "READ_MODULES",
     "AudioInfo",
     "exact_length",
     "input_span",
+    "iter_melgrams",
     "read_melgrams",
 ]
 
@@ -93,6 +96,8 @@ READ_MODULES = (
 )
 #: Input samples of margin around a window for the soxr resampler.
 SOXR_MARGIN = 4096
+#: Crops per chunk of :func:`iter_melgrams` by default (17 MB of spectrograms).
+CHUNK_CROPS = 32
 #: Frames per read when decoding sequentially: a multiple of the MPEG-1 frame
 #: length (see :func:`_mp3_first_block`).
 _READ_BLOCK = 1152 * 256
@@ -360,35 +365,89 @@ def _soxr_window(x: np.ndarray, lo: int, rate: int, n_in: int, start: int, stop:
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode_spans(path: str, info: AudioInfo, spans: list[tuple[int, int]]) -> list[np.ndarray]:
-    """The mono, 16-bit-rounded, delay-shifted samples ``[lo, hi)`` of each span.
+class _SpanReader:
+    """The mono, 16-bit-rounded, delay-shifted samples ``[lo, hi)`` of a file, span
+    after span, the file kept open: ``read(lo, hi)`` equals
+    ``load_audio(path, sr=None)[lo:hi]`` (zero-padded past the end).
 
-    Equals ``load_audio(path, sr=None)[lo:hi]`` for every span.
+    Formats that seek exactly seek to each span. Others are decoded from the start
+    in reads that end where a whole-file decode's do (:func:`_mp3_first_block`),
+    keeping only the decoded frames from the start of the last span on: spans in
+    time order cost one pass over the file and the memory of one span; a span
+    that starts before the last one starts the decode again.
     """
-    import soundfile as sf
 
-    d = info.delay
-    wanted = [(lo + d, min(hi + d, info.frames)) for lo, hi in spans]
-    out: list[np.ndarray] = []
-    try:
-        with sf.SoundFile(path) as f:
-            dtype = decode.read_dtype(f.subtype)
-            if info.seeks_exactly:
-                for a, b in wanted:
-                    f.seek(min(a, info.frames))
-                    out.append(f.read(max(0, b - a), dtype=dtype, always_2d=True))
+    def __init__(self, path: str, info: AudioInfo, end: int) -> None:
+        self.path, self.info = path, info
+        self._end = min(end + info.delay, info.frames)  # the last frame any span needs
+        self._first = 0
+        if not info.seeks_exactly and info.format == "MP3":
+            self._first = _mp3_first_block(path)
+        self._file = None
+        self._open()
+
+    def _open(self) -> None:
+        """(Re)open the file: a decode from the start must not follow a seek (MP3
+        gives other last bits after one)."""
+        import soundfile as sf
+
+        if self._file is not None:
+            self._file.close()
+        try:
+            self._file = sf.SoundFile(self.path)
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            raise audio.AudioError(f"{self.path}: cannot be read ({err})") from err
+        self._dtype = decode.read_dtype(self._file.subtype)
+        self._blocks: list[np.ndarray] = []  # decoded frames from self._start on
+        self._start = self._pos = 0
+        self._size = self._end if self._first is None else (self._first or _READ_BLOCK)
+
+    def __enter__(self) -> "_SpanReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Mono float32 samples ``[lo, hi)`` of the delay-shifted signal."""
+        import soundfile as sf
+
+        d, frames = self.info.delay, self.info.frames
+        a, b = lo + d, min(hi + d, frames)
+        try:
+            if self.info.seeks_exactly:
+                self._file.seek(min(a, frames))
+                data = self._file.read(max(0, b - a), dtype=self._dtype, always_2d=True)
             else:
-                first = _mp3_first_block(path) if info.format == "MP3" else 0
-                out = _read_sequentially(f, wanted, first, dtype)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise audio.AudioError(f"{path}: cannot be read ({err})") from err
-    mono = []
-    for (lo, hi), (a, b), data in zip(spans, wanted, out):
+                data = self._sequential(a, b)
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            raise audio.AudioError(f"{self.path}: cannot be read ({err})") from err
         if len(data) != max(0, b - a):
-            raise audio.AudioError(f"{path}: ends before its header says ({a + len(data)} < {b})")
+            raise audio.AudioError(
+                f"{self.path}: ends before its header says ({a + len(data)} < {b})"
+            )
         y = decode.pcm16_mono(data)
-        mono.append(np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)]))
-    return mono
+        return np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)])
+
+    def _sequential(self, a: int, b: int) -> np.ndarray:
+        if a < self._start:
+            self._open()
+        while self._pos < b:
+            block = self._file.read(
+                min(self._size, self._end - self._pos), dtype=self._dtype, always_2d=True
+            )
+            self._size = _READ_BLOCK
+            if len(block) == 0:
+                break
+            self._blocks.append(block)
+            self._pos += len(block)
+        while self._blocks and self._start + len(self._blocks[0]) <= a:  # not needed again
+            self._start += len(self._blocks.pop(0))
+        if not self._blocks:
+            return np.zeros((0, self._file.channels), self._dtype)
+        held = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
+        self._blocks = [held]
+        return held[max(0, a - self._start) : max(0, b - self._start)]
 
 
 def _mp3_first_block(path: str) -> int | None:
@@ -400,7 +459,7 @@ def _mp3_first_block(path: str) -> int | None:
     without a gapless header starts on a frame (0); with a LAME header the
     decoder drops the encoder delay of the LAME tag plus 529 samples first.
     None when that is not known (MPEG-2/2.5, a gapless header without a LAME
-    tag): the caller then decodes up to the window's end in one read.
+    tag): the caller then decodes up to the last window's end in one read.
     """
     with open(path, "rb") as fh:
         head = fh.read(10)
@@ -420,34 +479,88 @@ def _mp3_first_block(path: str) -> int | None:
     return -(delay + audio.MP3_DECODER_DELAY) % 1152
 
 
-def _read_sequentially(
-    f, wanted: list[tuple[int, int]], first: int | None, dtype: str
-) -> list[np.ndarray]:
-    """Decode from the start up to the last span's end, keeping only the spans.
-
-    ``first``: frames of the first read (then reads of :data:`_READ_BLOCK`), or
-    None for a single read up to the end.
-    """
-    end = max(b for _, b in wanted)
-    parts: list[list[np.ndarray]] = [[] for _ in wanted]
-    pos = 0
-    size = end if first is None else (first or _READ_BLOCK)
-    while pos < end:
-        block = f.read(min(size, end - pos), dtype=dtype, always_2d=True)
-        size = _READ_BLOCK
-        if len(block) == 0:
-            break
-        for i, (a, b) in enumerate(wanted):
-            s, e = max(a, pos), min(b, pos + len(block))
-            if s < e:
-                parts[i].append(block[s - pos : e - pos])
-        pos += len(block)
-    return [
-        np.concatenate(p) if p else np.zeros((0, f.channels), dtype) for p in parts
-    ]
-
-
 # --------------------------------------------------------------------------- crops
+
+
+def iter_melgrams(
+    path: PathLike,
+    n_crops: int | None = 1,
+    *,
+    resampler: str = KAISER_BEST_2016,
+    starts: Callable[[int], np.ndarray] | None = None,
+    chunk: int | None = CHUNK_CROPS,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
+    """Log-mels of a file's crops, ``chunk`` crops at a time, reading only the audio they need.
+
+    The memory of one chunk (its crops and their samples), whatever the track's
+    length or the number of crops: a taggram of a 2-hour file included.
+    Concatenated, the chunks are :func:`read_melgrams`.
+
+    Parameters
+    ----------
+    path, n_crops, resampler, starts
+        As for :func:`read_melgrams`.
+    chunk : int or None
+        Crops per chunk, in the order of the starts; None: all in one.
+
+    Yields
+    ------
+    first : int
+        Index of the chunk's first crop.
+    melgrams : np.ndarray, shape (n, 96, 1366), float32
+        Crops ``first`` to ``first + n - 1``.
+    starts : np.ndarray of int64, shape (n_crops,)
+        Start of every crop of the file, in samples at 12 kHz (the same array each time).
+    length : int
+        Length of the resampled track in samples at 12 kHz.
+
+    Raises
+    ------
+    music_tagger.audio.AudioError
+        The file is missing, unreadable or empty (before the first chunk).
+
+    Examples
+    --------
+    >>> from music_tagger.reading import iter_melgrams
+    >>> for first, x, starts, n in iter_melgrams("long.ogg", starts=every_5_s):  # doctest: +SKIP
+    ...     print(first, x.shape)
+    0 (32, 96, 1366)
+    32 (32, 96, 1366)
+    """
+    audio.check_resampler(resampler)
+    if chunk is not None and (isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1):
+        raise ParameterError(f"chunk must be a positive number of crops or None, got {chunk!r}")
+    if starts is None:
+        starts = lambda n: audio.crop_starts(n, n_crops)  # noqa: E731
+    name = os.fspath(path)
+    info = exact_length(name)
+    if info is None:  # length unknown without decoding: the whole-file path
+        y = audio.load_audio(name, audio.SR, resampler=resampler)
+        crop_at = np.asarray(starts(len(y)), dtype=np.int64)
+        step = chunk or max(1, len(crop_at))
+        for first in range(0, len(crop_at), step):
+            yield first, _crops_of(y, crop_at[first : first + step]), crop_at, len(y)
+        return
+    ratio = float(audio.SR) / info.rate
+    n_fix = info.frames if info.rate == audio.SR else int(math.ceil(info.frames * ratio))
+    crop_at = np.asarray(starts(n_fix), dtype=np.int64)
+    step = chunk or max(1, len(crop_at))
+    spans = [
+        input_span(int(s), int(s) + audio.N_SAMPLES, info.rate, info.frames, resampler)
+        for s in crop_at
+    ]
+    with _SpanReader(name, info, max((hi for _, hi in spans), default=0)) as reader:
+        for first in range(0, len(crop_at), step):
+            at = crop_at[first : first + step]
+            mels = np.empty((len(at), audio.N_MELS, audio.N_FRAMES), np.float32)
+            for (lo, hi), members in _merge(spans[first : first + step]):
+                a = min(int(at[i]) for i in members)
+                b = max(int(at[i]) for i in members) + audio.N_SAMPLES
+                y = _resample_window(reader.read(lo, hi), lo, info, resampler, a, min(b, n_fix))
+                for i in members:
+                    s = int(at[i]) - a
+                    mels[i] = audio.log_melgram(audio.center_crop(y[s : s + audio.N_SAMPLES]))
+            yield first, mels, crop_at, n_fix
 
 
 def read_melgrams(
@@ -461,7 +574,8 @@ def read_melgrams(
 
     Equals :func:`music_tagger.audio.compute_melgrams` (``n_crops=1``:
     :func:`~music_tagger.audio.compute_melgram`) to float rounding with the 2016
-    resampler; see the module docstring for soxr.
+    resampler; see the module docstring for soxr. Many crops of a long file
+    (a taggram) are better read by :func:`iter_melgrams`, a chunk at a time.
 
     Parameters
     ----------
@@ -491,42 +605,22 @@ def read_melgrams(
     >>> from music_tagger.reading import read_melgrams
     >>> x, s, n = read_melgrams("song.ogg", 8, resampler="soxr_hq")  # doctest: +SKIP
     """
-    audio.check_resampler(resampler)
-    if starts is None:
-        starts = lambda n: audio.crop_starts(n, n_crops)  # noqa: E731
-    name = os.fspath(path)
-    info = exact_length(name)
-    if info is None:  # length unknown without decoding: the whole-file path
-        y = audio.load_audio(name, audio.SR, resampler=resampler)
-        return _crops_of(y, np.asarray(starts(len(y)), np.int64)), np.asarray(starts(len(y))), len(y)
-    ratio = float(audio.SR) / info.rate
-    n_fix = info.frames if info.rate == audio.SR else int(math.ceil(info.frames * ratio))
-    crop_at = np.asarray(starts(n_fix), dtype=np.int64)
-    windows = _merge(
-        [(int(s), int(s) + audio.N_SAMPLES) for s in crop_at], info, resampler
+    ((_, mels, crop_at, length),) = iter_melgrams(
+        path, n_crops, resampler=resampler, starts=starts, chunk=None
     )
-    mels = np.empty((len(crop_at), audio.N_MELS, audio.N_FRAMES), np.float32)
-    spans = [span for span, _ in windows]
-    for (lo, hi), x, (_, members) in zip(spans, _decode_spans(name, info, spans), windows):
-        a = min(int(crop_at[i]) for i in members)
-        b = max(int(crop_at[i]) for i in members) + audio.N_SAMPLES
-        y = _resample_window(x, lo, info, resampler, a, min(b, n_fix))
-        for i in members:
-            s = int(crop_at[i]) - a
-            mels[i] = audio.log_melgram(audio.center_crop(y[s : s + audio.N_SAMPLES]))
-    return mels, crop_at, n_fix
+    return mels, crop_at, length
 
 
 def _crops_of(y: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.stack([audio.log_melgram(audio.center_crop(y[s : s + audio.N_SAMPLES])) for s in starts])
 
 
-def _merge(crops: list[tuple[int, int]], info: AudioInfo, resampler: str):
-    """Input spans of the crops, overlapping ones merged: [((lo, hi), [crop index...])]."""
-    order = sorted(range(len(crops)), key=lambda i: crops[i][0])
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], list[int]]]:
+    """Input spans of crops, overlapping ones merged: [((lo, hi), [crop index...])], in time order."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     merged: list[tuple[list[int], list[int]]] = []  # ([lo, hi], members)
     for i in order:
-        lo, hi = input_span(*crops[i], info.rate, info.frames, resampler)
+        lo, hi = spans[i]
         if merged and lo <= merged[-1][0][1]:
             merged[-1][0][1] = max(merged[-1][0][1], hi)
             merged[-1][1].append(i)

@@ -51,3 +51,65 @@ def test_read_modules_are_all_a_read_imports(tmp_path):
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]", f"a read imported more than READ_MODULES: {out}"
+
+
+def test_a_long_taggram_streams_from_the_workers_in_chunks(tmp_path):
+    """Chunks of 3 crops from 2 workers give the scores of the in-process read of
+    every crop at once (a file's crops span chunks and batches)."""
+    from functools import partial
+
+    from music_tagger.taggram import taggram_starts
+
+    rng = np.random.default_rng(1)
+    files = []
+    for i, seconds in enumerate((45, 33, 51)):
+        path = tmp_path / f"t{i}.wav"
+        sf.write(path, 0.1 * rng.standard_normal(22050 * seconds), 22050)
+        files.append(str(path))
+    every_2_s = partial(taggram_starts, hop=2 * 12000)
+    model = get_model("crnn")
+    kwargs = dict(resampler="soxr_hq", starts=every_2_s, batch_size=4, keep_crops=True)
+    whole = list(run(files, model, workers=1, chunk=1000, **kwargs))
+    chunked = list(run(files, model, workers=2, chunk=3, **kwargs))
+    assert [r.n_crops for r in chunked] == [r.n_crops for r in whole] == [8, 2, 11]
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a.starts, b.starts)
+        np.testing.assert_allclose(b.crop_scores, a.crop_scores, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(b.scores, a.scores, atol=1e-6, rtol=0)
+
+
+def test_a_file_failing_after_its_first_chunk_is_an_error_entry(tmp_path, monkeypatch):
+    from music_tagger import audio, reading
+
+    real = reading.iter_melgrams
+
+    def fails_midway(path, *args, **kwargs):
+        for k, item in enumerate(real(path, *args, **kwargs)):
+            if "bad" in str(path) and k == 1:
+                raise audio.AudioError(f"{path}: ends before its header says")
+            yield item
+
+    monkeypatch.setattr(reading, "iter_melgrams", fails_midway)
+    rng = np.random.default_rng(2)
+    files = []
+    for name in ("a.wav", "bad.wav", "c.wav"):
+        sf.write(tmp_path / name, 0.1 * rng.standard_normal(12000 * 40), 12000)
+        files.append(str(tmp_path / name))
+    out = list(run(files, get_model("crnn"), crops=4, resampler="soxr_hq", workers=1, chunk=2, batch_size=3))
+    assert [r.error is None for r in out] == [True, False, True]
+    assert "ends before its header says" in out[1].error and out[1].n_crops == 0
+    assert out[0].n_crops == out[2].n_crops == 4
+
+
+def test_a_dead_worker_is_an_error_not_a_hang(tmp_path):
+    import functools
+    import os
+
+    import pytest
+
+    from music_tagger.pipeline import read_chunks
+
+    path = tmp_path / "c.wav"
+    sf.write(path, np.zeros(12000 * 5), 12000)
+    with pytest.raises(RuntimeError, match="worker process died"):
+        list(read_chunks([str(path)] * 3, starts=functools.partial(os._exit), workers=2))

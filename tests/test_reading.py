@@ -5,6 +5,7 @@ centre crop of 29.12 s plus the resampler's margins leaves several seconds
 unread on each side).
 """
 import tracemalloc
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ import soundfile as sf
 
 from conftest import CLIPS
 from music_tagger import audio, reading, synth
+from music_tagger.errors import ParameterError
 from music_tagger.tagging import get_model
+from music_tagger.taggram import taggram_starts
 
 # (name, rate, channels, gapless header): every format and a spread of rates,
 # MP3 with the LAME header libsndfile writes and without one (decoder delay rule)
@@ -140,6 +143,55 @@ def test_a_long_file_costs_only_its_window(tmp_path):
         tracemalloc.stop()
     assert n == 3600 * audio.SR and x.shape == (1, 96, 1366)
     assert peak < 150e6, peak / 1e6
+
+
+def _backwards(n: int, hop: int) -> np.ndarray:
+    return taggram_starts(n, hop)[::-1]
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FILES])
+def test_chunks_are_the_crops_of_one_read(long_files, name):
+    """A taggram read 3 crops at a time (overlapping crops every second, so chunk
+    windows overlap) equals the read of all crops at once; in reverse time order
+    too (a sequential decode then starts again)."""
+    path = long_files[name]
+    for order in (taggram_starts, _backwards):
+        starts = partial(order, hop=audio.SR)
+        x, at, n = reading.read_melgrams(path, starts=starts)
+        chunks = list(reading.iter_melgrams(path, starts=starts, chunk=3))
+        assert len(x) == 7 and [c[0] for c in chunks] == [0, 3, 6]
+        assert all(np.array_equal(c[2], at) and c[3] == n for c in chunks)
+        # measured: bit for bit; allow float reordering of the matrix products
+        assert np.abs(np.concatenate([c[1] for c in chunks]) - x).max() <= 1e-3
+
+
+def _peak_bytes(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_taggram_of_a_long_file_costs_one_chunk(tmp_path):
+    """Ten minutes, a crop every 5 s: 115 crops (60 MB of spectrograms) and every
+    sample at once peak at 219 MB (measured); 8 crops at a time hold what one
+    chunk's window needs (measured 29 MB), whatever the length of the file."""
+    path = tmp_path / "ten-minutes.wav"
+    rng = np.random.default_rng(0)
+    sf.write(path, 0.1 * rng.standard_normal(22050 * 600), 22050, subtype="PCM_16")
+    starts = partial(taggram_starts, hop=5 * audio.SR)
+    read = partial(reading.iter_melgrams, path, resampler="soxr_hq", starts=starts)
+    assert sum(len(c[1]) for c in read(chunk=8)) == 115
+    at_once = _peak_bytes(lambda: list(read(chunk=None)))
+    chunked = _peak_bytes(lambda: [len(c[1]) for c in read(chunk=8)])
+    assert at_once > 150e6 and chunked < 40e6, (at_once / 1e6, chunked / 1e6)
+
+
+def test_chunk_is_checked(long_files):
+    with pytest.raises(ParameterError, match="chunk"):
+        next(reading.iter_melgrams(long_files["stereo.wav"], chunk=0))
 
 
 def test_errors_are_audio_errors(tmp_path):
