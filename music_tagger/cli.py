@@ -39,6 +39,15 @@ from .errors import DataError, MissingFileError, MusicTaggerError, ParameterErro
 PROG = "music-tagger"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None and False (the help text says what unset means)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -76,7 +85,7 @@ def _add_tag_parser(subparsers) -> argparse.ArgumentParser:
             "are still tagged), 2 for a usage error. The weights are read from "
             "$MUSIC_TAGGER_WEIGHTS_DIR when it holds them, else downloaded once."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "paths",
@@ -295,7 +304,7 @@ def _add_plot_parser(subparsers) -> argparse.ArgumentParser:
             "--taggram --format jsonl or json): the top tags by mean score on the y-axis, "
             "time on the x-axis, colour the score."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("records", help="a jsonl or json file of music-tagger tag --taggram")
     p.add_argument("--out", default="taggrams", metavar="DIR", help="folder of the PNGs")
@@ -338,7 +347,7 @@ def _add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
             "model's tags by name; a tag without positive examples gets no threshold "
             "(it never passes). Calibrate on held-out data, with the mode you tag with."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("labels", help="labelled data: a feature store .h5 or a CSV")
     p.add_argument("--out", default="thresholds.json", metavar="FILE", help="the thresholds JSON")
@@ -381,7 +390,7 @@ def _add_synth_parser(subparsers) -> argparse.ArgumentParser:
             "the MagnaTagATune layout (annotations_final.csv and folders 0-f), to try "
             "prepare/train/evaluate without the real data."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("root", help="output folder (created if missing)")
     p.add_argument("--clips", type=_positive_int, default=200, metavar="N",
@@ -419,7 +428,7 @@ def _add_prepare_parser(subparsers) -> argparse.ArgumentParser:
             "Interrupted runs continue where they stopped when run again; unreadable "
             "clips are reported and left out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("root", help="the data set folder (annotations_final.csv and the mp3 folders)")
     p.add_argument("out", help="folder of the feature stores")
@@ -468,7 +477,7 @@ def _add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
             "is replaced atomically once its copy is complete; contiguous ones are left "
             "alone. Training reads both layouts, so this is optional."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("stores", nargs="+", metavar="STORE",
                    help="store files (e.g. features/train.h5) or folders of stores")  # fmt: skip
@@ -538,7 +547,7 @@ def _add_train_parser(subparsers) -> argparse.ArgumentParser:
             "Adam (default parameters), binary cross-entropy, the validation ROC-AUC "
             "after every epoch, early stopping and the best model kept as OUT/model.keras."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     _add_run_options(p)
     p.add_argument("--arch", choices=ARCHS, default="crnn",
@@ -581,7 +590,7 @@ def _add_finetune_parser(subparsers) -> argparse.ArgumentParser:
             "is the former recipe (a frozen epoch, then everything). The stores must hold "
             "the original preprocessing (prepare without --frames)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     _add_run_options(p)
     p.set_defaults(epochs=30, patience=5)
@@ -651,7 +660,7 @@ def _add_features_parser(subparsers) -> argparse.ArgumentParser:
             "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
             "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
     p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
@@ -713,7 +722,7 @@ def _add_probe_parser(subparsers) -> argparse.ArgumentParser:
             "Tag: with --tag, OUT is a saved probe and the remaining arguments are audio "
             "files or folders, tagged with it."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("source", metavar="FEATURES", nargs="?", help="folder of train/valid/test features")
     p.add_argument("out", metavar="OUT", help="folder of the probe")
@@ -767,7 +776,7 @@ def _add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
             "Score a model of train or finetune on a feature store (e.g. test.h5): prints "
             "the per-tag table, best ROC-AUC first, and writes it as JSON and CSV."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("model", help="the model.keras of a run (its tags.json must match the store)")
     p.add_argument("store", help="a feature store of prepare, e.g. features/test.h5")
@@ -820,7 +829,7 @@ def _add_experiment_parser(subparsers) -> argparse.ArgumentParser:
             "skipped, an interrupted one continues from its last epoch."
         ),
         epilog="Draw the paper's figures from OUT with: music-tagger figures OUT --out FIGS",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--data", required=True, metavar="FEATURES",
                    help="folder of the train/valid/test feature stores of prepare; k1c2, "
@@ -908,7 +917,7 @@ def _add_figures_parser(subparsers) -> argparse.ArgumentParser:
             "grouped by tag category and sorted, the baseline (k2c2) as bars and the other "
             "structures as differences (the paper's Fig. 3)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("runs", help="the OUT folder of experiment (or its results.json)")
     p.add_argument("--out", default="figures", help="folder of the figures")
