@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -86,25 +87,26 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_context():
+def _worker_context(inherit: bool):
     """How to start workers, with the audio stack imported once, not per worker.
 
     Until TensorFlow is loaded (on Linux): fork, after importing
-    :data:`~music_tagger.reading.READ_MODULES` here, so the workers inherit them.
-    Then: a forkserver that has imported them, so that every later pool starts in
-    milliseconds instead of re-importing them (spawn where there is none).
+    :data:`~music_tagger.reading.READ_MODULES` here when ``inherit`` (several
+    workers then inherit them instead of each importing them; a single worker
+    imports them itself, while this process goes on). Then: a forkserver that
+    has imported them, so that every later pool starts in milliseconds instead
+    of re-importing them (spawn where there is none).
     """
     import importlib
     import multiprocessing
 
     from .reading import READ_MODULES
 
-    methods = multiprocessing.get_all_start_methods()
     if sys.platform == "linux" and "tensorflow" not in sys.modules:
-        for module in READ_MODULES:
+        for module in READ_MODULES if inherit else ():
             importlib.import_module(module)
         return multiprocessing.get_context("fork")
-    if "forkserver" not in methods:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["music_tagger.pipeline", *READ_MODULES])
@@ -163,7 +165,7 @@ def read_chunks(
     crops: int = 1,
     resampler: str = KAISER_BEST_2016,
     starts: Callable[[int], np.ndarray] | None = None,
-    workers: int = 1,
+    workers: int = 0,
     chunk: int = CHUNK_CROPS,
 ) -> Iterator[tuple]:
     """The crops of ``files`` as worker processes read them, a chunk at a time.
@@ -172,7 +174,15 @@ def read_chunks(
     file is read by one worker (:func:`music_tagger.reading.iter_melgrams`), at
     most 4 files per worker are given out at a time, and chunks come back through
     a queue of ``2 * workers``: a worker waits while the consumer is behind, so
-    memory is bounded by chunks, not by files or by the length of a track.
+    memory is bounded by chunks, not by files or by the length of a track. The
+    workers start at once, before the first chunk is asked for.
+
+    Parameters
+    ----------
+    files, crops, resampler, starts, chunk
+        As for :func:`run`.
+    workers : int
+        Worker processes; 0 reads in this process, when asked.
 
     Yields
     ------
@@ -186,22 +196,41 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    import itertools
-    import queue
-
     jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
-    if workers == 1:
-        for job in jobs:
-            yield from _read_file(job)
-        return
-    context = _worker_context()
+    if workers == 0:
+        return (message for job in jobs for message in _read_file(job))
+    context = _worker_context(inherit=workers > 1)
     tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
         proc.start()
+    stream = _stream(jobs, procs, tasks, results)
+    # a stream dropped before it started (the model failed to load) stops them too
+    weakref.finalize(stream, _stop, procs, tasks, results)
+    return stream
+
+
+def _stop(procs: list, tasks, results) -> None:
+    """Stop the workers that are still running and close their queues."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join()
+    tasks.cancel_join_thread()
+    tasks.close()
+    results.close()
+
+
+def _stream(jobs: Iterator[tuple], procs: list, tasks, results) -> Iterator[tuple]:
+    """Hand ``jobs`` to the started workers ``procs`` (at most 4 each in flight) and
+    yield their messages; stop the workers when done or stopped early."""
+    import itertools
+    import queue
+
     in_flight = 0
     try:
-        for job in itertools.islice(jobs, 4 * workers):
+        for job in itertools.islice(jobs, 4 * len(procs)):
             tasks.put(job)
             in_flight += 1
         while in_flight:
@@ -226,14 +255,7 @@ def read_chunks(
         for proc in procs:
             proc.join(timeout=10)
     finally:  # stopped early (an error, a closed pipe, Ctrl-C): stop the workers
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in procs:
-            proc.join()
-        tasks.cancel_join_thread()
-        tasks.close()
-        results.close()
+        _stop(procs, tasks, results)
 
 
 def run(
@@ -266,8 +288,9 @@ def run(
     batch_size : int
         Crops per network call.
     workers : int, optional
-        Worker processes; default :func:`default_workers`. 1 reads in this process.
-        Never more than the number of files.
+        Worker processes; default :func:`default_workers`. 1 reads in this process
+        (by default a single file is read in one worker process while this one
+        loads the model). Never more than the number of files.
     keep_crops : bool
         Keep every crop's output in ``crop_scores``.
     chunk : int
@@ -280,17 +303,24 @@ def run(
         One per file, in the order of ``files``.
     """
     files = [os.fspath(f) for f in files]
-    workers = min(default_workers() if workers is None else workers, max(1, len(files)))
+    built = hasattr(model, "predict_on_batch")
+    cores = default_workers() if workers is None else workers
+    processes = min(cores, max(1, len(files)))
+    if processes == 1:
+        # one file: read it in this process, or (by default, when the model is
+        # still to be loaded) in one worker while this process loads the model
+        overlap = workers is None and cores > 1 and not built and "tensorflow" not in sys.modules
+        processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
-        files, crops=crops, resampler=resampler, starts=starts, workers=workers, chunk=chunk
+        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk
     )
+    build = (lambda: model) if built else model
+    keras_model = None
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
     queue: list[np.ndarray] = []  # crops waiting for a batch
     owners: list[int] = []
-    build = (lambda: model) if hasattr(model, "predict_on_batch") else model
-    keras_model = None
     next_out = 0
 
     def predict(n: int) -> None:
@@ -325,6 +355,10 @@ def run(
         del queue[:n], owners[:n]
 
     try:
+        if processes:
+            # the workers have started (forked before TensorFlow loads): load the
+            # model while they read; reading here, it is loaded with the first crops
+            keras_model = build()
         for index, path, first, mels, at, length, error, _ in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)

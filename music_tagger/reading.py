@@ -443,11 +443,15 @@ class _SpanReader:
             self._pos += len(block)
         while self._blocks and self._start + len(self._blocks[0]) <= a:  # not needed again
             self._start += len(self._blocks.pop(0))
-        if not self._blocks:
+        parts, at = [], self._start
+        for block in self._blocks:
+            s, e = max(a, at), min(b, at + len(block))
+            if s < e:
+                parts.append(block[s - at : e - at])
+            at += len(block)
+        if not parts:
             return np.zeros((0, self._file.channels), self._dtype)
-        held = self._blocks[0] if len(self._blocks) == 1 else np.concatenate(self._blocks)
-        self._blocks = [held]
-        return held[max(0, a - self._start) : max(0, b - self._start)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _mp3_first_block(path: str) -> int | None:

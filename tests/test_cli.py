@@ -168,6 +168,21 @@ def test_module_entry_point_keeps_stdout_clean(reference_data, bad_files):
     assert entries[1]["error"] and bad_files[1] in proc.stderr
 
 
+@pytest.mark.reference
+@pytest.mark.slow
+def test_one_file_in_a_fresh_process_is_read_while_the_model_loads(reference_data):
+    """One file, default workers: read in one worker process, forked before
+    TensorFlow loads, while the main process loads the model; the same tags."""
+    clip = str(reference_data / "bensound-dubstep.mp3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "music_tagger", "tag", clip, "--faithful", "--top", "2",
+         "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert [t for t, _ in json.loads(proc.stdout)[0]["tags"]] == ["Hip-Hop", "rock"]
+
+
 def test_console_script_is_installed():
     exe = shutil.which("music-tagger", path=os.path.dirname(sys.executable))
     if exe is None:
