@@ -322,14 +322,15 @@ def run(
     queue: list[np.ndarray] = []  # crops waiting for a batch
     owners: list[int] = []
     next_out = 0
+    eager = False  # set with the first crops
 
     def predict(n: int) -> None:
         nonlocal keras_model
         if keras_model is None:
             keras_model = build()
         x = np.stack(queue[:n])[..., None]
-        if len(files) == 1:
-            # a single file is one or two batches: calling the model eagerly skips
+        if eager:
+            # a single file of one or two batches: calling the model eagerly skips
             # the second or two of tracing predict_on_batch pays on its first call
             with warnings.catch_warnings():  # a model built on a list of one input says so
                 warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
@@ -366,6 +367,7 @@ def run(
             else:
                 if first == 0:
                     waiting[index] = (path, at, length, [])
+                    eager = len(files) == 1 and len(at) <= 2 * batch_size
                 queue.extend(mels)
                 owners.extend([index] * len(mels))
                 while len(queue) >= batch_size:

@@ -355,7 +355,7 @@ def _soxr_window(x: np.ndarray, lo: int, rate: int, n_in: int, start: int, stop:
     offset = lo * (audio.SR // g) // (rate // g)
     hi = lo + len(x)
     n_fix = int(math.ceil(hi * (float(audio.SR) / rate))) - offset if hi == n_in else None
-    y = soxr.resample(x.astype(np.float32), rate, audio.SR, quality="soxr_hq")
+    y = soxr.resample(x.astype(np.float32, copy=False), rate, audio.SR, quality="soxr_hq")
     if n_fix is not None:  # the window reaches the file's end: librosa's fix_length
         y = np.pad(y, (0, max(0, n_fix - len(y))))[:n_fix]
     out = y[start - offset : stop - offset]

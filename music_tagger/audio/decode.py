@@ -201,7 +201,8 @@ def pcm16_mono(data: np.ndarray) -> np.ndarray:
     >>> pcm16_mono(np.array([[0.5, 0.25], [1.5, -2.0]]))  # the second frame clips
     array([ 3.7500000e-01, -1.5258789e-05], dtype=float32)
     """
-    k = np.rint(data * 32768.0)
+    k = data * 32768.0
+    np.rint(k, out=k)
     np.clip(k, -32768, 32767, out=k)
     channels = k.shape[1]
     if channels & (channels - 1):
