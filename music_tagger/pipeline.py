@@ -30,6 +30,7 @@ Examples
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import warnings
@@ -204,7 +205,11 @@ def read_chunks(
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
         proc.start()
-    stream = _stream(jobs, procs, tasks, results)
+    in_flight = 0
+    for job in itertools.islice(jobs, 4 * workers):  # the workers start reading now
+        tasks.put(job)
+        in_flight += 1
+    stream = _stream(jobs, in_flight, procs, tasks, results)
     # a stream dropped before it started (the model failed to load) stops them too
     weakref.finalize(stream, _stop, procs, tasks, results)
     return stream
@@ -222,17 +227,13 @@ def _stop(procs: list, tasks, results) -> None:
     results.close()
 
 
-def _stream(jobs: Iterator[tuple], procs: list, tasks, results) -> Iterator[tuple]:
-    """Hand ``jobs`` to the started workers ``procs`` (at most 4 each in flight) and
-    yield their messages; stop the workers when done or stopped early."""
-    import itertools
+def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results) -> Iterator[tuple]:
+    """Yield the messages of the started workers ``procs``, which have ``in_flight``
+    jobs, handing them the rest of ``jobs`` one per finished file; stop the workers
+    when done or stopped early."""
     import queue
 
-    in_flight = 0
     try:
-        for job in itertools.islice(jobs, 4 * len(procs)):
-            tasks.put(job)
-            in_flight += 1
         while in_flight:
             try:
                 message = results.get(timeout=1.0)
