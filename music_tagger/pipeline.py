@@ -357,9 +357,10 @@ def run(
         del queue[:n], owners[:n]
 
     try:
-        if processes:
+        if processes and any(os.path.isfile(f) for f in files[: 4 * processes]):
             # the workers have started (forked before TensorFlow loads): load the
-            # model while they read; reading here, it is loaded with the first crops
+            # model while they read the first files (when there is a file to read);
+            # otherwise it is loaded with the first crops
             keras_model = build()
         for index, path, first, mels, at, length, error, _ in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
