@@ -33,7 +33,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -323,27 +322,22 @@ def run(
     queue: list[np.ndarray] = []  # crops waiting for a batch
     owners: list[int] = []
     next_out = 0
-    eager = False  # set with the first crops
+    full_batches = 0
 
     def predict(n: int) -> None:
-        nonlocal keras_model
+        nonlocal keras_model, full_batches
         if keras_model is None:
             keras_model = build()
         x = np.stack(queue[:n])[..., None]
-        if eager:
-            # a single file of one or two batches: calling the model eagerly skips
-            # the second or two of tracing predict_on_batch pays on its first call
-            with warnings.catch_warnings():  # a model built on a list of one input says so
-                warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
-                y = np.asarray(keras_model(x, training=False), dtype=np.float32)
-        else:
-            # one input shape per process: the last, partial batch is padded with
-            # zeros (outputs do not depend on the rest of the batch), which costs
-            # less than tracing predict_on_batch again for a new shape
-            pad = batch_size - len(x)
-            if pad > 0:
-                x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-            y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        pad = batch_size - len(x) if full_batches else 0
+        if pad > 0:
+            # after full batches, the last, partial one is padded with zeros (outputs
+            # do not depend on the rest of the batch): cheaper than tracing
+            # predict_on_batch again for a new shape; a run of fewer crops than one
+            # batch traces its own shape instead of computing the padding
+            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        full_batches += n == batch_size
         for out, i in zip(y, owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
                 continue
@@ -369,7 +363,6 @@ def run(
             else:
                 if first == 0:
                     waiting[index] = (path, at, length, [])
-                    eager = len(files) == 1 and len(at) <= 2 * batch_size
                 queue.extend(mels)
                 owners.extend([index] * len(mels))
                 while len(queue) >= batch_size:
