@@ -375,14 +375,21 @@ class _SpanReader:
     keeping only the decoded frames from the start of the last span on: spans in
     time order cost one pass over the file and the memory of one span; a span
     that starts before the last one starts the decode again.
+
+    Where those read ends are not known (:func:`_mp3_first_block` gives None), an
+    ``exact`` reader decodes up to the last span's end in one read, as a
+    whole-file decode does; otherwise it reads in blocks, keeping memory bounded,
+    and its samples may differ from a whole-file decode's in the last float bits.
     """
 
-    def __init__(self, path: str, info: AudioInfo, end: int) -> None:
+    def __init__(self, path: str, info: AudioInfo, end: int, exact: bool = True) -> None:
         self.path, self.info = path, info
         self._end = min(end + info.delay, info.frames)  # the last frame any span needs
         self._first = 0
         if not info.seeks_exactly and info.format == "MP3":
             self._first = _mp3_first_block(path)
+            if self._first is None and not exact:
+                self._first = 0
         self._file = None
         self._open()
 
@@ -553,7 +560,10 @@ def iter_melgrams(
         input_span(int(s), int(s) + audio.N_SAMPLES, info.rate, info.frames, resampler)
         for s in crop_at
     ]
-    with _SpanReader(name, info, max((hi for _, hi in spans), default=0)) as reader:
+    # the 2016 resampler promises the whole-file samples; soxr's windows already
+    # differ from them by float rounding, so its reads may too (memory stays bounded)
+    exact = resampler == KAISER_BEST_2016
+    with _SpanReader(name, info, max((hi for _, hi in spans), default=0), exact) as reader:
         for first in range(0, len(crop_at), step):
             at = crop_at[first : first + step]
             mels = np.empty((len(at), audio.N_MELS, audio.N_FRAMES), np.float32)

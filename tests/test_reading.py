@@ -91,7 +91,9 @@ def test_scores_of_the_window_equal_the_whole_file_scores(whole_and_window):
 def test_soxr_windows_are_close_to_the_whole_file(long_files):
     # 4 crops of 29 s over 40 s overlap: one merged window; vs separate windows
     # of a longer track, soxr's block edges move values by float rounding only
-    for name in ("stereo.ogg", "plain.mp3"):
+    # mpeg2.mp3: read in blocks for soxr, though their ends are not where a whole-file
+    # decode's are (measured: 1.7e-3 dB at most in quiet bins, scores unchanged)
+    for name in ("stereo.ogg", "plain.mp3", "mpeg2.mp3"):
         path = long_files[name]
         x, _, _ = reading.read_melgrams(path, 4, resampler="soxr_hq")
         ref = audio.compute_melgrams(path, 4, resampler="soxr_hq")
@@ -174,10 +176,12 @@ def _peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("kind, rate, minutes", [("wav", 22050, (3, 10)), ("mp3", 32000, (2, 6))])
+@pytest.mark.parametrize(
+    "kind, rate, minutes", [("wav", 22050, (3, 10)), ("mp3", 32000, (2, 6)), ("mp3", 22050, (2, 6))]
+)  # MPEG-1 and MPEG-2 (whose read ends are unknown: blocks for soxr all the same)
 def test_a_taggram_of_a_long_file_costs_one_chunk(tmp_path, kind, rate, minutes):
     """A crop every 5 s: read 8 crops at a time, the peak is the same for a file
-    three times as long (WAV 29 MB, MP3 46 MB measured), by seeking (WAV) or by
+    three times as long (WAV 29 MB, MP3 46-54 MB measured), by seeking (WAV) or by
     decoding on and keeping only the frames still needed (MP3); every crop and
     sample at once grows with the length (10-minute WAV: 219 MB)."""
     rng = np.random.default_rng(0)
