@@ -174,19 +174,9 @@ def _work(job: tuple[int, str, int, str]) -> tuple[int, np.ndarray | None, str |
         return index, None, f"{type(err).__name__}: {err}"
 
 
-def _imap_unordered(
-    fn: Callable,
-    jobs: Iterable,
-    workers: int,
-    initializer: Callable | None = None,
-    context: Any = None,
-) -> Iterator:
-    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most 4 jobs each in flight.
-
-    ``initializer`` runs once in each worker process (not when ``workers == 1``,
-    which maps in this process); ``context`` overrides the multiprocessing
-    context chosen below.
-    """
+def _imap_unordered(fn: Callable, jobs: Iterable, workers: int) -> Iterator:
+    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most 4 jobs each in flight
+    (``workers == 1`` maps in this process)."""
     if workers == 1:
         yield from map(fn, jobs)
         return
@@ -194,9 +184,8 @@ def _imap_unordered(
     # fork is fast, but not safe once TensorFlow (threads) is loaded: then spawn
     # (which re-imports the caller's main module: scripts need a __main__ guard)
     safe_fork = sys.platform == "linux" and "tensorflow" not in sys.modules
-    if context is None:
-        context = multiprocessing.get_context("fork" if safe_fork else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool:
+    context = multiprocessing.get_context("fork" if safe_fork else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
         try:
             while pending:
