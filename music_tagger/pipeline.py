@@ -13,13 +13,15 @@
   :class:`FileScores`. A file that cannot be read is a :class:`FileScores` with
   an ``error``; it never costs the others their results.
 
-The worker processes are started before the model is built (the model is built
-when the first crops arrive), so they fork before TensorFlow is loaded and model
-loading overlaps with the first decodes. They fork after this process has imported
-the audio stack (:data:`music_tagger.reading.READ_MODULES`), so that no worker
-spends two seconds of a core importing it again. Once TensorFlow is loaded, forking
-is unsafe: workers then come from a forkserver that has imported the audio stack
-once (the first pool pays for it, later ones nothing).
+The worker processes are started and given their first files before the model is
+built (right after, when one of those files exists; otherwise with the first
+crops), so they fork before TensorFlow is loaded and model loading overlaps with
+the first decodes; a single file is read in one worker for that overlap alone.
+Several workers fork after this process has imported the audio stack
+(:data:`music_tagger.reading.READ_MODULES`), so that no worker spends two seconds
+of a core importing it again. Once TensorFlow is loaded, forking is unsafe:
+workers then come from a forkserver that has imported the audio stack once (the
+first pool pays for it, later ones nothing).
 
 Examples
 --------
@@ -204,14 +206,20 @@ def read_chunks(
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
         proc.start()
-    in_flight = 0
-    for job in itertools.islice(jobs, 4 * workers):  # the workers start reading now
-        tasks.put(job)
-        in_flight += 1
+    in_flight = _hand_out(jobs, 4 * workers, tasks)  # the workers start reading now
     stream = _stream(jobs, in_flight, procs, tasks, results)
     # a stream dropped before it started (the model failed to load) stops them too
     weakref.finalize(stream, _stop, procs, tasks, results)
     return stream
+
+
+def _hand_out(jobs: Iterator[tuple], n: int, tasks) -> int:
+    """Put the next ``n`` jobs (fewer at the end) on ``tasks``; return how many."""
+    given = 0
+    for job in itertools.islice(jobs, n):
+        tasks.put(job)
+        given += 1
+    return given
 
 
 def _stop(procs: list, tasks, results) -> None:
@@ -246,10 +254,7 @@ def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results) 
                 continue
             yield message
             if message[-1]:
-                in_flight -= 1
-                for job in itertools.islice(jobs, 1):
-                    tasks.put(job)
-                    in_flight += 1
+                in_flight += _hand_out(jobs, 1, tasks) - 1
         for _ in procs:
             tasks.put(None)
         for proc in procs:
@@ -322,14 +327,14 @@ def run(
     queue: list[np.ndarray] = []  # crops waiting for a batch
     owners: list[int] = []
     next_out = 0
-    full_batches = 0
+    padded_shape = False  # a full batch has run: later partial ones are padded to it
 
     def predict(n: int) -> None:
-        nonlocal keras_model, full_batches
+        nonlocal keras_model, padded_shape
         if keras_model is None:
             keras_model = build()
         x = np.stack(queue[:n])[..., None]
-        pad = batch_size - len(x) if full_batches else 0
+        pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
             # after full batches, the last, partial one is padded with zeros (outputs
             # do not depend on the rest of the batch): cheaper than tracing
@@ -337,7 +342,7 @@ def run(
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
         y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
-        full_batches += n == batch_size
+        padded_shape = padded_shape or n == batch_size
         for out, i in zip(y, owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
                 continue

@@ -434,7 +434,9 @@ class _SpanReader:
                 f"{self.path}: ends before its header says ({a + len(data)} < {b})"
             )
         y = decode.pcm16_mono(data)
-        return np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)])
+        if len(y) < hi - lo:  # past the end of the file
+            y = np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)])
+        return y
 
     def _sequential(self, a: int, b: int) -> np.ndarray:
         if a < self._start:
