@@ -27,8 +27,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from music_tagger.architectures import BUDGETS, STRUCTURES
-from music_tagger.models import build, count_params
+from music_tagger.models.architectures import BUDGETS, STRUCTURES
+from music_tagger.models.budgets import count_params
+from music_tagger.models.builders import build
 
 BATCH = 16
 

@@ -9,7 +9,7 @@ order as validation reads them):
 * ``old``: the reader before issue 12 (``training.make_dataset`` at commit 622deeb,
   copied below as the baseline): a Python generator that reads each batch through
   h5py fancy indexing from a file reopened every batch;
-* ``new``: :func:`music_tagger.store.make_dataset`, positioned reads in parallel
+* ``new``: :func:`music_tagger.datasets.store.make_dataset`, positioned reads in parallel
   ``tf.data`` calls, on the old layout and on the contiguous one;
 
 all from the page cache (each store is read once before), with each configuration
@@ -40,13 +40,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from music_tagger import cache, store  # noqa: E402
+from music_tagger.datasets import cache
+from music_tagger.datasets import store
 
 N_MELS, FRAMES, N_TAGS = 96, 1366, 50
 
 
 def write_store(path: Path, n: int, chunked: bool, seed: int = 0) -> Path:
-    """A store of ``n`` generated clips (the format of :func:`music_tagger.cache.prepare`)."""
+    """A store of ``n`` generated clips (the format of :func:`music_tagger.datasets.cache.prepare`)."""
     rng = np.random.default_rng(seed)
     with h5py.File(path, "w") as f:
         data = f.create_dataset(
@@ -127,7 +128,7 @@ def crnn_step_clips_per_second(batch: int, steps: int) -> float:
     """Training steps of the CRNN (released widths) on one batch held in memory."""
     import keras
 
-    from music_tagger import models
+    from music_tagger.models import builders as models
 
     model = models.build("crnn", classes=N_TAGS, input_shape=(N_MELS, FRAMES, 1))
     model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")

@@ -2,7 +2,7 @@
 
 Generates (once, cached in ``--data``) full-length music-like tracks of 3 to 8
 minutes in mixed formats and sample rates (OGG Vorbis, WAV, FLAC, MP3 with and
-without a gapless header; 44.1, 48, 22.05 and 32 kHz; :func:`music_tagger.synth.
+without a gapless header; 44.1, 48, 22.05 and 32 kHz; :func:`music_tagger.datasets.synth.
 write_track`), builds and warms up the CRNN, then times side by side in one run:
 
 1. ``naive loop``: per file ``compute_melgram`` (faithful, whole file) then
@@ -46,7 +46,7 @@ RATES = [44100, 48000, 22050, 32000]
 
 
 def _track(args: tuple) -> str:
-    from music_tagger.synth import write_track
+    from music_tagger.datasets.synth import write_track
 
     path, seconds, rate, gapless, seed = args
     return str(write_track(path, seconds, rate, seed=seed, gapless_header=gapless))
@@ -154,8 +154,8 @@ def main() -> None:
     import soundfile as sf
 
     from music_tagger import audio, tag
-    from music_tagger.pipeline import default_workers, read_chunks
-    from music_tagger.tagging import get_model
+    from music_tagger.tagging.pipeline import default_workers, read_chunks
+    from music_tagger.tagging.tagger import get_model
 
     workers = default_workers()
     if not args.skip_speed:

@@ -20,7 +20,7 @@ against the loss of a constant prediction.
 
 The data set is in the MagnaTagATune layout; the spectrograms are computed once
 (``music-tagger prepare``) into ``<work>/stores``, and the activations once per
-reading into ``<work>/cache`` (``music_tagger.transfer.cache_activations``: the
+reading into ``<work>/cache`` (``music_tagger.training.transfer.cache_activations``: the
 multi-level features, equal to ``music_tagger.features``, which is checked on a few
 clips, and the GRUs' input); every finished run folder is kept, so running again
 skips what is done.
@@ -48,8 +48,8 @@ READINGS = ("variance", "std_keras106")
 
 
 def _stores(args) -> Path:
-    from music_tagger import cache
-    from music_tagger.data import read_mtt
+    from music_tagger.datasets import cache
+    from music_tagger.datasets.dataset import read_mtt
 
     out = Path(args.work) / "stores"
     if not all(cache.store_path(out, s).exists() for s in ("train", "valid", "test")):
@@ -61,9 +61,9 @@ def _stores(args) -> Path:
 def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
     """Multi-level features of every split, from the two-stage recipe's cache (one forward
     pass per clip, shared with the fine-tunes); checked against ``features()`` on 4 clips."""
-    from music_tagger import cache
-    from music_tagger.embedding import features
-    from music_tagger.transfer import cache_activations
+    from music_tagger.datasets import cache
+    from music_tagger.embeddings.extract import features
+    from music_tagger.training.transfer import cache_activations
 
     start = time.perf_counter()
     data = {}
@@ -79,8 +79,8 @@ def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
 
 
 def _probe_row(data, level: str) -> tuple[dict, float]:
-    from music_tagger.evaluation import evaluate
-    from music_tagger.linear_probe import LinearProbe
+    from music_tagger.training.evaluation import evaluate
+    from music_tagger.embeddings.linear_probe import LinearProbe
 
     pick = (lambda x: x[:, -32:]) if level == "top" else (lambda x: x)
     start = time.perf_counter()
@@ -92,8 +92,8 @@ def _probe_row(data, level: str) -> tuple[dict, float]:
 
 def _timed_run(out: Path, fn) -> tuple[dict, float, Path]:
     """Run ``fn(out)`` unless ``out`` holds a finished run; test results and seconds."""
-    from music_tagger import cache
-    from music_tagger.evaluation import evaluate_model
+    from music_tagger.datasets import cache
+    from music_tagger.training.evaluation import evaluate_model
 
     done = out / "bench.json"
     if done.exists():
@@ -117,8 +117,8 @@ def _bn_statistics(stores: Path, reading: str, n: int = 16) -> list[tuple[str, f
     layer and a few clips at a time, to stay small in memory."""
     import keras
 
-    from music_tagger import cache
-    from music_tagger.models import CRNN
+    from music_tagger.datasets import cache
+    from music_tagger.models.builders import CRNN
 
     model = CRNN(weights="msd", include_top=False, bn_semantics=reading)
     x = cache.read_melgrams(cache.store_path(stores, "train"), np.arange(n))[..., None]
@@ -148,9 +148,9 @@ def _auc_with_batch_statistics(model_path: Path, store: Path, batch_size: int = 
     (what an unfrozen BatchNorm does during fit; dropout kept off)."""
     import keras
 
-    from music_tagger import cache
-    from music_tagger.evaluation import evaluate
-    from music_tagger.evaluation import load_model
+    from music_tagger.datasets import cache
+    from music_tagger.training.evaluation import evaluate
+    from music_tagger.training.evaluation import load_model
 
     model = load_model(model_path, compile=False)
     info = cache.load_store(store)
@@ -201,9 +201,9 @@ def main(argv=None) -> int:
     methods = set(args.methods.split(","))
     work = Path(args.work)
 
-    from music_tagger import cache
-    from music_tagger.training import train
-    from music_tagger.transfer import finetune
+    from music_tagger.datasets import cache
+    from music_tagger.training.loop import train
+    from music_tagger.training.transfer import finetune
 
     t0 = time.perf_counter()
     stores = _stores(args)

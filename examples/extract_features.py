@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from music_tagger import CNN, CRNN, example
-    from music_tagger.tagging import expand_paths, predict_files
+    from music_tagger.audio.files import expand_paths
+    from music_tagger.tagging.tagger import predict_files
     from music_tagger.registry import example_names
 
     files = expand_paths(args.paths)

@@ -13,7 +13,7 @@ which is the same as::
 
 Every step is resumable: run the script again after an interruption and it
 continues where it stopped (finished spectrograms and configurations are kept).
-``--synthetic N`` first generates N clips with :func:`music_tagger.synth.make_mtt_like`
+``--synthetic N`` first generates N clips with :func:`music_tagger.datasets.synth.make_mtt_like`
 into ``<work>/data`` and uses those instead (a smoke test of the chain; its numbers
 say nothing about real music).
 
@@ -54,13 +54,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from music_tagger import cache
-from music_tagger.data import read_mtt
-from music_tagger.architectures import ARCHS, parse_budgets
-from music_tagger.experiment import run_experiment
-from music_tagger.figures import draw_figures, read_groups
-from music_tagger.synth import TAGS as SYNTH_TAGS
-from music_tagger.synth import make_mtt_like
+from music_tagger.datasets import cache
+from music_tagger.datasets.dataset import read_mtt
+from music_tagger.models.architectures import ARCHS, parse_budgets
+from music_tagger.training.experiment import run_experiment
+from music_tagger.training.figures import draw_figures, read_groups
+from music_tagger.datasets.synth import TAGS as SYNTH_TAGS
+from music_tagger.datasets.synth import make_mtt_like
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

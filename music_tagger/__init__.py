@@ -12,19 +12,18 @@ Examples
 >>> decode_predictions(model.predict(x[None, ..., None]), top_n=3)  # doctest: +SKIP
 [[('jazz', 0.444), ('instrumental', 0.151), ('folk', 0.103)]]
 """
-from importlib import import_module
-from typing import Any
+from .util.lazy import attach
 
 __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "CRNN": "models",
-    "CNN": "models",
-    "K1C2": "models",
-    "K2C1": "models",
-    "K2C2": "models",
-    "build": "models",
+    "CRNN": "models.builders",
+    "CNN": "models.builders",
+    "K1C2": "models.builders",
+    "K2C1": "models.builders",
+    "K2C2": "models.builders",
+    "build": "models.builders",
     "compute_melgram": "audio",
     "compute_melgram_from_array": "audio",
     "load_audio": "audio",
@@ -35,35 +34,25 @@ _EXPORTS = {
     "AudioError": "errors",
     "WeightsError": "errors",
     "DataError": "errors",
-    "decode_predictions": "tagging",
-    "tag": "tagging",
-    "evaluate": "evaluation",
-    "Dataset": "data",
-    "read_mtt": "data",
-    "read_msd": "data",
-    "read_csv": "data",
-    "make_mtt_like": "synth",
-    "prepare": "cache",
-    "train": "training",
-    "finetune": "transfer",
-    "features": "embedding",
-    "FeatureExtractor": "embedding",
-    "LinearProbe": "linear_probe",
-    "probe": "linear_probe",
-    "load_probe": "linear_probe",
-    "evaluate_model": "evaluation",
-    "run_experiment": "experiment",
-    "draw_figures": "figures",
+    "decode_predictions": "tagging.results",
+    "tag": "tagging.tagger",
+    "evaluate": "training.evaluation",
+    "Dataset": "datasets.dataset",
+    "read_mtt": "datasets.dataset",
+    "read_msd": "datasets.dataset",
+    "read_csv": "datasets.dataset",
+    "make_mtt_like": "datasets.synth",
+    "prepare": "datasets.cache",
+    "train": "training.loop",
+    "finetune": "training.transfer",
+    "features": "embeddings.extract",
+    "FeatureExtractor": "embeddings.extract",
+    "LinearProbe": "embeddings.linear_probe",
+    "probe": "embeddings.linear_probe",
+    "load_probe": "embeddings.linear_probe",
+    "evaluate_model": "training.evaluation",
+    "run_experiment": "training.experiment",
+    "draw_figures": "training.figures",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

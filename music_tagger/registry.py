@@ -8,7 +8,7 @@ wheel and every editable install). :func:`get_file` resolves an entry from the f
 
 Reading the tag names or the registry imports neither Keras nor TensorFlow (Keras is
 imported by :func:`get_file` only when it must download). Loading the weights into a
-model is :func:`music_tagger.legacy.load_legacy_weights`.
+model is :func:`music_tagger.models.legacy.load_legacy_weights`.
 
 Examples
 --------

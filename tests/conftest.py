@@ -102,9 +102,9 @@ def published_scores(request: pytest.FixtureRequest) -> dict[str, list[tuple[str
 def synthetic_stores(tmp_path_factory):
     """``make(n_clips, seed=0, frames=128, splits=("train", "valid"))``: the folder of
     feature stores of a generated MTT-layout set, made once per argument set."""
-    from music_tagger import cache
-    from music_tagger.data import read_mtt
-    from music_tagger.synth import TAGS, make_mtt_like
+    from music_tagger.datasets import cache
+    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.synth import TAGS, make_mtt_like
 
     made: dict[tuple, Path] = {}
 
@@ -151,9 +151,9 @@ def kill_after_first_epoch(proc: subprocess.Popen, run_dir: Path, timeout: float
 def msd_stores(tmp_path_factory) -> Path:
     """Stores of 24 generated 3 s clips at the MSD preprocessing (1366 frames, zero
     padded), for the transfer tests: 14 train, 3 valid, 7 test clips."""
-    from music_tagger import cache
-    from music_tagger.data import read_mtt
-    from music_tagger.synth import TAGS, make_mtt_like
+    from music_tagger.datasets import cache
+    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.synth import TAGS, make_mtt_like
 
     root = make_mtt_like(tmp_path_factory.mktemp("mtt_msd"), n_clips=24, seed=3)
     out = tmp_path_factory.mktemp("msd_stores")

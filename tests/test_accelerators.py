@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from music_tagger import training
-from music_tagger.evaluation import load_model
+from music_tagger.training import loop as training
+from music_tagger.training.evaluation import load_model
 
 RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
 

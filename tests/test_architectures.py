@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 import music_tagger
-from music_tagger import architectures
-from music_tagger.architectures import (
+from music_tagger.models import architectures
+from music_tagger.models.architectures import (
     BUDGET_TOLERANCE,
     BUDGETS,
     INPUT_SHAPE,
     ORIGINAL_WIDTHS,
 )
-from music_tagger.models import build, count_params, derive_widths, table
+from music_tagger.models.budgets import count_params, derive_widths, table
+from music_tagger.models.builders import build
 
 PAPER_BUDGETS = [100_000, 250_000, 500_000, 1_000_000, 3_000_000]
 CONFIGS = [(arch, budget) for arch in ("k1c2", "k2c1", "k2c2", "crnn") for budget in PAPER_BUDGETS]

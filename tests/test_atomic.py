@@ -1,7 +1,7 @@
 """The one write-then-rename mechanism behind every file the package publishes."""
 import pytest
 
-from music_tagger._atomic import atomic_path, write_text
+from music_tagger.util.files import atomic_path, write_text
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from music_tagger import audio
-from music_tagger.audio.decode import _decode, _parse_frame_header, _signal
+from music_tagger.audio.decode import _decode, _signal
+from music_tagger.audio.mp3 import parse_frame_header
 from music_tagger.audio.resample import (
     _kaiser_best_2016_window,
     _resample_kaiser_best_2016,
@@ -270,7 +271,7 @@ def test_sine_passes_and_alias_is_rejected():
 
 
 def _frame(header: bytes, tag: bytes = b"", at: int = 0) -> bytes:
-    info = _parse_frame_header(header)
+    info = parse_frame_header(header)
     body = bytearray(info["length"] - 4)
     body[at : at + len(tag)] = tag
     return header + bytes(body)

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_tagger import cache
-from music_tagger.data import read_mtt
-from music_tagger.synth import TAGS, make_mtt_like
+from music_tagger.datasets import cache
+from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 64
 
@@ -116,6 +116,6 @@ def test_msd_settings_check():
 
 
 def test_cache_module_does_not_import_tensorflow():
-    code = "import sys, music_tagger.cache; print('tensorflow' in sys.modules)"
+    code = "import sys, music_tagger.datasets.cache; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -6,8 +6,8 @@ import pytest
 import soundfile as sf
 
 from music_tagger import cli, tag
-from music_tagger.calibration import calibrate, fit_thresholds, load_thresholds
-from music_tagger.tagging import get_model
+from music_tagger.tagging.calibration import calibrate, fit_thresholds, load_thresholds
+from music_tagger.tagging.tagger import get_model
 
 
 def _f1(y, s, cut):

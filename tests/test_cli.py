@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from music_tagger import cli
-from music_tagger.tagging import get_model
+from music_tagger.tagging.tagger import get_model
 from music_tagger.registry import example_names
 
 CLIPS = example_names()
@@ -74,10 +74,10 @@ def test_usage_errors_exit_2(capsys, argv, message):
 
 
 def test_subcommands_are_registered_as_parser_and_run_pairs():
-    assert (cli._add_tag_parser, cli._run_tag) in cli.SUBCOMMANDS
+    assert (cli.tag.add_tag_parser, cli.tag.run_tag) in cli.SUBCOMMANDS
     parser = cli.build_parser()
     args = parser.parse_args(["tag", "x.mp3"])
-    assert args._run is cli._run_tag
+    assert args._run is cli.tag.run_tag
 
 
 # --------------------------------------------------------------------------- tag
@@ -212,7 +212,7 @@ def test_a_missing_input_is_one_error_line_and_exit_1(capsys, tmp_path, argv, me
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_package_errors_are_one_line_and_bugs_show_their_traceback(capsys, monkeypatch, tmp_path, debug):
-    from music_tagger import synth
+    from music_tagger.datasets import synth
     from music_tagger.errors import DataError
 
     def fails(error):

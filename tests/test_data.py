@@ -1,19 +1,19 @@
-"""Tests for music_tagger.data on tiny hand-made layouts."""
+"""Tests for music_tagger.datasets.dataset on tiny hand-made layouts."""
 import csv
 import logging
 
 import numpy as np
 import pytest
 
-from music_tagger.data import Dataset, Problem, read_csv, read_msd, read_mtt
-from music_tagger.synth import TAGS as SYNTH_TAGS
-from music_tagger.synth import make_mtt_like
+from music_tagger.datasets.dataset import Dataset, Problem, read_csv, read_msd, read_mtt
+from music_tagger.datasets.synth import TAGS as SYNTH_TAGS
+from music_tagger.datasets.synth import make_mtt_like
 
 
 def _warnings(caplog):
     return [
         r for r in caplog.records
-        if r.levelno == logging.WARNING and r.name == "music_tagger.data"
+        if r.levelno == logging.WARNING and r.name == "music_tagger.datasets.dataset"
     ]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import kill_after_first_epoch, start_python
 
-from music_tagger import cache, distribute
+from music_tagger.datasets import cache
+from music_tagger.training import distribute
 
 # The CPU must be split before TensorFlow initialises: each run is its own process.
 _RUNNER = """
@@ -17,8 +18,8 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from music_tagger.distribute import make_strategy
-from music_tagger.training import train
+from music_tagger.training.distribute import make_strategy
+from music_tagger.training.loop import train
 print(json.dumps({"replicas": make_strategy("mirrored").num_replicas_in_sync}), flush=True)
 train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=2, batch_size=8,
       patience=99, seed=1, resume=True, verbose=0, distribute="mirrored")
@@ -33,7 +34,7 @@ def stores(synthetic_stores) -> Path:
 
 @pytest.mark.slow
 def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.evaluation import evaluate_model
+    from music_tagger.training.evaluation import evaluate_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = start_python(_RUNNER, stores, killed, stdout=subprocess.PIPE)
@@ -62,7 +63,7 @@ def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_pa
 
 _WORKER = """
 import sys
-from music_tagger.training import train
+from music_tagger.training.loop import train
 train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=1, batch_size=8,
       patience=99, seed=1, verbose=0, distribute="multi-worker")
 """

@@ -7,10 +7,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from music_tagger import cache
+from music_tagger.datasets import cache
 from music_tagger.audio import compute_melgrams
-from music_tagger.embedding import FeatureExtractor, feature_names, features
-from music_tagger.models import CNN, CRNN
+from music_tagger.embeddings.extract import FeatureExtractor, feature_names, features
+from music_tagger.models.builders import CNN, CRNN
 
 
 @pytest.fixture(scope="module")

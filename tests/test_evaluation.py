@@ -1,4 +1,4 @@
-"""Tests for music_tagger.evaluation against scikit-learn's own metrics."""
+"""Tests for music_tagger.training.evaluation against scikit-learn's own metrics."""
 import csv
 import json
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from music_tagger.evaluation import evaluate, format_table, write_results
+from music_tagger.training.evaluation import evaluate, format_table, write_results
 
 
 @pytest.fixture

@@ -4,14 +4,16 @@ import math
 
 import pytest
 
-from music_tagger import cache, experiment, training
+from music_tagger.datasets import cache
+from music_tagger.training import experiment
+from music_tagger.training import loop as training
 from music_tagger.cli import main
-from music_tagger.data import read_mtt
-from music_tagger.architectures import parse_budgets
-from music_tagger.evaluation import GRID_COLUMNS, read_grid_results
-from music_tagger.experiment import Config, grid
-from music_tagger.figures import FIGURES, plot_per_tag, tag_groups
-from music_tagger.synth import TAGS, make_mtt_like
+from music_tagger.datasets.dataset import read_mtt
+from music_tagger.models.architectures import parse_budgets
+from music_tagger.training.evaluation import GRID_COLUMNS, read_grid_results
+from music_tagger.training.experiment import Config, grid
+from music_tagger.training.figures import FIGURES, plot_per_tag, tag_groups
+from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 1280  # the fewest frames k2c2 takes (its time pooling is 4 x 4 x 4 x 5 x 4)
 ARCHS, BUDGETS = ("k2c2", "crnn"), (100_000, 250_000)
@@ -106,7 +108,7 @@ def test_parse_budgets_and_grid():
 
 
 def test_tag_groups():
-    from music_tagger.figures import MSD_TAG_GROUPS
+    from music_tagger.training.figures import MSD_TAG_GROUPS
     from music_tagger.registry import TAGS as MSD_TAGS
 
     grouped = [t for ts in MSD_TAG_GROUPS.values() for t in ts]

@@ -1,4 +1,4 @@
-"""Each Keras 1 behaviour of ``music_tagger.legacy``, pinned.
+"""Each Keras 1 behaviour of ``music_tagger.models.legacy``, pinned.
 
 For every switch, the faithful choice reproduces the original's outputs and the wrong
 choice measurably changes them (the sizes quoted are FINDINGS.md's measurements).
@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from music_tagger import legacy
-from music_tagger.models import CRNN, build
+from music_tagger.models import legacy
+from music_tagger.models.builders import CRNN, build
 from music_tagger.errors import WeightsError
-from music_tagger.legacy import load_legacy_weights
+from music_tagger.models.legacy import load_legacy_weights
 from music_tagger.registry import example_names, get_file
 
 CLIPS = example_names()

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from music_tagger import cache
+from music_tagger.datasets import cache
 from music_tagger.cli import main
-from music_tagger.embedding import read_features
-from music_tagger.linear_probe import LinearProbe, load_probe
+from music_tagger.embeddings.files import read_features
+from music_tagger.embeddings.linear_probe import LinearProbe, load_probe
 
 
 def _toy(seed=0, n=120, noise=1.0):

@@ -2,8 +2,8 @@
 import numpy as np
 import soundfile as sf
 
-from music_tagger.pipeline import run
-from music_tagger.tagging import get_model
+from music_tagger.tagging.pipeline import run
+from music_tagger.tagging.tagger import get_model
 
 
 def test_workers_give_the_in_process_results_in_order(tmp_path):
@@ -41,7 +41,7 @@ def test_read_modules_are_all_a_read_imports(tmp_path):
     sf.write(path, 0.1 * rng.standard_normal((44100 * 3, 2)), 44100)
     code = (
         "import importlib, sys\n"
-        "from music_tagger.reading import READ_MODULES, read_melgrams\n"
+        "from music_tagger.audio.reading import READ_MODULES, read_melgrams\n"
         "for m in READ_MODULES: importlib.import_module(m)\n"
         "before = set(sys.modules)\n"
         "for r in ('kaiser_best_2016', 'soxr_hq'): read_melgrams(sys.argv[1], 2, resampler=r)\n"
@@ -58,7 +58,7 @@ def test_a_long_taggram_streams_from_the_workers_in_chunks(tmp_path):
     every crop at once (a file's crops span chunks and batches)."""
     from functools import partial
 
-    from music_tagger.taggram import taggram_starts
+    from music_tagger.tagging.taggram import taggram_starts
 
     rng = np.random.default_rng(1)
     files = []
@@ -79,7 +79,8 @@ def test_a_long_taggram_streams_from_the_workers_in_chunks(tmp_path):
 
 
 def test_a_file_failing_after_its_first_chunk_is_an_error_entry(tmp_path, monkeypatch):
-    from music_tagger import audio, reading
+    from music_tagger import audio
+    from music_tagger.audio import reading
 
     real = reading.iter_melgrams
 
@@ -107,7 +108,7 @@ def test_a_dead_worker_is_an_error_not_a_hang(tmp_path):
 
     import pytest
 
-    from music_tagger.pipeline import read_chunks
+    from music_tagger.tagging.pipeline import read_chunks
 
     path = tmp_path / "c.wav"
     sf.write(path, np.zeros(12000 * 5), 12000)

@@ -6,7 +6,7 @@ import soundfile as sf
 ray = pytest.importorskip("ray", reason='the Ray engine needs pip install "music_tagger[ray]"')
 
 from music_tagger import tag  # noqa: E402
-from music_tagger.ray_engine import tag_ray  # noqa: E402
+from music_tagger.tagging.ray_engine import tag_ray  # noqa: E402
 
 
 @pytest.fixture(scope="module")

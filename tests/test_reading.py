@@ -1,4 +1,4 @@
-"""Reading only the audio a crop needs equals the whole-file path (music_tagger.reading).
+"""Reading only the audio a crop needs equals the whole-file path (music_tagger.audio.reading).
 
 Long files of every writable format are generated once per module (36 s: the
 centre crop of 29.12 s plus the resampler's margins leaves several seconds
@@ -12,10 +12,12 @@ import pytest
 import soundfile as sf
 
 from conftest import CLIPS
-from music_tagger import audio, reading, synth
+from music_tagger import audio
+from music_tagger.audio import reading
+from music_tagger.datasets import synth
 from music_tagger.errors import ParameterError
-from music_tagger.tagging import get_model
-from music_tagger.taggram import taggram_starts
+from music_tagger.tagging.tagger import get_model
+from music_tagger.tagging.taggram import taggram_starts
 
 # (name, rate, channels, gapless header): every format and a spread of rates,
 # MP3 with the LAME header libsndfile writes and without one (decoder delay rule)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from music_tagger.records import RecordWriter, format_for, open_output, read_records
+from music_tagger.tagging.records import RecordWriter, format_for, open_output, read_records
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from music_tagger import cache, store, training
+from music_tagger.datasets import cache
+from music_tagger.datasets import store
+from music_tagger.training import loop as training
 from music_tagger.errors import DataError, ParameterError
 
 FRAMES = 128

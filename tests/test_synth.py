@@ -1,11 +1,11 @@
-"""Tests for music_tagger.synth: layout, labels, determinism and audio that fits the tags."""
+"""Tests for music_tagger.datasets.synth: layout, labels, determinism and audio that fits the tags."""
 import csv
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from music_tagger.synth import DECOY_TAGS, SPLIT_FOLDERS, TAGS, make_mtt_like
+from music_tagger.datasets.synth import DECOY_TAGS, SPLIT_FOLDERS, TAGS, make_mtt_like
 
 N_CLIPS = 40
 SR = 12000

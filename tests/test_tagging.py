@@ -7,8 +7,11 @@ one or two crops to stay quick.
 import numpy as np
 import pytest
 
-from music_tagger import TAGS, audio, decode_predictions, tag, tagging
-from music_tagger.tagging import TagResult, expand_paths, get_model, predict_files
+from music_tagger import TAGS, audio, decode_predictions, tag
+from music_tagger.tagging import tagger as tagging
+from music_tagger.audio.files import expand_paths
+from music_tagger.tagging.results import TagResult
+from music_tagger.tagging.tagger import get_model, predict_files
 from music_tagger.registry import example_names
 
 CLIPS = example_names()

@@ -5,9 +5,10 @@ import sys
 import numpy as np
 import pytest
 
-from music_tagger import audio, cli, synth, tag
-from music_tagger.tagging import get_model
-from music_tagger.taggram import Taggram, plot_taggram, taggram_starts
+from music_tagger import audio, cli, tag
+from music_tagger.datasets import synth
+from music_tagger.tagging.tagger import get_model
+from music_tagger.tagging.taggram import Taggram, plot_taggram, taggram_starts
 
 
 @pytest.fixture(scope="module")

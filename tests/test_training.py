@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import kill_after_first_epoch, start_python
 
-from music_tagger import cache
-from music_tagger.data import read_mtt
-from music_tagger.synth import TAGS, make_mtt_like
+from music_tagger.datasets import cache
+from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast
 
@@ -32,8 +32,8 @@ def stores(mtt, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_small_crnn_reaches_auc_085(stores, tmp_path):
-    from music_tagger.evaluation import evaluate_model
-    from music_tagger.training import train
+    from music_tagger.training.evaluation import evaluate_model
+    from music_tagger.training.loop import train
 
     python_state, numpy_state = random.getstate(), np.random.get_state()
     start = time.perf_counter()
@@ -59,7 +59,7 @@ def test_small_crnn_reaches_auc_085(stores, tmp_path):
 
 _RUNNER = """
 import sys
-from music_tagger.training import train
+from music_tagger.training.loop import train
 train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
       patience=99, seed=1, resume=True, verbose=0)
 """
@@ -67,7 +67,7 @@ train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
 
 @pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.evaluation import load_model
+    from music_tagger.training.evaluation import load_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     kill_after_first_epoch(start_python(_RUNNER, stores, killed), killed)
@@ -88,7 +88,7 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
 
 
 def test_resume_guards(stores, tmp_path):
-    from music_tagger.training import train
+    from music_tagger.training.loop import train
 
     (tmp_path / "state.json").write_text(json.dumps({"config": {"kind": "train"}}))
     with pytest.raises(FileExistsError, match="resume"):
@@ -98,7 +98,7 @@ def test_resume_guards(stores, tmp_path):
 
 
 def test_finetune_refuses_short_frames(stores, tmp_path):
-    from music_tagger.training import finetune
+    from music_tagger.training.loop import finetune
 
     with pytest.raises(ValueError, match="frames: 128, expected 1366"):
         finetune(stores, tmp_path)

@@ -7,10 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from music_tagger import cache, legacy
-from music_tagger.models import CRNN
-from music_tagger.transfer import finetune
-from music_tagger.evaluation import evaluate_model, load_model
+from music_tagger.datasets import cache
+from music_tagger.models import legacy
+from music_tagger.models.builders import CRNN
+from music_tagger.training.transfer import finetune
+from music_tagger.training.evaluation import evaluate_model, load_model
 from music_tagger.registry import get_file
 
 

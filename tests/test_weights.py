@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from music_tagger import registry
-from music_tagger.models import CRNN, build
+from music_tagger.models.builders import CRNN, build
 
 from music_tagger.errors import WeightsError
-from music_tagger.legacy import load_legacy_weights
+from music_tagger.models.legacy import load_legacy_weights
 from music_tagger.registry import get_file
 
 

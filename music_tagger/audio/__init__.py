@@ -5,13 +5,20 @@ The pipeline, one module per step:
 ==============================================  ====================================
 module                                          what it owns
 ==============================================  ====================================
-:mod:`music_tagger.audio.decode`                decoding to 16-bit PCM mono, the MP3
-                                                header parser (2016 decoder delay),
-                                                the centre crop and crop positions
+:mod:`music_tagger.audio.files`                 which files are audio, folders
+                                                expanded into files
+:mod:`music_tagger.audio.mp3`                   MP3 frame headers, gapless headers
+                                                (2016 decoder delay), exact lengths
+:mod:`music_tagger.audio.decode`                decoding to 16-bit PCM mono, the
+                                                centre crop and crop positions
 :mod:`music_tagger.audio.resample`              the 2016 ``kaiser_best`` resampler
                                                 rebuilt in numpy, and soxr
+:mod:`music_tagger.audio.windowed`              the same resamplers on a window of
+                                                the input
 :mod:`music_tagger.audio.spectrogram`           the log-mel spectrogram (power 4,
                                                 dB, top 80 dB) from arrays or files
+:mod:`music_tagger.audio.reading`               only the audio the crops need, a
+                                                chunk of crops at a time
 ==============================================  ====================================
 
 With the default ``resampler="kaiser_best_2016"`` the four example clips of the
@@ -30,16 +37,15 @@ Examples
 from ..errors import AudioError
 from .decode import (
     DURATION,
-    MP3_DECODER_DELAY,
     N_SAMPLES,
     SR,
     center_crop,
     crop_starts,
     load_audio,
-    mp3_has_gapless_header,
     pcm16_mono,
     read_dtype,
 )
+from .mp3 import MP3_DECODER_DELAY, mp3_has_gapless_header
 from .resample import (
     KAISER_BEST_2016,
     RESAMPLERS,

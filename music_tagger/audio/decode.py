@@ -21,8 +21,9 @@ from typing import Union
 
 import numpy as np
 
-from .._checks import positive_int
+from ..util.checks import positive_int
 from ..errors import AudioError, ParameterError
+from .mp3 import MP3_DECODER_DELAY, mp3_has_gapless_header
 from .resample import KAISER_BEST_2016, _resample_kaiser_best_2016, check_resampler, resample
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -33,115 +34,6 @@ DURATION = 29.12
 """Length of one crop in seconds."""
 N_SAMPLES = 349440
 """Length of one crop in samples at :data:`SR` (``DURATION * SR``)."""
-MP3_DECODER_DELAY = 529
-"""Samples by which the 2016 MP3 decoder's output led today's libsndfile/mpg123 decode."""
-
-_MPEG_BITRATES = {  # kbit/s, index 1..14; keys (mpeg1, layer)
-    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
-    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
-    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
-    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-}
-_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-def _parse_frame_header(h: bytes) -> dict | None:
-    """Decode a 4-byte MPEG audio frame header, or None if it is not a valid one."""
-    if len(h) < 4 or h[0] != 0xFF or (h[1] & 0xE0) != 0xE0:
-        return None
-    version = (h[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
-    layer = 4 - ((h[1] >> 1) & 3)  # 4 means reserved
-    bitrate_index = h[2] >> 4
-    rate_index = (h[2] >> 2) & 3
-    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
-        return None  # free-format (bitrate 0) frames are not followed: too rare
-    mpeg1 = version == 3
-    bitrate = _MPEG_BITRATES[(mpeg1, layer)][bitrate_index - 1] * 1000
-    rate = _MPEG_RATES[version][rate_index]
-    padding = (h[2] >> 1) & 1
-    if layer == 1:
-        length = (12 * bitrate // rate + padding) * 4
-    else:
-        per_frame = 144 if (layer == 2 or mpeg1) else 72
-        length = per_frame * bitrate // rate + padding
-    return {"mpeg1": mpeg1, "layer": layer, "mono": (h[3] >> 6) == 3, "length": length}
-
-
-def _id3v2_end(data: bytes) -> int:
-    """Offset just past a leading ID3v2 tag (0 if there is none)."""
-    if len(data) >= 10 and data[:3] == b"ID3" and all(b < 0x80 for b in data[6:10]):
-        size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
-        footer = 10 if data[5] & 0x10 else 0
-        return 10 + size + footer
-    return 0
-
-
-def _first_frame(data: bytes, start: int) -> tuple[int, dict] | None:
-    """The first MPEG frame header at or after ``start`` that is followed by another."""
-    i = data.find(b"\xff", start)
-    while 0 <= i < len(data) - 4:
-        info = _parse_frame_header(data[i : i + 4])
-        if info is not None:
-            nxt = i + info["length"]
-            # a real frame is followed by another frame header (or the end of the data)
-            if nxt + 4 > len(data) or _parse_frame_header(data[nxt : nxt + 4]) is not None:
-                return i, info
-        i = data.find(b"\xff", i + 1)
-    return None
-
-
-def mp3_has_gapless_header(path: PathLike, *, max_scan: int = 1 << 20) -> bool:
-    """Whether an MP3 file's first frame carries a Xing/Info (LAME) or VBRI header.
-
-    Decoders that see such a header (libsndfile's mpg123 among them) trim the
-    encoder and decoder delay, so no 2016 decoder-delay correction is applied
-    to such files (its effect on them is unknown; none is assumed).
-
-    The parser skips a leading ID3v2 tag (syncsafe size) and anything else up to
-    the first valid MPEG audio frame header that is followed by a second one,
-    then looks for ``Xing``/``Info`` right after the side information (whose
-    length depends on the MPEG version and channel mode) and ``VBRI`` at byte 36.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The MP3 file.
-    max_scan : int
-        How many bytes after the ID3v2 tag to search for the first frame.
-
-    Returns
-    -------
-    bool
-        True if a gapless/VBR info header is present, False otherwise (also when
-        no MPEG frame is found).
-
-    Examples
-    --------
-    >>> from music_tagger import audio
-    >>> audio.mp3_has_gapless_header("bensound-cute.mp3")   # doctest: +SKIP
-    False
-    """
-    with open(path, "rb") as f:
-        head = f.read(10)
-        start = _id3v2_end(head)
-        f.seek(start)
-        data = f.read(max_scan)
-    found = _first_frame(data, 0)
-    if found is None:
-        return False
-    i, info = found
-    if info["mpeg1"]:
-        side = 17 if info["mono"] else 32
-    else:
-        side = 9 if info["mono"] else 17
-    xing = i + 4 + side
-    if data[xing : xing + 4] in (b"Xing", b"Info"):
-        return True
-    return data[i + 36 : i + 40] == b"VBRI"
-
-
 # --------------------------------------------------------------------------- loading
 
 

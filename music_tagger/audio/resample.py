@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._checks import positive_int
+from ..util.checks import positive_int
 from ..errors import ParameterError
 
 #: The faithful resampler: resampy 0.1's 2016 ``kaiser_best`` filter.

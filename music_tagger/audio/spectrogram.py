@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._checks import positive_int
+from ..util.checks import positive_int
 from ..errors import ParameterError
 from .decode import N_SAMPLES, SR, PathLike, center_crop, crop_starts, load_audio
 from .resample import KAISER_BEST_2016, check_resampler, resample

@@ -1,0 +1,159 @@
+"""``music-tagger features``, ``probe`` and ``evaluate``: transfer features, linear probes, scoring models."""
+import argparse
+
+from ..audio import KAISER_BEST_2016, RESAMPLERS
+from ..errors import UsageError
+
+
+from .common import HelpFormatter, positive_int_arg
+
+
+
+def add_features_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "features",
+        help="pretrained features of audio files or feature stores, as .npy with a row index",
+        description=(
+            "Compute the features of the MSD-pretrained CRNN or CNN (Choi et al. 2017): "
+            "multi-level (each conv block averaged over time and frequency, plus the "
+            "CRNN's last GRU state) or the last layer only. INPUT is a folder of stores of "
+            "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
+            "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
+    p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
+    p.add_argument("--arch", choices=("crnn", "cnn"), default="crnn", help="which pretrained network")
+    p.add_argument("--level", choices=("multi", "top"), default="multi",
+                   help="every conv block's average (+ last GRU state) or the last layer only")  # fmt: skip
+    p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default=None,
+                   help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
+    p.add_argument("--crops", type=positive_int_arg, default=1, metavar="N",
+                   help="audio files: average over N crops spread over the track (1: centre crop)")  # fmt: skip
+    p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
+                   help="audio files: the 2016 resampler or the faster soxr")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int_arg, default=8, metavar="N", help="clips per network call")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def run_features(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..datasets import cache
+    from ..embeddings.extract import features
+    from ..embeddings.files import write_features
+    from ..audio.files import expand_paths
+
+    options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+                   batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
+    meta = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+                crops=args.crops, resampler=args.resampler)  # fmt: skip
+    first = Path(args.inputs[0])
+    stores = sorted(first.glob("*.h5")) if len(args.inputs) == 1 and first.is_dir() else []
+    if len(args.inputs) == 1 and str(first).endswith(".h5"):
+        stores = [first]
+    if stores:  # one output per store, with its labels
+        out = Path(args.out)
+        for path in stores:
+            info = cache.load_store(path)
+            x = features(str(path), **options)
+            prefix = out / info.split if len(stores) > 1 or first.is_dir() else out
+            store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
+            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags):
+                print(written)
+        return 0
+    paths = expand_paths(args.inputs)
+    x = features(paths, crops=args.crops, resampler=args.resampler, **options)
+    for written in write_features(args.out, x, paths, meta):
+        print(written)
+    return 0
+
+
+def add_probe_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "probe",
+        help="a linear classifier per tag on pretrained features; or tag files with one",
+        description=(
+            "Train: fit one logistic regression per tag on FEATURES/train.npy (from "
+            "music-tagger features on a stores folder), choose C by the macro ROC-AUC on "
+            "FEATURES/valid.npy, score FEATURES/test.npy, and save the probe in OUT "
+            "(probe.npz + probe.json, no pickle; results-test.json/csv). "
+            "Tag: with --tag, OUT is a saved probe and the remaining arguments are audio "
+            "files or folders, tagged with it."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("source", metavar="FEATURES", nargs="?", help="folder of train/valid/test features")
+    p.add_argument("out", metavar="OUT", help="folder of the probe")
+    p.add_argument("--Cs", type=_float_list, default="0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,1,10", metavar="C,C,...",
+                   help="inverse regularisation strengths tried on the validation split")  # fmt: skip
+    p.add_argument("--tag", nargs="+", default=None, metavar="AUDIO",
+                   help="tag these audio files/folders with the probe saved in OUT")  # fmt: skip
+    p.add_argument("--top", type=positive_int_arg, default=5, metavar="N", help="with --tag: tags shown per file")
+    return p
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from ..training.evaluation import format_table
+    from ..embeddings.linear_probe import load_probe, probe
+    from ..audio.files import expand_paths
+
+    if args.tag is not None:
+        if args.source is not None:
+            raise UsageError("with --tag, give only the probe folder OUT")
+        model = load_probe(args.out)
+        paths = expand_paths(args.tag)
+        scores = model.tag(paths)
+        tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
+        for path, row in zip(paths, scores):
+            best = sorted(zip(tags, row), key=lambda item: -item[1])[: args.top]
+            print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
+        return 0
+    if args.source is None:
+        raise UsageError("give FEATURES and OUT (or OUT and --tag AUDIO...)")
+    results = probe(args.source, args.out, Cs=args.Cs)
+    print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
+    print(format_table(results["test"]))
+    return 0
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a trained model on a feature store: per-tag and macro ROC-AUC/PR-AUC",
+        description=(
+            "Score a model of train or finetune on a feature store (e.g. test.h5): prints "
+            "the per-tag table, best ROC-AUC first, and writes it as JSON and CSV."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("model", help="the model.keras of a run (its tags.json must match the store)")
+    p.add_argument("store", help="a feature store of prepare, e.g. features/test.h5")
+    p.add_argument("--out", default=None, metavar="PREFIX",
+                   help="write PREFIX.json and PREFIX.csv (a folder: results.json/csv in "
+                   "it); default: results-<store name> beside the model")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int_arg, default=16, metavar="N", help="clips per network call")
+    return p
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..training.evaluation import evaluate_model, format_table
+
+    out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
+    results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
+    print(format_table(results))
+    return 0

@@ -1,0 +1,17 @@
+"""Data sets: annotation readers, generated data sets, spectrogram stores.
+
+==================  ==============================================================
+module              what lives there
+==================  ==============================================================
+:mod:`.dataset`     :class:`Dataset` and the MTT / MSD / CSV readers
+:mod:`.synth`       a tiny generated MagnaTagATune-like data set
+:mod:`.cache`       :func:`prepare`: audio to one HDF5 spectrogram store per split
+:mod:`.store`       reading stores into ``tf.data`` and converting old layouts
+==================  ==============================================================
+"""
+from ..util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Dataset": "dataset", "read_mtt": "dataset", "read_msd": "dataset", "read_csv": "dataset",
+    "make_mtt_like": "synth", "prepare": "cache", "load_store": "cache",
+})  # fmt: skip

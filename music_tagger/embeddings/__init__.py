@@ -1,0 +1,16 @@
+"""The pretrained networks as feature extractors, and linear probes on their features.
+
+=====================  ==========================================================
+module                 what lives there
+=====================  ==========================================================
+:mod:`.extract`        :func:`features` and the :class:`FeatureExtractor` transformer
+:mod:`.files`          feature files: ``.npy`` + CSV rows + JSON metadata
+:mod:`.linear_probe`   :class:`LinearProbe`, :func:`probe` and :func:`load_probe`
+=====================  ==========================================================
+"""
+from ..util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "features": "extract", "FeatureExtractor": "extract",
+    "probe": "linear_probe", "LinearProbe": "linear_probe", "load_probe": "linear_probe",
+})  # fmt: skip

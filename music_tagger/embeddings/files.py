@@ -1,0 +1,84 @@
+"""Feature files: an ``.npy`` matrix beside a CSV of its rows and a JSON of how it was made.
+
+Examples
+--------
+>>> from music_tagger.embeddings.files import read_features
+>>> x, rows, meta, y = read_features("feats/train")    # doctest: +SKIP"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import MissingFileError, ParameterError
+from ..util.files import atomic_path, write_text
+
+
+def write_features(
+    prefix: str | os.PathLike,
+    x: np.ndarray,
+    rows: Sequence[str],
+    meta: dict[str, Any],
+    *,
+    y: np.ndarray | None = None,
+    tags: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write features as ``<prefix>.npy``, a row index ``<prefix>.csv`` and ``<prefix>.json``.
+
+    The CSV has one line per row: ``row, id`` and, with labels, one 0/1 column per
+    tag; the JSON holds ``meta`` (how the features were computed), the tags and the
+    feature names. Each file is written atomically.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Examples
+    --------
+    >>> write_features("feats/test", x, ids, {"arch": "crnn"})     # doctest: +SKIP
+    """
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    x = np.asarray(x, np.float32)
+    if len(rows) != len(x) or (y is not None and len(y) != len(x)):
+        raise ParameterError(f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}")
+    paths = [prefix.with_suffix(s) for s in (".npy", ".csv", ".json")]
+    with atomic_path(paths[0]) as tmp, open(tmp, "wb") as f:
+        np.save(f, x)
+    with atomic_path(paths[1]) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "id"] + [f"label:{t}" for t in (tags or []) if y is not None])
+        for i, name in enumerate(rows):
+            labels = [] if y is None else [int(v) for v in y[i]]
+            writer.writerow([i, name] + labels)
+    info = dict(meta, n_rows=len(x), dims=int(x.shape[1]), tags=list(tags or []),
+                has_labels=y is not None)  # fmt: skip
+    write_text(paths[2], json.dumps(info, indent=1))
+    return paths
+
+
+def read_features(prefix: str | os.PathLike) -> tuple[np.ndarray, list[str], dict[str, Any], np.ndarray | None]:
+    """Read what :func:`write_features` wrote: ``(x, rows, meta, y)`` (``y`` None without labels).
+
+    Examples
+    --------
+    >>> x, rows, meta, y = read_features("feats/train")    # doctest: +SKIP
+    """
+    prefix = Path(prefix)
+    npy = prefix.with_suffix(".npy")
+    if not npy.is_file():
+        raise MissingFileError(f"no features at {npy}; write them with music-tagger features")
+    x = np.load(npy)
+    meta = json.loads(prefix.with_suffix(".json").read_text())
+    with open(prefix.with_suffix(".csv"), newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        lines = list(reader)
+    rows = [line[1] for line in lines]
+    y = np.array([[int(v) for v in line[2:]] for line in lines], np.uint8) if meta["has_labels"] else None
+    return x, rows, meta, y

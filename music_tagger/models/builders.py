@@ -1,0 +1,434 @@
+"""Keras models of the paper's structures, built in the style of ``keras.applications``.
+
+Six public builders, one per architecture plus :func:`build` (any structure by
+name), share keras.applications' parameters in its order and with the same defaults
+(``include_top, weights, input_tensor, input_shape, classes, classifier_activation,
+name``), then keyword-only architecture options; all of them go through one private
+factory, :func:`_application`, which checks the weights, builds the graph and loads
+the weights under one rule:
+
+- ``weights=None``: random initialisation;
+- ``weights="msd"``: the original Million Song Dataset weights (CRNN and the k2c2
+  CNN only, in their released configuration), resolved by
+  :func:`music_tagger.registry.get_file` and read by
+  :func:`music_tagger.models.legacy.load_legacy_weights`;
+- a path: a Keras 3 ``.keras`` / ``.weights.h5`` file, or (CRNN and k2c2) an
+  original Keras 1 HDF5 file.
+
+keras.applications' ``pooling`` is left out: every network here already ends in a
+vector (the last GRU's output, or the flattened and dense layers, or k2c2's 1 x 1
+maps), so there is nothing to pool.
+
+=================  =============================================================
+builder            network
+=================  =============================================================
+:func:`CRNN`       MusicTaggerCRNN: 4 conv layers and 2 GRUs (weights="msd")
+:func:`CNN`        MusicTaggerCNN: the 5-layer k2c2 network (weights="msd")
+:func:`K2C2`       the same k2c2 network, randomly initialised by default
+:func:`K1C2`       4 conv layers with 1 x 4 kernels along time, 2 dense layers
+:func:`K2C1`       a conv layer over all mel bands, 4 along time, 2 dense layers
+:func:`build`      any of the four structures by name
+=================  =============================================================
+
+Layer names follow the original code (``bn_0_freq``, ``conv1``, ``bn1``, ...,
+``gru1``, ``gru2``, ``output``) so that the original weights map onto them by name.
+
+Examples
+--------
+>>> from music_tagger import CRNN, compute_melgram, decode_predictions, example
+>>> model = CRNN(weights="msd")                              # doctest: +SKIP
+>>> x = compute_melgram(example("bensound-cute"))            # doctest: +SKIP
+>>> decode_predictions(model.predict(x[None, ..., None]), top_n=2)  # doctest: +SKIP
+[[('jazz', 0.444), ('instrumental', 0.151)]]
+>>> from music_tagger.models.budgets import count_params
+>>> from music_tagger.models.builders import build
+>>> count_params(build("k1c2", n_params=100_000))          # doctest: +SKIP
+(99724, 100228)
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from . import architectures
+from . import legacy
+from ..errors import ParameterError
+from ..registry import get_file
+from .graph import build_graph
+
+#: For each structure with released weights: registry keys of its MSD weights (by
+#: variant) and how the file's BatchNorm statistics must be read.
+_MSD = {
+    "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, "variance"),
+    "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, "std_keras106"),
+}
+_N_MSD_TAGS = 50
+
+def _is_released_configuration(arch: str, model: keras.Model, options: dict) -> bool:
+    """Whether ``model`` has the configuration the original MSD weights fit."""
+    widths = options.get("widths")
+    original = architectures.ORIGINAL_WIDTHS[arch]
+    return (
+        options.get("n_params") is None
+        and (widths is None or tuple(int(w) for w in widths) == original)
+        and options.get("rnn", "gru") == "gru"
+        and not options.get("bidirectional")
+        and options.get("rnn_units") in (None, original[-1])
+        and tuple(model.input_shape[1:]) == architectures.INPUT_SHAPE
+        and model.get_layer("bn_0_freq").axis in ([legacy.TIME_AXIS], legacy.TIME_AXIS)
+    )
+
+
+def _check_weights(arch: str, weights, include_top: bool, classes: int) -> None:
+    """Fail before building on weights that cannot be loaded (keras.applications' rule)."""
+    pretrained = arch in _MSD
+    if weights is None or (pretrained and weights == "msd"):
+        if weights == "msd" and include_top and classes != _N_MSD_TAGS:
+            raise ParameterError(
+                f"weights='msd' with include_top=True has {_N_MSD_TAGS} classes, got "
+                f"classes={classes}; use include_top=False and add your own output layer"
+            )
+        return
+    is_file = isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
+    if pretrained and is_file:
+        return
+    if is_file and legacy.is_keras3_file(weights):
+        return
+    if pretrained:
+        raise ParameterError(
+            "weights must be None (random initialisation), 'msd' (pretrained on the "
+            f"Million Song Dataset) or the path to a weight file; got {weights!r}"
+        )
+    raise ParameterError(
+        f"{arch} has no pretrained weights: weights must be None (random "
+        "initialisation) or the path to an existing Keras 3 .keras / .weights.h5 "
+        f"file; got {weights!r}"
+    )
+
+
+def _load_weights(
+    arch: str, model: keras.Model, weights, variant: str, options: dict, semantics: str
+) -> None:
+    if weights is None:
+        return
+    if weights == "msd":
+        if not _is_released_configuration(arch, model, options):
+            raise ParameterError(
+                f"weights='msd' exist only for the released {arch} (its original widths, "
+                "a (96, 1366, 1) input and the time-indexed input BatchNorm); pass "
+                "weights=None to build this configuration randomly initialised"
+            )
+        keys = _MSD[arch][0]
+        if variant not in keys:
+            raise ParameterError(f"variant must be 'theano' or 'tensorflow', got {variant!r}")
+        legacy.load_legacy_weights(model, get_file("weights", keys[variant]), bn_semantics=semantics)
+    elif legacy.is_keras3_file(weights):
+        model.load_weights(str(weights))
+    else:
+        legacy.load_legacy_weights(model, weights, bn_semantics=semantics)
+
+
+def _application(
+    arch: str,
+    *,
+    include_top: bool,
+    weights,
+    input_tensor,
+    input_shape: tuple | None,
+    classes: int,
+    classifier_activation: str | None,
+    name: str | None,
+    default_name: str,
+    variant: str = "theano",
+    **options,
+) -> keras.Model:
+    """The one factory behind every builder: check, build the graph, load the weights.
+
+    Each builder passes its own arguments (``**locals()`` on entry), so a parameter
+    added to a builder's signature reaches the graph without another list to keep.
+    """
+    structure = architectures.structure(arch)
+    _check_weights(structure.name, weights, include_top, classes)
+    bn_semantics = options.pop("bn_semantics", None)
+    semantics = _MSD.get(structure.name, (None, "variance"))[1] if bn_semantics is None else bn_semantics
+    epsilon = legacy.bn_layer_epsilon(structure.name, semantics)  # validates semantics
+    model = build_graph(
+        structure.name,
+        include_top=include_top,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name or default_name,
+        **options,
+    )
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.epsilon = epsilon  # read at call time, and saved with the config
+    _load_weights(structure.name, model, weights, variant, options, semantics)
+    return model
+
+
+def build(
+    arch: str,
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    rnn: str = "gru",
+    bidirectional: bool = False,
+    rnn_units: int | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+    variant: str = "theano",
+) -> keras.Model:
+    """Build one of the paper's structures by name (randomly initialised by default).
+
+    Parameters
+    ----------
+    arch : {"k1c2", "k2c1", "k2c2", "crnn"}
+    include_top : bool
+        False drops the output layer: the model then returns its last hidden layer
+        (the features).
+    weights : None, "msd" or path
+        None: random initialisation; ``"msd"``: the original Million Song Dataset
+        weights (CRNN and CNN); a path: a Keras 3 ``.keras`` / ``.weights.h5`` file
+        saved from the same configuration (or, for CRNN and CNN, a Keras 1 file).
+    input_tensor : keras tensor, optional
+        Use this tensor as the model's input.
+    input_shape : tuple, optional
+        ``(96, frames, 1)``, default ``(96, 1366, 1)``; for the crnn ``frames=None``
+        accepts any length (needs ``input_norm='freq'``, chosen automatically).
+    classes : int
+        Outputs of the top layer; 50 (the MSD tags) with ``weights="msd"``.
+    classifier_activation : str or None
+        Activation of the top layer (sigmoid: one independent score per tag).
+    name : str, optional
+        The model's name.
+    n_params : {100_000, 250_000, 500_000, 1_000_000, 3_000_000}, optional
+        A parameter budget of the paper: picks the widths of
+        :data:`music_tagger.models.architectures.BUDGETS`, whose trainable count is within
+        2% of it (for the default ``input_shape``, ``input_norm``, ``rnn`` and
+        ``bidirectional``). Without it (and without ``widths``) the released model's
+        widths are used for k2c2 and crnn.
+    widths : sequence of int, optional
+        Explicit hidden-layer sizes (conv maps, then dense units or the recurrent
+        units); overrides ``n_params``.
+    rnn : {"gru", "lstm"}
+        Recurrent layer of the CRNN.
+    bidirectional : bool
+        Wrap the CRNN's recurrent layers in ``keras.layers.Bidirectional``.
+    rnn_units : int, optional
+        Overrides the recurrent width.
+    input_norm : {"time", "freq"}, optional
+        ``"time"`` normalises each frame index (what the original weights need;
+        default for a fixed length), ``"freq"`` each mel band (default for a
+        variable length).
+    dropout : float, optional
+        Dropout after each conv block (default: the structure's, 0.1 as in the paper).
+    variant : {"theano", "tensorflow"}
+        Which original file to read for ``weights="msd"`` (same outputs).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, 96, frames, 1)``, output ``(None, classes)`` scores in the
+        order of the training tags (:data:`music_tagger.TAGS` for the MSD weights).
+
+    Examples
+    --------
+    >>> m = build("crnn", widths=(8, 8, 8, 8, 4), input_shape=(96, None, 1))  # doctest: +SKIP
+    >>> m.output_shape                                                         # doctest: +SKIP
+    (None, 50)
+    >>> build("k2c1", n_params=250_000).output_shape                          # doctest: +SKIP
+    (None, 50)
+    """
+    return _application(
+        arch, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, classes=classes,
+        classifier_activation=classifier_activation, name=name,
+        default_name=architectures.structure(arch).name, variant=variant,
+        n_params=n_params, widths=widths, rnn=rnn, bidirectional=bidirectional,
+        rnn_units=rnn_units, input_norm=input_norm, dropout=dropout,
+    )  # fmt: skip
+
+
+def CRNN(
+    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None, rnn: str = "gru",
+    bidirectional: bool = False, rnn_units: int | None = None, input_norm: str | None = None,
+    dropout: float | None = None, variant: str = "theano",
+    bn_semantics: str = "variance") -> keras.Model:
+    """MusicTaggerCRNN: 4 conv layers and 2 GRUs on a 96 x 1366 log-mel input.
+
+    Parameters
+    ----------
+    include_top, weights, input_tensor, input_shape, classes, classifier_activation, name
+        As for :func:`build`; ``weights="msd"`` (the default) loads the original
+        Million Song Dataset weights, which need the options' defaults.
+    n_params, widths, rnn, bidirectional, rnn_units, input_norm, dropout, variant
+        As for :func:`build`.
+    bn_semantics : {"variance", "std_keras106"}
+        How to read the BatchNorm statistics of a Keras 1 file. ``"variance"``
+        (default, faithful) is the reading under which the original published its
+        scores. ``"std_keras106"`` is the reading of Keras 1.0.6, under which the
+        weights were trained (``running_std`` holds a standard deviation); every
+        BatchNorm layer then gets epsilon
+        :data:`music_tagger.models.legacy.KERAS106_LAYER_EPSILON`. It gives other scores
+        than the published ones; docs/transfer.md measures what each
+        reading is worth as a starting point for transfer.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, 96, 1366, 1)``, output ``(None, classes)`` sigmoid scores in the
+        order of :data:`music_tagger.TAGS`; without the top, the 32-dim output of the
+        last GRU.
+
+    Examples
+    --------
+    >>> model = CRNN(weights="msd")                     # doctest: +SKIP
+    >>> model.input_shape, model.output_shape          # doctest: +SKIP
+    ((None, 96, 1366, 1), (None, 50))
+    >>> CRNN(include_top=False).output_shape           # doctest: +SKIP
+    (None, 32)
+    """
+    return _application("crnn", default_name="music_tagger_crnn", **locals())
+
+
+def CNN(
+    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
+) -> keras.Model:
+    """MusicTaggerCNN: the 5-layer k2c2 network (32-128-128-192-256 maps), pretrained.
+
+    The released weights fit the earlier version of the original code (input
+    BatchNorm over the time axis, no zero padding), trained under Keras 1.0.6, whose
+    BatchNorm statistics are standard deviations. No scores were published for it;
+    its 256-dim ``include_top=False`` output is the feature the original recommends.
+
+    Parameters
+    ----------
+    include_top, weights, input_tensor, input_shape, classes, classifier_activation, name
+        As for :func:`build`; ``weights="msd"`` (the default) loads the released
+        weights.
+    n_params, widths, input_norm, dropout, variant
+        As for :func:`build`.
+
+    Returns
+    -------
+    keras.Model
+        Output ``(None, classes)`` scores; without the top, the 256 maps of conv5.
+
+    Examples
+    --------
+    >>> CNN(include_top=False).output_shape             # doctest: +SKIP
+    (None, 256)
+    """
+    return _application("k2c2", default_name="music_tagger_cnn", **locals())
+
+
+def K2C2(
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
+) -> keras.Model:
+    """k2c2: the fully convolutional 5-layer 3x3 network, randomly initialised by default.
+
+    :func:`CNN` with ``weights=None`` by default: without ``n_params`` and ``widths``
+    this is MusicTaggerCNN (32-128-128-192-256 maps), and ``weights="msd"`` loads its
+    released weights.
+
+    Parameters
+    ----------
+    include_top, weights, input_tensor, input_shape, classes, classifier_activation, name
+        As for :func:`build`.
+    n_params, widths, input_norm, dropout, variant
+        As for :func:`build`.
+
+    Returns
+    -------
+    keras.Model
+        Randomly initialised unless ``weights`` is given; without the top, conv5's maps.
+
+    Examples
+    --------
+    >>> K2C2(n_params=1_000_000).output_shape            # doctest: +SKIP
+    (None, 50)
+    """
+    return _application("k2c2", default_name="music_tagger_cnn", **locals())
+
+
+def K1C2(
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
+    """k1c2: 4 conv layers with 1x4 kernels along time, then 2 dense layers.
+
+    Parameters
+    ----------
+    include_top, weights, input_tensor, input_shape, classes, classifier_activation, name
+        As for :func:`build` (no pretrained weights: None or a Keras 3 file).
+    n_params, widths, input_norm, dropout
+        As for :func:`build`; one of ``n_params`` and ``widths`` is needed (the k1c2
+        budget widths are derived by the paper's rule, not the paper's own).
+
+    Returns
+    -------
+    keras.Model
+        Output ``(None, classes)``; without the top, the second dense layer.
+
+    Examples
+    --------
+    >>> K1C2(n_params=500_000).output_shape              # doctest: +SKIP
+    (None, 50)
+    """
+    return _application("k1c2", default_name="k1c2", **locals())
+
+
+def K2C1(
+    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    n_params: int | None = None, widths: Sequence[int] | None = None,
+    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
+    """k2c1: a 96x4 conv layer over all mel bands, 4 conv layers along time, 2 dense.
+
+    Parameters
+    ----------
+    include_top, weights, input_tensor, input_shape, classes, classifier_activation, name
+        As for :func:`build` (no pretrained weights: None or a Keras 3 file).
+    n_params, widths, input_norm, dropout
+        As for :func:`K1C2` (the k2c1 budget widths are derived too).
+
+    Returns
+    -------
+    keras.Model
+        As :func:`K1C2`: the second dense layer without the top.
+
+    Examples
+    --------
+    >>> K2C1(n_params=100_000, include_top=False).output_shape   # doctest: +SKIP
+    (None, 43)
+    """
+    return _application("k2c1", default_name="k2c1", **locals())
+
+

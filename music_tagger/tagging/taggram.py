@@ -1,0 +1,164 @@
+"""Tags over time: per-crop scores with their times, and the taggram picture.
+
+``tag(..., taggram=True, hop=...)`` scores crops of 29.12 s starting every ``hop``
+seconds and keeps each crop's scores as a :class:`Taggram` (time x tags, like
+musicnn's taggram, at the CRNN's 29.12 s resolution). :func:`plot_taggram` draws
+it: tags on the y-axis (the ``top_n`` by mean score), time on the x-axis.
+
+Plots use a private ``matplotlib.figure.Figure`` with an Agg canvas: nothing of
+pyplot's global state (backend, current figure) is touched, and matplotlib is
+imported only when a plot is drawn.
+
+Examples
+--------
+>>> from music_tagger import tag
+>>> from music_tagger.tagging.taggram import plot_taggram
+>>> r = tag("song.mp3", taggram=True, hop=5.0)[0]        # doctest: +SKIP
+>>> r.taggram.scores.shape                               # doctest: +SKIP
+(37, 50)
+>>> plot_taggram(r.taggram, "song.png", top_n=10)        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import audio
+from ..errors import ParameterError
+
+__all__ = ["DEFAULT_HOP", "Taggram", "plot_taggram", "taggram_starts"]
+
+#: Seconds between crop starts of a taggram by default.
+DEFAULT_HOP = 5.0
+
+
+def taggram_starts(n: int, hop: int) -> np.ndarray:
+    """Crop starts every ``hop`` samples (at 12 kHz) while a crop fits in ``n`` samples.
+
+    A track no longer than one crop gives ``[0]``. The last crop may end before
+    the track does (by less than ``hop``).
+
+    Examples
+    --------
+    >>> from music_tagger.tagging.taggram import taggram_starts
+    >>> taggram_starts(349440 + 25000, 12000)
+    array([    0, 12000, 24000])
+    >>> taggram_starts(1000, 12000)
+    array([0])
+    """
+    if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
+        raise ParameterError(f"hop must be a positive number of samples, got {hop!r}")
+    return np.arange(0, max(0, n - audio.N_SAMPLES) + 1, int(hop), dtype=np.int64)
+
+
+@dataclass
+class Taggram:
+    """Scores of every crop of a track.
+
+    Attributes
+    ----------
+    start, end : np.ndarray of float, shape (n_crops,)
+        Each crop's start and end in seconds (the end is clipped to the track).
+    scores : np.ndarray of float32, shape (n_crops, n_tags)
+    tags : list of str
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    scores: np.ndarray
+    tags: list[str]
+
+    @classmethod
+    def from_crops(cls, starts: np.ndarray, length: int, scores: np.ndarray, tags: Sequence[str]) -> "Taggram":
+        """From crop starts and the track length in samples at 12 kHz."""
+        start = np.asarray(starts, dtype=np.float64) / audio.SR
+        end = np.minimum(start + audio.DURATION, max(length, 1) / audio.SR)
+        return cls(start, end, np.asarray(scores, np.float32), list(tags))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready ``{"start": [...], "end": [...], "scores": [[...], ...]}`` (tags by column)."""
+        return {
+            "start": [float(s) for s in self.start],
+            "end": [float(e) for e in self.end],
+            "scores": [[float(v) for v in row] for row in self.scores],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], tags: Sequence[str]) -> "Taggram":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            np.asarray(d["start"], float), np.asarray(d["end"], float),
+            np.asarray(d["scores"], np.float32).reshape(len(d["start"]), len(tags)), list(tags),
+        )  # fmt: skip
+
+
+def plot_taggram(
+    taggram: Taggram,
+    path: str | os.PathLike | None = None,
+    *,
+    top_n: int = 10,
+    title: str | None = None,
+    dpi: int = 100,
+):
+    """Draw a taggram: the ``top_n`` tags by mean score on the y-axis, time on the x-axis.
+
+    Each column is one crop, drawn at its centre and ``hop`` wide; colour is the
+    sigmoid score (viridis, from 0 to the highest score shown), the best tag on top.
+
+    Parameters
+    ----------
+    taggram : Taggram
+    path : path-like, optional
+        Write the figure there (PNG or any format matplotlib knows by suffix).
+    top_n : int
+        Tags shown.
+    title : str, optional
+    dpi : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from music_tagger.tagging.taggram import Taggram, plot_taggram
+    >>> t = Taggram(np.arange(3.0), np.arange(3.0) + 29.12, np.random.rand(3, 4), list("abcd"))
+    >>> fig = plot_taggram(t, top_n=2)
+    >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ['a', 'b']
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+        raise ParameterError(f"top_n must be a positive integer, got {top_n!r}")
+    scores = np.asarray(taggram.scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape != (len(taggram.start), len(taggram.tags)):
+        raise ParameterError(
+            f"taggram scores have shape {scores.shape}, expected ({len(taggram.start)}, "
+            f"{len(taggram.tags)})"
+        )
+    order = np.argsort(-scores.mean(axis=0), kind="stable")[:top_n]
+    centres = (np.asarray(taggram.start) + np.asarray(taggram.end)) / 2
+    hop = float(np.median(np.diff(centres))) if len(centres) > 1 else float(taggram.end[0] - taggram.start[0])
+    fig = Figure(figsize=(8, 0.35 * len(order) + 1.4), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    image = ax.imshow(
+        scores[:, order].T, aspect="auto", origin="upper", cmap="viridis", vmin=0.0,
+        vmax=max(float(scores[:, order].max()), 1e-3),
+        interpolation="nearest",
+        extent=(centres[0] - hop / 2, centres[-1] + hop / 2, len(order) - 0.5, -0.5),
+    )  # fmt: skip
+    ax.set_yticks(range(len(order)), [taggram.tags[j] for j in order])
+    ax.set_xlabel("time (s), crop centres")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, label="score", pad=0.01)
+    if path is not None:
+        fig.savefig(path)
+    return fig

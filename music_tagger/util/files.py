@@ -1,0 +1,65 @@
+"""Writing files so that an interrupted write never leaves one that looks complete.
+
+Every file or folder the package publishes (feature stores, checkpoints, run state,
+results, figures) is written under a temporary sibling name and renamed into place
+with :func:`os.replace`, which is atomic on one file system: a reader sees the old
+file or the whole new one, even after a SIGKILL.
+
+Examples
+--------
+>>> from pathlib import Path
+>>> from music_tagger.util.files import atomic_path, write_text
+>>> write_text(Path("state.json"), "{}")                  # doctest: +SKIP
+>>> with atomic_path(Path("model.keras")) as tmp:         # doctest: +SKIP
+...     model.save(tmp)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; rename it to ``path`` on success.
+
+    The temporary name is ``tmp-<name>``, so it keeps the suffix that some writers go
+    by (``.keras``, ``.png``). A stale one left by an interrupted run is removed
+    first, and a failed write removes its own. ``path`` may be a file or a folder
+    (a folder must not exist yet).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where the finished file or folder appears.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write.
+    """
+    path = Path(path)
+    tmp = path.with_name("tmp-" + path.name)
+    _remove(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
