@@ -20,7 +20,7 @@ against the loss of a constant prediction.
 
 The data set is in the MagnaTagATune layout; the spectrograms are computed once
 (``music-tagger prepare``) into ``<work>/stores``, and the activations once per
-reading into ``<work>/cache`` (``music_tagger.training.transfer.cache_activations``: the
+reading into ``<work>/cache`` (``music_tagger.training.activations.cache_activations``: the
 multi-level features, equal to ``music_tagger.features``, which is checked on a few
 clips, and the GRUs' input); every finished run folder is kept, so running again
 skips what is done.
@@ -49,7 +49,7 @@ READINGS = ("variance", "std_keras106")
 
 def _stores(args) -> Path:
     from music_tagger.datasets import cache
-    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.mtt import read_mtt
 
     out = Path(args.work) / "stores"
     if not all(cache.store_path(out, s).exists() for s in ("train", "valid", "test")):
@@ -63,7 +63,7 @@ def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
     pass per clip, shared with the fine-tunes); checked against ``features()`` on 4 clips."""
     from music_tagger.datasets import cache
     from music_tagger.embeddings.extract import features
-    from music_tagger.training.transfer import cache_activations
+    from music_tagger.training.activations import cache_activations
 
     start = time.perf_counter()
     data = {}

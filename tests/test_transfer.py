@@ -2,6 +2,7 @@
 below stage 1 on validation, resume equal to an uninterrupted run; and the as-trained
 BatchNorm reading."""
 import json
+import random
 
 import keras
 import numpy as np
@@ -77,7 +78,11 @@ def test_batchnorm_in_training_mode_would_have_moved(msd_stores):
 def test_resume_repeats_the_uninterrupted_run(msd_stores, cached, tmp_path):
     common = dict(head_epochs=10, head_patience=5, patience=99, learning_rate=1e-3, stage2_from="conv4",
                   cache_dir=cached, verbose=0)  # fmt: skip
+    python_state, numpy_state = random.getstate(), np.random.get_state()
     finetune(msd_stores, tmp_path / "a", epochs=1, **common)
+    # the run seeded the global random states, and gave the caller's back untouched
+    assert random.getstate() == python_state
+    assert repr(np.random.get_state()) == repr(numpy_state)
     finetune(msd_stores, tmp_path / "a", epochs=3, resume=True, **common)
     finetune(msd_stores, tmp_path / "b", epochs=3, **common)
     a = json.loads((tmp_path / "a" / "history.json").read_text())

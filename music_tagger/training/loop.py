@@ -30,24 +30,20 @@ Examples
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
 import sys
 import time
-import warnings
-import random
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..datasets import cache
-from . import distribute as dist
+from . import distribute as dist, runstate
 from ..util.files import atomic_path, write_text
-from ..errors import OutputExistsError, ParameterError
+from ..errors import ParameterError
 from .evaluation import evaluate, load_model, predict_store
 from ..datasets.store import make_dataset, steps_per_epoch
 
@@ -60,95 +56,6 @@ _HISTORY_FIELDS = (
     "epoch", "loss", "val_roc_auc", "val_pr_auc", "seconds", "epoch_seconds",
     "samples_per_s", "train_seconds", "learning_rate", "frozen",
 )  # fmt: skip
-#: Config entries that may change when a run is resumed (the strategy and XLA only
-#: change how the same computation runs, e.g. on another number of GPUs).
-_RESUMABLE_CHANGES = ("epochs", "patience", "verbose", "distribute", "jit_compile")
-#: Config entries added with the contiguous store layout, with the values runs started before had.
-_ACCELERATOR_DEFAULTS = {
-    "mixed_precision": False, "jit_compile": None, "distribute": None, "shuffle_block": 1,
-}  # fmt: skip
-
-
-def _load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]:
-    train_store = cache.load_store(cache.store_path(store_dir, "train"))
-    valid_store = cache.load_store(cache.store_path(store_dir, "valid"))
-    if (valid_store.tags, valid_store.settings) != (train_store.tags, train_store.settings):
-        raise ParameterError(
-            f"{valid_store.path} and {train_store.path} differ in tags or preprocessing; "
-            "prepare both splits in one music-tagger prepare run"
-        )
-    return train_store, valid_store
-
-
-def _run_config(
-    kind: str, stores: tuple[cache.Store, cache.Store], *, epochs: int, batch_size: int,
-    patience: int, seed: int, verbose: int, **specific: Any,
-) -> dict[str, Any]:
-    """The settings a run is resumed under (``state.json``): the shared ones and its own."""
-    return {
-        "kind": kind, **specific, "epochs": int(epochs), "batch_size": int(batch_size),
-        "patience": int(patience), "seed": int(seed), "verbose": int(verbose),
-        "tags": stores[0].tags, "settings": stores[0].settings,
-    }  # fmt: skip
-
-
-def _check_msd_preprocessing(settings: dict[str, Any], strict: bool) -> None:
-    """Refuse (``strict``) or warn about stores not prepared as the MSD weights expect."""
-    try:
-        cache.check_msd_settings(settings)
-    except ValueError as err:
-        if strict:
-            raise
-        warnings.warn(f"{err}; fine-tuning anyway", stacklevel=3)
-
-
-def _initial_state(config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "config": config,
-        "epochs_done": 0,
-        "best_auc": None,
-        "best_epoch": None,
-        "wait": 0,
-        "stopped_early": False,
-        "train_seconds": 0.0,
-        "checkpoint": None,
-        "history": [],
-    }
-
-
-def _resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[str, Any]:
-    path = out_dir / "state.json"
-    if not path.exists():
-        return _initial_state(config)
-    if not resume:
-        raise OutputExistsError(
-            f"{out_dir} holds a run already; pass resume=True (--resume) to continue it, "
-            "or choose another output folder"
-        )
-    state = json.loads(path.read_text())
-    state["config"] = {**_ACCELERATOR_DEFAULTS, **state["config"]}
-    fixed = {k: v for k, v in config.items() if k not in _RESUMABLE_CHANGES}
-    saved = {k: v for k, v in state["config"].items() if k not in _RESUMABLE_CHANGES}
-    if fixed != saved:
-        diffs = sorted(k for k in fixed.keys() | saved.keys() if fixed.get(k) != saved.get(k))
-        raise ParameterError(
-            f"cannot resume {out_dir} with other settings ({', '.join(diffs)}); "
-            f"it was started with {saved}"
-        )
-    state["config"] = config
-    return state
-
-
-def _write_history(out_dir: Path, history: list[dict]) -> None:
-    write_text(out_dir / "history.json", json.dumps(history, indent=1))
-    with atomic_path(out_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=_HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def _finished(state: dict[str, Any]) -> bool:
-    return state["stopped_early"] or state["epochs_done"] >= state["config"]["epochs"]
 
 
 def _learning_rate(model) -> float:
@@ -171,37 +78,9 @@ def _fit(
     """
     out_dir = dist.run_dir(out_dir)
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    state = _resume_state(out_dir, config, resume)
-    with _seeded_run():
+    state = runstate.resume_state(out_dir, config, resume)
+    with runstate.seeded_run():
         return _epochs(out_dir, config, state, stores, build_model, before_epoch)
-
-
-@contextmanager
-def _seeded_run() -> Iterator[None]:
-    """Let a run seed the global random states, and put them back when it ends.
-
-    Keras draws initial weights from its global seed generator, so a run seeds it
-    (with Python's and NumPy's, through ``keras.utils.set_random_seed``); what the
-    caller's program had before is restored afterwards, so training leaves the
-    process's random streams as it found them.
-    """
-    import tensorflow as tf
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
-    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
-    from tensorflow.python.eager import context
-
-    python_state, numpy_state, tf_seed = random.getstate(), np.random.get_state(), context.global_seed()
-    keras_seed = global_state.get_global_attribute(GLOBAL_RANDOM_SEED)
-    keras_generator = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        tf.random.set_seed(tf_seed)
-        global_state.set_global_attribute(GLOBAL_RANDOM_SEED, keras_seed)
-        global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, keras_generator)
 
 
 def _epochs(
@@ -212,7 +91,7 @@ def _epochs(
     build_model: Callable[[], Any],
     before_epoch: Callable[[Any, int], Any] | None,
 ) -> Path:
-    """The epochs of :func:`_fit`, inside :func:`_seeded_run`."""
+    """The epochs of :func:`_fit`, inside :func:`~music_tagger.training.runstate.seeded_run`."""
     import keras
 
     train_store, valid_store = stores
@@ -234,12 +113,12 @@ def _epochs(
                 print(f"resuming {out_dir} after epoch {state['epochs_done']}", file=sys.stderr)
         dist.synchronize_batchnorm(model, strategy)
 
-    while not _finished(state):
+    while not runstate.finished(state):
         epoch = state["epochs_done"]
         if before_epoch is not None:
             model = before_epoch(model, epoch)
         keras.utils.set_random_seed(seed + epoch)
-        _reseed_layers(model, seed, epoch)
+        runstate.reseed_layers(model, seed, epoch)
         start = time.perf_counter()
         fit = model.fit(
             make_dataset(
@@ -280,8 +159,7 @@ def _epochs(
             checkpoint=checkpoint,
             stopped_early=state["wait"] >= config["patience"],
         )
-        write_text(out_dir / "state.json", json.dumps(state, indent=1))  # the commit point
-        _write_history(out_dir, state["history"])
+        runstate.commit(out_dir, state, _HISTORY_FIELDS)
         _remove_stale_checkpoints(out_dir, state)
         if verbose:
             print(
@@ -296,16 +174,6 @@ def _epochs(
         shutil.copyfile(best, tmp)
     write_text(out_dir / "tags.json", json.dumps(train_store.tags))
     return out_dir / "model.keras"
-
-
-def _reseed_layers(model, seed: int, epoch: int) -> None:
-    """Set each layer's random state (dropout) from the seed and the epoch alone, so
-    that a resumed run draws what the uninterrupted one drew."""
-    for i, layer in enumerate(model.layers):
-        generator = getattr(layer, "seed_generator", None)
-        if generator is not None:
-            state = np.array([seed * 1_000_003 + epoch * 1_009 + i, 0])
-            generator.state.assign(state.astype(generator.state.dtype))
 
 
 def _remove_stale_checkpoints(out_dir: Path, state: dict[str, Any]) -> None:
@@ -428,8 +296,8 @@ def train(
     """
     from ..models import builders as models  # Keras: imported when a model is built
 
-    stores = _load_stores(store_dir)
-    config = _run_config(
+    stores = runstate.load_stores(store_dir)
+    config = runstate.run_config(
         "train", stores, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
         verbose=verbose, arch=arch, n_params=n_params,
         widths=None if widths is None else [int(w) for w in widths],
@@ -519,9 +387,9 @@ def finetune(
     >>> finetune("features", "runs/finetune", freeze_epochs=2)   # doctest: +SKIP
     PosixPath('runs/finetune/model.keras')
     """
-    stores = _load_stores(store_dir)
-    _check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
-    config = _run_config(
+    stores = runstate.load_stores(store_dir)
+    runstate.check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
+    config = runstate.run_config(
         "finetune", stores, bn_semantics=bn_semantics, epochs=epochs, batch_size=batch_size, patience=patience,
         seed=seed, verbose=verbose, weights=None if weights is None else str(weights),
         freeze_epochs=int(freeze_epochs), learning_rate=float(learning_rate),

@@ -51,14 +51,14 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import cache
 from ..embeddings import extract as embedding
-from . import loop as training
+from . import loop as training, runstate
 from ..errors import ParameterError
 from ..util.files import atomic_path, write_text
+from .activations import cached, split_network
 from .evaluation import evaluate
 
-__all__ = ["HEADS", "HEAD_FITS", "RECIPES", "STAGE2_FROM", "cache_activations", "finetune"]
+__all__ = ["HEADS", "HEAD_FITS", "RECIPES", "STAGE2_FROM", "finetune"]
 
 RECIPES = ("two-stage", "unfreeze")
 HEADS = ("multi", "top")
@@ -198,10 +198,10 @@ def finetune(
                         ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ParameterError(f"{name} must be a positive integer, got {value!r}")  # fmt: skip
-    stores = training._load_stores(store_dir)
-    training._check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
+    stores = runstate.load_stores(store_dir)
+    runstate.check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {
-        **training._ACCELERATOR_DEFAULTS,  # what resuming fills in for runs without them
+        **runstate.ACCELERATOR_DEFAULTS,  # what resuming fills in for runs without them
         "kind": "finetune-two-stage",
         "weights": str(weights),
         "bn_semantics": bn_semantics,
@@ -221,85 +221,8 @@ def finetune(
         "settings": stores[0].settings,
     }
     cache_dir = Path(out_dir) / "cache" if cache_dir is None else Path(cache_dir)
-    return _TwoStage(Path(out_dir), config, stores, resume, cache_dir).run()
-
-
-def _network(weights, bn_semantics: str, head: str, stage2_from: str | None) -> dict[str, Any]:
-    """The pretrained CRNN, the head's input tensor and the model whose outputs are cached."""
-    import keras
-
-    from ..models.builders import CRNN
-
-    base = CRNN(weights=weights, include_top=False, bn_semantics=bn_semantics)
-    names = [layer.name for layer in base.layers]
-    start = None if stage2_from is None else names.index(stage2_from)
-    pools = embedding.pool_layers(base) if head == "multi" else []
-    gaps = [embedding.global_average(base.get_layer(p).output, f"gap_{p}") for p in pools]
-    head_in = gaps + [base.output]
-    merged = keras.layers.Concatenate(name="head_features")(head_in) if len(head_in) > 1 else head_in[0]
-    # the cache: the head's features, and (for stage 2) the input of its first layer
-    outputs = [merged] if start is None else [merged, base.layers[start - 1].output]
-    return {
-        "base": base,
-        "start": start,
-        "lower_pools": [p for p in pools if start is None or names.index(p) < start],
-        "merged": merged,
-        "cache_model": keras.Model(base.input, outputs),
-    }
-
-
-def _cached(cache_model, store: cache.Store, cache_dir: Path, config: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The cached activations of a store's clips, computed (once) if missing."""
-    key = f"{store.split}-{config['bn_semantics']}-{config['head']}-{config['stage2_from']}"
-    path = Path(cache_dir) / f"{key}.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            if list(data["ids"]) == store.ids:  # the same clips, in the same order
-                return {k: data[k] for k in data.files if k != "ids"}
-    start = time.perf_counter()
-    outs = embedding.run_model(cache_model, str(store.path), batch_size=8,
-                               progress=bool(config.get("verbose")), desc=f"cache {store.split}")  # fmt: skip
-    data = {"head": outs[0]}
-    if len(outs) > 1:
-        data["below"] = outs[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, ids=np.asarray(store.ids), **data)
-    if config.get("verbose"):
-        print(f"cached {store.n} {store.split} clips in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return data
-
-
-def cache_activations(
-    store: str | os.PathLike,
-    cache_dir: str | os.PathLike,
-    *,
-    bn_semantics: str = "variance",
-    head: str = "multi",
-    stage2_from: str | None = "gru1",
-    verbose: int = 0,
-) -> dict[str, np.ndarray]:
-    """Compute (or read) what the two-stage recipe caches for one store.
-
-    :func:`finetune` with ``cache_dir`` reads the same files, so calling this first
-    moves the one forward pass per clip out of the fine-tune (and lets benchmarks
-    time it apart). With ``head="multi"`` the ``"head"`` array equals
-    :func:`music_tagger.embeddings.extract.features` at ``level="multi"``.
-
-    Returns
-    -------
-    dict
-        ``"head"``: the head's input features ``(n, dims)``; ``"below"`` (unless
-        ``stage2_from`` is None): the input of the first stage-2 layer.
-
-    Examples
-    --------
-    >>> cache_activations("features/test.h5", "runs/cache")["head"].shape   # doctest: +SKIP
-    (n_clips, 480)
-    """
-    net = _network("msd", bn_semantics, head, stage2_from)
-    config = {"bn_semantics": bn_semantics, "head": head, "stage2_from": stage2_from, "verbose": verbose}
-    return _cached(net["cache_model"], cache.load_store(store), Path(cache_dir), config)
+    with runstate.seeded_run():  # the run seeds the global states; the caller's come back
+        return _TwoStage(Path(out_dir), config, stores, resume, cache_dir).run()
 
 
 class _TwoStage:
@@ -310,12 +233,12 @@ class _TwoStage:
 
         self.out_dir, self.config, self.stores, self.cache_dir = out_dir, config, stores, cache_dir
         (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        self.state = training._resume_state(out_dir, config, resume)
+        self.state = runstate.resume_state(out_dir, config, resume)
         self.state.setdefault("stage1", None)
         self.log = (lambda msg: print(msg, file=sys.stderr)) if config["verbose"] else (lambda msg: None)
 
         keras.utils.set_random_seed(config["seed"])
-        net = _network(config["weights"], config["bn_semantics"], config["head"], config["stage2_from"])
+        net = split_network(config["weights"], config["bn_semantics"], config["head"], config["stage2_from"])
         self.base, self.start, self.lower_pools = net["base"], net["start"], net["lower_pools"]
         self.merged, self.cache_model = net["merged"], net["cache_model"]
         self.head_dims = int(self.merged.shape[-1])
@@ -336,7 +259,7 @@ class _TwoStage:
                                  name="music_tagger_crnn_finetuned")  # fmt: skip
 
     def _cache(self, store) -> dict[str, np.ndarray]:
-        return _cached(self.cache_model, store, self.cache_dir, self.config)
+        return cached(self.cache_model, store, self.cache_dir, self.config)
 
     def _split_head(self, head: np.ndarray) -> list[np.ndarray]:
         """The stage-2 inputs besides the cached activations: the lower blocks' averages."""
@@ -467,7 +390,7 @@ class _TwoStage:
         while state["stage2_epochs"] < cfg["epochs"] and state["wait"] < cfg["patience"]:
             epoch = state["stage2_epochs"] + 1
             keras.utils.set_random_seed(cfg["seed"] + epoch)
-            training._reseed_layers(model, cfg["seed"], epoch)
+            runstate.reseed_layers(model, cfg["seed"], epoch)
             order = np.random.default_rng([cfg["seed"], 2, epoch]).permutation(len(y_train))
             start = time.perf_counter()
             fit = model.fit([x[order] for x in x_train], y_train[order], batch_size=cfg["batch_size"],
@@ -515,14 +438,7 @@ class _TwoStage:
             }
 
     def _commit(self) -> None:
-        write_text(self.out_dir / "state.json", json.dumps(self.state, indent=1))
-        with atomic_path(self.out_dir / "history.csv") as tmp, open(tmp, "w", newline="") as f:
-            import csv
-
-            writer = csv.DictWriter(f, fieldnames=_FIELDS)
-            writer.writeheader()
-            writer.writerows(self.state["history"])
-        write_text(self.out_dir / "history.json", json.dumps(self.state["history"], indent=1))
+        runstate.commit(self.out_dir, self.state, _FIELDS)
 
     def run(self) -> Path:
         train_store, valid_store = self.stores
