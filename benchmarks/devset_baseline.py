@@ -1,7 +1,7 @@
 """A floor for the development set: per-tag logistic regression on MFCC statistics.
 
 Checks that a set made by ``benchmarks/make_devset.py`` loads with
-:func:`music_tagger.datasets.dataset.read_mtt` (listed split and folder split agree), that
+:func:`music_tagger.datasets.mtt.read_mtt` (listed split and folder split agree), that
 :func:`music_tagger.audio.compute_melgram` reads its clips, and that its labels are
 learnable without any network: the mean and standard deviation of 20 MFCCs per clip
 (librosa, 22.05 kHz), standardised on train, one ``LogisticRegression`` per tag with
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.preprocessing import StandardScaler
 
     from music_tagger.audio import compute_melgram
-    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.mtt import read_mtt
     from music_tagger.training.evaluation import evaluate
 
     data = read_mtt(args.root, top_n=None, split=f"{args.root}/split")

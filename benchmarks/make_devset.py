@@ -6,7 +6,7 @@ through FluidSynth with the sampled General MIDI bank ``fluid-soundfont-gm``
 (FluidR3_GM: recorded instrument samples), cuts each piece into non-overlapping
 29.12 s clips (the network's input window), labels every clip from the MIDI
 itself, splits **by piece** (no piece in two splits) and writes what
-:func:`music_tagger.datasets.dataset.read_mtt` reads.
+:func:`music_tagger.datasets.mtt.read_mtt` reads.
 
 Sources (all Debian ``main``, free licences; nothing is downloaded by the script)
 -----------------------------------------------------------------------------------
@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Render real MIDI files from Debian packages (Freedoom, OpenMSX, "
         "Planet Blupi, MMA examples) through FluidSynth + FluidR3_GM into 29.12 s clips "
         "labelled from the MIDI (GM instrument programs, notated tempo, source), split by piece, "
-        "in the MagnaTagATune layout read by music_tagger.datasets.dataset.read_mtt. The folder is "
+        "in the MagnaTagATune layout read by music_tagger.datasets.mtt.read_mtt. The folder is "
         "built beside OUT and renamed into place with a READY summary at the end. "
         f"Needs: {APT_LINE}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

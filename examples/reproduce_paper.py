@@ -55,7 +55,7 @@ import sys
 from pathlib import Path
 
 from music_tagger.datasets import cache
-from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.mtt import read_mtt
 from music_tagger.models.architectures import ARCHS, parse_budgets
 from music_tagger.training.experiment import run_experiment
 from music_tagger.training.figures import draw_figures, read_groups

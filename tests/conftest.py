@@ -103,7 +103,7 @@ def synthetic_stores(tmp_path_factory):
     """``make(n_clips, seed=0, frames=128, splits=("train", "valid"))``: the folder of
     feature stores of a generated MTT-layout set, made once per argument set."""
     from music_tagger.datasets import cache
-    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.mtt import read_mtt
     from music_tagger.datasets.synth import TAGS, make_mtt_like
 
     made: dict[tuple, Path] = {}
@@ -152,7 +152,7 @@ def msd_stores(tmp_path_factory) -> Path:
     """Stores of 24 generated 3 s clips at the MSD preprocessing (1366 frames, zero
     padded), for the transfer tests: 14 train, 3 valid, 7 test clips."""
     from music_tagger.datasets import cache
-    from music_tagger.datasets.dataset import read_mtt
+    from music_tagger.datasets.mtt import read_mtt
     from music_tagger.datasets.synth import TAGS, make_mtt_like
 
     root = make_mtt_like(tmp_path_factory.mktemp("mtt_msd"), n_clips=24, seed=3)

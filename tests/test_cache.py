@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from music_tagger.datasets import cache
-from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.mtt import read_mtt
 from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 64

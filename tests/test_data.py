@@ -5,7 +5,9 @@ import logging
 import numpy as np
 import pytest
 
-from music_tagger.datasets.dataset import Dataset, Problem, read_csv, read_msd, read_mtt
+from music_tagger.datasets.dataset import Dataset, Problem, read_csv
+from music_tagger.datasets.msd import read_msd
+from music_tagger.datasets.mtt import read_mtt
 from music_tagger.datasets.synth import TAGS as SYNTH_TAGS
 from music_tagger.datasets.synth import make_mtt_like
 

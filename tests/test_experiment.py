@@ -8,7 +8,7 @@ from music_tagger.datasets import cache
 from music_tagger.training import experiment
 from music_tagger.training import loop as training
 from music_tagger.cli import main
-from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.mtt import read_mtt
 from music_tagger.models.architectures import parse_budgets
 from music_tagger.training.evaluation import GRID_COLUMNS, read_grid_results
 from music_tagger.training.experiment import Config, grid

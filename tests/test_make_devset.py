@@ -1,7 +1,7 @@
 """The pure-python parts of ``benchmarks/make_devset.py``, on tiny generated MIDI.
 
 No FluidSynth needed: MIDI parsing, clip labels, WAD lumps, the by-piece split, the
-MTT files (read back with ``music_tagger.datasets.dataset.read_mtt``) and a dry run.
+MTT files (read back with ``music_tagger.datasets.mtt.read_mtt``) and a dry run.
 """
 
 import importlib.util
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_tagger.datasets.dataset import MTT_FOLDER_SPLIT, read_mtt
+from music_tagger.datasets.dataset import MTT_FOLDER_SPLIT
+from music_tagger.datasets.mtt import read_mtt
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "make_devset.py"
 

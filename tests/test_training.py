@@ -10,7 +10,7 @@ import pytest
 from conftest import kill_after_first_epoch, start_python
 
 from music_tagger.datasets import cache
-from music_tagger.datasets.dataset import read_mtt
+from music_tagger.datasets.mtt import read_mtt
 from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast

@@ -81,7 +81,7 @@ def add_prepare_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_prepare(args: argparse.Namespace) -> int:
     from ..datasets.cache import prepare
-    from ..datasets.dataset import read_mtt
+    from ..datasets.mtt import read_mtt
 
     if args.frames < 2:
         raise UsageError("--frames must be at least 2")

@@ -19,7 +19,7 @@ A store holds
 
 Examples
 --------
->>> from music_tagger.datasets.dataset import read_mtt
+>>> from music_tagger.datasets.mtt import read_mtt
 >>> from music_tagger.datasets.cache import prepare, load_store
 >>> stores = prepare(read_mtt("mtt"), "features", frames=1366)   # doctest: +SKIP
 >>> info = load_store(stores["train"])                           # doctest: +SKIP
@@ -345,7 +345,7 @@ def prepare(
     Parameters
     ----------
     dataset : music_tagger.datasets.dataset.Dataset
-        Paths, labels, tags and splits, e.g. from :func:`music_tagger.datasets.dataset.read_mtt`.
+        Paths, labels, tags and splits, e.g. from :func:`music_tagger.datasets.mtt.read_mtt`.
     out_dir : str or path-like
         Folder of the stores (created if missing).
     splits : sequence of str
@@ -375,7 +375,7 @@ def prepare(
     Examples
     --------
     >>> from music_tagger.datasets.synth import make_mtt_like
-    >>> from music_tagger.datasets.dataset import read_mtt
+    >>> from music_tagger.datasets.mtt import read_mtt
     >>> root = make_mtt_like("mtt_like", n_clips=60)                   # doctest: +SKIP
     >>> prepare(read_mtt(root), "features", frames=128, workers=2)     # doctest: +SKIP
     {'train': PosixPath('features/train.h5'), ...}

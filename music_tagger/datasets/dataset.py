@@ -2,9 +2,9 @@
 
 Three readers share one row check:
 
-- :func:`read_mtt`: MagnaTagATune as downloaded (``annotations_final.csv`` and the
+- :func:`~music_tagger.datasets.mtt.read_mtt` (:mod:`.mtt`): MagnaTagATune as downloaded (``annotations_final.csv`` and the
   audio folders ``0`` .. ``f``), top-n tags, the conventional or a published split;
-- :func:`read_msd`: the Million Song Dataset setting of the paper (50 last.fm tags,
+- :func:`~music_tagger.datasets.msd.read_msd` (:mod:`.msd`): the Million Song Dataset setting of the paper (50 last.fm tags,
   train/valid/test lists of track ids as in ``keunwoochoi/MSD_split_for_tagging``);
 - :func:`read_csv`: any data set as a CSV of ``path,tags,split``.
 
@@ -17,7 +17,7 @@ file, an unknown split name in a mapping, labels of the wrong shape) raise.
 
 Examples
 --------
->>> from music_tagger.datasets.dataset import read_mtt
+>>> from music_tagger.datasets.mtt import read_mtt
 >>> data = read_mtt("/data/magnatagatune", top_n=50)    # doctest: +SKIP
 >>> train = data.subset("train")                        # doctest: +SKIP
 >>> train.y.shape                                       # doctest: +SKIP
@@ -28,9 +28,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import re
 from collections import Counter
-from numbers import Integral
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence, Union
@@ -169,14 +167,14 @@ class Dataset:
         return text + ". Examples: " + "; ".join(examples)
 
 
-class _Row(NamedTuple):
+class Row(NamedTuple):
     id: str
     path: Path
     labels: tuple[str, ...]
     split: str
 
 
-def _check_row(row: _Row, known: Mapping[str, int]) -> Problem | None:
+def check_row(row: Row, known: Mapping[str, int]) -> Problem | None:
     """The first reason the row is unusable, or None."""
     if row.split not in SPLITS:
         return Problem(row.id, "bad split", repr(row.split))
@@ -192,15 +190,15 @@ def _check_row(row: _Row, known: Mapping[str, int]) -> Problem | None:
     return None
 
 
-def _assemble(
-    rows: Iterable[_Row], tags: Sequence[str], problems: list[Problem], source: str
+def assemble(
+    rows: Iterable[Row], tags: Sequence[str], problems: list[Problem], source: str
 ) -> Dataset:
     """A Dataset of the usable rows; the others join ``problems``, logged once."""
     known = {t: j for j, t in enumerate(tags)}
     seen: set[str] = set()
     kept = []
     for row in rows:
-        problem = _check_row(row, known)
+        problem = check_row(row, known)
         if problem is None and row.id in seen:
             problem = Problem(row.id, "duplicate id", row.split)
         if problem is None:
@@ -224,7 +222,7 @@ def _assemble(
     return data
 
 
-def _read_list(path: Path) -> list[str]:
+def read_list(path: Path) -> list[str]:
     """Entries of a list file: non-empty lines, or the items of a ``.npy`` array."""
     if path.suffix == ".npy":
         array = np.load(path, allow_pickle=False)
@@ -233,7 +231,7 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def _split_files(folder: Path, names: Sequence[str] = ()) -> dict[str, Path]:
+def split_files(folder: Path, names: Sequence[str] = ()) -> dict[str, Path]:
     """The list file of each split in ``folder``: ``names`` (``{split}`` templates)
     first, then ``train``, ``train.txt``, ... (:data:`LIST_EXTENSIONS`)."""
     if not folder.is_dir():
@@ -251,290 +249,11 @@ def _split_files(folder: Path, names: Sequence[str] = ()) -> dict[str, Path]:
     return files
 
 
-def _read_tag_list(tags: PathLike | Sequence[str]) -> list[str]:
+def read_tag_list(tags: PathLike | Sequence[str]) -> list[str]:
     """Tags given as a sequence, or as a file with one tag per line."""
     if isinstance(tags, (str, os.PathLike)):
-        return _read_list(Path(tags))
+        return read_list(Path(tags))
     return [str(t) for t in tags]
-
-
-# ----------------------------------------------------------------------------- MTT
-
-
-def _read_mtt_annotations(
-    path: Path,
-) -> tuple[list[str], list[tuple[str, np.ndarray, str]], list[Problem]]:
-    """Tag columns, ``(clip_id, multi-hot, mp3_path)`` rows and malformed lines."""
-    with open(path, newline="", encoding="utf-8") as f:
-        lines = list(csv.reader(f, delimiter="\t"))
-    if not lines or len(lines[0]) < 3 or lines[0][0] != "clip_id" or lines[0][-1] != "mp3_path":
-        raise DataError(
-            f"{path} is not a MagnaTagATune annotation file: the tab-separated header "
-            "must start with 'clip_id' and end with 'mp3_path'"
-        )
-    columns = lines[0][1:-1]
-    records, problems = [], []
-    for number, fields in enumerate(lines[1:], start=2):
-        clip = fields[0] if fields else f"line {number}"
-        if len(fields) != len(columns) + 2:
-            problems.append(
-                Problem(clip, "bad row", f"line {number}: {len(fields)} fields, "
-                        f"expected {len(columns) + 2}")
-            )
-        elif not set(fields[1:-1]) <= {"0", "1"}:
-            problems.append(Problem(clip, "bad row", f"line {number}: tag values not 0/1"))
-        else:
-            labels = np.array(fields[1:-1]) == "1"
-            records.append((clip, labels, fields[-1]))
-    return columns, records, problems
-
-
-def _top_tags(columns: list[str], labels: np.ndarray, top_n: int | None) -> list[str]:
-    """The ``top_n`` most frequent columns, most frequent first; ties by column order."""
-    if top_n is None:
-        return list(columns)
-    if not isinstance(top_n, Integral) or not 1 <= top_n <= len(columns):
-        raise DataError(
-            f"top_n must be an integer in [1, {len(columns)}] (the number of tag "
-            f"columns) or None for all; got {top_n!r}"
-        )
-    counts = labels.sum(axis=0) if len(labels) else np.zeros(len(columns))
-    order = np.argsort(-counts, kind="stable")[: int(top_n)]
-    return [columns[j] for j in order]
-
-
-def _assign_splits(
-    lists: Mapping[str, Iterable[str]], keys: Mapping[str, int], ids: Sequence[str]
-) -> tuple[list[str | None], list[Problem]]:
-    """Split of each row from id lists; an entry matches a row when one of its tab-
-    or comma-separated fields is one of the row's ``keys``."""
-    unknown = sorted(set(lists) - set(SPLITS))
-    if unknown:
-        raise DataError(f"split names must be in {SPLITS}; got {unknown}")
-    found: list[set[str]] = [set() for _ in ids]
-    problems = []
-    for split, entries in lists.items():
-        if isinstance(entries, (str, bytes)):
-            raise DataError(f"split[{split!r}] must be a list of ids or paths, not a string")
-        for entry in entries:
-            fields = re.split(r"[\t,]", str(entry).strip())
-            matches = [keys[f.strip()] for f in fields if f.strip() in keys]
-            if matches:
-                found[matches[0]].add(split)
-            else:
-                problems.append(Problem(str(entry), "unknown id in split", split))
-    splits: list[str | None] = []
-    for clip, where in zip(ids, found):
-        if len(where) == 1:
-            splits.append(where.pop())
-            continue
-        splits.append(None)
-        if where:
-            problems.append(Problem(clip, "bad split", "listed in " + ", ".join(sorted(where))))
-        else:
-            problems.append(Problem(clip, "not in split"))
-    return splits, problems
-
-
-def read_mtt(root: PathLike, top_n: int | None = 50, split: SplitSpec = None) -> Dataset:
-    """Read MagnaTagATune as downloaded, with its ``top_n`` most frequent tags.
-
-    Parameters
-    ----------
-    root : str or path-like
-        Folder with ``annotations_final.csv`` (tab-separated: ``clip_id``, one 0/1
-        column per tag, ``mp3_path``) and the audio under ``0`` .. ``f``.
-    top_n : int or None
-        Keep the ``top_n`` most frequent tags, counted over every row of the
-        annotation file (ties broken by column order), most frequent first; None
-        keeps every column.
-    split : None, mapping or path-like
-        None: the conventional split by folder, ``0``-``b`` train, ``c`` valid and
-        ``d``-``f`` test. A mapping ``{"train": [...], "valid": [...], "test": [...]}``
-        of clip ids or mp3 paths (an entry may also be a line such as
-        ``"2\\tf/clip.mp3"``). A path: a folder with one list file per split, named
-        ``train``, ``valid`` and ``test`` with an extension among
-        :data:`LIST_EXTENSIONS` (text: one entry per line; ``.npy``: an array of
-        entries). Clips listed in no split are left out and reported.
-
-    Returns
-    -------
-    Dataset
-        Rows without audio (missing or 0-byte file), without any of the kept tags,
-        outside the split or malformed are in ``problems``, not in the data.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the annotation file or a split list is missing.
-    ValueError
-        If the annotation header is not MagnaTagATune's, ``top_n`` is out of range,
-        or ``split`` names an unknown split.
-
-    Examples
-    --------
-    >>> data = read_mtt("/data/magnatagatune")           # doctest: +SKIP
-    >>> data.tags[:3]                                    # doctest: +SKIP
-    ['guitar', 'classical', 'slow']
-    >>> len(data.subset("valid"))                        # doctest: +SKIP
-    1529
-    """
-    root = Path(root)
-    annotations = root / "annotations_final.csv"
-    if not annotations.is_file():
-        raise MissingFileError(f"no annotations_final.csv in {root}")
-    columns, records, problems = _read_mtt_annotations(annotations)
-    labels = np.array([r[1] for r in records], dtype=bool).reshape(len(records), len(columns))
-    tags = _top_tags(columns, labels, top_n)
-    keep = np.array([columns.index(t) for t in tags], dtype=int)
-    ids = [clip for clip, _, _ in records]
-
-    if split is None:
-        splits = [MTT_FOLDER_SPLIT.get(mp3.split("/")[0]) for _, _, mp3 in records]
-        problems += [
-            Problem(clip, "bad split", f"{mp3!r} is not in a folder 0-f")
-            for (clip, _, mp3), s in zip(records, splits)
-            if s is None
-        ]
-    else:
-        if isinstance(split, (str, os.PathLike)):
-            split = {s: _read_list(p) for s, p in _split_files(Path(split)).items()}
-        keys = {key: i for i, (clip, _, mp3) in enumerate(records) for key in (clip, mp3)}
-        splits, split_problems = _assign_splits(split, keys, ids)
-        problems += split_problems
-    names = np.asarray(columns)[keep]
-    rows = (
-        _Row(clip, root / mp3, tuple(map(str, names[hot[keep]])), s)
-        for (clip, hot, mp3), s in zip(records, splits)
-        if s is not None
-    )
-    return _assemble(rows, tags, problems, f"read_mtt({root})")
-
-
-# ----------------------------------------------------------------------------- MSD
-
-
-def _read_label_file(path: Path) -> dict[str, tuple[str, ...]]:
-    """``track_id -> tags`` from lines ``track_id<TAB or comma>tag|tag|...``; a first
-    line starting with ``track_id`` is a header."""
-    mapping = {}
-    for line in _read_list(path):
-        track, _, tags = line.partition("\t") if "\t" in line else line.partition(",")
-        if track.strip().lower() == "track_id" and not mapping:
-            continue
-        mapping[track.strip()] = tuple(t.strip() for t in tags.split("|") if t.strip())
-    return mapping
-
-
-def _msd_audio(root: Path, track_id: str, extensions: Sequence[str]) -> Path:
-    """``root/A/B/C/TRABC...<ext>`` for the first extension present (else the first)."""
-    folder = root.joinpath(*track_id[2:5])
-    candidates = [folder / (track_id + ext) for ext in extensions]
-    return next((p for p in candidates if p.is_file()), candidates[0])
-
-
-def read_msd(
-    audio_root: PathLike,
-    split_dir: PathLike,
-    tags: PathLike | Sequence[str] | None = None,
-    labels: PathLike | None = None,
-    extensions: Sequence[str] = (".mp3", ".clip.mp3", ".wav"),
-) -> Dataset:
-    """Read the paper's Million Song Dataset setting: 50 tags, listed splits.
-
-    Parameters
-    ----------
-    audio_root : str or path-like
-        Audio by MSD track id in the usual three-level layout:
-        ``audio_root/A/B/C/TRABC...`` + an extension from ``extensions``.
-    split_dir : str or path-like
-        Folder with one track-id list per split (one id per line; only the first
-        tab- or comma-separated field counts), named as in
-        ``keunwoochoi/MSD_split_for_tagging`` (``train_x_msd_id.txt``, ...) or
-        ``train``, ``valid``, ``test`` with an extension among
-        :data:`LIST_EXTENSIONS`.
-    tags : path-like or sequence of str, optional
-        The tag vocabulary (a file with one tag per line, or a list), in the order
-        of the label columns. By default ``split_dir/50tagList.txt`` or
-        ``split_dir/tags.txt`` if present, else the 50 tags of the original models
-        (:data:`music_tagger.registry.TAGS`).
-    labels : path-like, optional
-        A file of lines ``track_id<TAB>tag|tag|...`` (comma instead of tab also
-        works; an optional ``track_id`` header line). By default the public
-        ``{train,valid,test}_y.npy`` in ``split_dir``: 0/1 arrays of shape
-        ``(n_ids, n_tags)`` aligned with the id lists.
-    extensions : sequence of str
-        Audio file endings tried in order.
-
-    Returns
-    -------
-    Dataset
-        Ids without labels or tags, with unknown tags, without audio, or listed
-        twice are in ``problems``, not in the data.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a split list, the tag list or a label file is missing.
-    ValueError
-        If a ``*_y.npy`` array does not match its id list and the tags, or is not
-        binary.
-
-    Examples
-    --------
-    >>> data = read_msd("/data/msd/audio", "/data/MSD_split_for_tagging")  # doctest: +SKIP
-    >>> data.tags[:3]                                                      # doctest: +SKIP
-    ['rock', 'pop', 'alternative']
-    """
-    audio_root, split_dir = Path(audio_root), Path(split_dir)
-    lists = {
-        split: [re.split(r"[\t,]", entry)[0].strip() for entry in _read_list(path)]
-        for split, path in _split_files(split_dir, ["{split}_x_msd_id.txt"]).items()
-    }
-    if tags is None:
-        defaults = [split_dir / n for n in ("50tagList.txt", "tags.txt")]
-        found = [p for p in defaults if p.is_file()]
-        if found:
-            tags = found[0]
-        else:
-            from ..registry import TAGS
-
-            tags = TAGS
-    tags = _read_tag_list(tags)
-
-    if labels is not None:
-        mapping = _read_label_file(Path(labels))
-        label_of = {s: [mapping.get(i) for i in ids] for s, ids in lists.items()}
-    else:
-        label_of = {s: _labels_from_npy(split_dir / f"{s}_y.npy", len(ids), tags)
-                    for s, ids in lists.items()}
-    problems = []
-    rows = []
-    for split, ids in lists.items():
-        for track_id, row_labels in zip(ids, label_of[split]):
-            if row_labels is None:
-                problems.append(Problem(track_id, "no tags", "not in the labels file"))
-            else:
-                rows.append(_Row(track_id, _msd_audio(audio_root, track_id, extensions),
-                                 row_labels, split))
-    return _assemble(rows, tags, problems, f"read_msd({audio_root})")
-
-
-def _labels_from_npy(path: Path, n_ids: int, tags: list[str]) -> list[tuple[str, ...]]:
-    """Tag names of each row of a public ``{split}_y.npy`` label array."""
-    if not path.is_file():
-        raise MissingFileError(
-            f"{path} is missing; pass labels= a file of 'track_id<TAB>tag|tag' lines"
-        )
-    y = np.load(path, allow_pickle=False)
-    if y.shape != (n_ids, len(tags)):
-        raise DataError(
-            f"{path} has shape {y.shape}; expected (n_ids, n_tags) = {(n_ids, len(tags))}"
-        )
-    if not np.isin(y, (0, 1)).all():
-        raise DataError(f"{path} must be binary with values in {{0, 1}}")
-    names = np.asarray(tags)
-    return [tuple(names[row.astype(bool)]) for row in y]
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -585,7 +304,7 @@ def read_csv(path: PathLike, tags: Sequence[str] | None = None) -> Dataset:
             )
         records = list(reader)
     rows = [
-        _Row(
+        Row(
             id=(r.get("id") or r["path"] or "").strip(),
             path=path.parent / (r["path"] or "").strip(),
             labels=tuple(t.strip() for t in (r["tags"] or "").split("|") if t.strip()),
@@ -594,4 +313,4 @@ def read_csv(path: PathLike, tags: Sequence[str] | None = None) -> Dataset:
         for r in records
     ]
     vocabulary = sorted({t for r in rows for t in r.labels}) if tags is None else list(tags)
-    return _assemble(rows, vocabulary, [], f"read_csv({path})")
+    return assemble(rows, vocabulary, [], f"read_csv({path})")

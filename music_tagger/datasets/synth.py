@@ -208,7 +208,7 @@ def make_mtt_like(
     Returns
     -------
     pathlib.Path
-        ``root``, ready for :func:`music_tagger.datasets.dataset.read_mtt`.
+        ``root``, ready for :func:`music_tagger.datasets.mtt.read_mtt`.
 
     Raises
     ------
@@ -222,7 +222,7 @@ def make_mtt_like(
     --------
     >>> from music_tagger.datasets.synth import make_mtt_like, TAGS
     >>> root = make_mtt_like("data/mtt_like", n_clips=300)       # doctest: +SKIP
-    >>> from music_tagger.datasets.dataset import read_mtt
+    >>> from music_tagger.datasets.mtt import read_mtt
     >>> read_mtt(root, top_n=len(TAGS)).subset("valid")          # doctest: +SKIP
     """
     min_clips = 4 * MIN_CLIPS_PER_SPLIT
