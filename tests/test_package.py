@@ -194,3 +194,109 @@ print(json.dumps([k for k in before if before[k] != after[k]]))
 """
     assert json.loads(_run_python(code)) == []
 
+
+# --------------------------------------------------------------------------- the house
+
+#: the longest a module may grow before it is split by concern
+MAX_MODULE_LINES = 500
+#: top-level modules besides the subpackages: __init__, __main__, errors, registry, ...
+MAX_TOP_LEVEL_MODULES = 6
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _subpackage(module: str) -> str:
+    """The subpackage a module lives in (``music_tagger`` for the top level)."""
+    parts = module.split(".")
+    is_package = (PACKAGE.parent / Path(*parts)).is_dir()
+    return ".".join(parts[:2]) if len(parts) > 2 or is_package else parts[0]
+
+
+def test_no_module_is_longer_than_the_limit():
+    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}  # fmt: skip
+    assert long == {}
+
+
+def test_the_top_level_holds_few_modules_besides_the_subpackages():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+
+
+def test_no_private_name_is_imported_across_subpackages():
+    crossing = []
+    for module in _modules():
+        parts = module.split(".")
+        path = PACKAGE.parent / Path(*parts)
+        source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        package = module if path.is_dir() else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            target = f"{base}.{node.module}" if node.module else base
+            private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+            if private and _subpackage(target) != _subpackage(module):
+                crossing.append(f"{module}: from {target} import {', '.join(private)}")
+    assert crossing == []
+
+
+def test_the_private_import_check_sees_a_crossing():
+    assert _subpackage("music_tagger.audio.decode") == "music_tagger.audio"
+    assert _subpackage("music_tagger.audio") == "music_tagger.audio"
+    assert _subpackage("music_tagger.errors") == "music_tagger"
+
+
+def test_public_names_are_not_shadowed_by_subpackages():
+    # "music_tagger.features" must stay the function even after a subpackage of that
+    # name could have been imported: no subpackage shares a public name
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert subpackages.isdisjoint(music_tagger.__all__)
+
+
+_PATH = re.compile(r"(?<![\w/.~-])((?:music_tagger|docs|tests|benchmarks|examples|weights|\.ci)/[\w./-]*\w)")
+_LINK = re.compile(r"\]\((?!https?:|#)([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_path_a_document_names_exists(document):
+    text = document.read_text()
+    paths = set(_PATH.findall(text)) | {
+        str((document.parent / link).resolve().relative_to(ROOT)) for link in _LINK.findall(text)
+    }
+    assert paths, "the check found no path at all"
+    assert sorted(p for p in paths if not (ROOT / p).exists()) == []
+
+
+def test_the_readme_lists_every_subcommand_and_no_other():
+    from music_tagger.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    listed = set(re.findall(r"`music-tagger ([a-z][a-z-]*)`", (ROOT / "README.md").read_text()))
+    assert listed == set(sub.choices)
+
+
+def test_no_issue_numbers_in_user_facing_text():
+    texts = [*DOCUMENTS, *PACKAGE.rglob("*.py"), *(ROOT / "examples").glob("*.py")]
+    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in texts
+             for m in re.finditer(r"\bissues? #?\d+", p.read_text(), re.IGNORECASE)]  # fmt: skip
+    assert found == []
+
+
+def test_the_readme_is_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+_IMPORT = re.compile(r"^\s*(?:>>> )?from (music_tagger[\w.]*) import ([\w, ]+)$", re.M)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_import_a_document_shows_works(document):
+    import importlib
+
+    shown = _IMPORT.findall(document.read_text())
+    broken = [f"from {module} import {name.strip()}" for module, names in shown
+              for name in names.split(",")
+              if not hasattr(importlib.import_module(module), name.strip())
+              and importlib.util.find_spec(f"{module}.{name.strip()}") is None]  # fmt: skip
+    assert broken == []
