@@ -154,8 +154,9 @@ def main() -> None:
     import soundfile as sf
 
     from music_tagger import audio, tag
-    from music_tagger.tagging.pipeline import default_workers, read_chunks
+    from music_tagger.tagging.pipeline import read_chunks
     from music_tagger.tagging.tagger import get_model
+    from music_tagger.util.workers import default_workers
 
     workers = default_workers()
     if not args.skip_speed:

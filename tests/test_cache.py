@@ -75,7 +75,7 @@ def test_interrupted_prepare_resumes_without_recomputing(dataset, prepared, tmp_
 
     monkeypatch.setattr(cache, "melgram", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=1, progress=False)
+        cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=0, progress=False)
     assert (tmp_path / "test.partial").is_dir()
     with pytest.raises(FileNotFoundError, match="interrupted prepare"):
         cache.load_store(cache.store_path(tmp_path, "test"))
@@ -85,14 +85,14 @@ def test_interrupted_prepare_resumes_without_recomputing(dataset, prepared, tmp_
         return real(path, frames, resampler)
 
     monkeypatch.setattr(cache, "melgram", counting)
-    stores = cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=1, progress=False)
+    stores = cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=0, progress=False)
     assert len(calls) == len(dataset.subset("test").paths)  # 3 before, the rest after
     assert not (tmp_path / "test.partial").exists()
     np.testing.assert_array_equal(
         cache.read_melgrams(stores["test"]), cache.read_melgrams(prepared["test"])
     )
     # a finished store is reused, not recomputed
-    cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=1, progress=False)
+    cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=0, progress=False)
     assert len(calls) == len(dataset.subset("test").paths)
 
 

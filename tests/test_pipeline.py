@@ -18,7 +18,7 @@ def test_workers_give_the_in_process_results_in_order(tmp_path):
     files.append(str(tmp_path))  # a folder
     model = get_model("crnn")
     # batch 3: batches mix files, a file's crops span two batches, the last is padded
-    alone = list(run(files, model, crops=2, resampler="soxr_hq", batch_size=3, workers=1))
+    alone = list(run(files, model, crops=2, resampler="soxr_hq", batch_size=3, workers=0))
     pooled = list(run(files, model, crops=2, resampler="soxr_hq", batch_size=3, workers=2))
     assert [r.path for r in pooled] == files == [r.path for r in alone]
     assert [r.index for r in pooled] == list(range(len(files)))
@@ -69,7 +69,7 @@ def test_a_long_taggram_streams_from_the_workers_in_chunks(tmp_path):
     every_2_s = partial(taggram_starts, hop=2 * 12000)
     model = get_model("crnn")
     kwargs = dict(resampler="soxr_hq", starts=every_2_s, batch_size=4, keep_crops=True)
-    whole = list(run(files, model, workers=1, chunk=1000, **kwargs))
+    whole = list(run(files, model, workers=0, chunk=1000, **kwargs))
     chunked = list(run(files, model, workers=2, chunk=3, **kwargs))
     assert [r.n_crops for r in chunked] == [r.n_crops for r in whole] == [8, 2, 11]
     for a, b in zip(whole, chunked):
@@ -96,7 +96,7 @@ def test_a_file_failing_after_its_first_chunk_is_an_error_entry(tmp_path, monkey
     for name in ("a.wav", "bad.wav", "c.wav"):
         sf.write(tmp_path / name, 0.1 * rng.standard_normal(12000 * 40), 12000)
         files.append(str(tmp_path / name))
-    out = list(run(files, get_model("crnn"), crops=4, resampler="soxr_hq", workers=1, chunk=2, batch_size=3))
+    out = list(run(files, get_model("crnn"), crops=4, resampler="soxr_hq", workers=0, chunk=2, batch_size=3))
     assert [r.error is None for r in out] == [True, False, True]
     assert "ends before its header says" in out[1].error and out[1].n_crops == 0
     assert out[0].n_crops == out[2].n_crops == 4

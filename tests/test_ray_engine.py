@@ -21,7 +21,7 @@ def test_ray_engine_equals_the_local_engine(local_ray, tmp_path):
     for i in range(3):
         sf.write(tmp_path / f"clip{i}.wav", 0.1 * rng.standard_normal(12000 * (3 + 20 * i)), 12000)
     (tmp_path / "broken.wav").write_text("not audio")
-    local = tag(tmp_path, crops=2, top_n=5, workers=1)
+    local = tag(tmp_path, crops=2, top_n=5, workers=0)
     remote = tag_ray(tmp_path, crops=2, top_n=5, actors=1, files_per_batch=2)
     assert [r.path for r in remote] == [r.path for r in local]
     for a, b in zip(local, remote):

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Union
 
+from ..errors import ParameterError
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: File name endings taken when a folder is expanded (compared case-insensitively).
@@ -35,6 +37,11 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
     -------
     list of str
 
+    Raises
+    ------
+    ParameterError
+        ``paths`` is neither a path nor an iterable of paths (a number, None, bytes).
+
     Examples
     --------
     >>> expand_paths("song.mp3")
@@ -42,9 +49,15 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    elif isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Iterable):
+        raise ParameterError(
+            f"paths must be a path or an iterable of paths, got {type(paths).__name__} {paths!r}"
+        )
     out: list[str] = []
     for p in paths:
-        name = os.fspath(p)
+        name = os.fspath(p) if isinstance(p, (str, os.PathLike)) else None
+        if not isinstance(name, str):
+            raise ParameterError(f"each path must be a str or os.PathLike, got {type(p).__name__} {p!r}")
         if os.path.isdir(name):
             found = [
                 str(f)

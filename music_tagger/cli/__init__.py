@@ -21,7 +21,8 @@ fast.
 
 Exit status: 0 success; 1 when something failed at run time (for ``tag``: any
 file that could not be tagged; the others are still tagged and printed); 2 for a
-usage error (bad option, missing argument); 130 on Ctrl-C. An error the package
+usage error (bad option, missing argument); 130 on Ctrl-C, 143 on SIGTERM (both
+stop the worker processes first; after a SIGKILL they end by themselves). An error the package
 raises on purpose (:class:`music_tagger.errors.MusicTaggerError`) is printed as one
 line; anything else is a bug and shows its traceback (``--debug`` shows the
 traceback of every error). Machine-readable output
@@ -36,6 +37,7 @@ import sys
 from typing import Callable, Sequence
 
 from ..errors import MusicTaggerError, UsageError
+from ..util.workers import Terminated, exit_on_sigterm
 from .common import PROG, print_error
 from . import experiment, tag, train, transfer
 
@@ -109,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
-        return int(args._run(args))
+        with exit_on_sigterm():  # SIGTERM unwinds, so that worker processes are stopped
+            return int(args._run(args))
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as a process killed by the signal
     except UsageError as err:
         if debug:
             raise

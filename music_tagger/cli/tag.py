@@ -9,7 +9,14 @@ from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterErr
 
 
 from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED
-from .common import HelpFormatter, positive_int_arg, print_error
+from .common import (
+    WORKERS_HELP,
+    HelpFormatter,
+    non_negative_int_arg,
+    positive_float_arg,
+    positive_int_arg,
+    print_error,
+)
 
 
 
@@ -77,9 +84,9 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "skip their files and append the rest",
     )  # fmt: skip
     p.add_argument(
-        "--workers", type=positive_int_arg, default=None, metavar="N",
-        help="processes that decode audio and compute spectrograms while the network "
-        "runs (default: every CPU core)",
+        "--workers", type=non_negative_int_arg, default=None, metavar="N",
+        help=WORKERS_HELP + "; they compute spectrograms while the network runs. With "
+        "--engine ray: the number of Ray actors (default: the cluster's CPUs)",
     )  # fmt: skip
     p.add_argument(
         "--engine", choices=ENGINES, default="local",
@@ -93,7 +100,7 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "ranked by the mean over the crops",
     )  # fmt: skip
     p.add_argument(
-        "--hop", type=float, default=None, metavar="SECONDS",
+        "--hop", type=positive_float_arg, default=None, metavar="SECONDS",
         help="seconds between taggram crops (default 5; implies --taggram)",
     )  # fmt: skip
     p.add_argument(
@@ -227,10 +234,15 @@ def _tag_results(args: argparse.Namespace, paths: list[str]):
     )  # fmt: skip
     if args.engine == "ray":
         try:
+            import ray  # noqa: F401  (only to say at once when it is missing)
+
             from ..tagging.ray_engine import iter_tag_ray
         except ImportError as err:
-            raise UsageError(f'--engine ray needs Ray: pip install "music_tagger[ray]" ({err})')
-        return iter_tag_ray(paths, **options)
+            raise UsageError(f'--engine ray needs Ray: pip install "music_tagger[ray]" ({err})') from None
+        if args.workers == 0:
+            raise UsageError("--engine ray runs in Ray actors: --workers is their number, at least 1")
+        # --workers N: N actors, each reading and scoring its files in its own process
+        return iter_tag_ray(paths, actors=args.workers, **options)
     from ..tagging.tagger import iter_tag
 
     progress = False if args.no_progress else None
@@ -306,8 +318,8 @@ def add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
                    help="CSV: crops per file, as for tag")  # fmt: skip
     p.add_argument("--faithful", action="store_true", help="CSV: tag with the faithful mode")
     p.add_argument("--batch-size", type=positive_int_arg, default=8, metavar="N", help="crops per network call")
-    p.add_argument("--workers", type=positive_int_arg, default=None, metavar="N",
-                   help="CSV: processes reading audio (default every core)")  # fmt: skip
+    p.add_argument("--workers", type=non_negative_int_arg, default=None, metavar="N",
+                   help="CSV: " + WORKERS_HELP)  # fmt: skip
     return p
 
 

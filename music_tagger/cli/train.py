@@ -7,7 +7,7 @@ from ..errors import ParameterError, UsageError
 
 
 from ..vocabulary import BN_PUBLISHED, BN_READINGS, HEAD_FITS, LEVELS, RECIPES, STAGE2_FROM
-from .common import HelpFormatter, positive_int_arg
+from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_int_arg
 
 
 
@@ -70,8 +70,8 @@ def add_prepare_parser(subparsers) -> argparse.ArgumentParser:
                    "small experiments fast")  # fmt: skip
     p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
                    help="resampling to 12 kHz: the 2016 filter (faithful) or the faster soxr")  # fmt: skip
-    p.add_argument("--workers", type=positive_int_arg, default=None, metavar="N",
-                   help="worker processes (default: every CPU core)")  # fmt: skip
+    p.add_argument("--workers", type=non_negative_int_arg, default=None, metavar="N",
+                   help=WORKERS_HELP)  # fmt: skip
     p.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
                    metavar="SPLIT", help="which splits to prepare")  # fmt: skip
     p.add_argument("--split-lists", default=None, metavar="FOLDER",

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import os
 import shutil
-import sys
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -45,8 +43,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import audio
-from ..util.files import atomic_path
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
+from ..util.files import atomic_path
+from ..util.workers import resolve_workers, worker_context, worker_init
 
 __all__ = [
     "FORMAT_VERSION",
@@ -175,17 +174,14 @@ def _work(job: tuple[int, str, int, str]) -> tuple[int, np.ndarray | None, str |
 
 
 def _imap_unordered(fn: Callable, jobs: Iterable, workers: int) -> Iterator:
-    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most 4 jobs each in flight
-    (``workers == 1`` maps in this process)."""
-    if workers == 1:
+    """``fn`` over ``jobs`` in ``workers`` processes, at most 4 jobs each in flight
+    (``workers == 0`` maps in this process). The workers die with this process and
+    never import the caller's main module (:mod:`music_tagger.util.workers`)."""
+    if workers == 0:
         yield from map(fn, jobs)
         return
     jobs = iter(jobs)
-    # fork is fast, but not safe once TensorFlow (threads) is loaded: then spawn
-    # (which re-imports the caller's main module: scripts need a __main__ guard)
-    safe_fork = sys.platform == "linux" and "tensorflow" not in sys.modules
-    context = multiprocessing.get_context("fork" if safe_fork else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=worker_init) as pool:
         pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
         try:
             while pending:
@@ -356,7 +352,8 @@ def prepare(
     resampler : {"kaiser_best_2016", "soxr_hq"}
         The 2016 resampler (default, faithful) or the faster soxr.
     workers : int, optional
-        Worker processes (default: every CPU core); 1 computes in this process.
+        Worker processes (default: the CPU cores this process may use); 0
+        computes in this process.
     progress : bool
         Show a progress bar per split.
 
@@ -381,9 +378,7 @@ def prepare(
     {'train': PosixPath('features/train.h5'), ...}
     """
     settings = preprocessing_settings(frames, resampler)
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    if workers < 1:
-        raise ParameterError(f"workers must be >= 1, got {workers}")
+    workers = resolve_workers(workers)
     available = set(np.unique(np.asarray(dataset.split)))
     missing = [s for s in splits if s not in available]
     if missing:

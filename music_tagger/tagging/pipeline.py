@@ -21,7 +21,10 @@ Several workers fork after this process has imported the audio stack
 (:data:`music_tagger.audio.reading.READ_MODULES`), so that no worker spends two seconds
 of a core importing it again. Once TensorFlow is loaded, forking is unsafe:
 workers then come from a forkserver that has imported the audio stack once (the
-first pool pays for it, later ones nothing).
+first pool pays for it, later ones nothing) and that does not import the
+caller's main module, so a script without ``if __name__ == "__main__":`` works.
+Every worker dies with this process, even after a SIGKILL
+(:mod:`music_tagger.util.workers`).
 
 Examples
 --------
@@ -42,9 +45,10 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..audio import KAISER_BEST_2016
-from ..audio.reading import CHUNK_CROPS
+from ..audio.reading import CHUNK_CROPS, READ_MODULES
+from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
 
-__all__ = ["FileScores", "default_workers", "read_chunks", "run"]
+__all__ = ["FileScores", "read_chunks", "run"]
 
 
 @dataclass
@@ -79,40 +83,6 @@ class FileScores:
     def n_crops(self) -> int:
         """Crops averaged (0 on failure)."""
         return 0 if self.starts is None or self.error is not None else len(self.starts)
-
-
-def default_workers() -> int:
-    """Worker processes by default: the CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _worker_context(inherit: bool):
-    """How to start workers, with the audio stack imported once, not per worker.
-
-    Until TensorFlow is loaded (on Linux): fork, after importing
-    :data:`~music_tagger.audio.reading.READ_MODULES` here when ``inherit`` (several
-    workers then inherit them instead of each importing them; a single worker
-    imports them itself, while this process goes on). Then: a forkserver that
-    has imported them, so that every later pool starts in milliseconds instead
-    of re-importing them (spawn where there is none).
-    """
-    import importlib
-    import multiprocessing
-
-    from ..audio.reading import READ_MODULES
-
-    if sys.platform == "linux" and "tensorflow" not in sys.modules:
-        for module in READ_MODULES if inherit else ():
-            importlib.import_module(module)
-        return multiprocessing.get_context("fork")
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["music_tagger.tagging.pipeline", *READ_MODULES])
-    return context
 
 
 def _read_file(job: tuple) -> Iterator[tuple]:
@@ -151,11 +121,9 @@ def _work(tasks, results) -> None:
     One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
     left to the main process, which stops the workers.
     """
-    import signal
-
     from threadpoolctl import threadpool_limits
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_init()  # dies with this run's process, even after a SIGKILL
     threadpool_limits(1)
     for job in iter(tasks.get, None):
         for message in _read_file(job):
@@ -202,7 +170,9 @@ def read_chunks(
     jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
     if workers == 0:
         return (message for job in jobs for message in _read_file(job))
-    context = _worker_context(inherit=workers > 1)
+    # several workers inherit the audio stack imported here; a single one imports it
+    # itself, while this process goes on
+    context = worker_context([__name__, *READ_MODULES], inherit=workers > 1)
     tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
@@ -294,9 +264,11 @@ def run(
     batch_size : int
         Crops per network call.
     workers : int, optional
-        Worker processes; default :func:`default_workers`. 1 reads in this process
-        (by default a single file is read in one worker process while this one
-        loads the model). Never more than the number of files.
+        Worker processes, never more than the files; 0 reads in this process.
+        Default: the cores this process may use
+        (:func:`music_tagger.util.workers.default_workers`); then a single file is
+        read in one worker process while this one loads the model, if it has one to
+        load, else here.
     keep_crops : bool
         Keep every crop's output in ``crop_scores``.
     chunk : int
@@ -310,12 +282,11 @@ def run(
     """
     files = [os.fspath(f) for f in files]
     built = hasattr(model, "predict_on_batch")
-    cores = default_workers() if workers is None else workers
-    processes = min(cores, max(1, len(files)))
-    if processes == 1:
-        # one file: read it in this process, or (by default, when the model is
-        # still to be loaded) in one worker while this process loads the model
-        overlap = workers is None and cores > 1 and not built and "tensorflow" not in sys.modules
+    processes = resolve_workers(workers, n_jobs=len(files))
+    if workers is None and processes == 1:
+        # by default, one file (or one core): read it in this process, or in one
+        # worker while this process loads the model, when there is one to load
+        overlap = default_workers() > 1 and not built and "tensorflow" not in sys.modules
         processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
         files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk

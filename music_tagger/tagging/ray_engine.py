@@ -53,7 +53,7 @@ class RayTagger:
         from .tagger import get_model
 
         self.model = get_model(model)
-        self.options = dict(run_options, workers=1)
+        self.options = dict(run_options, workers=0)  # read in the actor itself
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from .pipeline import run

@@ -47,7 +47,7 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from ..util.checks import positive_int
+from ..util.checks import non_negative_int, positive_float, positive_int
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import ParameterError
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
@@ -197,7 +197,8 @@ def predict_files(
     progress : bool or None
         tqdm bar on stderr; None shows it only on a terminal for more than one file.
     workers : int, optional
-        Processes reading audio; default every core.
+        Processes reading audio; default the cores this process may use; 0 reads
+        in this process.
 
     Returns
     -------
@@ -278,7 +279,7 @@ def iter_tag(
         model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
         taggram=taggram, hop=hop, thresholds=thresholds,
     )  # fmt: skip
-    workers = positive_int(workers, "workers", allow_none=True)
+    workers = non_negative_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
     stream = run(files, partial(get_model, model), workers=workers, **options)
     results = _with_progress(stream, len(files), progress, "tagging")
@@ -314,10 +315,9 @@ def prepare_run(
 
         if crops is not None or faithful:
             raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
-        hop = DEFAULT_HOP if hop is None else float(hop)
-        if not hop > 0:
-            raise ParameterError(f"hop must be a positive number of seconds, got {hop!r}")
-        starts = partial(taggram_starts, hop=max(1, int(round(hop * audio.SR))))
+        hop = DEFAULT_HOP if hop is None else positive_float(hop, "hop (seconds)")
+        # a hop longer than any track (1e308 s) is its first crop alone
+        starts = partial(taggram_starts, hop=int(min(max(1.0, round(hop * audio.SR)), 2.0**62)))
         crops = 1
     elif hop is not None:
         raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
@@ -411,10 +411,10 @@ def tag(
         Column names of the model's output; default :data:`music_tagger.TAGS`.
     workers : int, optional
         Processes that read audio and compute spectrograms while the network runs
-        (default every core; never more than the files; 1 works in this process).
-        Once TensorFlow is loaded they start from a forkserver, which imports the
-        calling script again: a script needs ``if __name__ == "__main__":``, as
-        with any multiprocessing code.
+        (default: the cores this process may use; never more than the files; 0
+        works in this process). They never run the calling script again, so a
+        script needs no ``if __name__ == "__main__":`` guard, and they end with
+        this process, even when it is killed.
     taggram : bool
         Also keep every crop's scores (``result.taggram``): crops start every
         ``hop`` seconds, and ``scores`` is their mean.
