@@ -6,7 +6,7 @@ from ..errors import UsageError
 
 
 from ..vocabulary import BN_READINGS, LEVELS, PRETRAINED
-from .common import HelpFormatter, positive_int_arg
+from .common import HelpFormatter, positive_float_arg, positive_int_arg
 
 
 
@@ -97,13 +97,10 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _float_list(text: str) -> list[float]:
-    try:
-        values = [float(item) for item in text.split(",") if item.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
-    return values
+    values = [item for item in text.split(",") if item.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive numbers, got {text!r}")
+    return [positive_float_arg(item) for item in values]
 
 
 def run_probe(args: argparse.Namespace) -> int:

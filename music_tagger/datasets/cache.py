@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from .. import audio
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
+from ..util.checks import open_h5
 from ..util.files import atomic_path
 from ..util.workers import resolve_workers, worker_context, worker_init
 
@@ -456,19 +457,22 @@ def load_store(path: str | os.PathLike) -> Store:
             f"no feature store at {path}; create it with music-tagger prepare "
             "(an interrupted prepare leaves only a .partial folder: run it again)"
         )
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:  # random bytes, truncated, locked, missing parts: one line
         if f.attrs.get("format_version") != FORMAT_VERSION:
             raise DataError(f"{path} is not a music_tagger feature store (format {FORMAT_VERSION})")
-        return Store(
-            path=path,
-            split=str(f.attrs["split"]),
-            tags=json.loads(f.attrs["tags"]),
-            ids=[s.decode() for s in f["ids"][:]],
-            paths=[s.decode() for s in f["paths"][:]],
-            y=f["y"][:],
-            settings=json.loads(f.attrs["settings"]),
-            failures=json.loads(f.attrs["failures"]),
-        )
+        try:
+            return Store(
+                path=path,
+                split=str(f.attrs["split"]),
+                tags=json.loads(f.attrs["tags"]),
+                ids=[s.decode() for s in f["ids"][:]],
+                paths=[s.decode() for s in f["paths"][:]],
+                y=f["y"][:],
+                settings=json.loads(f.attrs["settings"]),
+                failures=json.loads(f.attrs["failures"]),
+            )
+        except (TypeError, ValueError, AttributeError) as err:  # ValueError: JSON too
+            raise DataError(f"{path} is not a readable feature store: {err}") from None
 
 
 def read_melgrams(path: str | os.PathLike, index: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
@@ -483,7 +487,7 @@ def read_melgrams(path: str | os.PathLike, index: Sequence[int] | np.ndarray | N
     >>> read_melgrams("features/valid.h5", [3, 1]).shape   # doctest: +SKIP
     (2, 96, 1366)
     """
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         data = f["melgrams"]
         if index is None:
             return data[:]

@@ -34,8 +34,9 @@ import h5py
 import numpy as np
 
 from . import cache
-from ..util.files import atomic_path
 from ..errors import DataError, ParameterError
+from ..util.checks import open_h5
+from ..util.files import atomic_path
 
 __all__ = [
     "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "make_dataset",
@@ -102,7 +103,7 @@ class MelgramFile:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path) as f:
             data = f["melgrams"]
             self.shape = tuple(int(s) for s in data.shape)
             self.layout = "contiguous" if data.chunks is None else "chunked"

@@ -14,7 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import MissingFileError, ParameterError
+from ..errors import DataError, MissingFileError, ParameterError
+from ..util.checks import load_array, read_json, readable_file
 from ..util.files import atomic_path, write_text
 
 
@@ -73,12 +74,19 @@ def read_features(prefix: str | os.PathLike) -> tuple[np.ndarray, list[str], dic
     npy = prefix.with_suffix(".npy")
     if not npy.is_file():
         raise MissingFileError(f"no features at {npy}; write them with music-tagger features")
-    x = np.load(npy)
-    meta = json.loads(prefix.with_suffix(".json").read_text())
-    with open(prefix.with_suffix(".csv"), newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        lines = list(reader)
-    rows = [line[1] for line in lines]
-    y = np.array([[int(v) for v in line[2:]] for line in lines], np.uint8) if meta["has_labels"] else None
+    x = load_array(npy, "feature matrix of music-tagger features")
+    meta = read_json(prefix.with_suffix(".json"), "feature description of music-tagger features")
+    index = readable_file(prefix.with_suffix(".csv"), "row index of music-tagger features")
+    try:
+        with open(index, newline="", encoding="utf-8") as f:
+            lines = list(csv.reader(f))[1:]
+        rows = [line[1] for line in lines]
+        y = np.array([[int(v) for v in line[2:]] for line in lines], np.uint8) if meta["has_labels"] else None
+    except (IndexError, KeyError, ValueError) as err:  # UnicodeDecodeError too
+        raise DataError(f"{prefix}: the features' .csv or .json is malformed ({type(err).__name__}: {err})") from None
+    if x.ndim != 2 or len(x) != len(rows) or (y is not None and len(y) != len(x)):
+        raise DataError(
+            f"{prefix}: {x.shape} features for {len(rows)} rows in its .csv; "
+            "write them again with music-tagger features"
+        )
     return x, rows, meta, y

@@ -32,7 +32,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..audio import KAISER_BEST_2016
-from ..errors import MissingFileError, ParameterError
+from ..errors import DataError, MissingFileError, ParameterError
+from ..util.checks import load_arrays, positive_float, read_json
 from ..util.files import atomic_path, write_text
 from ..training.evaluation import evaluate, write_results
 
@@ -134,9 +135,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         """
         x = check_array(X, dtype=np.float64)
         y = _check_labels(y, len(x))
-        cs = [float(c) for c in self.Cs]
-        if not cs or min(cs) <= 0:
-            raise ParameterError(f"Cs must be positive numbers, got {self.Cs!r}")
+        cs = _check_cs(self.Cs)
         self.n_features_in_ = x.shape[1]
         self.mean_ = x.mean(axis=0)
         self.scale_ = x.std(axis=0)
@@ -224,6 +223,14 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         return self.predict_proba(x)
 
 
+def _check_cs(Cs: Any) -> list[float]:
+    """``Cs`` as floats if it is a non-empty sequence of finite positive numbers, else ParameterError."""
+    values = list(Cs) if hasattr(Cs, "__iter__") and not isinstance(Cs, (str, bytes)) else []
+    if not values:
+        raise ParameterError(f"Cs must be a non-empty sequence of positive numbers, got {Cs!r}")
+    return [positive_float(c, "each of Cs") for c in values]
+
+
 def load_probe(folder: str | os.PathLike) -> LinearProbe:
     """Read a probe written by :meth:`LinearProbe.save`.
 
@@ -235,17 +242,20 @@ def load_probe(folder: str | os.PathLike) -> LinearProbe:
     folder = Path(folder)
     if not (folder / "probe.json").is_file():
         raise MissingFileError(f"no probe in {folder} (expected probe.json and probe.npz)")
-    info = json.loads((folder / "probe.json").read_text())
+    info = read_json(folder / "probe.json", "linear probe description (probe.json)")
     if info.get("format") != "music_tagger.linear_probe/1":
-        raise ParameterError(f"{folder / 'probe.json'} is not a music_tagger linear probe")
-    arrays = np.load(folder / "probe.npz")
-    model = LinearProbe(Cs=info["Cs"], max_iter=info["max_iter"], tags=info["tags"],
-                        feature_meta=info["feature_meta"])  # fmt: skip
-    model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
-    model.mean_, model.scale_ = arrays["mean"], arrays["scale"]
-    model.n_features_in_ = model.coef_.shape[1]
-    model.C_ = info["C"]
-    model.validation_ = {float(c): a for c, a in info["validation_roc_auc"].items()}
+        raise DataError(f"{folder / 'probe.json'} is not a music_tagger linear probe")
+    arrays = load_arrays(folder / "probe.npz", "linear probe", ["coef", "intercept", "mean", "scale"])
+    try:
+        model = LinearProbe(Cs=info["Cs"], max_iter=info["max_iter"], tags=info["tags"],
+                            feature_meta=info["feature_meta"])  # fmt: skip
+        model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+        model.mean_, model.scale_ = arrays["mean"], arrays["scale"]
+        model.n_features_in_ = model.coef_.shape[1]
+        model.C_ = info["C"]
+        model.validation_ = {float(c): a for c, a in info["validation_roc_auc"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise DataError(f"{folder} holds a damaged linear probe ({type(err).__name__}: {err}); fit it again") from None
     return model
 
 
@@ -275,6 +285,7 @@ def probe(
     """
     from .files import read_features
 
+    _check_cs(Cs)  # before reading anything
     data = {}
     for split in splits:
         x, _, meta, y = read_features(Path(features_dir) / split)

@@ -37,7 +37,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import MissingFileError, ParameterError
+from ..errors import DataError, ParameterError
+from ..util.checks import readable_file, writable_output
 from .thresholds import load_thresholds, save_thresholds
 
 __all__ = ["calibrate", "fit_thresholds", "load_thresholds", "save_thresholds"]
@@ -89,7 +90,8 @@ def fit_thresholds(y_true: Any, scores: Any, tags: Sequence[str]) -> dict[str, d
 
 
 def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: int, **tag_options: Any):
-    """(y, scores, label tags, model tags) of a store or a labelled CSV."""
+    """(y, scores, label tags, model tags) of a store or a labelled CSV; the labels are
+    checked before any audio is scored."""
     from .results import _default_tags
     from .tagger import get_model, iter_tag
 
@@ -100,6 +102,7 @@ def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: in
         store = load_store(source)
         if store.frames != 1366:
             raise ParameterError(f"{source} holds {store.frames} frames per clip; the tagger needs 1366")
+        _check_labels(source, store.n, store.tags, model_tags, None)
         keras_model = get_model(model)
         scores = np.concatenate([
             np.asarray(keras_model.predict_on_batch(read_melgrams(source, range(i, min(i + batch_size, store.n)))[..., None]))
@@ -110,7 +113,11 @@ def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: in
 
     data = read_csv(source)
     if split is not None:
+        splits = sorted(set(map(str, data.split)))
         data = data.subset(split)
+        if len(data) == 0:
+            raise DataError(f"{source} has no rows of split {split!r} (its splits: {', '.join(splits) or 'none'})")
+    _check_labels(source, len(data), data.tags, model_tags, split)
     rows = list(iter_tag(data.paths, model, top_n=1, batch_size=batch_size, **tag_options))
     bad = [r.error for r in rows if r.error is not None]
     if bad:
@@ -118,6 +125,16 @@ def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: in
     keep = [i for i, r in enumerate(rows) if r.error is None]
     scores = np.stack([rows[i].scores for i in keep]) if keep else np.zeros((0, len(model_tags)))
     return data.y[keep], scores, data.tags, model_tags
+
+
+def _check_labels(source: Path, n: int, label_tags: list[str], model_tags: list[str], split: str | None) -> None:
+    """DataError/ParameterError unless there are examples whose labels name tags of the model."""
+    if n == 0:
+        raise DataError(f"{source} holds no labelled examples" + (f" of split {split!r}" if split else ""))
+    if not any(t in label_tags for t in model_tags):
+        raise ParameterError(
+            f"none of the labels of {source} ({', '.join(label_tags[:5]) or 'none'}...) is a tag of the model"
+        )
 
 
 def calibrate(
@@ -164,9 +181,8 @@ def calibrate(
     >>> from music_tagger.tagging.calibration import calibrate
     >>> calibrate("features/valid.h5", "thresholds.json")    # doctest: +SKIP
     """
-    source = Path(source)
-    if not source.is_file():
-        raise MissingFileError(f"no labelled data at {source} (a feature store .h5 or a CSV)")
+    source = readable_file(source, "labelled data (a feature store .h5 or a CSV)")
+    writable_output(out, "thresholds file")  # before the scoring, not after it
     y, scores, label_tags, model_tags = _labelled_scores(source, model, split, batch_size, **tag_options)
     shared = [t for t in model_tags if t in label_tags]
     if not shared:

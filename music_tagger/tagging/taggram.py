@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import audio
-from ..errors import ParameterError
+from ..errors import DataError, ParameterError
 
 __all__ = ["DEFAULT_HOP", "Taggram", "plot_taggram", "taggram_starts"]
 
@@ -88,11 +88,29 @@ class Taggram:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], tags: Sequence[str]) -> "Taggram":
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            np.asarray(d["start"], float), np.asarray(d["end"], float),
-            np.asarray(d["scores"], np.float32).reshape(len(d["start"]), len(tags)), list(tags),
-        )  # fmt: skip
+        """Inverse of :meth:`to_dict`, checked: DataError names what does not fit.
+
+        ``scores`` must be ``len(start)`` rows of ``len(tags)`` finite numbers, and
+        ``start`` and ``end`` as long.
+        """
+        if not isinstance(d, dict) or not all(k in d for k in ("start", "end", "scores")):
+            raise DataError('a taggram is an object with "start", "end" and "scores"')
+        if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
+            raise DataError(f"a taggram's tags are a list of names, got {tags!r}"[:200])
+        try:
+            start, end = np.asarray(d["start"], float), np.asarray(d["end"], float)
+            scores = np.asarray(d["scores"], np.float32)
+        except (TypeError, ValueError) as err:  # strings, ragged rows, null
+            raise DataError(f"a taggram holds something other than numbers ({err})") from None
+        n = len(start) if start.ndim == 1 else -1
+        if n < 1 or end.shape != (n,) or scores.shape != (n, len(tags)):
+            raise DataError(
+                f"a taggram's shapes do not fit: start {start.shape}, end {end.shape}, scores "
+                f"{scores.shape} for {len(tags)} tags (expected (n,), (n,) and (n, {len(tags)}))"
+            )
+        if not (np.isfinite(start).all() and np.isfinite(end).all() and np.isfinite(scores).all()):
+            raise DataError("a taggram holds NaN or infinite values")
+        return cls(start, end, scores, list(tags))
 
 
 def plot_taggram(

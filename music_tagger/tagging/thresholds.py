@@ -22,8 +22,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..errors import DataError, ParameterError
+from ..util.checks import probability, read_json
 from ..util.files import write_text
-from ..errors import DataError, MissingFileError, ParameterError
 
 __all__ = ["load_thresholds", "save_thresholds"]
 
@@ -49,24 +50,27 @@ def load_thresholds(source: Any, tags: Sequence[str]) -> dict[str, float]:
     Raises
     ------
     MissingFileError, DataError, ParameterError
+        No file; not a thresholds file (not JSON, no "thresholds"); a tag the model
+        does not have, or a threshold that is not a number in [0, 1] (NaN, a
+        string, null, a list).
     """
+    where = "thresholds"
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise MissingFileError(f"no thresholds file at {path}; make one with music-tagger calibrate")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path} is not a JSON thresholds file ({err})") from err
-        source = data.get("thresholds") if isinstance(data, dict) else None
+        data = read_json(source, "thresholds file of music-tagger calibrate")
+        where = os.fspath(source)
+        source = data.get("thresholds")
         if not isinstance(source, dict):
-            raise DataError(f'{path} has no "thresholds" object; make it with music-tagger calibrate')
+            raise DataError(f'{where} has no "thresholds" object; make it with music-tagger calibrate')
     if not isinstance(source, Mapping):
         raise ParameterError(f"thresholds must be a path or a mapping, got {type(source).__name__}")
-    unknown = sorted(set(source) - set(tags))
+    unknown = sorted(map(str, set(source) - set(tags)))
     if unknown:
         raise ParameterError(f"thresholds for tags the model does not have: {', '.join(unknown)}")
     out = {t: float("inf") for t in tags}
     for t, v in source.items():
-        out[t] = float(v["threshold"] if isinstance(v, Mapping) else v)
+        if isinstance(v, Mapping):
+            if "threshold" not in v:
+                raise DataError(f'{where}: the entry of {t!r} has no "threshold"')
+            v = v["threshold"]
+        out[t] = probability(v, f"{where}: the threshold of {t!r}")
     return out

@@ -29,7 +29,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..datasets import cache
-from ..errors import OutputExistsError, ParameterError
+from ..errors import DataError, OutputExistsError, ParameterError
+from ..util.checks import read_json
 from ..util.files import atomic_path, write_text
 
 #: Config entries that may change when a run is resumed (the strategy and XLA only
@@ -97,7 +98,13 @@ def resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[st
             f"{out_dir} holds a run already; pass resume=True (--resume) to continue it, "
             "or choose another output folder"
         )
-    state = json.loads(path.read_text())
+    state = read_json(path, "run state (state.json)")
+    missing = [k for k in _initial_state(config) if k not in state]
+    if missing or not isinstance(state["config"], dict):
+        raise DataError(
+            f"{path} is not a run state of music_tagger (no {', '.join(missing) or 'config object'}); "
+            "start the run again in another folder"
+        )
     state["config"] = {**ACCELERATOR_DEFAULTS, **state["config"]}
     fixed = {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
     saved = {k: v for k, v in state["config"].items() if k not in RESUMABLE_CHANGES}

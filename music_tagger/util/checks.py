@@ -9,11 +9,13 @@ True
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, Iterator, Sequence
 
 from ..errors import DataError, MissingFileError, ParameterError
 
@@ -199,3 +201,162 @@ def _path(path: Any, what: str) -> Path:
     if isinstance(name, bytes) or not name:
         raise ParameterError(f"the {what} must be a non-empty path, got {path!r}")
     return Path(name)
+
+
+# --------------------------------------------------------------------------- files the package reads
+
+
+def read_json(path: Any, what: str, *, kind: type | None = dict) -> Any:
+    """The JSON value in the file ``path`` (a ``what``), or one line saying why not.
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file is, for the message ("thresholds file", "run state").
+    kind : type or None
+        The type the top-level value must have (default a JSON object); None
+        takes any.
+
+    Raises
+    ------
+    MissingFileError
+        No file there.
+    DataError
+        Not UTF-8 text, not JSON, or not a ``kind``.
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.json")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("[1, 2]")
+    >>> read_json(path, "thresholds file", kind=list)
+    [1, 2]
+    """
+    path = readable_file(path, what)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a {what}: it is not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path} is not a {what}: invalid JSON ({err})") from None
+    except OSError as err:
+        raise DataError(f"cannot read the {what} {path}: {err.strerror or err}") from None
+    if kind is not None and not isinstance(data, kind):
+        expected = {dict: "an object", list: "an array"}.get(kind, kind.__name__)
+        raise DataError(f"{path} is not a {what}: it holds a JSON {_json_type(data)}, expected {expected}")
+    return data
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def load_array(path: Any, what: str) -> Any:
+    """The array in the ``.npy`` file ``path``, read without pickle, or one line saying why not.
+
+    Raises
+    ------
+    MissingFileError, DataError
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.zeros(3))
+    >>> load_array(path, "feature matrix").shape
+    (3,)
+    """
+    import numpy as np
+
+    path = readable_file(path, what)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:  # garbage, truncated, pickled objects
+        raise DataError(f"{path} is not a {what}: {_numpy_reason(err)}") from None
+
+
+def load_arrays(path: Any, what: str, names: Sequence[str]) -> dict[str, Any]:
+    """The arrays ``names`` of the ``.npz`` file ``path``, read without pickle, or one line.
+
+    Raises
+    ------
+    MissingFileError, DataError
+        Not an ``.npz`` file, or one of ``names`` is missing.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.npz")
+    >>> np.savez(path, coef=np.ones(2))
+    >>> load_arrays(path, "probe", ["coef"])["coef"]
+    array([1., 1.])
+    """
+    import zipfile
+
+    import numpy as np
+
+    path = readable_file(path, what)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [n for n in names if n not in data.files]
+            if missing:
+                raise DataError(f"{path} is not a {what}: it has no {', '.join(missing)}")
+            return {n: data[n] for n in names}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path} is not a {what}: {_numpy_reason(err)}") from None
+
+
+def _numpy_reason(err: BaseException) -> str:
+    """Why numpy could not read a file, in a few words."""
+    if "pickled" in str(err):  # numpy's fallback for bytes that are not an array file
+        return "not a numpy array file (.npy/.npz), or one holding Python objects"
+    return _first_line(err)
+
+
+@contextlib.contextmanager
+def open_h5(path: Any, what: str = "feature store") -> Iterator[Any]:
+    """``h5py.File(path, "r")``, or one line saying why it cannot be read.
+
+    Raises
+    ------
+    MissingFileError
+        No file there.
+    DataError
+        Not HDF5 (random bytes), truncated, locked by a process writing it, or
+        malformed inside (a missing dataset or attribute, a read error).
+
+    Examples
+    --------
+    >>> with open_h5("features/valid.h5") as f:    # doctest: +SKIP
+    ...     f["y"].shape
+    (1529, 50)
+    """
+    import h5py
+
+    path = readable_file(path, what)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        text = str(err)
+        if "truncated" in text:
+            reason = "the file is truncated (an interrupted copy or write?)"
+        elif "unable to lock" in text:
+            reason = "another process has it open for writing; wait for it to finish"
+        elif "signature not found" in text:
+            reason = "not an HDF5 file"
+        else:
+            reason = _first_line(err)
+        raise DataError(f"cannot read the {what} {path}: {reason}") from None
+    try:
+        with f:
+            yield f
+    except (KeyError, OSError) as err:  # a dataset or attribute missing, a damaged block
+        raise DataError(f"{path} is not a readable {what}: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
