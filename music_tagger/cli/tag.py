@@ -6,7 +6,8 @@ import sys
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
-from ..util.checks import readable_file, writable_output
+
+
 from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED
 from .common import (
     WORKERS_HELP,
@@ -196,7 +197,6 @@ def run_tag(args: argparse.Namespace) -> int:
     else:
         writer = RecordWriter(out, fmt, passed=args.thresholds is not None)
     if args.plot is not None:
-        writable_output(args.plot, "folder of the taggram PNGs", folder=True)
         os.makedirs(args.plot, exist_ok=True)
     failed = 0
     results = _tag_results(args, paths) if paths else iter(())
@@ -277,31 +277,18 @@ def run_plot(args: argparse.Namespace) -> int:
     from ..tagging.records import format_for, read_records
     from ..tagging.taggram import Taggram, plot_taggram
 
-    readable_file(args.records, "records file")
-    writable_output(args.out, "folder of the PNGs", folder=True)
+    if not os.path.isfile(args.records):
+        raise MissingFileError(f"no records file at {args.records}")
     fmt = format_for(args.records, None)
-    try:
-        records = read_records(args.records, fmt)
-    except (UnicodeDecodeError, ValueError) as err:  # random bytes, a cut line...
-        message = str(err) if isinstance(err, MusicTaggerError) else f"{type(err).__name__}: {err}"
-        raise DataError(f"{args.records} is not a records file of music-tagger tag ({message})") from None
-    # a JSON list written on one line (json.dump) reads as one list: its items are the records
-    records = [item for r in records for item in (r if isinstance(r, list) else [r])]
     drawn = 0
     os.makedirs(args.out, exist_ok=True)
-    for number, record in enumerate(records, 1):
-        if not isinstance(record, dict) or not isinstance(record.get("path", ""), str):
-            raise DataError(f"{args.records}: record {number} is not a record of music-tagger tag")
+    for record in read_records(args.records, fmt):
         if not record.get("taggram"):
             continue
         t = record["taggram"]
-        try:
-            taggram = Taggram.from_dict(t, t.get("tags") if isinstance(t, dict) else None)
-        except DataError as err:
-            raise DataError(f"{args.records}: record {number} ({record.get('path')}): {err}") from None
-        name = os.path.basename(record.get("path") or f"record-{number}")
+        name = os.path.basename(record["path"])
         path = os.path.join(args.out, name + ".png")
-        plot_taggram(taggram, path, top_n=args.top, title=name)
+        plot_taggram(Taggram.from_dict(t), path, top_n=args.top, title=name)
         print(path)
         drawn += 1
     if drawn == 0:

@@ -317,7 +317,7 @@ def prepare_run(
             raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
         hop = DEFAULT_HOP if hop is None else positive_float(hop, "hop (seconds)")
         # a hop longer than any track (1e308 s) is its first crop alone
-        starts = partial(taggram_starts, hop=int(min(max(1.0, round(hop * audio.SR)), 2.0**62)))
+        starts = partial(taggram_starts, hop=max(1, round(min(hop * audio.SR, 2.0**62))))
         crops = 1
     elif hop is not None:
         raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")

@@ -87,14 +87,16 @@ class Taggram:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], tags: Sequence[str]) -> "Taggram":
+    def from_dict(cls, d: dict[str, Any], tags: Sequence[str] | None = None) -> "Taggram":
         """Inverse of :meth:`to_dict`, checked: DataError names what does not fit.
 
+        ``tags`` default to the dict's own ``"tags"`` (as records hold them).
         ``scores`` must be ``len(start)`` rows of ``len(tags)`` finite numbers, and
         ``start`` and ``end`` as long.
         """
         if not isinstance(d, dict) or not all(k in d for k in ("start", "end", "scores")):
             raise DataError('a taggram is an object with "start", "end" and "scores"')
+        tags = d.get("tags") if tags is None else tags
         if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
             raise DataError(f"a taggram's tags are a list of names, got {tags!r}"[:200])
         try:
