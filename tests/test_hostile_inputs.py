@@ -293,3 +293,23 @@ def test_plot_into_a_file_is_one_line(hostile, monkeypatch, capsys):
     Path("records.jsonl").write_text(json.dumps({"path": "x.wav", "tags": [], "error": None, "taggram": TAGGRAM}) + "\n")
     assert cli.main(["plot", "records.jsonl", "--out", "a.wav"]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_hop_shorter_than_a_frame_is_refused(tmp_path):
+    # a 1-sample hop is millions of identical crops on an ordinary track
+    with pytest.raises(ParameterError, match="one spectrogram frame"):
+        tag([tmp_path / "x.wav"], taggram=True, hop=1e-9)
+
+
+@pytest.mark.parametrize("name", ["labels.csv", "annotations_final.csv"])
+def test_a_binary_file_given_as_a_csv_is_one_line(hostile, tmp_path, name):
+    from music_tagger.datasets.dataset import read_csv
+    from music_tagger.datasets.mtt import read_mtt
+
+    if name == "labels.csv":
+        with pytest.raises(DataError, match="not UTF-8"):
+            read_csv(hostile / "random.bin")
+    else:
+        shutil.copy(hostile / "random.bin", tmp_path / name)
+        with pytest.raises(DataError, match="not UTF-8"):
+            read_mtt(tmp_path)

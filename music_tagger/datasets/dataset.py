@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 from collections import Counter
@@ -35,6 +36,7 @@ from typing import Iterable, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
 from ..errors import DataError, MissingFileError
+from ..util.checks import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -295,14 +297,13 @@ def read_csv(path: PathLike, tags: Sequence[str] | None = None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"{path} does not exist")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = {"path", "tags", "split"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataError(
-                f"{path} lacks the column(s) {sorted(missing)}; found {reader.fieldnames}"
-            )
-        records = list(reader)
+    reader = csv.DictReader(io.StringIO(read_text(path, "labelled CSV (path,tags,split)")))
+    missing = {"path", "tags", "split"} - set(reader.fieldnames or [])
+    if missing:
+        raise DataError(
+            f"{path} lacks the column(s) {sorted(missing)}; found {reader.fieldnames}"
+        )
+    records = list(reader)
     rows = [
         Row(
             id=(r.get("id") or r["path"] or "").strip(),

@@ -7,6 +7,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from numbers import Integral
@@ -16,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import DataError, MissingFileError
+from ..util.checks import read_text
 from .dataset import (
     MTT_FOLDER_SPLIT, SPLITS, Dataset, PathLike, Problem, Row, SplitSpec, assemble, read_list, split_files,
 )  # fmt: skip
@@ -29,8 +31,7 @@ def _read_mtt_annotations(
     path: Path,
 ) -> tuple[list[str], list[tuple[str, np.ndarray, str]], list[Problem]]:
     """Tag columns, ``(clip_id, multi-hot, mp3_path)`` rows and malformed lines."""
-    with open(path, newline="", encoding="utf-8") as f:
-        lines = list(csv.reader(f, delimiter="\t"))
+    lines = list(csv.reader(io.StringIO(read_text(path, "MagnaTagATune annotation file")), delimiter="\t"))
     if not lines or len(lines[0]) < 3 or lines[0][0] != "clip_id" or lines[0][-1] != "mp3_path":
         raise DataError(
             f"{path} is not a MagnaTagATune annotation file: the tab-separated header "

@@ -316,6 +316,10 @@ def prepare_run(
         if crops is not None or faithful:
             raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
         hop = DEFAULT_HOP if hop is None else positive_float(hop, "hop")
+        if hop < audio.HOP_LENGTH / audio.SR:  # finer hops repeat the same crops, by the million
+            raise ParameterError(
+                f"hop must be at least one spectrogram frame ({audio.HOP_LENGTH / audio.SR:.4f} s), got {hop!r}"
+            )
         # a hop longer than any track (1e308 s) is its first crop alone
         starts = partial(taggram_starts, hop=max(1, round(min(hop * audio.SR, 2.0**62))))
         crops = 1

@@ -234,19 +234,42 @@ def read_json(path: Any, what: str, *, kind: type | None = dict) -> Any:
     >>> read_json(path, "thresholds file", kind=list)
     [1, 2]
     """
-    path = readable_file(path, what)
+    text = read_text(path, what)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not a {what}: it is not UTF-8 text") from None
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{path} is not a {what}: invalid JSON ({err})") from None
-    except OSError as err:
-        raise DataError(f"cannot read the {what} {path}: {err.strerror or err}") from None
     if kind is not None and not isinstance(data, kind):
         expected = {dict: "an object", list: "an array"}.get(kind, kind.__name__)
         raise DataError(f"{path} is not a {what}: it holds a JSON {_json_type(data)}, expected {expected}")
     return data
+
+
+def read_text(path: Any, what: str) -> str:
+    """The UTF-8 text of the file ``path`` (a ``what``), line ends as they are, or one line saying why not.
+
+    Raises
+    ------
+    MissingFileError
+        No file there.
+    DataError
+        Not UTF-8 text (random bytes, a binary file), or unreadable.
+
+    Examples
+    --------
+    >>> read_text("no/such.csv", "labelled CSV")
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.MissingFileError: no labelled CSV at no/such.csv
+    """
+    path = readable_file(path, what)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a {what}: it is not UTF-8 text") from None
+    except OSError as err:
+        raise DataError(f"cannot read the {what} {path}: {err.strerror or err}") from None
 
 
 def _json_type(value: Any) -> str:
