@@ -17,35 +17,28 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def positive_int_arg(text: str) -> int:
+def _number_arg(text: str, kind: type, ok, expected: str):
+    """``kind(text)`` if it converts and passes ``ok``, else argparse's error naming ``expected``."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int_arg(text: str) -> int:
+    return _number_arg(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def non_negative_int_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+    return _number_arg(text, int, lambda v: v >= 0, "a non-negative integer")
 
 
 def positive_float_arg(text: str) -> float:
     """A finite number > 0 (not inf, nan or 0)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
-    return value
+    return _number_arg(text, float, lambda v: math.isfinite(v) and v > 0, "a finite positive number")
 
 
 #: The help of every --workers option: one meaning everywhere.

@@ -22,12 +22,7 @@ from ..errors import DataError, MissingFileError, ParameterError
 
 def positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
     """``value`` as an int if it is a positive integer (not a bool), else ParameterError."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ParameterError(f"{name} must be a positive integer{extra}, got {value!r}")
-    return int(value)
+    return _int_at_least(value, name, 1, "a positive integer", allow_none)
 
 
 def one_of(value: Any, name: str, choices: Sequence[Any], *, allow_none: bool = False) -> Any:
@@ -52,11 +47,15 @@ def non_negative_int(value: Any, name: str, *, allow_none: bool = False) -> int 
     >>> non_negative_int(0, "workers")
     0
     """
+    return _int_at_least(value, name, 0, "a non-negative integer", allow_none)
+
+
+def _int_at_least(value: Any, name: str, low: int, expected: str, allow_none: bool) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         extra = " or None" if allow_none else ""
-        raise ParameterError(f"{name} must be a non-negative integer{extra}, got {value!r}")
+        raise ParameterError(f"{name} must be {expected}{extra}, got {value!r}")
     return int(value)
 
 
@@ -257,10 +256,14 @@ def read_text(path: Any, what: str) -> str:
 
     Examples
     --------
-    >>> read_text("no/such.csv", "labelled CSV")
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.csv")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"path,tags\\r\\n\\xff")
+    >>> read_text(path, "labelled CSV")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    music_tagger.errors.MissingFileError: no labelled CSV at no/such.csv
+    music_tagger.errors.DataError: ... is not a labelled CSV: it is not UTF-8 text
     """
     path = readable_file(path, what)
     try:

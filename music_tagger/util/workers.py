@@ -117,27 +117,17 @@ def _main_left_out(name: str) -> Iterator[None]:
             spawn.get_preparation_data = original
 
 
-class _SpawnProcess(mp_context.SpawnProcess):
-    @staticmethod
-    def _Popen(process_obj):
-        with _main_left_out(process_obj.name):
-            return mp_context.SpawnProcess._Popen(process_obj)
+def _detached(context_class: type) -> type:
+    """A subclass of a multiprocessing context whose processes do not import ``__main__``."""
+    base = context_class.Process
 
-
-class _SpawnContext(mp_context.SpawnContext):
-    Process = _SpawnProcess
-
-
-if hasattr(mp_context, "ForkServerProcess"):  # not on Windows
-
-    class _ForkServerProcess(mp_context.ForkServerProcess):
+    class Process(base):
         @staticmethod
         def _Popen(process_obj):
             with _main_left_out(process_obj.name):
-                return mp_context.ForkServerProcess._Popen(process_obj)
+                return base._Popen(process_obj)
 
-    class _ForkServerContext(mp_context.ForkServerContext):
-        Process = _ForkServerProcess
+    return type(f"Detached{context_class.__name__}", (context_class,), {"Process": Process})
 
 
 def worker_context(preload: Sequence[str] = (), *, inherit: bool = True):
@@ -165,9 +155,9 @@ def worker_context(preload: Sequence[str] = (), *, inherit: bool = True):
         for module in preload if inherit else ():
             importlib.import_module(module)
         return multiprocessing.get_context("fork")
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return _SpawnContext()
-    context = _ForkServerContext()
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return _detached(mp_context.SpawnContext)()
+    context = _detached(mp_context.ForkServerContext)()
     context.set_forkserver_preload(list(preload))
     return context
 
