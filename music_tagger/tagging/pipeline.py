@@ -199,7 +199,10 @@ def _stop(procs: list, tasks, results) -> None:
         if proc.is_alive():
             proc.terminate()
     for proc in procs:
-        proc.join()
+        proc.join(timeout=10)
+        if proc.exitcode is None:  # stuck where SIGTERM cannot end it
+            proc.kill()
+            proc.join()
     tasks.cancel_join_thread()
     tasks.close()
     results.close()

@@ -166,7 +166,7 @@ def worker_context(preload: Sequence[str] = (), *, inherit: bool = True):
 
 
 def worker_init() -> None:
-    """Set up a worker process: die with the parent, leave Ctrl-C to the parent.
+    """Set up a worker process: die with the parent, leave Ctrl-C to the parent, die on SIGTERM.
 
     Call it first in every worker (a pool's ``initializer``). On Linux the kernel
     kills the worker when the process that forked it dies
@@ -182,6 +182,10 @@ def worker_init() -> None:
     [1]
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM ends a worker at once; a handler the parent had when it forked (the
+    # CLI's exit_on_sigterm) would unwind into multiprocessing's exit, which waits
+    # to flush results nobody reads any more
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         _kill_on_parent_death()
     parent = multiprocessing.parent_process()
