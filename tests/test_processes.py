@@ -85,6 +85,19 @@ def test_killing_tag_leaves_no_worker_alive(reference_data, tmp_path, sig):
     _assert_nothing_left(proc.pid)
 
 
+def test_a_reader_that_goes_away_ends_the_run_and_its_workers(reference_data, tmp_path):
+    # tag | head: the run gets a broken pipe, stops its workers (SIGTERM) and exits 141
+    folder = str(reference_data)
+    line = (f"{sys.executable} -m music_tagger tag {folder} {folder} {folder} --workers 2 --crops 1 "
+            "--format jsonl 2>/dev/null | head -c 100 >/dev/null; echo ${PIPESTATUS[0]}")  # fmt: skip
+    proc = subprocess.Popen(
+        ["bash", "-c", line], env=_env(), stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    status = proc.communicate(timeout=300)[0].strip()
+    assert status == "141"
+    _assert_nothing_left(proc.pid)
+
+
 def test_killing_a_script_whose_workers_come_from_the_forkserver_leaves_none(reference_data, tmp_path):
     # TensorFlow first: the workers come from a forkserver, not from the script
     script = tmp_path / "script.py"

@@ -117,17 +117,31 @@ def _main_left_out(name: str) -> Iterator[None]:
             spawn.get_preparation_data = original
 
 
-def _detached(context_class: type) -> type:
-    """A subclass of a multiprocessing context whose processes do not import ``__main__``."""
-    base = context_class.Process
+class _MainLeftOut:
+    """Mixin of a Process class whose start leaves the main module out (see
+    :func:`_main_left_out`); the classes are module-level so that they pickle."""
 
-    class Process(base):
-        @staticmethod
-        def _Popen(process_obj):
-            with _main_left_out(process_obj.name):
-                return base._Popen(process_obj)
+    @classmethod
+    def _Popen(cls, process_obj):
+        with _main_left_out(process_obj.name):
+            return super()._Popen(process_obj)
 
-    return type(f"Detached{context_class.__name__}", (context_class,), {"Process": Process})
+
+class _SpawnProcess(_MainLeftOut, mp_context.SpawnProcess):
+    pass
+
+
+class _SpawnContext(mp_context.SpawnContext):
+    Process = _SpawnProcess
+
+
+if hasattr(mp_context, "ForkServerProcess"):  # not on Windows
+
+    class _ForkServerProcess(_MainLeftOut, mp_context.ForkServerProcess):
+        pass
+
+    class _ForkServerContext(mp_context.ForkServerContext):
+        Process = _ForkServerProcess
 
 
 def worker_context(preload: Sequence[str] = (), *, inherit: bool = True):
@@ -156,8 +170,8 @@ def worker_context(preload: Sequence[str] = (), *, inherit: bool = True):
             importlib.import_module(module)
         return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
-        return _detached(mp_context.SpawnContext)()
-    context = _detached(mp_context.ForkServerContext)()
+        return _SpawnContext()
+    context = _ForkServerContext()
     context.set_forkserver_preload(list(preload))
     return context
 
