@@ -19,7 +19,26 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
+
+from ..errors import OutputExistsError
+
+#: The prefix of the temporary names :func:`atomic_path` writes under.
+TMP_PREFIX = "tmp-"
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is named as the unfinished write of :func:`atomic_path`.
+
+    Folders scanned for outputs (``*.h5`` stores, say) leave these out: a run
+    killed while writing leaves one behind, cut short.
+
+    Examples
+    --------
+    >>> is_temporary("features/tmp-train.h5"), is_temporary("features/train.h5")
+    (True, False)
+    """
+    return Path(path).name.startswith(TMP_PREFIX)
 
 
 def _remove(path: Path) -> None:
@@ -49,7 +68,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         The temporary path to write.
     """
     path = Path(path)
-    tmp = path.with_name("tmp-" + path.name)
+    tmp = path.with_name(TMP_PREFIX + path.name)
     _remove(tmp)
     try:
         yield tmp
@@ -63,3 +82,26 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike], *, overwrite: bool = False) -> None:
+    """Raise :class:`~music_tagger.errors.OutputExistsError` for the first of ``paths``
+    that exists, unless ``overwrite``: outputs of an earlier run are not replaced silently.
+
+    Call it before the work that makes the outputs, so that a run stops at once.
+
+    Examples
+    --------
+    >>> refuse_existing(["surely/not/here.npy"])
+    >>> refuse_existing(["."])
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.OutputExistsError: . exists: pass --overwrite (overwrite=True) to replace it, or choose another output
+    """
+    if overwrite:
+        return
+    for path in paths:
+        if os.path.lexists(path):
+            raise OutputExistsError(
+                f"{os.fspath(path)} exists: pass --overwrite (overwrite=True) to replace it, or choose another output"
+            )
