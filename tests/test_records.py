@@ -160,6 +160,19 @@ def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path):
         open_output(tmp_path / "file" / "out.jsonl", "jsonl")
 
 
+def test_a_pipe_or_device_is_written_without_lock_or_resume(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)  # as gzip in >(...)
+    with open_output(fifo, "json") as out:
+        out.write(RECORDS[0])
+    assert json.loads(reader.communicate(timeout=30)[0]) == RECORDS[:1]
+    with open_output(os.devnull, "jsonl") as out:
+        out.write(RECORDS[0])
+    with pytest.raises(ParameterError, match="not a regular file"):
+        open_output(os.devnull, "jsonl", resume=True)
+
+
 def test_one_writer_per_output(tmp_path, monkeypatch):
     path = tmp_path / "out.jsonl"
     with open_output(path, "jsonl"):

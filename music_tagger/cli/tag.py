@@ -189,7 +189,6 @@ def run_tag(args: argparse.Namespace) -> int:
     else:
         writer = RecordWriter(out, fmt, passed=args.thresholds is not None)
     failed = 0
-    finished = False
     try:
         results = _tag_results(args, paths) if paths else iter(())
         try:
@@ -209,13 +208,12 @@ def run_tag(args: argparse.Namespace) -> int:
                     if fmt not in ("jsonl", "json"):
                         record.pop("taggram", None)
                     writer.write(record)
-            finished = True
         finally:
             if hasattr(results, "close"):  # stop the workers of an unfinished run
                 results.close()
     finally:
         if output is not None:
-            output.close(finish=finished)
+            output.close()
     if output is None:
         writer.close()
     return 0 if failed == 0 else 1

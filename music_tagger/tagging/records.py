@@ -178,7 +178,7 @@ class RecordFile:
         Records kept, and failed records dropped to be tagged again.
     """
 
-    def __init__(self, path: str, stream: IO[str], writer: RecordWriter, lock: OutputLock,
+    def __init__(self, path: str, stream: IO[str], writer: RecordWriter, lock: OutputLock | None,
                  done: set[str], kept: int, retried: int):  # fmt: skip
         self.path, self.stream, self.writer, self.lock = path, stream, writer, lock
         self.done, self.kept, self.retried = done, kept, retried
@@ -187,24 +187,28 @@ class RecordFile:
         """Write one record, its path made absolute (so that any run can resume it)."""
         self.writer.write(dict(record, path=os.path.abspath(record["path"])))
 
-    def close(self, *, finish: bool = True) -> None:
-        """Close the file (``finish``: write the JSON array's ``]``) and drop the lock."""
+    def close(self) -> None:
+        """Finish the output (a JSON array's ``]``, also after an error), close it, drop the lock."""
         try:
-            if finish and not self.stream.closed:
+            if not self.stream.closed:
                 self.writer.close()
+        except OSError:  # a full disk, a closed pipe: the records written stay resumable
+            pass
         finally:
             self.stream.close()
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
 
     def __enter__(self) -> "RecordFile":
         return self
 
-    def __exit__(self, kind, value, tb) -> None:
-        self.close(finish=kind is None)
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
-def _check_output_path(path: str) -> str:
-    """The file to write for the output ``path`` (symlinks followed), or a one-line error."""
+def _check_output_path(path: str) -> str | None:
+    """The file to write for the output ``path`` (symlinks followed), None for a pipe or
+    a device (``/dev/null``), or a one-line error."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         if os.path.exists(folder):
@@ -212,10 +216,10 @@ def _check_output_path(path: str) -> str:
         raise MissingFileError(f"cannot write {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise ParameterError(f"{path} is a folder: the output is a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        return None
     target = os.path.realpath(path)
     if os.path.exists(target):
-        if not os.path.isfile(target):
-            raise ParameterError(f"{path} is not a regular file")
         if not os.access(target, os.W_OK) or not os.stat(target).st_mode & 0o222:
             raise ParameterError(f"{path} is read-only: make it writable to continue it, or write another file")
     elif not os.access(os.path.dirname(target), os.W_OK | os.X_OK):
@@ -324,6 +328,12 @@ def open_output(
     if fmt == "table" and resume:
         raise ParameterError("a table cannot be resumed: write --format jsonl, json or csv")
     target = _check_output_path(path)
+    passed = thresholds is not None
+    if target is None:  # a pipe or a device: nothing to lock or resume
+        if resume:
+            raise ParameterError(f"{path} is not a regular file: it cannot be resumed")
+        stream = open(path, "w", encoding="utf-8", newline="")
+        return RecordFile(path, stream, RecordWriter(stream, fmt, passed=passed), None, set(), 0, 0)
     lock = OutputLock(target).acquire()
     try:
         size = os.path.getsize(target) if os.path.exists(target) else 0
@@ -331,7 +341,6 @@ def open_output(
             raise OutputExistsError(f"{path} exists: pass --resume to continue it, or remove it")
         scan = scan_records(target, fmt, n_tags) if size > 0 else RecordScan()
         _check_resume(path, fmt, scan, n_tags, thresholds, taggram)
-        passed = thresholds is not None
         keep = [r for r in scan.records if r["error"] is None]
         rewrite = len(keep) < len(scan.records)
         if rewrite:  # failed files are tagged again: their records go
