@@ -290,7 +290,11 @@ def run_plot(args: argparse.Namespace) -> int:
     records = [r for r in read_records(args.records) if r.get("taggram")]
     if not records:
         raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
+    drawn = set()
     for record, png in zip(records, plot_names([r["path"] for r in records], args.out)):
+        if png in drawn:  # the same file tagged twice
+            continue
+        drawn.add(png)
         t = record["taggram"]
         os.makedirs(os.path.dirname(png), exist_ok=True)
         name = os.path.basename(record["path"])

@@ -47,7 +47,7 @@ def run_features(args: argparse.Namespace) -> int:
     from ..datasets.store import store_files
     from ..embeddings.extract import features, file_features
     from ..embeddings.files import feature_files, write_features
-    from ..util.files import refuse_existing
+    from ..util.files import check_outputs
 
     options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
                    batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
@@ -64,14 +64,14 @@ def run_features(args: argparse.Namespace) -> int:
         shared = [prefix for prefix in prefixes if prefixes.count(prefix) > 1]
         if shared:
             raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
-        refuse_existing([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
+        check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
         for path, info, prefix in zip(stores, infos, prefixes):
             x = features(str(path), **options)
             store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
             for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True):
                 print(written)
         return 0
-    refuse_existing(feature_files(args.out), overwrite=args.overwrite)
+    check_outputs(feature_files(args.out), overwrite=args.overwrite)
     x, paths, failed = file_features(args.inputs, crops=args.crops, resampler=args.resampler, **options)
     for _, message in failed:  # reported, and the other files kept (as tag does)
         print_error(message)

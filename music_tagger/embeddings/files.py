@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import MissingFileError, ParameterError
-from ..util.files import atomic_path, refuse_existing, write_text
+from ..util.files import atomic_path, check_outputs, write_text
 
 
 def write_features(
@@ -45,7 +45,7 @@ def write_features(
     >>> write_features("feats/test", x, ids, {"arch": "crnn"})     # doctest: +SKIP
     """
     paths = feature_files(prefix)
-    refuse_existing(paths, overwrite=overwrite)
+    check_outputs(paths, overwrite=overwrite)
     Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(x, np.float32)
     if len(rows) != len(x) or (y is not None and len(y) != len(x)):

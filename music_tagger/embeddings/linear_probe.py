@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..audio import KAISER_BEST_2016
 from ..errors import MissingFileError, ParameterError
-from ..util.files import atomic_path, refuse_existing, write_text
+from ..util.files import atomic_path, check_outputs, write_text
 from ..training.evaluation import evaluate, write_results
 
 __all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
@@ -301,7 +301,9 @@ def probe(
     """
     from .files import read_features
 
-    refuse_existing(probe_files(out_dir, splits[2]), overwrite=overwrite)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ParameterError(f"{os.fspath(out_dir)} is a file: the probe is saved in a folder")
+    check_outputs(probe_files(out_dir, splits[2]), overwrite=overwrite)
     data = {}
     for split in splits:
         x, _, meta, y = read_features(Path(features_dir) / split)

@@ -25,12 +25,31 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from ..errors import DataError, ParameterError
+from ..util.checks import one_of
+from ..vocabulary import OUTPUT_FORMATS
 
-__all__ = ["CSV_COLUMNS", "RecordScan", "csv_columns", "csv_text", "read_records", "scan_records"]
+__all__ = ["CSV_COLUMNS", "RESUMABLE", "RecordScan", "csv_columns", "csv_text", "format_for", "read_records", "scan_records"]
 
 #: The CSV columns (``passed`` follows with thresholds).
 CSV_COLUMNS = ("path", "rank", "tag", "score", "error")
-_SUFFIXES = ("jsonl", "json", "csv")
+#: The formats that can be read back (and resumed): all but ``table``.
+RESUMABLE = ("jsonl", "json", "csv")
+
+
+def format_for(path: str | os.PathLike | None, fmt: str | None) -> str:
+    """The format to use: ``fmt`` if given, else from the file's suffix, else jsonl/table.
+
+    Examples
+    --------
+    >>> format_for("out.csv", None), format_for(None, None), format_for("x.txt", "json")
+    ('csv', 'table', 'json')
+    """
+    if fmt is not None:
+        return one_of(fmt, "format", OUTPUT_FORMATS)
+    if path is None:
+        return "table"
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    return suffix if suffix in RESUMABLE else "jsonl"
 
 
 def csv_columns(passed: bool) -> list[str]:
@@ -250,7 +269,7 @@ def _scan_csv(data: bytes, name: str) -> RecordScan:
     return scan
 
 
-_SCANNERS = {"jsonl": _scan_jsonl, "json": _scan_json, "csv": _scan_csv}
+_SCANNERS = dict(zip(RESUMABLE, (_scan_jsonl, _scan_json, _scan_csv)))
 
 
 def scan_records(path: str | os.PathLike, fmt: str, n_tags: int | None = None) -> RecordScan:
@@ -269,8 +288,8 @@ def scan_records(path: str | os.PathLike, fmt: str, n_tags: int | None = None) -
     >>> scan_records("tags.csv", "csv", n_tags=10).end     # doctest: +SKIP
     5821
     """
-    if fmt not in _SCANNERS:
-        raise ParameterError(f"records are read back from jsonl, json or csv, not {fmt!r}")
+    if fmt not in RESUMABLE:
+        raise ParameterError(f"a {fmt} cannot be read back: records are read from {', '.join(RESUMABLE)}")
     path = os.fspath(path)
     with open(path, "rb") as f:
         data = f.read()
@@ -307,7 +326,4 @@ def read_records(path: str | os.PathLike, fmt: str | None = None) -> list[dict[s
     >>> read_records("tags.jsonl")[0]["path"]       # doctest: +SKIP
     '/music/a.mp3'
     """
-    if fmt is None:
-        suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-        fmt = suffix if suffix in _SUFFIXES else "jsonl"
-    return scan_records(path, fmt).records
+    return scan_records(path, format_for(path, fmt)).records

@@ -51,32 +51,16 @@ import shutil
 from typing import IO, Any, Mapping
 
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
+from ..util.checks import one_of
 from ..util.files import atomic_path
 from ..util.locks import OutputLock
-from .readback import RecordScan, csv_columns, csv_text, read_records, scan_records
+from ..vocabulary import OUTPUT_FORMATS
+from .readback import RecordScan, csv_columns, csv_text, format_for, read_records, scan_records
 
 __all__ = ["FORMATS", "RecordFile", "RecordWriter", "file_identity", "format_for", "open_output", "read_records"]
 
 #: Output formats; all but ``table`` can be resumed.
-FORMATS = ("jsonl", "json", "csv", "table")
-
-
-def format_for(path: str | os.PathLike | None, fmt: str | None) -> str:
-    """The format to use: ``fmt`` if given, else from the file's suffix, else jsonl/table.
-
-    Examples
-    --------
-    >>> format_for("out.csv", None), format_for(None, None), format_for("x.txt", "json")
-    ('csv', 'table', 'json')
-    """
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise ParameterError(f"format must be one of {FORMATS}, got {fmt!r}")
-        return fmt
-    if path is None:
-        return "table"
-    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-    return suffix if suffix in ("jsonl", "json", "csv") else "jsonl"
+FORMATS = OUTPUT_FORMATS
 
 
 def file_identity(path: str | os.PathLike) -> str:
@@ -107,8 +91,7 @@ class RecordWriter:
     """
 
     def __init__(self, stream: IO[str], fmt: str, *, passed: bool = False, header: bool = True, first: bool = True):
-        if fmt not in FORMATS:
-            raise ParameterError(f"format must be one of {FORMATS}, got {fmt!r}")
+        one_of(fmt, "format", FORMATS)
         self.stream, self.fmt, self.passed = stream, fmt, passed
         self._first = first
         if header and fmt == "csv":
@@ -323,8 +306,7 @@ def open_output(
     ...         out.write(result.to_dict())
     """
     path = os.fspath(path)
-    if fmt not in FORMATS:
-        raise ParameterError(f"format must be one of {FORMATS}, got {fmt!r}")
+    one_of(fmt, "format", FORMATS)
     if fmt == "table" and resume:
         raise ParameterError("a table cannot be resumed: write --format jsonl, json or csv")
     target = _check_output_path(path)

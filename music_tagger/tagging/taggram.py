@@ -165,19 +165,25 @@ def plot_taggram(
 
 
 def check_plot_folder(folder: str | os.PathLike) -> None:
-    """Refuse a folder of taggrams that is an existing file (before any work).
+    """Make the folder of taggrams, before any work; an existing file there is an error.
 
     Raises
     ------
     OutputExistsError
         ``folder`` exists and is not a folder.
+    ParameterError
+        It cannot be made (no permission, a file in its path).
 
     Examples
     --------
-    >>> check_plot_folder("taggrams")       # a folder, or a name still free
+    >>> check_plot_folder("taggrams")       # doctest: +SKIP
     """
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise OutputExistsError(f"{os.fspath(folder)} is a file: the taggrams need a folder")
+    try:  # through a symlink to a folder not made yet, too
+        os.makedirs(os.path.realpath(folder), exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"cannot make the folder {os.fspath(folder)} for the taggrams ({err.strerror})") from None
 
 
 def plot_names(paths: Sequence[str | os.PathLike], folder: str | os.PathLike) -> list[str]:

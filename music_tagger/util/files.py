@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..errors import OutputExistsError
+from ..errors import OutputExistsError, ParameterError
 
 #: The prefix of the temporary names :func:`atomic_path` writes under.
 TMP_PREFIX = "tmp-"
@@ -84,24 +84,31 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def refuse_existing(paths: Iterable[str | os.PathLike], *, overwrite: bool = False) -> None:
-    """Raise :class:`~music_tagger.errors.OutputExistsError` for the first of ``paths``
-    that exists, unless ``overwrite``: outputs of an earlier run are not replaced silently.
+def check_outputs(paths: Iterable[str | os.PathLike], *, overwrite: bool = False) -> None:
+    """Check, before the work that makes them, that files can be written at ``paths``.
 
-    Call it before the work that makes the outputs, so that a run stops at once.
+    An output of an earlier run is not replaced silently: one that exists raises
+    :class:`~music_tagger.errors.OutputExistsError` unless ``overwrite``. A path
+    below a file, or in a folder that cannot be written, raises
+    :class:`~music_tagger.errors.ParameterError` (missing folders are made later).
 
     Examples
     --------
-    >>> refuse_existing(["surely/not/here.npy"])
-    >>> refuse_existing(["."])
+    >>> check_outputs(["surely/not/here.npy"])
+    >>> check_outputs(["."])
     Traceback (most recent call last):
     ...
     music_tagger.errors.OutputExistsError: . exists: pass --overwrite (overwrite=True) to replace it, or choose another output
     """
-    if overwrite:
-        return
-    for path in paths:
-        if os.path.lexists(path):
+    for path in map(Path, paths):
+        if os.path.lexists(path) and not overwrite:
             raise OutputExistsError(
-                f"{os.fspath(path)} exists: pass --overwrite (overwrite=True) to replace it, or choose another output"
+                f"{path} exists: pass --overwrite (overwrite=True) to replace it, or choose another output"
             )
+        folder = path.absolute().parent
+        while not folder.exists():  # the first folder that is there must be one we can write
+            folder = folder.parent
+        if not folder.is_dir():
+            raise ParameterError(f"cannot write {path}: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ParameterError(f"cannot write {path}: the folder {folder} is not writable")
