@@ -157,3 +157,16 @@ def test_same_file_names_in_two_folders_give_two_taggrams(crnn, albums, tmp_path
     for argv in (["tag", albums, "--plot", tmp_path / "file.png"], ["plot", out, "--out", tmp_path / "file.png"]):
         code, _, err = run(capsys, *argv)
         assert code == 1 and "is a file" in _one_error_line(err)
+
+
+@pytest.mark.parametrize("case", ["missing folder", "folder with --resume", "read-only file", "file as folder"])
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work(albums, tmp_path, capsys, case):
+    target = {"missing folder": tmp_path / "no" / "such" / "tags.jsonl", "folder with --resume": tmp_path,
+              "read-only file": tmp_path / "ro.jsonl", "file as folder": tmp_path / "ro.jsonl" / "tags.jsonl"}[case]
+    (tmp_path / "ro.jsonl").write_text("")
+    (tmp_path / "ro.jsonl").chmod(0o444)
+    code, out, err = run(capsys, "tag", albums, "-o", target, "--resume", *OPTIONS)
+    assert code == 1 and out == ""
+    line = _one_error_line(err)
+    assert str(target) in line or str(target.parent) in line
+    assert "resuming" not in err  # stopped before reading any audio
