@@ -1,3 +1,3 @@
 """Helpers shared by every subpackage: input validators and checked readers (:mod:`.checks`),
-atomic file writes (:mod:`.files`), lazy public names (:mod:`.lazy`) and worker processes
-(:mod:`.workers`)."""
+atomic file writes and output checks (:mod:`.files`), a lock per output (:mod:`.locks`), lazy
+public names (:mod:`.lazy`) and worker processes (:mod:`.workers`)."""
