@@ -14,9 +14,10 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
         "features",
         help="pretrained features of audio files or feature stores, as .npy with a row index",
         description=(
-            "Compute the features of the MSD-pretrained CRNN or CNN (Choi et al. 2017): "
-            "multi-level (each conv block averaged over time and frequency, plus the "
-            "CRNN's last GRU state) or the last layer only. INPUT is a folder of stores of "
+            "Compute the features of the MSD-pretrained CRNN, CNN or compact convnet (Choi et "
+            "al. 2017): multi-level (each conv block averaged over time and frequency, plus the "
+            "CRNN's last GRU state; the compact convnet's 160-d feature), the last layer only, or "
+            "one block (pool1, ...). The compact convnet reads audio files. INPUT is a folder of stores of "
             "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
             "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
         ),
@@ -24,9 +25,9 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
     p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
-    p.add_argument("--arch", choices=("crnn", "cnn"), default="crnn", help="which pretrained network")
-    p.add_argument("--level", choices=("multi", "top"), default="multi",
-                   help="every conv block's average (+ last GRU state) or the last layer only")  # fmt: skip
+    p.add_argument("--arch", choices=("crnn", "cnn", "compact"), default="crnn", help="which pretrained network")
+    p.add_argument("--level", choices=("multi", "top", *(f"pool{i}" for i in range(1, 6))), default="multi",
+                   help="every conv block's average (+ last GRU state), the last layer only, or one block")  # fmt: skip
     p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default=None,
                    help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
     p.add_argument("--crops", type=positive_int_arg, default=1, metavar="N",

@@ -3,21 +3,26 @@
 Choi et al. (2017, "Transfer learning for music classification and regression
 tasks") fed a classifier the global average of every conv layer's output maps,
 concatenated (a "multi-level" feature), rather than the last layer alone. This
-module gives both readings for both MSD-pretrained networks:
+module gives both readings for the three MSD-pretrained networks, the CRNN, the CNN
+and that paper's own compact convnet (:func:`music_tagger.models.builders.CompactCNN`,
+raw 12 kHz audio in):
 
 ==========  =======================================================  =========
 ``level``   what a clip becomes                                      dims
 ==========  =======================================================  =========
 ``"top"``   the ``include_top=False`` output: CRNN last GRU state,   32 / 256
-            CNN flattened last conv block
+            CNN flattened last conv block, compact block 5's mean    / 32
 ``"multi"`` mean over frequency and time of each conv block's        480 / 736
-            output (after ELU and pooling), concatenated; for the
+            output (after ELU and pooling), concatenated; for the    / 160
             CRNN followed by the last GRU state
+``"pool3"`` one block's mean (``"pool1"`` ... the network's last)    maps
 ==========  =======================================================  =========
 
 (CRNN: 64 + 128 + 128 + 128 + 32 = 480; CNN: 32 + 128 + 128 + 192 + 256 = 736, its
-last block being 1 x 1 already.) Dropout is off, BatchNorm uses the stored
-statistics: a clip's features do not depend on the other clips of its batch.
+last block being 1 x 1 already; compact: 5 x 32 = 160, the paper's "convnet
+feature", block 1 first.) Dropout is off, BatchNorm uses the stored statistics (the
+compact convnet: each clip's own, as the original ran it): a clip's features do not
+depend on the other clips of its batch.
 
 :func:`features` computes them for audio files, folders, prepared stores or
 spectrogram arrays, from the centre crop or averaged over crops;
@@ -36,6 +41,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -56,7 +62,8 @@ __all__ = [
 ]
 
 #: Pretrained networks: name -> (builder name in :mod:`music_tagger.models.builders`, default BN reading).
-ARCHS = {"crnn": ("CRNN", "variance"), "cnn": ("CNN", "std_keras106")}
+ARCHS = {"crnn": ("CRNN", "variance"), "cnn": ("CNN", "std_keras106"), "compact": ("CompactCNN", None)}
+#: Readings of every network; besides them, ``"pool<i>"`` names one conv block.
 LEVELS = ("multi", "top")
 _INPUT = (audio.N_MELS, audio.N_FRAMES)
 
@@ -65,13 +72,18 @@ def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) 
     """Validate the shared options; returns the BatchNorm reading to use."""
     if arch not in ARCHS:
         raise ParameterError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
-    if level not in LEVELS:
-        raise ParameterError(f"level must be one of {LEVELS}, got {level!r}")
+    if level not in LEVELS and not (isinstance(level, str) and re.fullmatch(r"pool[1-9]", level)):
+        raise ParameterError(f"level must be one of {LEVELS} or a block's 'pool<i>', got {level!r}")
     if isinstance(crops, bool) or not isinstance(crops, (int, np.integer)) or crops < 1:
         raise ParameterError(f"crops must be an integer >= 1, got {crops!r}")
     default = ARCHS[arch][1]
     if bn_semantics is None:
         return default
+    if arch == "compact":
+        raise ParameterError(
+            "the compact convnet normalises each clip by its own statistics (Keras 1 "
+            f"BatchNorm mode 2) and stores none to read; bn_semantics must be None, got {bn_semantics!r}"
+        )
     if arch == "cnn" and bn_semantics != default:
         raise ParameterError(
             "the MSD CNN has one reading of its BatchNorm statistics (the Keras 1.0.6 "
@@ -90,7 +102,7 @@ def pretrained_base(arch: str = "crnn", bn_semantics: str | None = None):
 
     Parameters
     ----------
-    arch : {"crnn", "cnn"}
+    arch : {"crnn", "cnn", "compact"}
     bn_semantics : {None, "variance", "std_keras106"}
         None: the network's default reading (see :func:`music_tagger.models.builders.CRNN`).
 
@@ -110,6 +122,8 @@ def pretrained_base(arch: str = "crnn", bn_semantics: str | None = None):
     semantics = _check_options(arch, "top", bn_semantics, 1)
     builder = getattr(models, ARCHS[arch][0])
     kwargs = {"bn_semantics": semantics} if arch == "crnn" else {}
+    if arch == "compact":  # every level from the full network: the five files share their blocks
+        kwargs = {"conv_until": 4}
     return builder(weights="msd", include_top=False, **kwargs)
 
 
@@ -156,15 +170,16 @@ def feature_model(arch: str = "crnn", level: str = "multi", bn_semantics: str | 
 
     Parameters
     ----------
-    arch : {"crnn", "cnn"}
-    level : {"multi", "top"}
+    arch : {"crnn", "cnn", "compact"}
+    level : {"multi", "top", "pool1", ...}
     bn_semantics : {None, "variance", "std_keras106"}
         CRNN only: how to read the MSD BatchNorm statistics (None: as published).
 
     Returns
     -------
     keras.Model
-        Input ``(None, 96, 1366, 1)``, output ``(None, dims)``.
+        Input ``(None, 96, 1366, 1)`` (compact: raw audio ``(None, 348000)``), output
+        ``(None, dims)``.
 
     Examples
     --------
@@ -177,8 +192,17 @@ def feature_model(arch: str = "crnn", level: str = "multi", bn_semantics: str | 
     base = pretrained_base(arch, bn_semantics)
     if level == "top":
         return base
+    if level not in LEVELS:
+        _check_pool(base, level)
+        return keras.Model(base.input, global_average(base.get_layer(level).output, f"gap_{level}"),
+                           name=f"{base.name}_{level}")  # fmt: skip
     merged = keras.layers.Concatenate(name="multi_level")(multi_level_outputs(base))
     return keras.Model(base.input, merged, name=f"{base.name}_multi_level")
+
+
+def _check_pool(base, level: str) -> None:
+    if level not in pool_layers(base):
+        raise ParameterError(f"{base.name} has the blocks {', '.join(pool_layers(base))}; got level={level!r}")
 
 
 def feature_names(arch: str = "crnn", level: str = "multi") -> list[str]:
@@ -193,11 +217,23 @@ def feature_names(arch: str = "crnn", level: str = "multi") -> list[str]:
     blocks: list[tuple[str, int]] = []
     if level == "multi":
         blocks = [(name, base.get_layer(name).output.shape[-1]) for name in pool_layers(base)]
-    if has_recurrent_top(base):
+    if level not in LEVELS:
+        _check_pool(base, level)
+        blocks = [(level, base.get_layer(level).output.shape[-1])]
+    elif has_recurrent_top(base):
         blocks.append(([layer.name for layer in base.layers if layer.weights][-1], base.output_shape[-1]))
-    elif level == "top":
-        blocks.append(("flatten", base.output_shape[-1]))
+    elif level == "top":  # the CNN's "flatten", the compact convnet's "gap"
+        blocks.append((base.layers[-1].name, base.output_shape[-1]))
     return [f"{name}_{j}" for name, dims in blocks for j in range(dims)]
+
+
+def _check_audio(x: Any, samples: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != samples:
+        raise ParameterError(f"expected raw 12 kHz audio of shape (n, {samples}), got an array of shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ParameterError("the audio holds NaN or infinite values")
+    return x
 
 
 def _check_melgrams(x: Any) -> np.ndarray:
@@ -218,15 +254,19 @@ def _is_store(path: Any) -> bool:
     return isinstance(path, (str, os.PathLike)) and str(path).endswith(".h5") and os.path.isfile(path)
 
 
-def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(melgrams, owner)`` batches: ``owner[i]`` is the input row that crop i belongs to."""
+def _batches(inputs: Any, crops: int, resampler: str, batch_size: int,
+             samples: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """``(melgrams, owner)`` batches: ``owner[i]`` is the input row that crop i belongs to.
+
+    With ``samples`` (a network on raw audio), crops of that many 12 kHz samples instead.
+    """
     from ..datasets import cache
     from ..audio.files import expand_paths
 
     if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f" or (
         isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray)
     ):
-        x = _check_melgrams(inputs)
+        x = _check_melgrams(inputs) if samples is None else _check_audio(inputs, samples)
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size], np.arange(start, min(start + batch_size, len(x)))
         return
@@ -235,6 +275,8 @@ def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterat
             raise ParameterError(
                 f"a prepared store holds one crop per clip; crops must be 1, got {crops}"
             )
+        if samples is not None:
+            raise ParameterError(f"{inputs} holds spectrograms; the compact convnet takes audio files")
         info = cache.load_store(inputs)
         if info.frames != _INPUT[1]:
             raise ParameterError(
@@ -249,7 +291,10 @@ def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterat
     pending: list[np.ndarray] = []
     owners: list[int] = []
     for row, path in enumerate(paths):
-        x = audio.compute_melgrams(path, crops, resampler=resampler)
+        if samples is None:
+            x = audio.compute_melgrams(path, crops, resampler=resampler)
+        else:
+            x = audio.load_crops(path, crops, samples, resampler=resampler)
         pending.extend(x)
         owners.extend([row] * len(x))
         while len(pending) >= batch_size:
@@ -291,18 +336,19 @@ def features(
     inputs : path, sequence of paths, or array
         Audio files and folders (searched recursively, as by ``music-tagger tag``);
         a store of :func:`music_tagger.datasets.cache.prepare` (``.h5``, one row per clip);
-        or log-mel spectrograms of shape ``(n, 96, 1366)`` (or ``(..., 1)``).
-    arch : {"crnn", "cnn"}
-        The MSD-pretrained CRNN or CNN.
-    level : {"multi", "top"}
-        Multi-level (every conv block averaged, plus the CRNN's last GRU state) or
-        the last layer only (see the module docstring).
+        or log-mel spectrograms of shape ``(n, 96, 1366)`` (or ``(..., 1)``); for the
+        compact convnet, audio files or raw 12 kHz audio ``(n, 348000)``.
+    arch : {"crnn", "cnn", "compact"}
+        The MSD-pretrained CRNN, CNN or compact convnet.
+    level : {"multi", "top", "pool1", ...}
+        Multi-level (every conv block averaged, plus the CRNN's last GRU state),
+        the last layer only, or one block's average (see the module docstring).
     bn_semantics : {None, "variance", "std_keras106"}
         CRNN only: the BatchNorm reading (None: as published, see
         :func:`music_tagger.models.builders.CRNN`).
     crops : int
-        Audio files only: average the features of this many 29.12 s crops spread over
-        the track (1: the centre crop, as the original did).
+        Audio files only: average the features of this many crops (29.12 s; compact:
+        29 s) spread over the track (1: the centre crop).
     resampler : {"kaiser_best_2016", "soxr_hq"}
         Audio files only (prepared stores keep their own).
     batch_size : int
@@ -361,14 +407,15 @@ def run_model(
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     shapes = [tuple(t.shape[1:]) for t in model.outputs]
+    samples = model.input_shape[1] if len(model.input_shape) == 2 else None  # raw audio in
     total = n_rows(inputs)
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
     with tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar:
-        for x, owner in _batches(inputs, crops, resampler, batch_size):
+        for x, owner in _batches(inputs, crops, resampler, batch_size, samples):
             n = len(x)  # pad to a full batch: one traced shape for every call
             x = np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], x.dtype)])
-            outs = model.predict_on_batch(x[..., None])
+            outs = model.predict_on_batch(x if samples else x[..., None])
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             for total_sum, out in zip(sums, outs):
                 np.add.at(total_sum, owner, np.asarray(out[:n], dtype=np.float64))
@@ -381,7 +428,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     """:func:`features` as a scikit-learn transformer, to use in a ``Pipeline``.
 
     ``X`` is what :func:`features` takes: a sequence of audio paths (one row each)
-    or an array of spectrograms ``(n, 96, 1366)``. ``fit`` learns nothing (the
+    or an array of spectrograms ``(n, 96, 1366)`` (compact: raw audio ``(n, 348000)``). ``fit`` learns nothing (the
     network is pretrained); it validates the options and loads the network.
 
     Parameters
