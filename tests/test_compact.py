@@ -218,3 +218,29 @@ def test_a_saved_model_loads_back_with_the_same_features(tmp_path, models, clip)
     models[1].save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(_run(loaded, clip[None]), _run(models[1], clip[None]))
+
+
+def test_the_command_line_writes_the_160d_features(tmp_path, generated, monkeypatch):
+    import types
+
+    import soundfile as sf
+
+    from music_tagger import cli
+    from music_tagger.datasets import cache
+    from music_tagger.embeddings.files import read_features
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, generated[0], SR)
+    assert cli.main(["features", str(wav), "--arch", "compact", "--out", str(tmp_path / "feats"), "--quiet"]) == 0
+    x, rows, meta, y = read_features(tmp_path / "feats")
+    assert x.shape == (1, 160) and meta["arch"] == "compact" and y is None
+    # a folder of stores: the audio files each store was prepared from, with its labels
+    (tmp_path / "stores").mkdir()
+    (tmp_path / "stores" / "train.h5").touch()
+    store = types.SimpleNamespace(split="train", ids=["a"], paths=[str(wav)], y=np.array([[1, 0]], np.uint8),
+                                  tags=["loud", "quiet"], settings={"resampler": "soxr_hq"})  # fmt: skip
+    monkeypatch.setattr(cache, "load_store", lambda path: store)
+    assert cli.main(["features", str(tmp_path / "stores"), "--arch", "compact", "--level", "top",
+                     "--out", str(tmp_path / "split"), "--quiet"]) == 0  # fmt: skip
+    x, rows, meta, y = read_features(tmp_path / "split" / "train")
+    assert x.shape == (1, 32) and y.tolist() == [[1, 0]] and meta["resampler"] == "soxr_hq"

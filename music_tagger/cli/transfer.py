@@ -17,7 +17,8 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
             "Compute the features of the MSD-pretrained CRNN, CNN or compact convnet (Choi et "
             "al. 2017): multi-level (each conv block averaged over time and frequency, plus the "
             "CRNN's last GRU state; the compact convnet's 160-d feature), the last layer only, or "
-            "one block (pool1, ...). The compact convnet reads audio files. INPUT is a folder of stores of "
+            "one block (pool1, ...). The compact convnet reads audio files (for a store, the files it "
+            "was prepared from). INPUT is a folder of stores of "
             "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
             "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
         ),
@@ -59,7 +60,10 @@ def run_features(args: argparse.Namespace) -> int:
         out = Path(args.out)
         for path in stores:
             info = cache.load_store(path)
-            x = features(str(path), **options)
+            if args.arch == "compact":  # a raw-audio network: the store's audio files, read alike
+                x = features(info.paths, resampler=info.settings["resampler"], **options)
+            else:
+                x = features(str(path), **options)
             prefix = out / info.split if len(stores) > 1 or first.is_dir() else out
             store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
             for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags):
