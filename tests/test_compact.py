@@ -112,7 +112,7 @@ def test_features_give_the_160d_feature_and_each_level(batch, expected):
     names = feature_names("compact")
     assert len(names) == 160 and names[0] == "pool1_0" and names[-1] == "pool5_31"
     assert feature_names("compact", "top")[:2] == ["gap_0", "gap_1"]
-    with pytest.raises(ParameterError, match="pool1, pool2, pool3, pool4, pool5"):
+    with pytest.raises(ParameterError, match="level must be one of"):
         features(batch, arch="compact", level="pool6")
     with pytest.raises(ParameterError, match="stores none"):
         features(batch, arch="compact", bn_semantics="variance")
