@@ -62,7 +62,7 @@ POOLS = ((2, 4), (3, 4), (2, 5), (2, 4), (4, 4))
 WEIGHTS = tuple(f"compact_msd_layer{n}" for n in range(len(POOLS)))
 #: conv1 runs in float64: its inputs are decibels down to -80, its outputs reach
 #: about 450, and the per-clip BatchNorm then subtracts most of that; in float32 the
-#: level-0 feature lands up to 1.1e-5 from the exact value (1.4e-6 in float64).
+#: features land up to 4.3e-4 from the exact values on a quiet passage (float64: 1.5e-6).
 CONV1_DTYPE = "float64"
 
 
@@ -98,8 +98,8 @@ class Melspectrogram(layers.Layer):
     Examples
     --------
     >>> import numpy as np
-    >>> Melspectrogram()(np.zeros((1, 12000), "float32")).shape   # doctest: +SKIP
-    TensorShape([1, 96, 47, 1])
+    >>> tuple(Melspectrogram()(np.zeros((1, 12000), "float32")).shape)   # doctest: +SKIP
+    (1, 96, 47, 1)
     """
 
     def __init__(self, n_dft: int = N_DFT, n_hop: int = N_HOP, n_mels: int = N_MELS,
@@ -151,8 +151,11 @@ def min_samples(conv_until: int) -> int:
 
 def check_conv_until(conv_until) -> int:
     """``conv_until`` as an int in 0..4, or a :class:`ParameterError`."""
-    if isinstance(conv_until, bool) or not isinstance(conv_until, (int, np.integer)) or not 0 <= conv_until < len(POOLS):
-        raise ParameterError(f"conv_until must be 0, 1, 2, 3 or 4 (the last block is conv_until + 1), got {conv_until!r}")
+    is_int = isinstance(conv_until, (int, np.integer)) and not isinstance(conv_until, bool)
+    if not is_int or not 0 <= conv_until < len(POOLS):
+        raise ParameterError(
+            f"conv_until must be 0, 1, 2, 3 or 4 (the last block is conv_until + 1), got {conv_until!r}"
+        )
     return int(conv_until)
 
 
