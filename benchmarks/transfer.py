@@ -267,8 +267,8 @@ def main(argv=None) -> int:
     for reading in READINGS:  # the one forward pass per clip and reading, timed apart
         data, seconds = _features(stores, work, reading)
         forward = sum(info[s].n for s in info)
-        print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips (0 if cached)"
-              + (f", {forward / seconds:.1f} clips/s" if seconds > 1 else ""), flush=True)  # fmt: skip
+        print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips, {forward / seconds:.1f} "
+              "clips/s (a rerun only reads the cache)", flush=True)  # fmt: skip
         if "probe" in methods:
             for level in ("top", "multi"):
                 results, seconds = _probe_row(data, level)
