@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import audio
+from . import inputs as inputs_
 from ..audio import KAISER_BEST_2016
 from ..util.checks import one_of, positive_int
 from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, LEVELS
@@ -60,11 +61,11 @@ __all__ = [
     "feature_model",
     "feature_names",
     "features",
+    "file_features",
 ]
 
 #: builder and BatchNorm reading of each network (the compact convnet has none to read)
 ARCHS = {"crnn": ("CRNN", BN_PUBLISHED), "cnn": ("CNN", BN_AS_TRAINED), "compact": ("CompactCNN", None)}
-_INPUT = (audio.N_MELS, audio.N_FRAMES)
 
 
 def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) -> str:
@@ -219,97 +220,6 @@ def feature_names(arch: str = "crnn", level: str = "multi") -> list[str]:
     return [f"{name}_{j}" for name, dims in blocks for j in range(dims)]
 
 
-def _check_audio(x: Any, samples: int) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != samples:
-        raise ParameterError(f"expected raw 12 kHz audio of shape (n, {samples}), got an array of shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ParameterError("the audio holds NaN or infinite values")
-    return x
-
-
-def _check_melgrams(x: Any) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim != 3 or x.shape[1:] != _INPUT:
-        raise ParameterError(
-            f"expected log-mel spectrograms of shape (n, {_INPUT[0]}, {_INPUT[1]}) or "
-            f"(n, {_INPUT[0]}, {_INPUT[1]}, 1), got an array of shape {x.shape}"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ParameterError("the spectrograms hold NaN or infinite values")
-    return x
-
-
-def _is_store(path: Any) -> bool:
-    return isinstance(path, (str, os.PathLike)) and str(path).endswith(".h5") and os.path.isfile(path)
-
-
-def _batches(inputs: Any, crops: int, resampler: str, batch_size: int,
-             samples: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
-    """``(melgrams, owner)`` batches: ``owner[i]`` is the input row that crop i belongs to.
-
-    With ``samples`` (a network on raw audio), crops of that many 12 kHz samples instead.
-    """
-    from ..datasets import cache
-    from ..audio.files import expand_paths
-
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f" or (
-        isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray)
-    ):
-        x = _check_melgrams(inputs) if samples is None else _check_audio(inputs, samples)
-        for start in range(0, len(x), batch_size):
-            yield x[start : start + batch_size], np.arange(start, min(start + batch_size, len(x)))
-        return
-    if _is_store(inputs):
-        if crops != 1:
-            raise ParameterError(
-                f"a prepared store holds one crop per clip; crops must be 1, got {crops}"
-            )
-        if samples is not None:
-            raise ParameterError(f"{inputs} holds spectrograms; the compact convnet takes audio files")
-        info = cache.load_store(inputs)
-        if info.frames != _INPUT[1]:
-            raise ParameterError(
-                f"{inputs} holds {info.frames} frames per clip; the pretrained networks "
-                f"take {_INPUT[1]} (prepare without --frames)"
-            )
-        for start in range(0, info.n, batch_size):
-            index = np.arange(start, min(start + batch_size, info.n))
-            yield cache.read_melgrams(info.path, index), index
-        return
-    paths = expand_paths(inputs)
-    pending: list[np.ndarray] = []
-    owners: list[int] = []
-    for row, path in enumerate(paths):
-        if samples is None:
-            x = audio.compute_melgrams(path, crops, resampler=resampler)
-        else:
-            x = audio.load_crops(path, crops, samples, resampler=resampler)
-        pending.extend(x)
-        owners.extend([row] * len(x))
-        while len(pending) >= batch_size:
-            yield np.stack(pending[:batch_size]), np.array(owners[:batch_size])
-            pending, owners = pending[batch_size:], owners[batch_size:]
-    if pending:
-        yield np.stack(pending), np.array(owners)
-
-
-def n_rows(inputs: Any) -> int:
-    """How many feature rows :func:`features` returns for ``inputs``."""
-    from ..datasets import cache
-    from ..audio.files import expand_paths
-
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f":
-        return len(inputs)
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray):
-        return len(inputs)
-    if _is_store(inputs):
-        return cache.load_store(inputs).n
-    return len(expand_paths(inputs))
-
-
 def features(
     inputs: Any,
     *,
@@ -383,11 +293,14 @@ def run_model(
     batch_size: int = 8,
     progress: bool = False,
     desc: str = "clips",
+    failures: list | None = None,
 ) -> list[np.ndarray]:
     """Every output of ``model`` for each input row (averaged over its crops).
 
     The engine of :func:`features`, for any model on the ``(96, 1366, 1)`` melgram
-    (e.g. one with several outputs). ``inputs`` as for :func:`features`.
+    (e.g. one with several outputs). ``inputs`` as for :func:`features`; with a
+    ``failures`` list, unreadable audio files are added to it as ``(row, message)``
+    and their rows are NaN.
 
     Returns
     -------
@@ -400,11 +313,11 @@ def run_model(
         raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     shapes = [tuple(t.shape[1:]) for t in model.outputs]
     samples = model.input_shape[1] if len(model.input_shape) == 2 else None  # raw audio in
-    total = n_rows(inputs)
+    total = inputs_.n_rows(inputs)
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
     with tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar:
-        for x, owner in _batches(inputs, crops, resampler, batch_size, samples):
+        for x, owner in inputs_.batches(inputs, crops, resampler, batch_size, failures, samples):
             n = len(x)  # pad to a full batch: one traced shape for every call
             x = np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], x.dtype)])
             outs = model.predict_on_batch(x if samples else x[..., None])
@@ -413,7 +326,43 @@ def run_model(
                 np.add.at(total_sum, owner, np.asarray(out[:n], dtype=np.float64))
             np.add.at(counts, owner, 1)
             bar.update(np.count_nonzero(counts) - bar.n)
-    return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
+    with np.errstate(invalid="ignore"):  # 0 / 0: the rows of unreadable files are NaN
+        return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
+
+
+def file_features(paths: Any, *, arch: str = "crnn", level: str = "multi", bn_semantics: str | None = None,
+                  crops: int = 1, **options: Any) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """:func:`features` of the audio files among ``paths`` that can be read, and the others.
+
+    As ``music-tagger tag`` does, an unreadable file (missing, not audio) does not
+    stop the rest: it is left out and reported. ``paths``: audio files and folders
+    (searched recursively); the options as for :func:`features`.
+
+    Returns
+    -------
+    x : np.ndarray, shape (n_read, dims), float32
+        One row per file read, in order.
+    read : list of str
+        Those files.
+    failed : list of (str, str)
+        ``(path, message)`` of each file that could not be read.
+
+    Examples
+    --------
+    >>> x, read, failed = file_features(["a.mp3", "missing.mp3"])     # doctest: +SKIP
+    >>> read, failed                                                  # doctest: +SKIP
+    (['a.mp3'], [('missing.mp3', 'missing.mp3: no such file')])
+    """
+    from ..audio.files import expand_paths
+
+    paths = expand_paths(paths)
+    _check_options(arch, level, bn_semantics, crops)
+    failures: list[tuple[int, str]] = []
+    model = feature_model(arch, level, bn_semantics)
+    x = run_model(model, paths, crops=crops, failures=failures, desc=f"features {arch}/{level}", **options)[0]
+    bad = dict(failures)
+    keep = [row for row in range(len(paths)) if row not in bad]
+    return x[keep], [paths[row] for row in keep], [(paths[row], message) for row, message in failures]
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):
@@ -472,7 +421,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("call fit before transform (fit only loads the network)")
-        if isinstance(X, (str, os.PathLike)) and not _is_store(X):
+        if isinstance(X, (str, os.PathLike)) and not inputs_.is_store(X):
             raise ParameterError(
                 "X must be a sequence of inputs (one row each), not a single path; "
                 f"pass [{str(X)!r}]"
