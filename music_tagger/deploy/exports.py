@@ -204,3 +204,16 @@ def export(
     with atomic_path(out) as tmp:
         tmp.write_bytes(data)
     return out
+
+
+def load_keras_file(path: str | os.PathLike):
+    """A model saved by ``train``/``finetune`` (a ``.keras`` file), to export.
+
+    Examples
+    --------
+    >>> export("mine.onnx", model=load_keras_file("runs/crnn/model.keras"))   # doctest: +SKIP
+    PosixPath('mine.onnx')
+    """
+    from ..training.evaluation import load_model
+
+    return load_model(path, compile=False)

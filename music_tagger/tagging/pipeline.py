@@ -282,9 +282,10 @@ def run(
     ----------
     files : sequence of str
         Audio files (a folder gives an error entry).
-    model : keras.Model or callable
-        The model, or a function without arguments that builds it: called when the
-        first crops are ready.
+    model : Predictor or callable
+        The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
+        see :class:`music_tagger.tagging.networks.Predictor`), or a function without
+        arguments that builds it: called when the first crops are ready.
     crops : int
         Crops per file spread over the track (ignored when ``starts`` is given).
     resampler : {"kaiser_best_2016", "soxr_hq"}
@@ -321,7 +322,7 @@ def run(
         files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk
     )
     build = (lambda: model) if built else model
-    keras_model = None
+    network = None
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
@@ -331,9 +332,9 @@ def run(
     padded_shape = False  # a full batch has run: later partial ones are padded to it
 
     def predict(n: int) -> None:
-        nonlocal keras_model, padded_shape
-        if keras_model is None:
-            keras_model = build()
+        nonlocal network, padded_shape
+        if network is None:
+            network = build()
         x = np.stack(queue[:n])[..., None]
         pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
@@ -342,7 +343,7 @@ def run(
             # predict_on_batch again for a new shape; a run of fewer crops than one
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        y = np.asarray(network.predict_on_batch(x), dtype=np.float32)[:n]
         padded_shape = padded_shape or n == batch_size
         for out, i in zip(y, owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
@@ -361,7 +362,7 @@ def run(
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
-            keras_model = build()
+            network = build()
         for index, path, first, mels, at, length, error, _ in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)
