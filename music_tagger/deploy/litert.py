@@ -16,6 +16,9 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
+import sys
+
 from ..errors import ParameterError
 
 
@@ -66,7 +69,8 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
         net = keras.Model(audio, net(keras_frontend(audio)), name=f"{model.name}_audio")
     converter = tf.lite.TFLiteConverter.from_keras_model(net)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    with contextlib.redirect_stdout(sys.stderr):  # Keras lists the traced endpoints
+        return converter.convert()
 
 
 def flex_ops(data: bytes) -> list[str]:
