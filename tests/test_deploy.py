@@ -272,3 +272,19 @@ def test_flex_ops_finds_a_flex_op():
     converter = tf.lite.TFLiteConverter.from_concrete_functions([lengths.get_concrete_function()], lengths)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     assert flex_ops(converter.convert()) != []
+
+
+@pytest.mark.parametrize("variant", ["theano", "tensorflow"])
+def test_the_keras_free_reader_gives_the_arrays_legacy_loads(variant, keras_models):
+    """models.keras1.read_msd_arrays (no Keras) = what load_legacy_weights set into the model."""
+    from music_tagger.models.keras1 import read_msd_arrays
+    from music_tagger.registry import get_file
+
+    for name, arch in (("crnn", "crnn"), ("cnn", "k2c2")):
+        arrays, epsilon = read_msd_arrays(get_file("weights", f"{name}_msd_{variant}"), arch)
+        model = keras_models[name]
+        assert sorted(arrays) == sorted(layer.name for layer in model.layers if layer.weights)
+        for layer, stored in arrays.items():
+            for a, b in zip(stored, model.get_layer(layer).get_weights()):
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 if variant == "tensorflow" and name == "cnn" else 0)
+        assert epsilon == model.get_layer("bn1").epsilon
