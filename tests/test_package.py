@@ -300,3 +300,31 @@ def test_every_import_a_document_shows_works(document):
               if not hasattr(importlib.import_module(module), name.strip())
               and importlib.util.find_spec(f"{module}.{name.strip()}") is None]  # fmt: skip
     assert broken == []
+
+
+def _choices(command: str, option: str) -> tuple:
+    from music_tagger.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    (action,) = [a for a in sub.choices[command]._actions if option in a.option_strings]
+    return tuple(action.choices)
+
+
+@pytest.mark.parametrize("command, option, name", [
+    ("tag", "--model", "PRETRAINED"), ("tag", "--format", "OUTPUT_FORMATS"), ("tag", "--engine", "ENGINES"),
+    ("features", "--bn-semantics", "BN_READINGS"), ("features", "--level", "LEVELS"),
+    ("finetune", "--bn-semantics", "BN_READINGS"), ("finetune", "--recipe", "RECIPES"),
+    ("finetune", "--head", "HEADS"), ("finetune", "--head-fit", "HEAD_FITS"),
+])  # fmt: skip
+def test_the_command_line_offers_the_vocabulary(command, option, name):
+    from music_tagger import vocabulary
+
+    assert _choices(command, option) == getattr(vocabulary, name)
+
+
+def test_the_library_refuses_what_the_vocabulary_does_not_name():
+    from music_tagger.errors import ParameterError
+    from music_tagger.models import legacy
+
+    with pytest.raises(ParameterError, match="bn_semantics must be one of 'variance', 'std_keras106'"):
+        legacy.bn_layer_epsilon("crnn", "std")

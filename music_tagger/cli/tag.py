@@ -8,13 +8,14 @@ from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
 
 
+from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED, RUNTIMES
 from .common import HelpFormatter, positive_int_arg, print_error
 
 
 
 def add_tag_parser(subparsers) -> argparse.ArgumentParser:
     from ..audio.files import AUDIO_EXTENSIONS
-    from ..tagging.networks import DEFAULT_RUNTIME, RUNTIMES
+    from ..tagging.networks import DEFAULT_RUNTIME
     from ..tagging.tagger import DEFAULT_BATCH_SIZE, DEFAULT_CROPS
 
     p = subparsers.add_parser(
@@ -54,7 +55,7 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         help="number of tags to show per file, best first",
     )  # fmt: skip
     p.add_argument(
-        "--model", choices=("crnn", "cnn"), default="crnn",
+        "--model", choices=PRETRAINED, default="crnn",
         help="crnn: MusicTaggerCRNN (the paper's, published scores); cnn: the "
         "5-layer MusicTaggerCNN",
     )  # fmt: skip
@@ -65,7 +66,7 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         f"needs music_tagger[onnx]); default {DEFAULT_RUNTIME}",
     )  # fmt: skip
     p.add_argument(
-        "--format", choices=("table", "jsonl", "json", "csv"), default=None, dest="fmt",
+        "--format", choices=OUTPUT_FORMATS, default=None, dest="fmt",
         help="table: human-readable, scores rounded to 3 decimals (default on stdout); "
         'jsonl: one {"path", "tags": [[tag, score], ...], "error"} per line (default '
         "with --output, unless its suffix says .json or .csv); json: a list of the "
@@ -88,7 +89,7 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "runs (default: every CPU core)",
     )  # fmt: skip
     p.add_argument(
-        "--engine", choices=("local", "ray"), default="local",
+        "--engine", choices=ENGINES, default="local",
         help='local: worker processes on this machine; ray: Ray Data actors on the '
         'cluster of RAY_ADDRESS or a local Ray (pip install "music_tagger[ray]")',
     )  # fmt: skip
@@ -308,7 +309,7 @@ def add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("labels", help="labelled data: a feature store .h5 or a CSV")
     p.add_argument("--out", default="thresholds.json", metavar="FILE", help="the thresholds JSON")
-    p.add_argument("--model", choices=("crnn", "cnn"), default="crnn", help="the tagger")
+    p.add_argument("--model", choices=PRETRAINED, default="crnn", help="the tagger")
     p.add_argument("--split", default=None, help="CSV: use only this split's rows (e.g. valid)")
     p.add_argument("--crops", type=positive_int_arg, default=None, metavar="N",
                    help="CSV: crops per file, as for tag")  # fmt: skip

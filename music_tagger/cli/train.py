@@ -6,6 +6,7 @@ from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import ParameterError, UsageError
 
 
+from ..vocabulary import BN_PUBLISHED, BN_READINGS, HEAD_FITS, LEVELS, RECIPES, STAGE2_FROM
 from .common import HelpFormatter, positive_int_arg
 
 
@@ -223,15 +224,15 @@ def add_finetune_parser(subparsers) -> argparse.ArgumentParser:
     )
     _add_run_options(p)
     p.set_defaults(epochs=30, patience=5)
-    p.add_argument("--recipe", choices=("two-stage", "unfreeze"), default="two-stage",
+    p.add_argument("--recipe", choices=RECIPES, default=RECIPES[0],
                    help="the two-stage recipe, or the former freeze-then-unfreeze one")  # fmt: skip
-    p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default="variance",
+    p.add_argument("--bn-semantics", choices=BN_READINGS, default=BN_PUBLISHED,
                    help="read the MSD BatchNorm statistics as published (variance) or as "
                    "trained under Keras 1.0.6 (std_keras106)")  # fmt: skip
-    p.add_argument("--head", choices=("multi", "top"), default="multi",
+    p.add_argument("--head", choices=LEVELS, default="multi",
                    help="two-stage: the head reads every conv block's average and the last "
                    "GRU state (multi, 480 dims) or the last GRU state only (top, 32)")  # fmt: skip
-    p.add_argument("--head-fit", choices=("logistic", "adam"), default="logistic",
+    p.add_argument("--head-fit", choices=HEAD_FITS, default="logistic",
                    help="two-stage: stage 1 is the linear probe (logistic regression per tag, "
                    "regularisation chosen on validation) or Adam with early stopping")  # fmt: skip
     p.add_argument("--head-lr", type=float, default=1e-3, dest="head_learning_rate",
@@ -241,7 +242,7 @@ def add_finetune_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--head-patience", type=positive_int_arg, default=20, metavar="N",
                    help="two-stage with --head-fit adam: stop stage 1 after N epochs without "
                    "a better validation ROC-AUC")  # fmt: skip
-    p.add_argument("--stage2-from", choices=("gru1", "gru2", "conv4", "none"), default="gru1",
+    p.add_argument("--stage2-from", choices=(*STAGE2_FROM, "none"), default="gru1",
                    help="two-stage: the lowest layer stage 2 trains (none: stage 1 only)")  # fmt: skip
     p.add_argument("--lr", type=float, default=1e-4, dest="learning_rate",
                    help="Adam's rate in stage 2 (unfreeze: once every layer is trained)")  # fmt: skip

@@ -5,6 +5,7 @@ from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import UsageError
 
 
+from ..vocabulary import BN_READINGS, LEVELS, PRETRAINED
 from .common import HelpFormatter, positive_int_arg
 
 
@@ -24,10 +25,10 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
     p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
-    p.add_argument("--arch", choices=("crnn", "cnn"), default="crnn", help="which pretrained network")
-    p.add_argument("--level", choices=("multi", "top"), default="multi",
+    p.add_argument("--arch", choices=PRETRAINED, default="crnn", help="which pretrained network")
+    p.add_argument("--level", choices=LEVELS, default="multi",
                    help="every conv block's average (+ last GRU state) or the last layer only")  # fmt: skip
-    p.add_argument("--bn-semantics", choices=("variance", "std_keras106"), default=None,
+    p.add_argument("--bn-semantics", choices=BN_READINGS, default=None,
                    help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
     p.add_argument("--crops", type=positive_int_arg, default=1, metavar="N",
                    help="audio files: average over N crops spread over the track (1: centre crop)")  # fmt: skip

@@ -42,20 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputExistsError, ParameterError
+from ..util.checks import one_of
 from ..util.files import atomic_path
+from ..vocabulary import EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 
-FORMATS = ("onnx", "saved_model", "litert")
-INPUTS = ("melgram", "audio")
-MODELS = ("crnn", "cnn")
+FORMATS, INPUTS, MODELS = EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 #: Endpoint names of an exported SavedModel, by input.
 ENDPOINTS = {"melgram": "serve_melgram", "audio": "serve_audio"}
 
 
 def _check(model: Any, format: str, input: str) -> None:
-    if format not in FORMATS:
-        raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    if input not in INPUTS:
-        raise ParameterError(f"input must be 'melgram' or 'audio', got {input!r}")
+    one_of(format, "format", FORMATS)
+    one_of(input, "input", INPUTS)
     if isinstance(model, str) and model.lower() not in MODELS:
         raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
     if not isinstance(model, str) and not hasattr(model, "get_layer"):

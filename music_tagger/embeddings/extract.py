@@ -44,6 +44,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import audio
 from ..audio import KAISER_BEST_2016
+from ..util.checks import one_of, positive_int
+from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, LEVELS
 from ..errors import ParameterError
 
 __all__ = [
@@ -56,19 +58,16 @@ __all__ = [
 ]
 
 #: Pretrained networks: name -> (builder name in :mod:`music_tagger.models.builders`, default BN reading).
-ARCHS = {"crnn": ("CRNN", "variance"), "cnn": ("CNN", "std_keras106")}
-LEVELS = ("multi", "top")
+#: builder and BatchNorm reading of each pretrained network
+ARCHS = {"crnn": ("CRNN", BN_PUBLISHED), "cnn": ("CNN", BN_AS_TRAINED)}
 _INPUT = (audio.N_MELS, audio.N_FRAMES)
 
 
 def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) -> str:
     """Validate the shared options; returns the BatchNorm reading to use."""
-    if arch not in ARCHS:
-        raise ParameterError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
-    if level not in LEVELS:
-        raise ParameterError(f"level must be one of {LEVELS}, got {level!r}")
-    if isinstance(crops, bool) or not isinstance(crops, (int, np.integer)) or crops < 1:
-        raise ParameterError(f"crops must be an integer >= 1, got {crops!r}")
+    one_of(arch, "arch", tuple(ARCHS))
+    one_of(level, "level", LEVELS)
+    positive_int(crops, "crops")
     default = ARCHS[arch][1]
     if bn_semantics is None:
         return default
@@ -77,11 +76,7 @@ def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) 
             "the MSD CNN has one reading of its BatchNorm statistics (the Keras 1.0.6 "
             f"one it was trained and released with); bn_semantics must be None, got {bn_semantics!r}"
         )
-    if bn_semantics not in ("variance", "std_keras106"):
-        raise ParameterError(
-            f"bn_semantics must be 'variance' or 'std_keras106', got {bn_semantics!r}"
-        )
-    return bn_semantics
+    return one_of(bn_semantics, "bn_semantics", BN_READINGS)
 
 
 @lru_cache(maxsize=4)

@@ -58,12 +58,13 @@ from . import legacy
 from ..errors import ParameterError
 from ..registry import get_file
 from .graph import build_graph
+from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED
 
 #: For each structure with released weights: registry keys of its MSD weights (by
 #: variant) and how the file's BatchNorm statistics must be read.
 _MSD = {
-    "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, "variance"),
-    "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, "std_keras106"),
+    "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, BN_PUBLISHED),
+    "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, BN_AS_TRAINED),
 }
 _N_MSD_TAGS = 50
 
@@ -153,7 +154,7 @@ def _application(
     structure = architectures.structure(arch)
     _check_weights(structure.name, weights, include_top, classes)
     bn_semantics = options.pop("bn_semantics", None)
-    semantics = _MSD.get(structure.name, (None, "variance"))[1] if bn_semantics is None else bn_semantics
+    semantics = _MSD.get(structure.name, (None, BN_PUBLISHED))[1] if bn_semantics is None else bn_semantics
     epsilon = legacy.bn_layer_epsilon(structure.name, semantics)  # validates semantics
     model = build_graph(
         structure.name,
@@ -269,7 +270,7 @@ def CRNN(
     n_params: int | None = None, widths: Sequence[int] | None = None, rnn: str = "gru",
     bidirectional: bool = False, rnn_units: int | None = None, input_norm: str | None = None,
     dropout: float | None = None, variant: str = "theano",
-    bn_semantics: str = "variance") -> keras.Model:
+    bn_semantics: str = BN_PUBLISHED) -> keras.Model:
     """MusicTaggerCRNN: 4 conv layers and 2 GRUs on a 96 x 1366 log-mel input.
 
     Parameters

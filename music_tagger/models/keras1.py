@@ -23,6 +23,8 @@ import h5py
 import numpy as np
 
 from ..errors import ParameterError, WeightsError
+from ..util.checks import one_of
+from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS
 
 #: BatchNormalization epsilon of Keras 1.0.8-1.1.x, current when the CRNN's scores
 #: were published (Keras 1.2 moved to 1e-3). Used by every BatchNorm layer here.
@@ -42,7 +44,7 @@ KERAS106_LAYER_EPSILON = 1e-9
 BNSemantics = Literal["variance", "std_keras106"]
 
 #: How the released files' BatchNorm statistics must be read, per structure.
-MSD_BN_SEMANTICS: dict[str, BNSemantics] = {"crnn": "variance", "k2c2": "std_keras106"}
+MSD_BN_SEMANTICS: dict[str, BNSemantics] = {"crnn": BN_PUBLISHED, "k2c2": BN_AS_TRAINED}
 
 
 def convert_conv_kernel(kernel: np.ndarray, flip: bool) -> np.ndarray:
@@ -115,9 +117,9 @@ def convert_bn_statistics(
     """
     running_mean = np.asarray(running_mean)
     running_std = np.asarray(running_std)
-    if semantics == "variance":
+    if semantics == BN_PUBLISHED:
         return running_mean, running_std
-    if semantics == "std_keras106":
+    if semantics == BN_AS_TRAINED:
         variance = (running_std.astype(np.float64) + KERAS106_STD_EPSILON) ** 2 - epsilon
         if np.any(variance < 0):
             raise WeightsError(
@@ -125,7 +127,7 @@ def convert_bn_statistics(
                 "cannot be read with Keras 1.0.6 semantics"
             )
         return running_mean, variance.astype(running_std.dtype)
-    raise WeightsError(f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'")
+    raise WeightsError(f"unknown BatchNorm semantics {semantics!r}; use one of {BN_READINGS}")
 
 
 def bn_layer_epsilon(arch: str, semantics: BNSemantics) -> float:
@@ -151,11 +153,8 @@ def bn_layer_epsilon(arch: str, semantics: BNSemantics) -> float:
     >>> bn_layer_epsilon("crnn", "variance"), bn_layer_epsilon("crnn", "std_keras106")
     (1e-05, 1e-09)
     """
-    if semantics not in ("variance", "std_keras106"):
-        raise ParameterError(
-            f"unknown BatchNorm semantics {semantics!r}; use 'variance' or 'std_keras106'"
-        )
-    if arch == "crnn" and semantics == "std_keras106":
+    one_of(semantics, "bn_semantics", BN_READINGS)
+    if arch == "crnn" and semantics == BN_AS_TRAINED:
         return KERAS106_LAYER_EPSILON
     return BN_EPSILON
 

@@ -3,7 +3,7 @@
 The tagging pipeline asks one thing of a network, the scores of a batch of crops
 (:class:`Predictor`): a Keras model has it, and so has
 :class:`music_tagger.deploy.runtime.OnnxModel`. :func:`get_model` gives the
-pretrained MusicTaggerCRNN or MusicTaggerCNN under one of :data:`RUNTIMES`:
+pretrained MusicTaggerCRNN or MusicTaggerCNN under one of :data:`music_tagger.vocabulary.RUNTIMES`:
 
 ``"tf"``
     The Keras model of :mod:`music_tagger.models.builders`, on TensorFlow.
@@ -26,10 +26,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ParameterError
+from ..util.checks import one_of
+from ..vocabulary import PRETRAINED, RUNTIMES
 
-#: The runtimes of the pretrained taggers: ``"tf"`` (Keras on TensorFlow) or
-#: ``"onnx"`` (onnxruntime, no TensorFlow; needs ``music_tagger[onnx]``).
-RUNTIMES = ("tf", "onnx")
 #: The runtime of :func:`music_tagger.tag` when none is given.
 DEFAULT_RUNTIME = "tf"
 
@@ -54,10 +53,7 @@ def resolve_runtime(runtime: str | None) -> str:
     >>> resolve_runtime("onnx")
     'onnx'
     """
-    runtime = DEFAULT_RUNTIME if runtime is None else runtime
-    if runtime not in RUNTIMES:
-        raise ParameterError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    return runtime
+    return one_of(DEFAULT_RUNTIME if runtime is None else runtime, "runtime", RUNTIMES)
 
 
 
@@ -76,7 +72,7 @@ def get_model(model: Any = None, runtime: str | None = None) -> Predictor:
     """The network for ``model``: None or "crnn", "cnn", or a model as is.
 
     The pretrained models are built once per process and cached; ``runtime``
-    (:data:`RUNTIMES`) says which runs them. A model object (a Keras model or
+    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them. A model object (a Keras model or
     any :class:`Predictor`) runs as it is.
 
     Raises
@@ -89,7 +85,7 @@ def get_model(model: Any = None, runtime: str | None = None) -> Predictor:
     runtime = resolve_runtime(runtime)
     if isinstance(model, str):
         key = model.lower()
-        if key not in ("crnn", "cnn"):
+        if key not in PRETRAINED:
             raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
         return _pretrained(key, runtime)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):

@@ -51,13 +51,12 @@ from ..util.checks import positive_int
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import ParameterError
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
-from .networks import RUNTIMES, check_runtime, get_model
+from .networks import check_runtime, get_model
 from .results import TagResult, _default_tags, decode_predictions
 
 __all__ = [
     "DEFAULT_CROPS",
     "DEFAULT_BATCH_SIZE",
-    "RUNTIMES",
     "get_model",
     "iter_tag",
     "predict_files",

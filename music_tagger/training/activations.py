@@ -23,6 +23,7 @@ import numpy as np
 from ..datasets import cache
 from ..embeddings import extract as embedding
 from ..util.files import atomic_path
+from ..vocabulary import BN_PUBLISHED
 
 __all__ = ["cache_activations", "cached", "split_network"]
 
@@ -77,7 +78,7 @@ def cache_activations(
     store: str | os.PathLike,
     cache_dir: str | os.PathLike,
     *,
-    bn_semantics: str = "variance",
+    bn_semantics: str = BN_PUBLISHED,
     head: str = "multi",
     stage2_from: str | None = "gru1",
     verbose: int = 0,

@@ -43,6 +43,7 @@ import numpy as np
 from ..datasets import cache
 from . import distribute as dist, runstate
 from ..util.files import atomic_path, write_text
+from ..vocabulary import BN_PUBLISHED
 from ..errors import ParameterError
 from .evaluation import evaluate, load_model, predict_store
 from ..datasets.store import make_dataset, steps_per_epoch
@@ -334,7 +335,7 @@ def finetune(
     jit_compile: bool | None = None,
     distribute: str | None = None,
     shuffle_block: int = 1,
-    bn_semantics: str = "variance",
+    bn_semantics: str = BN_PUBLISHED,
 ) -> Path:
     """Fine-tune the MSD-pretrained CRNN to the tags of ``<store_dir>/train.h5``.
 

@@ -57,14 +57,11 @@ from ..errors import ParameterError
 from ..util.files import atomic_path, write_text
 from .activations import cached, split_network
 from .evaluation import evaluate
+from ..util.checks import one_of, positive_int
+from ..vocabulary import BN_PUBLISHED, HEAD_FITS, HEADS, RECIPES, STAGE2_FROM
 
 __all__ = ["HEADS", "HEAD_FITS", "RECIPES", "STAGE2_FROM", "finetune"]
 
-RECIPES = ("two-stage", "unfreeze")
-HEADS = ("multi", "top")
-#: Layers stage 2 may start from (it trains that layer and everything above it).
-STAGE2_FROM = ("conv4", "gru1", "gru2")
-HEAD_FITS = ("logistic", "adam")
 _FIELDS = (
     "stage", "epoch", "loss", "val_roc_auc", "val_pr_auc", "seconds", "train_seconds",
     "learning_rate", "C", "trainable",
@@ -77,7 +74,7 @@ def finetune(
     *,
     recipe: str = "two-stage",
     weights: str | None = "msd",
-    bn_semantics: str = "variance",
+    bn_semantics: str = BN_PUBLISHED,
     head: str = "multi",
     head_fit: str = "logistic",
     head_learning_rate: float | None = None,
@@ -173,8 +170,7 @@ def finetune(
     >>> finetune("features", "runs/ft", stage2_from=None)   # stage 1 only  # doctest: +SKIP
     PosixPath('runs/ft/model.keras')
     """
-    if recipe not in RECIPES:
-        raise ParameterError(f"recipe must be one of {RECIPES}, got {recipe!r}")
+    one_of(recipe, "recipe", RECIPES)
     head_lr = 1e-3 if head_learning_rate is None else float(head_learning_rate)
     lr = 1e-4 if learning_rate is None else float(learning_rate)
     if recipe == "unfreeze":
@@ -188,16 +184,12 @@ def finetune(
     if weights is None:
         raise ParameterError("the two-stage recipe starts from pretrained weights; weights=None "
                          "(from scratch) needs recipe='unfreeze' or music_tagger.train")  # fmt: skip
-    if head not in HEADS:
-        raise ParameterError(f"head must be one of {HEADS}, got {head!r}")
-    if head_fit not in HEAD_FITS:
-        raise ParameterError(f"head_fit must be one of {HEAD_FITS}, got {head_fit!r}")
-    if stage2_from is not None and stage2_from not in STAGE2_FROM:
-        raise ParameterError(f"stage2_from must be one of {STAGE2_FROM} or None, got {stage2_from!r}")
+    one_of(head, "head", HEADS)
+    one_of(head_fit, "head_fit", HEAD_FITS)
+    one_of(stage2_from, "stage2_from", STAGE2_FROM, allow_none=True)
     for name, value in (("head_epochs", head_epochs), ("head_patience", head_patience),
                         ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ParameterError(f"{name} must be a positive integer, got {value!r}")  # fmt: skip
+        positive_int(value, name)  # fmt: skip
     stores = runstate.load_stores(store_dir)
     runstate.check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)
     config = {

@@ -1,0 +1,48 @@
+"""The package's vocabulary: every named choice a user can make, spelled once.
+
+The library validates these values and the command line offers them as
+``choices``; both import them from here, so a new name is added in one place.
+Keras-free (it is read by ``--help``).
+
+Examples
+--------
+>>> from music_tagger.vocabulary import BN_READINGS, PRETRAINED
+>>> BN_READINGS
+('variance', 'std_keras106')
+>>> PRETRAINED
+('crnn', 'cnn')
+"""
+#: How a Keras 1 file's BatchNorm "running_std" is read
+#: (:func:`music_tagger.models.legacy.convert_bn_statistics`): as a variance, the
+#: reading under which the CRNN's scores were published ...
+BN_PUBLISHED = "variance"
+#: ... or as Keras 1.0.6's standard deviation, the reading the CNN was released
+#: with and the CRNN was trained with.
+BN_AS_TRAINED = "std_keras106"
+BN_READINGS = (BN_PUBLISHED, BN_AS_TRAINED)
+
+#: The pretrained networks, by the name the tagger and the feature extractor take.
+PRETRAINED = ("crnn", "cnn")
+
+#: Which features of a pretrained network: every conv block pooled and the last
+#: layer ("multi"), or the last layer alone ("top"); also the fine-tune's heads.
+LEVELS = ("multi", "top")
+HEADS = LEVELS
+#: Fine-tuning recipes of :func:`music_tagger.finetune`.
+RECIPES = ("two-stage", "unfreeze")
+#: How the two-stage recipe fits its new head.
+HEAD_FITS = ("logistic", "adam")
+#: Layers the two-stage recipe's stage 2 may start from (that layer and above train).
+STAGE2_FROM = ("conv4", "gru1", "gru2")
+
+#: Output formats of ``music-tagger tag`` (and of its records).
+OUTPUT_FORMATS = ("table", "jsonl", "json", "csv")
+#: Where tagging runs: worker processes on this machine, or a Ray cluster.
+ENGINES = ("local", "ray")
+
+#: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow).
+RUNTIMES = ("tf", "onnx")
+#: File formats of ``music-tagger export``.
+EXPORT_FORMATS = ("onnx", "saved_model", "litert")
+#: What an exported model takes: log-mels, or 12 kHz mono samples.
+EXPORT_INPUTS = ("melgram", "audio")
