@@ -315,6 +315,7 @@ def _choices(command: str, option: str) -> tuple:
     ("features", "--bn-semantics", "BN_READINGS"), ("features", "--level", "LEVELS"),
     ("finetune", "--bn-semantics", "BN_READINGS"), ("finetune", "--recipe", "RECIPES"),
     ("finetune", "--head", "HEADS"), ("finetune", "--head-fit", "HEAD_FITS"),
+    ("tag", "--runtime", "RUNTIMES"), ("export", "--format", "EXPORT_FORMATS"), ("export", "--input", "EXPORT_INPUTS"),
 ])  # fmt: skip
 def test_the_command_line_offers_the_vocabulary(command, option, name):
     from music_tagger import vocabulary
