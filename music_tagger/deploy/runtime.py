@@ -26,6 +26,8 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..registry import cache_folder, get_file, registry
+from ..util.checks import one_of
+from ..vocabulary import EXPORT_INPUTS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
 GRAPH_VERSION = 1
@@ -93,34 +95,37 @@ class OnnxModel:
         return self.predict_on_batch(x)
 
 
-def cached_onnx(name: str) -> Path:
+def cached_onnx(name: str, input: str = "melgram") -> Path:
     """The ONNX file of a pretrained tagger, built from its weights if not cached.
 
     Parameters
     ----------
     name : {"crnn", "cnn"}
+    input : {"melgram", "audio"}
+        What the graph takes (see :func:`music_tagger.deploy.export`).
 
     Returns
     -------
     pathlib.Path
-        ``<cache>/onnx/<name>-<sha256 of the weights>-g<GRAPH_VERSION>.onnx``.
+        ``<cache>/onnx/<name>-<sha256 of the weights>-<input>-g<GRAPH_VERSION>.onnx``.
 
     Examples
     --------
     >>> cached_onnx("crnn").name                      # doctest: +SKIP
-    'crnn-8f5f2a6a...-g1.onnx'
+    'crnn-783d8198...-melgram-g1.onnx'
     """
     key = MSD_WEIGHTS.get(str(name).lower())
     if key is None:
         raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
     sha = registry()["weights"][key]["sha256"]
-    path = cache_folder() / "onnx" / f"{name.lower()}-{sha}-g{GRAPH_VERSION}.onnx"
+    one_of(input, "input", EXPORT_INPUTS)
+    path = cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
     if not path.is_file():
         import tempfile
 
         from .onnx_graph import msd_graph
 
-        data = msd_graph(name.lower(), get_file("weights", key)).SerializeToString()
+        data = msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
         path.parent.mkdir(parents=True, exist_ok=True)
         # a file of its own, renamed when complete: concurrent first uses never
         # see a partial file
@@ -136,8 +141,11 @@ def cached_onnx(name: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def pretrained(name: str = "crnn", threads: int | None = None) -> OnnxModel:
+def pretrained(name: str = "crnn", threads: int | None = None, input: str = "melgram") -> OnnxModel:
     """The pretrained tagger ``name`` run by onnxruntime, once per process.
+
+    ``input="audio"`` gives the graph with the front end inside: it takes each
+    crop's ``(349440,)`` samples at 12 kHz.
 
     Examples
     --------
@@ -145,4 +153,4 @@ def pretrained(name: str = "crnn", threads: int | None = None) -> OnnxModel:
     (None, 50)
     """
     check_onnxruntime()
-    return OnnxModel(cached_onnx(name), threads=threads)
+    return OnnxModel(cached_onnx(name, input), threads=threads)

@@ -58,22 +58,26 @@ def resolve_runtime(runtime: str | None) -> str:
 
 
 @lru_cache(maxsize=4)
-def _pretrained(name: str, runtime: str) -> Predictor:
+def _pretrained(name: str, runtime: str, input: str) -> Predictor:
     if runtime == "onnx":
         from ..deploy.runtime import pretrained  # onnxruntime: no TensorFlow
 
-        return pretrained(name)
+        return pretrained(name, input=input)
+    if input != "melgram":
+        raise ParameterError("the tf runtime takes log-mels; input='audio' needs runtime='onnx'")
     from ..models import builders as models  # Keras: imported when a model is first needed
 
     return models.CRNN(weights="msd") if name == "crnn" else models.CNN(weights="msd")
 
 
-def get_model(model: Any = None, runtime: str | None = None) -> Predictor:
+def get_model(model: Any = None, runtime: str | None = None, input: str = "melgram") -> Predictor:
     """The network for ``model``: None or "crnn", "cnn", or a model as is.
 
     The pretrained models are built once per process and cached; ``runtime``
-    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them. A model object (a Keras model or
-    any :class:`Predictor`) runs as it is.
+    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them, and
+    ``input="audio"`` (onnx only) gives the network with the front end inside,
+    on each crop's samples. A model object (a Keras model or any
+    :class:`Predictor`) runs as it is.
 
     Raises
     ------
@@ -87,12 +91,28 @@ def get_model(model: Any = None, runtime: str | None = None) -> Predictor:
         key = model.lower()
         if key not in PRETRAINED:
             raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-        return _pretrained(key, runtime)
+        return _pretrained(key, runtime, input)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
         raise ParameterError(
             f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
         )
     return model
+
+
+def network_input(model: Any, runtime: str) -> str:
+    """What the pipeline feeds ``model`` under ``runtime``: ``"melgram"`` or ``"audio"``.
+
+    The onnx runtime's pretrained networks compute the log-mel in their graph, so
+    the reading workers only decode and resample (and never import librosa); the
+    scores equal the log-mel path's to about 1e-6.
+
+    Examples
+    --------
+    >>> network_input("crnn", "onnx"), network_input(None, "tf")
+    ('audio', 'melgram')
+    """
+    pretrained = model is None or isinstance(model, str)
+    return "audio" if runtime == "onnx" and pretrained else "melgram"
 
 
 def check_runtime(model: Any, runtime: str | None) -> str:

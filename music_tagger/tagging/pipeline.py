@@ -89,11 +89,13 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_context(inherit: bool):
+def _worker_context(inherit: bool, melgram: bool = True):
     """How to start workers, with the audio stack imported once, not per worker.
 
     Until TensorFlow is loaded (on Linux): fork, after importing
-    :data:`~music_tagger.audio.reading.READ_MODULES` here when ``inherit`` (several
+    :data:`~music_tagger.audio.reading.READ_MODULES` (without ``melgram``: the
+    decoding ones alone, :data:`~music_tagger.audio.reading.DECODE_MODULES`) here
+    when ``inherit`` (several
     workers then inherit them instead of each importing them; a single worker
     imports them itself, while this process goes on). Then: a forkserver that
     has imported them, so that every later pool starts in milliseconds instead
@@ -102,10 +104,10 @@ def _worker_context(inherit: bool):
     import importlib
     import multiprocessing
 
-    from ..audio.reading import READ_MODULES
+    from ..audio.reading import DECODE_MODULES, READ_MODULES
 
     if sys.platform == "linux" and "tensorflow" not in sys.modules:
-        for module in READ_MODULES if inherit else ():
+        for module in (READ_MODULES if melgram else DECODE_MODULES) if inherit else ():
             importlib.import_module(module)
         return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -118,7 +120,7 @@ def _worker_context(inherit: bool):
 def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
-    ``job`` is ``(index, path, n_crops, resampler, starts, chunk)``; each message
+    ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
     ``(index, path, first, melgrams, starts, length, error, last)``: crops
     ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
     read, which never raises: one bad file must not cost the others. ``last``
@@ -127,11 +129,11 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     from .. import audio
     from ..audio import reading
 
-    index, path, n_crops, resampler, starts, chunk = job
+    index, path, n_crops, resampler, starts, chunk, melgram = job
     try:
         pending = None  # a chunk is sent once the next is known, so `last` is right
         for first, mels, at, length in reading.iter_melgrams(
-            path, n_crops, resampler=resampler, starts=starts, chunk=chunk
+            path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
         ):
             if pending is not None:
                 yield pending
@@ -170,6 +172,7 @@ def read_chunks(
     starts: Callable[[int], np.ndarray] | None = None,
     workers: int = 0,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[tuple]:
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
@@ -182,7 +185,7 @@ def read_chunks(
 
     Parameters
     ----------
-    files, crops, resampler, starts, chunk
+    files, crops, resampler, starts, chunk, melgram
         As for :func:`run`.
     workers : int
         Worker processes; 0 reads in this process, when asked.
@@ -199,10 +202,10 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
+    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files))
     if workers == 0:
         return (message for job in jobs for message in _read_file(job))
-    context = _worker_context(inherit=workers > 1)
+    context = _worker_context(inherit=workers > 1, melgram=melgram)
     tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
@@ -275,6 +278,7 @@ def run(
     workers: int | None = None,
     keep_crops: bool = False,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -303,6 +307,11 @@ def run(
     chunk : int
         Crops a worker hands over at a time (a long file's taggram is read and
         scored chunk by chunk).
+    melgram : bool
+        True: the workers send log-mels, and the network gets ``(n, 96, 1366, 1)``;
+        False: they send each crop's 12 kHz samples, ``(n, 349440)``, for a network
+        that computes the front end itself (the ONNX runtime's), and the workers
+        never import librosa.
 
     Yields
     ------
@@ -319,7 +328,8 @@ def run(
         overlap = workers is None and cores > 1 and not built and "tensorflow" not in sys.modules
         processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
-        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk
+        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk,
+        melgram=melgram,
     )
     build = (lambda: model) if built else model
     network = None
@@ -335,7 +345,8 @@ def run(
         nonlocal network, padded_shape
         if network is None:
             network = build()
-        x = np.stack(queue[:n])[..., None]
+        x = np.stack(queue[:n])
+        x = x[..., None] if melgram else x  # log-mels get their channel axis
         pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
             # after full batches, the last, partial one is padded with zeros (outputs

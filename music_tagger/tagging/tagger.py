@@ -51,7 +51,7 @@ from ..util.checks import positive_int
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import ParameterError
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
-from .networks import check_runtime, get_model
+from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
 
 __all__ = [
@@ -180,11 +180,12 @@ def predict_files(
     crops, resampler = resolve_mode(crops, faithful, resampler)
     batch_size = positive_int(batch_size, "batch_size")
     runtime = check_runtime(model, runtime)
-    get_model(model, runtime)  # fail on a bad model before any work
+    feed = network_input(model, runtime)
+    get_model(model, runtime, feed)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
     stream = run(
-        files, partial(get_model, model, runtime), crops=crops, resampler=resampler,
-        batch_size=batch_size, workers=workers,
+        files, partial(get_model, model, runtime, feed), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers, melgram=feed == "melgram",
     )  # fmt: skip
     return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
@@ -254,7 +255,9 @@ def iter_tag(
     runtime = check_runtime(model, runtime)
     workers = positive_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
-    stream = run(files, partial(get_model, model, runtime), workers=workers, **options)
+    feed = network_input(model, runtime)
+    stream = run(files, partial(get_model, model, runtime, feed), workers=workers,
+                 melgram=feed == "melgram", **options)  # fmt: skip
     results = _with_progress(stream, len(files), progress, "tagging")
     return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
 
