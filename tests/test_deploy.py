@@ -198,7 +198,7 @@ import json, sys
 from music_tagger.cli import main
 code = main(["tag", "--runtime", "onnx", "--format", "json", "--crops", "2", *sys.argv[1:]])
 print(json.dumps({"code": code, "heavy": sorted(m for m in sys.modules
-                  if m.split(".")[0] in ("tensorflow", "keras"))}))
+                  if m.split(".")[0] in ("tensorflow", "keras", "librosa"))}))
 """
 
 
@@ -219,6 +219,19 @@ def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
 
     sha = registry()["weights"]["crnn_msd_theano"]["sha256"]
     assert [p.name.startswith(f"crnn-{sha}") for p in (tmp_path / "music_tagger" / "onnx").iterdir()] == [True]
+
+
+def test_reading_samples_instead_of_log_mels_gives_the_same_crops(folder):
+    """The onnx runtime's workers send samples; their log-mels are the workers' own."""
+    from music_tagger.audio.reading import iter_melgrams
+
+    for path in (folder / "a_long.wav", folder / "sub" / "c_tones.flac"):
+        mels = list(iter_melgrams(path, 3, resampler="soxr_hq", chunk=2))
+        samples = list(iter_melgrams(path, 3, resampler="soxr_hq", chunk=2, melgram=False))
+        assert [m[0] for m in mels] == [s[0] for s in samples]
+        for (_, x, at, n), (_, y, at2, n2) in zip(mels, samples):
+            assert y.shape == (len(x), audio.N_SAMPLES) and n == n2 and (at == at2).all()
+            np.testing.assert_array_equal(np.stack([audio.log_melgram(c) for c in y]), x)
 
 
 def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
@@ -242,6 +255,7 @@ def test_runtime_arguments_are_checked():
 # --------------------------------------------------------------------------- LiteRT
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 @pytest.mark.parametrize("input", ["melgram", "audio"])
 def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, melgrams, crops, crop_melgrams, keras_models):
     tf = pytest.importorskip("tensorflow")
