@@ -16,6 +16,7 @@ class                       raised when
 :class:`DataError`          a dataset, feature store or results file is malformed
 :class:`MissingFileError`   an input file or folder does not exist
 :class:`OutputExistsError`  an output exists and would be overwritten
+:class:`OutputLockedError`  another run is writing the same output
 ==========================  ==========================================================
 
 Examples
@@ -56,3 +57,7 @@ class MissingFileError(MusicTaggerError, FileNotFoundError):
 
 class OutputExistsError(MusicTaggerError, FileExistsError):
     """An output already exists and would be overwritten."""
+
+
+class OutputLockedError(MusicTaggerError, BlockingIOError):
+    """Another run holds the lock of an output it is writing."""

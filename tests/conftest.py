@@ -10,10 +10,6 @@ neither way, the run stops before any test with one message naming what is missi
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +24,8 @@ if registry.ENV_DIR not in os.environ and DEFAULT_REFERENCE.is_dir():
     os.environ[registry.ENV_DIR] = str(DEFAULT_REFERENCE)
 
 CLIPS = registry.example_names()
+#: every split a store folder can hold
+SPLITS = ("train", "valid", "test")
 
 #: (registry section, name) of every file the suite reads.
 REFERENCE_FILES = (
@@ -100,62 +98,33 @@ def published_scores(request: pytest.FixtureRequest) -> dict[str, list[tuple[str
 
 @pytest.fixture(scope="session")
 def synthetic_stores(tmp_path_factory):
-    """``make(n_clips, seed=0, frames=128, splits=("train", "valid"))``: the folder of
-    feature stores of a generated MTT-layout set, made once per argument set."""
+    """``make(n_clips, seed=0, frames=128, splits=("train", "valid"), resampler=...)``:
+    the folder of feature stores of a generated MTT-layout set of 3 s clips (60% train,
+    15% valid, 25% test), made once per argument set; every test that trains or
+    fine-tunes takes its stores from here."""
+    from music_tagger import audio
     from music_tagger.datasets import cache
     from music_tagger.datasets.mtt import read_mtt
     from music_tagger.datasets.synth import TAGS, make_mtt_like
 
     made: dict[tuple, Path] = {}
 
-    def make(n_clips: int, seed: int = 0, frames: int = 128, splits=("train", "valid")) -> Path:
-        key = (n_clips, seed, frames, tuple(splits))
+    def make(n_clips: int, seed: int = 0, frames: int = 128, splits=("train", "valid"),
+             resampler: str = audio.KAISER_BEST_2016) -> Path:  # fmt: skip
+        key = (n_clips, seed, frames, tuple(splits), resampler)
         if key not in made:
             root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=n_clips, seed=seed)
             out = tmp_path_factory.mktemp("features")
-            cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=splits,
-                          frames=frames, workers=2, progress=False)  # fmt: skip
+            cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=splits, frames=frames,
+                          resampler=resampler, workers=2, progress=False)  # fmt: skip
             made[key] = out
         return made[key]
 
     return make
 
 
-def start_python(
-    code: str, *args: object, stdout=subprocess.DEVNULL, env: dict | None = None
-) -> subprocess.Popen:
-    """``python -c code args...`` with this checkout importable, TensorFlow quiet,
-    no TF_CONFIG but the one in ``env`` (extra environment variables)."""
-    environ = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    environ.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *map(str, args)],
-        env=environ, stdout=stdout, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def kill_after_first_epoch(proc: subprocess.Popen, run_dir: Path, timeout: float = 300) -> None:
-    """SIGKILL a training process as soon as its first epoch is committed."""
-    deadline = time.monotonic() + timeout  # never hang CI on a run that stalls
-    while not (run_dir / "state.json").exists():
-        assert proc.poll() is None, proc.stderr.read()
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the first epoch did not finish within {timeout:.0f} s")
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
 @pytest.fixture(scope="session")
-def msd_stores(tmp_path_factory) -> Path:
+def msd_stores(synthetic_stores) -> Path:
     """Stores of 24 generated 3 s clips at the MSD preprocessing (1366 frames, zero
     padded), for the transfer tests: 14 train, 3 valid, 7 test clips."""
-    from music_tagger.datasets import cache
-    from music_tagger.datasets.mtt import read_mtt
-    from music_tagger.datasets.synth import TAGS, make_mtt_like
-
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt_msd"), n_clips=24, seed=3)
-    out = tmp_path_factory.mktemp("msd_stores")
-    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, resampler="soxr_hq", workers=2, progress=False)
-    return out
+    return synthetic_stores(24, seed=3, frames=1366, splits=SPLITS, resampler="soxr_hq")

@@ -36,7 +36,9 @@ def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
         auc[name] = _best_auc(tmp_path / name)
     print("\nbest validation ROC-AUC:", {k: round(v, 4) for k, v in auc.items()})
     noise = max(0.03, 2 * abs(auc["float32"] - auc["float32, seed 1"]))
-    assert auc["float32"] > 0.65  # learning, so that the comparison means something
+    # learning, so that the comparison means something: float32 best validation AUC
+    # over seeds 0-5 measured 0.635-0.678 (mean 0.657); 0.60 leaves 0.035 below the lowest
+    assert auc["float32"] > 0.60
     assert abs(auc["mixed precision"] - auc["float32"]) <= noise
     assert abs(auc["XLA"] - auc["float32"]) <= noise
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import kill_after_first_epoch, start_python
+from helpers import run_killed_in_epoch, start_python
 
 from music_tagger.datasets import cache
 from music_tagger.training import distribute
@@ -37,15 +37,17 @@ def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_pa
     from music_tagger.training.evaluation import evaluate_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = start_python(_RUNNER, stores, killed, stdout=subprocess.PIPE)
-    kill_after_first_epoch(proc, killed)
-    assert json.loads(proc.stdout.readline()) == {"replicas": 2}
-    assert json.loads((killed / "state.json").read_text())["epochs_done"] < 2
-    runs = [start_python(_RUNNER, stores, out, stdout=subprocess.PIPE) for out in (killed, whole)]
-    for p in runs:
-        out, err = p.communicate(timeout=300)
+
+    def run_to_the_end(out: Path) -> None:
+        p = start_python(_RUNNER, stores, out, stdout=subprocess.PIPE)
+        stdout, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-        assert json.loads(out.splitlines()[0]) == {"replicas": 2}
+        assert json.loads(stdout.splitlines()[0]) == {"replicas": 2}
+
+    proc = run_killed_in_epoch(_RUNNER, stores, killed, run_dir=killed, stdout=subprocess.PIPE)
+    assert json.loads(proc.stdout.readline()) == {"replicas": 2}  # SIGKILL inside epoch 2
+    run_to_the_end(killed)
+    run_to_the_end(whole)
 
     a = json.loads((killed / "history.json").read_text())
     b = json.loads((whole / "history.json").read_text())

@@ -8,12 +8,11 @@ from music_tagger.datasets import cache
 from music_tagger.training import experiment
 from music_tagger.training import loop as training
 from music_tagger.cli import main
-from music_tagger.datasets.mtt import read_mtt
 from music_tagger.models.architectures import parse_budgets
 from music_tagger.training.evaluation import GRID_COLUMNS, read_grid_results
 from music_tagger.training.experiment import Config, grid
 from music_tagger.training.figures import FIGURES, plot_per_tag, tag_groups
-from music_tagger.datasets.synth import TAGS, make_mtt_like
+from music_tagger.datasets.synth import TAGS
 
 FRAMES = 1280  # the fewest frames k2c2 takes (its time pooling is 4 x 4 x 4 x 5 x 4)
 ARCHS, BUDGETS = ("k2c2", "crnn"), (100_000, 250_000)
@@ -25,12 +24,9 @@ SYNTH_GROUPS = {"source": ["guitar", "organ", "noisy", "tonal", "chord"],
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(synthetic_stores):
     """Stores of 40 synthetic 3 s clips (24 train, 6 valid, 10 test), zero-padded."""
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=40, seed=0)
-    out = tmp_path_factory.mktemp("features")
-    cache.prepare(read_mtt(root, top_n=len(TAGS)), out, frames=FRAMES, workers=2, progress=False)
-    return out
+    return synthetic_stores(40, frames=FRAMES, splits=("train", "valid", "test"))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The linear probe: fitting, C chosen on validation, save/load, and the features + probe CLI."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -60,7 +61,13 @@ def test_bad_inputs():
 
 def test_cli_features_probe_and_tag(msd_stores, tmp_path, capsys):
     feats, out = tmp_path / "feats", tmp_path / "probe"
-    assert main(["features", str(msd_stores), "--out", str(feats), "--level", "top", "--quiet"]) == 0
+    stores = tmp_path / "stores"
+    shutil.copytree(msd_stores, stores)
+    test = cache.store_path(stores, "test")  # a convert-store killed mid-copy left this:
+    (stores / "tmp-test.h5").write_bytes(test.read_bytes()[: test.stat().st_size // 2])
+    assert main(["features", str(stores), "--out", str(feats), "--level", "top", "--quiet"]) == 0
+    assert sorted(p.name for p in feats.glob("*.npy")) == ["test.npy", "train.npy", "valid.npy"]
+    capsys.readouterr()
     x, rows, meta, y = read_features(feats / "train")
     train = cache.load_store(cache.store_path(msd_stores, "train"))
     assert x.shape == (train.n, 32) and rows == train.ids
@@ -69,6 +76,14 @@ def test_cli_features_probe_and_tag(msd_stores, tmp_path, capsys):
     assert main(["probe", str(feats), str(out), "--Cs", "0.1,1"]) == 0
     printed = capsys.readouterr().out
     assert "C = " in printed
+    # an earlier run's outputs are not replaced silently (refused before any work)
+    before = (out / "probe.npz").read_bytes()
+    for argv in (["features", str(stores), "--out", str(feats)], ["probe", str(feats), str(out)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("music-tagger: error: ") and "exists: pass --overwrite" in err and "\n" not in err
+    assert (out / "probe.npz").read_bytes() == before
+    assert main(["probe", str(feats), str(out), "--Cs", "0.1,1", "--overwrite"]) == 0
     results = json.loads((out / "results-test.json").read_text())
     assert 0.0 <= results["roc_auc_macro"] <= 1.0
     # the saved probe tags audio files by computing the same features
@@ -83,3 +98,27 @@ def test_cli_features_probe_and_tag(msd_stores, tmp_path, capsys):
                  "--level", "top", "--quiet"]) == 0  # fmt: skip
     x, rows, _, y = read_features(tmp_path / "files")
     assert x.shape == (2, 32) and rows == train.paths[:2] and y is None
+
+
+def test_cli_an_unreadable_file_is_reported_and_the_others_kept(msd_stores, tmp_path, capsys):
+    train = cache.load_store(cache.store_path(msd_stores, "train"))
+    bad = tmp_path / "broken.mp3"
+    bad.write_text("not audio")
+    files = [train.paths[0], str(bad), train.paths[1]]
+    assert main(["features", *files, "--out", str(tmp_path / "files"), "--level", "top", "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert f"music-tagger: error: {bad}" in err and "Traceback" not in err
+    x, rows, _, _ = read_features(tmp_path / "files")
+    assert rows == [train.paths[0], train.paths[1]] and x.shape == (2, 32) and np.all(np.isfinite(x))
+    probe = LinearProbe(Cs=(1.0,), tags=["a", "b"], feature_meta={"arch": "crnn", "level": "top"})
+    probe.fit(*_toy_features(32)).save(tmp_path / "probe")
+    assert main(["probe", str(tmp_path / "probe"), "--tag", *files, "--top", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[0] for line in out.splitlines()] == rows  # the good files' results
+    assert f"music-tagger: error: {bad}" in err and "Traceback" not in err
+
+
+def _toy_features(dims, n=40):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, dims))
+    return x, (x[:, :2] > 0).astype(int)

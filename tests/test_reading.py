@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import CLIPS
+from music_tagger.registry import example_names
 from music_tagger import audio
 from music_tagger.audio import reading
 from music_tagger.datasets import synth
@@ -73,7 +73,7 @@ def test_faithful_window_equals_the_whole_file_path(whole_and_window, name):
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("clip", CLIPS)
+@pytest.mark.parametrize("clip", example_names())
 def test_faithful_window_of_the_example_clips(reference_data, clip):
     path = reference_data / f"{clip}.mp3"
     x, _, _ = reading.read_melgrams(path, 1)

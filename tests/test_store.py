@@ -76,6 +76,21 @@ def test_convert_store(stores, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.h5"]  # no temporary left
 
 
+def test_a_leftover_of_a_killed_convert_store_is_skipped(stores, tmp_path, capsys):
+    from music_tagger.cli import main
+
+    path = _old_layout(stores, tmp_path)
+    leftover = tmp_path / "tmp-train.h5"  # what a kill during the copy leaves: a cut HDF5 file
+    leftover.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert store.store_files(tmp_path) == ([path], [leftover])
+    assert main(["convert-store", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{path}: converted\n" and f"{leftover}: skipped" in err
+    assert store.MelgramFile(path).layout == "contiguous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.h5"]  # the conversion removed it
+    assert main(["convert-store", str(tmp_path)]) == 0
+
+
 @pytest.mark.parametrize("block", [1, 3, 64])
 def test_epoch_order_is_a_permutation(block):
     orders = [store.epoch_order(100, (0, epoch), block=block) for epoch in range(3)]

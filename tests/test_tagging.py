@@ -174,12 +174,15 @@ def test_faithful_tagging_of_the_mp3s_gives_the_published_top_tags(crnn, mp3s, p
 
 
 @pytest.mark.reference
-def test_faithful_equals_predict_on_compute_melgram_exactly(crnn, mp3s):
-    # two files: one batch holds both, yet each equals its own single prediction
+def test_faithful_equals_predict_on_compute_melgram(crnn, mp3s):
+    # two files: one batch holds both, yet each equals its own single prediction, to the
+    # float rounding of a batch of 8 against a batch of 1 (TensorFlow 2.21 on 2 cores:
+    # up to 6e-8); the inputs themselves are the same bits
     results = tag(mp3s[:2], model=crnn, faithful=True, top_n=None)
     for path, r in zip(mp3s[:2], results):
         x = audio.compute_melgram(path)
-        np.testing.assert_array_equal(r.scores, crnn.predict(x[None, ..., None], verbose=0)[0])
+        single = crnn.predict(x[None, ..., None], verbose=0)[0]
+        np.testing.assert_allclose(r.scores, single, rtol=0, atol=1e-6)
         assert r.top == decode_predictions(r.scores[None], top_n=None)[0]
 
 

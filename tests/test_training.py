@@ -7,27 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import kill_after_first_epoch, start_python
+from helpers import run_killed_in_epoch, start_python
 
 from music_tagger.datasets import cache
-from music_tagger.datasets.mtt import read_mtt
-from music_tagger.datasets.synth import TAGS, make_mtt_like
 
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast
 
 
-@pytest.fixture(scope="session")
-def mtt(tmp_path_factory):
+@pytest.fixture(scope="module")
+def stores(synthetic_stores) -> Path:
     """300 synthetic 3 s clips in the MagnaTagATune layout (180 train, 45 valid, 75 test)."""
-    root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=300, seed=0)
-    return read_mtt(root, top_n=len(TAGS))
-
-
-@pytest.fixture(scope="session")
-def stores(mtt, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("features")
-    cache.prepare(mtt, out, frames=FRAMES, workers=2, progress=False)
-    return out
+    return synthetic_stores(300, frames=FRAMES, splits=("train", "valid", "test"))
 
 
 @pytest.mark.slow
@@ -70,8 +60,7 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
     from music_tagger.training.evaluation import load_model
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    kill_after_first_epoch(start_python(_RUNNER, stores, killed), killed)
-    assert json.loads((killed / "state.json").read_text())["epochs_done"] < 3
+    run_killed_in_epoch(_RUNNER, stores, killed, run_dir=killed)  # SIGKILL inside epoch 2
     for runs in ([start_python(_RUNNER, stores, killed)], [start_python(_RUNNER, stores, whole)]):
         for p in runs:
             assert p.wait(timeout=300) == 0, p.stderr.read()

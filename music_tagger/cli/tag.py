@@ -176,8 +176,8 @@ def run_tag(args: argparse.Namespace) -> int:
     if args.resume and fmt == "table":
         raise UsageError("--resume needs --format jsonl, json or csv")
 
-    from ..tagging.records import RecordWriter, open_output
     from ..audio.files import expand_paths
+    from ..tagging.records import RecordWriter, file_identity, open_output
 
     out = sys.stdout  # before anything is redirected: the records only
     paths = expand_paths(args.paths)
@@ -185,45 +185,56 @@ def run_tag(args: argparse.Namespace) -> int:
     if args.examples:
         example_paths, early = _example_paths()
         paths = example_paths + paths
-    stream = None
+    plots = _plot_paths(args.plot, paths) if args.plot is not None else None
+    output = None
     if args.output is not None:
-        writer, done, stream = open_output(
-            args.output, fmt, resume=args.resume, passed=args.thresholds is not None
-        )
-        todo = [p for p in paths if os.path.abspath(p) not in done]
+        output = open_output(args.output, fmt, resume=args.resume, **_record_options(args, fmt))
+        writer = output
+        paths = [p for p in paths if file_identity(p) not in output.done]
         if args.resume:
-            print(f"resuming: {len(paths) - len(todo)} files already in {args.output}", file=sys.stderr)
-        paths = todo
+            again = f", {output.retried} failed ones tagged again" if output.retried else ""
+            print(f"resuming: {output.kept} files already in {args.output}{again}", file=sys.stderr)
     else:
         writer = RecordWriter(out, fmt, passed=args.thresholds is not None)
-    if args.plot is not None:
-        os.makedirs(args.plot, exist_ok=True)
     failed = 0
-    results = _tag_results(args, paths) if paths else iter(())
     try:
-        for r in early:
-            writer.write(r.to_dict())
-            print_error(r.error)
-            failed += 1
-        # anything a library prints goes to stderr: stdout is the output only
-        with contextlib.redirect_stdout(sys.stderr):
-            for r in results:
-                if r.error is not None:
-                    failed += 1
-                    print_error(r.error)
-                elif args.plot is not None:
-                    _plot(r, args.plot)
-                record = r.to_dict()
-                if fmt not in ("jsonl", "json"):
-                    record.pop("taggram", None)
-                writer.write(record)
-        writer.close()
+        results = _tag_results(args, paths) if paths else iter(())
+        try:
+            for r in early:
+                writer.write(r.to_dict())
+                print_error(r.error)
+                failed += 1
+            # anything a library prints goes to stderr: stdout is the output only
+            with contextlib.redirect_stdout(sys.stderr):
+                for r in results:
+                    if r.error is not None:
+                        failed += 1
+                        print_error(r.error)
+                    elif plots is not None:
+                        _plot(r, plots[r.path])
+                    record = r.to_dict()
+                    if fmt not in ("jsonl", "json"):
+                        record.pop("taggram", None)
+                    writer.write(record)
+        finally:
+            if hasattr(results, "close"):  # stop the workers of an unfinished run
+                results.close()
     finally:
-        if hasattr(results, "close"):  # stop the workers of an unfinished run
-            results.close()
-        if stream is not None:
-            stream.close()
+        if output is not None:
+            output.close()
+    if output is None:
+        writer.close()
     return 0 if failed == 0 else 1
+
+
+def _record_options(args: argparse.Namespace, fmt: str) -> dict:
+    """What the records of this run hold, for a resume to check against the file's."""
+    from ..registry import TAGS
+    from ..tagging.thresholds import load_thresholds
+
+    thresholds = None if args.thresholds is None else load_thresholds(args.thresholds, TAGS)
+    taggram = args.taggram and fmt in ("jsonl", "json")
+    return dict(n_tags=min(args.top, len(TAGS)), thresholds=thresholds, taggram=taggram)
 
 
 def _tag_results(args: argparse.Namespace, paths: list[str]):
@@ -246,11 +257,19 @@ def _tag_results(args: argparse.Namespace, paths: list[str]):
     return iter_tag(paths, progress=progress, workers=args.workers, runtime=args.runtime, **options)
 
 
-def _plot(result, folder: str) -> None:
+def _plot_paths(folder: str, paths: list[str]) -> dict[str, str]:
+    """Where each file's taggram goes: a PNG per file, unique (see plot_names)."""
+    from ..tagging.taggram import check_plot_folder, plot_names
+
+    check_plot_folder(folder)
+    return dict(zip(paths, plot_names(paths, folder)))
+
+
+def _plot(result, png: str) -> None:
     from ..tagging.taggram import plot_taggram
 
-    name = os.path.basename(result.path)
-    plot_taggram(result.taggram, os.path.join(folder, name + ".png"), title=name)
+    os.makedirs(os.path.dirname(png), exist_ok=True)
+    plot_taggram(result.taggram, png, title=os.path.basename(result.path))
 
 
 def add_plot_parser(subparsers) -> argparse.ArgumentParser:
@@ -271,25 +290,25 @@ def add_plot_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from ..tagging.records import format_for, read_records
-    from ..tagging.taggram import Taggram, plot_taggram
+    from ..tagging.readback import read_records
+    from ..tagging.taggram import Taggram, check_plot_folder, plot_names, plot_taggram
 
     if not os.path.isfile(args.records):
         raise MissingFileError(f"no records file at {args.records}")
-    fmt = format_for(args.records, None)
-    drawn = 0
-    os.makedirs(args.out, exist_ok=True)
-    for record in read_records(args.records, fmt):
-        if not record.get("taggram"):
-            continue
-        t = record["taggram"]
-        name = os.path.basename(record["path"])
-        path = os.path.join(args.out, name + ".png")
-        plot_taggram(Taggram.from_dict(t, t["tags"]), path, top_n=args.top, title=name)
-        print(path)
-        drawn += 1
-    if drawn == 0:
+    check_plot_folder(args.out)
+    records = [r for r in read_records(args.records) if r.get("taggram")]
+    if not records:
         raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
+    drawn = set()
+    for record, png in zip(records, plot_names([r["path"] for r in records], args.out)):
+        if png in drawn:  # the same file tagged twice
+            continue
+        drawn.add(png)
+        t = record["taggram"]
+        os.makedirs(os.path.dirname(png), exist_ok=True)
+        name = os.path.basename(record["path"])
+        plot_taggram(Taggram.from_dict(t, t["tags"]), png, top_n=args.top, title=name)
+        print(png)
     return 0
 
 

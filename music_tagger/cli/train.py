@@ -1,5 +1,6 @@
 """``music-tagger synth``, ``prepare``, ``convert-store``, ``train`` and ``finetune``: data sets and training."""
 import argparse
+import sys
 
 from ..models.architectures import ARCHS
 from ..audio import KAISER_BEST_2016, RESAMPLERS
@@ -117,11 +118,17 @@ def add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
 def run_convert_store(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..datasets.store import convert_store
+    from ..datasets.store import convert_store, store_files
 
     paths = []
     for item in map(Path, args.stores):
-        paths += sorted(item.glob("*.h5")) if item.is_dir() else [item]
+        if not item.is_dir():
+            paths.append(item)
+            continue
+        stores, leftovers = store_files(item)
+        paths += stores
+        for path in leftovers:
+            print(f"{path}: skipped, the unfinished write of an interrupted run", file=sys.stderr)
     for path in paths:
         done = convert_store(path)
         print(f"{path}: {'converted' if done else 'contiguous already'}")

@@ -2,11 +2,11 @@
 import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 
 
 from ..vocabulary import BN_READINGS, LEVELS, PRETRAINED
-from .common import HelpFormatter, positive_int_arg
+from .common import HelpFormatter, positive_int_arg, print_error
 
 
 
@@ -36,6 +36,7 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
                    help="audio files: the 2016 resampler or the faster soxr")  # fmt: skip
     p.add_argument("--batch-size", type=positive_int_arg, default=8, metavar="N", help="clips per network call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace the feature files of an earlier run")
     return p
 
 
@@ -43,33 +44,41 @@ def run_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..datasets import cache
-    from ..embeddings.extract import features
-    from ..embeddings.files import write_features
-    from ..audio.files import expand_paths
+    from ..datasets.store import store_files
+    from ..embeddings.extract import features, file_features
+    from ..embeddings.files import feature_files, write_features
+    from ..util.files import check_outputs
 
     options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
                    batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
     meta = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
                 crops=args.crops, resampler=args.resampler)  # fmt: skip
     first = Path(args.inputs[0])
-    stores = sorted(first.glob("*.h5")) if len(args.inputs) == 1 and first.is_dir() else []
+    stores = store_files(first)[0] if len(args.inputs) == 1 and first.is_dir() else []
     if len(args.inputs) == 1 and str(first).endswith(".h5"):
         stores = [first]
     if stores:  # one output per store, with its labels
         out = Path(args.out)
-        for path in stores:
-            info = cache.load_store(path)
+        infos = [cache.load_store(path) for path in stores]
+        prefixes = [out / info.split if len(stores) > 1 or first.is_dir() else out for info in infos]
+        shared = [prefix for prefix in prefixes if prefixes.count(prefix) > 1]
+        if shared:
+            raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
+        check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
+        for path, info, prefix in zip(stores, infos, prefixes):
             x = features(str(path), **options)
-            prefix = out / info.split if len(stores) > 1 or first.is_dir() else out
             store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
-            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags):
+            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True):
                 print(written)
         return 0
-    paths = expand_paths(args.inputs)
-    x = features(paths, crops=args.crops, resampler=args.resampler, **options)
-    for written in write_features(args.out, x, paths, meta):
-        print(written)
-    return 0
+    check_outputs(feature_files(args.out), overwrite=args.overwrite)
+    x, paths, failed = file_features(args.inputs, crops=args.crops, resampler=args.resampler, **options)
+    for _, message in failed:  # reported, and the other files kept (as tag does)
+        print_error(message)
+    if paths:
+        for written in write_features(args.out, x, paths, meta, overwrite=True):
+            print(written)
+    return 1 if failed else 0
 
 
 def add_probe_parser(subparsers) -> argparse.ArgumentParser:
@@ -93,6 +102,7 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tag", nargs="+", default=None, metavar="AUDIO",
                    help="tag these audio files/folders with the probe saved in OUT")  # fmt: skip
     p.add_argument("--top", type=positive_int_arg, default=5, metavar="N", help="with --tag: tags shown per file")
+    p.add_argument("--overwrite", action="store_true", help="replace a probe of an earlier run in OUT")
     return p
 
 
@@ -109,22 +119,22 @@ def _float_list(text: str) -> list[float]:
 def run_probe(args: argparse.Namespace) -> int:
     from ..training.evaluation import format_table
     from ..embeddings.linear_probe import load_probe, probe
-    from ..audio.files import expand_paths
 
     if args.tag is not None:
         if args.source is not None:
             raise UsageError("with --tag, give only the probe folder OUT")
         model = load_probe(args.out)
-        paths = expand_paths(args.tag)
-        scores = model.tag(paths)
+        scores, paths, failed = model.tag_files(args.tag)
         tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
         for path, row in zip(paths, scores):
             best = sorted(zip(tags, row), key=lambda item: -item[1])[: args.top]
             print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
-        return 0
+        for _, message in failed:  # reported after the good files' results
+            print_error(message)
+        return 1 if failed else 0
     if args.source is None:
         raise UsageError("give FEATURES and OUT (or OUT and --tag AUDIO...)")
-    results = probe(args.source, args.out, Cs=args.Cs)
+    results = probe(args.source, args.out, Cs=args.Cs, overwrite=args.overwrite)
     print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
     print(format_table(results["test"]))
     return 0

@@ -34,12 +34,12 @@ import h5py
 import numpy as np
 
 from . import cache
-from ..util.files import atomic_path
+from ..util.files import atomic_path, is_temporary
 from ..errors import DataError, ParameterError
 
 __all__ = [
     "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "make_dataset",
-    "steps_per_epoch",
+    "steps_per_epoch", "store_files",
 ]  # fmt: skip
 
 #: ``make_dataset(reader=...)``: "auto" reads by positioned reads where the layout
@@ -326,6 +326,27 @@ def make_dataset(
         return _dataset(store, order, bounds[:, first : first + local].reshape(-1, 2), reader)
 
     return strategy.distribute_datasets_from_function(worker_dataset)
+
+
+def store_files(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """The stores of ``folder`` (``*.h5``, sorted), and the unfinished writes left out.
+
+    A run killed while writing a store (``prepare`` finishing a split,
+    :func:`convert_store`) leaves a ``tmp-<name>.h5`` beside it, cut short; it is no
+    store, and the next write of that store removes it.
+
+    Returns
+    -------
+    stores, leftovers : list of pathlib.Path
+
+    Examples
+    --------
+    >>> stores, leftovers = store_files("features")     # doctest: +SKIP
+    >>> [p.name for p in stores], [p.name for p in leftovers]  # doctest: +SKIP
+    (['train.h5', 'valid.h5'], ['tmp-test.h5'])
+    """
+    found = sorted(Path(folder).glob("*.h5"))
+    return [p for p in found if not is_temporary(p)], [p for p in found if is_temporary(p)]
 
 
 def convert_store(path: str | os.PathLike, *, block: int = 64) -> bool:

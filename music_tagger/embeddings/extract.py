@@ -46,7 +46,7 @@ from .. import audio
 from ..audio import KAISER_BEST_2016
 from ..util.checks import one_of, positive_int
 from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, LEVELS
-from ..errors import ParameterError
+from ..errors import AudioError, ParameterError
 
 __all__ = [
     "ARCHS",
@@ -55,6 +55,7 @@ __all__ = [
     "feature_model",
     "feature_names",
     "features",
+    "file_features",
 ]
 
 #: Pretrained networks: name -> (builder name in :mod:`music_tagger.models.builders`, default BN reading).
@@ -213,8 +214,11 @@ def _is_store(path: Any) -> bool:
     return isinstance(path, (str, os.PathLike)) and str(path).endswith(".h5") and os.path.isfile(path)
 
 
-def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(melgrams, owner)`` batches: ``owner[i]`` is the input row that crop i belongs to."""
+def _batches(
+    inputs: Any, crops: int, resampler: str, batch_size: int, failures: list | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(melgrams, owner)`` batches (``owner[i]``: crop i's input row); with a ``failures``
+    list, an unreadable audio file goes there as ``(row, message)`` instead of raising."""
     from ..datasets import cache
     from ..audio.files import expand_paths
 
@@ -244,7 +248,13 @@ def _batches(inputs: Any, crops: int, resampler: str, batch_size: int) -> Iterat
     pending: list[np.ndarray] = []
     owners: list[int] = []
     for row, path in enumerate(paths):
-        x = audio.compute_melgrams(path, crops, resampler=resampler)
+        try:
+            x = audio.compute_melgrams(path, crops, resampler=resampler)
+        except AudioError as err:
+            if failures is None:
+                raise
+            failures.append((row, str(err)))
+            continue
         pending.extend(x)
         owners.extend([row] * len(x))
         while len(pending) >= batch_size:
@@ -340,11 +350,14 @@ def run_model(
     batch_size: int = 8,
     progress: bool = False,
     desc: str = "clips",
+    failures: list | None = None,
 ) -> list[np.ndarray]:
     """Every output of ``model`` for each input row (averaged over its crops).
 
     The engine of :func:`features`, for any model on the ``(96, 1366, 1)`` melgram
-    (e.g. one with several outputs). ``inputs`` as for :func:`features`.
+    (e.g. one with several outputs). ``inputs`` as for :func:`features`; with a
+    ``failures`` list, unreadable audio files are added to it as ``(row, message)``
+    and their rows are NaN.
 
     Returns
     -------
@@ -360,7 +373,7 @@ def run_model(
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
     with tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar:
-        for x, owner in _batches(inputs, crops, resampler, batch_size):
+        for x, owner in _batches(inputs, crops, resampler, batch_size, failures):
             n = len(x)  # pad to a full batch: one traced shape for every call
             x = np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], x.dtype)])
             outs = model.predict_on_batch(x[..., None])
@@ -369,7 +382,43 @@ def run_model(
                 np.add.at(total_sum, owner, np.asarray(out[:n], dtype=np.float64))
             np.add.at(counts, owner, 1)
             bar.update(np.count_nonzero(counts) - bar.n)
-    return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
+    with np.errstate(invalid="ignore"):  # 0 / 0: the rows of unreadable files are NaN
+        return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
+
+
+def file_features(paths: Any, *, arch: str = "crnn", level: str = "multi", bn_semantics: str | None = None,
+                  crops: int = 1, **options: Any) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """:func:`features` of the audio files among ``paths`` that can be read, and the others.
+
+    As ``music-tagger tag`` does, an unreadable file (missing, not audio) does not
+    stop the rest: it is left out and reported. ``paths``: audio files and folders
+    (searched recursively); the options as for :func:`features`.
+
+    Returns
+    -------
+    x : np.ndarray, shape (n_read, dims), float32
+        One row per file read, in order.
+    read : list of str
+        Those files.
+    failed : list of (str, str)
+        ``(path, message)`` of each file that could not be read.
+
+    Examples
+    --------
+    >>> x, read, failed = file_features(["a.mp3", "missing.mp3"])     # doctest: +SKIP
+    >>> read, failed                                                  # doctest: +SKIP
+    (['a.mp3'], [('missing.mp3', 'missing.mp3: no such file')])
+    """
+    from ..audio.files import expand_paths
+
+    paths = expand_paths(paths)
+    _check_options(arch, level, bn_semantics, crops)
+    failures: list[tuple[int, str]] = []
+    model = feature_model(arch, level, bn_semantics)
+    x = run_model(model, paths, crops=crops, failures=failures, desc=f"features {arch}/{level}", **options)[0]
+    bad = dict(failures)
+    keep = [row for row in range(len(paths)) if row not in bad]
+    return x[keep], [paths[row] for row in keep], [(paths[row], message) for row, message in failures]
 
 
 class FeatureExtractor(TransformerMixin, BaseEstimator):

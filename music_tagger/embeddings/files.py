@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import MissingFileError, ParameterError
-from ..util.files import atomic_path, write_text
+from ..util.files import atomic_path, check_outputs, write_text
 
 
 def write_features(
@@ -26,12 +26,14 @@ def write_features(
     *,
     y: np.ndarray | None = None,
     tags: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write features as ``<prefix>.npy``, a row index ``<prefix>.csv`` and ``<prefix>.json``.
 
     The CSV has one line per row: ``row, id`` and, with labels, one 0/1 column per
     tag; the JSON holds ``meta`` (how the features were computed), the tags and the
-    feature names. Each file is written atomically.
+    feature names. Each file is written atomically; existing ones are replaced only
+    with ``overwrite`` (else :class:`~music_tagger.errors.OutputExistsError`).
 
     Returns
     -------
@@ -42,12 +44,12 @@ def write_features(
     --------
     >>> write_features("feats/test", x, ids, {"arch": "crnn"})     # doctest: +SKIP
     """
-    prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = feature_files(prefix)
+    check_outputs(paths, overwrite=overwrite)
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(x, np.float32)
     if len(rows) != len(x) or (y is not None and len(y) != len(x)):
         raise ParameterError(f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}")
-    paths = [prefix.with_suffix(s) for s in (".npy", ".csv", ".json")]
     with atomic_path(paths[0]) as tmp, open(tmp, "wb") as f:
         np.save(f, x)
     with atomic_path(paths[1]) as tmp, open(tmp, "w", newline="") as f:
@@ -60,6 +62,17 @@ def write_features(
                 has_labels=y is not None)  # fmt: skip
     write_text(paths[2], json.dumps(info, indent=1))
     return paths
+
+
+def feature_files(prefix: str | os.PathLike) -> list[Path]:
+    """The files :func:`write_features` writes for ``prefix``.
+
+    Examples
+    --------
+    >>> [p.as_posix() for p in feature_files("feats/train")]
+    ['feats/train.npy', 'feats/train.csv', 'feats/train.json']
+    """
+    return [Path(prefix).with_suffix(suffix) for suffix in (".npy", ".csv", ".json")]
 
 
 def read_features(prefix: str | os.PathLike) -> tuple[np.ndarray, list[str], dict[str, Any], np.ndarray | None]:

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..audio import KAISER_BEST_2016
 from ..errors import MissingFileError, ParameterError
-from ..util.files import atomic_path, write_text
+from ..util.files import atomic_path, check_outputs, write_text
 from ..training.evaluation import evaluate, write_results
 
 __all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
@@ -203,6 +203,15 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         write_text(folder / "probe.json", json.dumps(info, indent=1))
         return folder
 
+    def _feature_options(self) -> dict[str, Any]:
+        """How the training features were computed: the options of ``features``."""
+        meta = self.feature_meta or {}
+        missing = [k for k in ("arch", "level") if k not in meta]
+        if missing:
+            raise ParameterError(f"the probe does not know how its features were computed ({missing})")
+        return dict(arch=meta["arch"], level=meta["level"], bn_semantics=meta.get("bn_semantics"),
+                    crops=meta.get("crops", 1), resampler=meta.get("resampler", KAISER_BEST_2016))  # fmt: skip
+
     def tag(self, paths: Any, *, batch_size: int = 8, progress: bool = False) -> np.ndarray:
         """Probabilities of the tags for audio files, computing their features as in training.
 
@@ -212,16 +221,31 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         """
         from .extract import features
 
-        meta = self.feature_meta or {}
-        missing = [k for k in ("arch", "level") if k not in meta]
-        if missing:
-            raise ParameterError(f"the probe does not know how its features were computed ({missing})")
-        x = features(
-            paths, arch=meta["arch"], level=meta["level"], bn_semantics=meta.get("bn_semantics"),
-            crops=meta.get("crops", 1), resampler=meta.get("resampler", KAISER_BEST_2016),
-            batch_size=batch_size, progress=progress,
-        )  # fmt: skip
+        x = features(paths, batch_size=batch_size, progress=progress, **self._feature_options())
         return self.predict_proba(x)
+
+    def tag_files(
+        self, paths: Any, *, batch_size: int = 8, progress: bool = False
+    ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+        """:meth:`tag` of the files that can be read; the others are reported, not raised.
+
+        Returns
+        -------
+        scores : np.ndarray, shape (n_read, n_tags)
+        read : list of str
+            The files scored, in order.
+        failed : list of (str, str)
+            ``(path, message)`` of each unreadable file.
+
+        Examples
+        --------
+        >>> scores, read, failed = load_probe("runs/probe").tag_files(["a.mp3", "bad.mp3"])  # doctest: +SKIP
+        """
+        from .extract import file_features
+
+        x, read, failed = file_features(paths, batch_size=batch_size, progress=progress, **self._feature_options())
+        scores = self.predict_proba(x) if read else np.zeros((0, len(self.intercept_)), np.float64)
+        return scores, read, failed
 
 
 def load_probe(folder: str | os.PathLike) -> LinearProbe:
@@ -255,13 +279,15 @@ def probe(
     *,
     Cs: Sequence[float] = DEFAULT_CS,
     splits: tuple[str, str, str] = ("train", "valid", "test"),
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit a :class:`LinearProbe` on the features of ``music-tagger features``, evaluate, save.
 
     Reads ``<features_dir>/<split>.npy`` (with labels, as written for prepared
     stores), fits on train, chooses ``C`` on valid, scores test with
     :func:`music_tagger.training.evaluation.evaluate`, and writes the probe plus
-    ``results-test.json`` / ``.csv`` into ``out_dir``.
+    ``results-test.json`` / ``.csv`` into ``out_dir``; a probe already there is
+    replaced only with ``overwrite`` (checked before fitting).
 
     Returns
     -------
@@ -275,6 +301,9 @@ def probe(
     """
     from .files import read_features
 
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ParameterError(f"{os.fspath(out_dir)} is a file: the probe is saved in a folder")
+    check_outputs(probe_files(out_dir, splits[2]), overwrite=overwrite)
     data = {}
     for split in splits:
         x, _, meta, y = read_features(Path(features_dir) / split)
@@ -294,3 +323,15 @@ def probe(
     test = evaluate(data[splits[2]][1], model.decision_function(data[splits[2]][0]), train_meta["tags"])
     write_results(test, Path(out_dir) / f"results-{splits[2]}")
     return {"C": model.C_, "valid": valid, "test": test}
+
+
+def probe_files(out_dir: str | os.PathLike, split: str = "test") -> list[Path]:
+    """The files :func:`probe` writes into ``out_dir`` (scoring ``split``).
+
+    Examples
+    --------
+    >>> [p.name for p in probe_files("runs/probe")]
+    ['probe.npz', 'probe.json', 'results-test.json', 'results-test.csv']
+    """
+    out = Path(out_dir)
+    return [out / "probe.npz", out / "probe.json", out / f"results-{split}.json", out / f"results-{split}.csv"]

@@ -6,7 +6,8 @@ module              what lives there
 :mod:`.tagger`      :func:`tag` and :func:`iter_tag`: files in, results out
 :mod:`.results`     :func:`decode_predictions` and :class:`TagResult`
 :mod:`.pipeline`    reading workers and batched inference
-:mod:`.records`     the jsonl / json / csv output and ``--resume``
+:mod:`.records`     the jsonl / json / csv output file: locked, resumed in place
+:mod:`.readback`    reading records back, a killed run's file included
 :mod:`.taggram`     tags over time and their plot
 :mod:`.thresholds`  per-tag decision thresholds on disk
 :mod:`.calibration` thresholds fitted on a validation store

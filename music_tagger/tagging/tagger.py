@@ -12,7 +12,8 @@ Two modes
 ``faithful=True``
     Exactly the original 2016 recipe: the single centre crop of 29.12 s with the
     rebuilt 2016 resampler, so ``result.scores`` equals
-    ``model.predict(compute_melgram(path)[None, ..., None])[0]`` bit for bit. Use it
+    ``model.predict(compute_melgram(path)[None, ..., None])[0]`` to float rounding (the
+    network runs batches of several crops, which moves scores by up to 6e-8). Use it
     to reproduce the published numbers.
 default (``faithful=False``)
     The mean of the sigmoid scores of ``crops`` (default :data:`DEFAULT_CROPS` = 8)

@@ -27,9 +27,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import audio
-from ..errors import ParameterError
+from ..errors import OutputExistsError, ParameterError
 
-__all__ = ["DEFAULT_HOP", "Taggram", "plot_taggram", "taggram_starts"]
+__all__ = ["DEFAULT_HOP", "Taggram", "check_plot_folder", "plot_names", "plot_taggram", "taggram_starts"]
 
 #: Seconds between crop starts of a taggram by default.
 DEFAULT_HOP = 5.0
@@ -162,3 +162,57 @@ def plot_taggram(
     if path is not None:
         fig.savefig(path)
     return fig
+
+
+def check_plot_folder(folder: str | os.PathLike) -> None:
+    """Make the folder of taggrams, before any work; an existing file there is an error.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` exists and is not a folder.
+    ParameterError
+        It cannot be made (no permission, a file in its path).
+
+    Examples
+    --------
+    >>> check_plot_folder("taggrams")       # doctest: +SKIP
+    """
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputExistsError(f"{os.fspath(folder)} is a file: the taggrams need a folder")
+    try:  # through a symlink to a folder not made yet, too
+        os.makedirs(os.path.realpath(folder), exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"cannot make the folder {os.fspath(folder)} for the taggrams ({err.strerror})") from None
+
+
+def plot_names(paths: Sequence[str | os.PathLike], folder: str | os.PathLike) -> list[str]:
+    """A PNG path in ``folder`` for each audio path, one per file: no two files share one.
+
+    Each file keeps its folders below the folder that holds them all, so that
+    ``album1/01.mp3`` and ``album2/01.mp3`` become ``DIR/album1/01.mp3.png`` and
+    ``DIR/album2/01.mp3.png``, and files of one folder ``DIR/<name>.png``. The same
+    file named twice gets one PNG; names that differ only in case (one file on
+    some file systems) get a numbered suffix.
+
+    Examples
+    --------
+    >>> plot_names(["/m/a/01.mp3", "/m/b/01.mp3"], "out")
+    ['out/a/01.mp3.png', 'out/b/01.mp3.png']
+    >>> plot_names(["/m/a/01.mp3", "/m/a/02.mp3"], "out")
+    ['out/01.mp3.png', 'out/02.mp3.png']
+    """
+    files = [os.path.abspath(os.fspath(p)) for p in paths]
+    if not files:
+        return []
+    root = os.path.commonpath([os.path.dirname(f) for f in files])
+    names: list[str] = []
+    owner: dict[str, str] = {}  # case-folded PNG -> the file it is for
+    for f in files:
+        base = os.path.join(os.fspath(folder), os.path.relpath(f, root))
+        png, n = base + ".png", 1
+        while owner.setdefault(png.casefold(), f) != f:
+            n += 1
+            png = f"{base} ({n}).png"
+        names.append(png)
+    return names

@@ -1,2 +1,3 @@
 """Helpers shared by every subpackage: input validators (:mod:`.checks`), atomic file
-writes (:mod:`.files`) and lazy public names (:mod:`.lazy`)."""
+writes and output checks (:mod:`.files`), a lock per output (:mod:`.locks`) and lazy
+public names (:mod:`.lazy`)."""

@@ -19,7 +19,26 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
+
+from ..errors import OutputExistsError, ParameterError
+
+#: The prefix of the temporary names :func:`atomic_path` writes under.
+TMP_PREFIX = "tmp-"
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is named as the unfinished write of :func:`atomic_path`.
+
+    Folders scanned for outputs (``*.h5`` stores, say) leave these out: a run
+    killed while writing leaves one behind, cut short.
+
+    Examples
+    --------
+    >>> is_temporary("features/tmp-train.h5"), is_temporary("features/train.h5")
+    (True, False)
+    """
+    return Path(path).name.startswith(TMP_PREFIX)
 
 
 def _remove(path: Path) -> None:
@@ -49,7 +68,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         The temporary path to write.
     """
     path = Path(path)
-    tmp = path.with_name("tmp-" + path.name)
+    tmp = path.with_name(TMP_PREFIX + path.name)
     _remove(tmp)
     try:
         yield tmp
@@ -63,3 +82,33 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def check_outputs(paths: Iterable[str | os.PathLike], *, overwrite: bool = False) -> None:
+    """Check, before the work that makes them, that files can be written at ``paths``.
+
+    An output of an earlier run is not replaced silently: one that exists raises
+    :class:`~music_tagger.errors.OutputExistsError` unless ``overwrite``. A path
+    below a file, or in a folder that cannot be written, raises
+    :class:`~music_tagger.errors.ParameterError` (missing folders are made later).
+
+    Examples
+    --------
+    >>> check_outputs(["surely/not/here.npy"])
+    >>> check_outputs(["."])
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.OutputExistsError: . exists: pass --overwrite (overwrite=True) to replace it, or choose another output
+    """
+    for path in map(Path, paths):
+        if os.path.lexists(path) and not overwrite:
+            raise OutputExistsError(
+                f"{path} exists: pass --overwrite (overwrite=True) to replace it, or choose another output"
+            )
+        folder = path.absolute().parent
+        while not folder.exists():  # the first folder that is there must be one we can write
+            folder = folder.parent
+        if not folder.is_dir():
+            raise ParameterError(f"cannot write {path}: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ParameterError(f"cannot write {path}: the folder {folder} is not writable")
