@@ -95,10 +95,9 @@ def _worker_context(inherit: bool, melgram: bool = True):
     Until TensorFlow is loaded (on Linux): fork, after importing
     :data:`~music_tagger.audio.reading.READ_MODULES` (without ``melgram``: the
     decoding ones alone, :data:`~music_tagger.audio.reading.DECODE_MODULES`) here
-    when ``inherit`` (several
-    workers then inherit them instead of each importing them; a single worker
-    imports them itself, while this process goes on). Then: a forkserver that
-    has imported them, so that every later pool starts in milliseconds instead
+    when ``inherit`` (several workers then inherit them instead of each importing
+    them; a single worker imports them itself, while this process goes on).
+    Then: a forkserver that has imported them, so that every later pool starts in milliseconds instead
     of re-importing them (spawn where there is none).
     """
     import importlib
