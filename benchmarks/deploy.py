@@ -3,8 +3,9 @@
 One run measures, alternating the runtimes so that both see the same machine load:
 
 1. ``cold one-file CLI``: ``music-tagger tag --runtime R FILE`` in a fresh process,
-   ``--runs`` times per runtime (tf, onnx, tf, onnx, ...), wall seconds; the ONNX file
-   is built once before (first use: about 0.2 s, then cached);
+   ``--runs`` times per runtime (tf, onnx, tf, onnx, ...), wall seconds and the CPU
+   seconds of the process tree; the ONNX file is built once before (first use, then
+   cached);
 2. ``per crop``: the network alone on random log-mels at batch 1 and 8, milliseconds
    per crop (best of ``--repeats``): Keras ``predict_on_batch``, and onnxruntime with
    its default threads, 1 thread, 2 threads, with only the basic graph
@@ -56,18 +57,28 @@ def _env() -> dict:
     return env
 
 
-def cold_cli(path: str, runs: int) -> dict[str, list[float]]:
-    """Wall seconds of ``music-tagger tag --runtime R path`` in fresh processes."""
-    out: dict[str, list[float]] = {"tf": [], "onnx": []}
+def cold_cli(path: str, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall seconds of ``music-tagger tag --runtime R path`` in fresh processes, and
+    the CPU seconds (user + system) of each process tree, which the load of a
+    shared machine does not inflate."""
+    import resource
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    walls: dict[str, list[float]] = {"tf": [], "onnx": []}
+    cpus: dict[str, list[float]] = {"tf": [], "onnx": []}
     for _ in range(runs):
-        for runtime in out:
-            start = time.perf_counter()
+        for runtime in walls:
+            start, cpu_start = time.perf_counter(), cpu()
             subprocess.run(
                 [sys.executable, "-m", "music_tagger", "tag", "--runtime", runtime, path],
                 check=True, capture_output=True, env=_env(),
             )  # fmt: skip
-            out[runtime].append(time.perf_counter() - start)
-    return out
+            walls[runtime].append(time.perf_counter() - start)
+            cpus[runtime].append(cpu() - cpu_start)
+    return walls, cpus
 
 
 def _best_ms(fn, x: np.ndarray, repeats: int) -> float:
@@ -155,14 +166,16 @@ def main() -> None:
     from music_tagger.registry import example
     from music_tagger.tagging.pipeline import default_workers
 
-    cached_onnx("crnn")  # first use builds it; every timing below finds it cached
+    for kind in ("melgram", "audio"):
+        cached_onnx("crnn", kind)  # first use builds them; every timing below finds them cached
     print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.1f}")
 
     one = args.file or str(example("bensound-cute"))
-    cold = cold_cli(one, args.runs)
+    cold, cpus = cold_cli(one, args.runs)
     print(f"\n1. cold one-file CLI: music-tagger tag --runtime R {Path(one).name} (default mode, 8 crops)")
     for runtime, walls in cold.items():
-        print(f"   {runtime:5s} " + "  ".join(f"{w:5.2f} s" for w in walls) + f"   median {np.median(walls):.2f} s")
+        print(f"   {runtime:5s} wall " + "  ".join(f"{w:5.2f} s" for w in walls) + f"   median {np.median(walls):.2f} s"
+              f";  CPU (all processes) median {np.median(cpus[runtime]):.2f} s")  # fmt: skip
 
     times, diffs = per_crop(args.repeats)
     print("\n2. per crop, network alone (ms per crop; max |score diff| vs Keras on 8 generated crops)")
