@@ -15,7 +15,7 @@ from music_tagger import TAGS, audio
 from music_tagger.errors import OutputExistsError, ParameterError
 from music_tagger.registry import example_names
 
-from conftest import start_python
+from helpers import start_python
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -306,3 +306,23 @@ def test_the_keras_free_reader_gives_the_arrays_legacy_loads(variant, keras_mode
             for a, b in zip(stored, model.get_layer(layer).get_weights()):
                 np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 if variant == "tensorflow" and name == "cnn" else 0)
         assert epsilon == model.get_layer("bn1").epsilon
+
+
+def test_the_export_command_writes_a_saved_keras_model(tmp_path, crop_melgrams, capsys):
+    """``music-tagger export OUT --model run/model.keras``: a train/finetune result."""
+    import keras
+
+    from music_tagger.cli import main
+    from music_tagger.models import build
+
+    keras.utils.set_random_seed(2)
+    model = build("crnn", widths=(8, 8, 8, 8, 4), classes=5)
+    model.save(tmp_path / "model.keras")
+    out = tmp_path / "mine.onnx"
+    assert main(["export", str(out), "--model", str(tmp_path / "model.keras")]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    scores = OnnxModel(out).predict_on_batch(crop_melgrams)
+    assert scores.shape == (4, 5) and _max_diff(scores, model.predict_on_batch(crop_melgrams)) <= MELGRAM_TOL
+    assert main(["export", str(out)]) == 1  # exists: one error line, no traceback
+    assert "exists" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "x.onnx"), "--model", "nothing.keras"]) == 1
