@@ -99,9 +99,9 @@ def get_file(section: str, name: str, *, cache_dir: str | os.PathLike | None = N
 
     Parameters
     ----------
-    section : {"weights", "examples", "spectrograms", "documents"}
+    section : {"weights", "examples", "spectrograms", "audio", "documents"}
     name : str
-        Registry key, e.g. ``"crnn_msd_theano"`` or ``"bensound-cute"``.
+        Registry key, e.g. ``"crnn_msd_theano"``, ``"compact_msd_layer4"`` or ``"bensound-cute"``.
     cache_dir : path-like, optional
         Where downloads are kept (``<cache_dir>/music_tagger/``); by default the Keras
         cache, ``~/.keras`` (or ``$KERAS_HOME``).

@@ -23,11 +23,16 @@ BN_READINGS = (BN_PUBLISHED, BN_AS_TRAINED)
 
 #: The pretrained networks, by the name the tagger and the feature extractor take.
 PRETRAINED = ("crnn", "cnn")
+#: The feature extractor's networks: the pretrained taggers, and the compact convnet of
+#: Choi et al. (2017), whose released files hold no tag layer (features only).
+FEATURE_NETWORKS = PRETRAINED + ("compact",)
 
 #: Which features of a pretrained network: every conv block pooled and the last
 #: layer ("multi"), or the last layer alone ("top"); also the fine-tune's heads.
 LEVELS = ("multi", "top")
 HEADS = LEVELS
+#: ... or one conv block's pooled maps, "pool1" up to the network's last block.
+FEATURE_LEVELS = LEVELS + tuple(f"pool{i}" for i in range(1, 6))
 #: Fine-tuning recipes of :func:`music_tagger.finetune`.
 RECIPES = ("two-stage", "unfreeze")
 #: How the two-stage recipe fits its new head.

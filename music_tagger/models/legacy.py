@@ -7,8 +7,9 @@ the conversions need no Keras and live in :mod:`music_tagger.models.keras1` (the
 exports use them without TensorFlow); they are named here as well.
 
 Each behaviour below is reproduced on purpose, because the published scores of the
-original MusicTaggerCRNN and MusicTaggerCNN depend on it; ``tests/test_legacy.py``
-pins every one of them by showing that the wrong choice changes the output.
+original MusicTaggerCRNN and MusicTaggerCNN (and the compact convnet's published
+feature norm) depend on it; ``tests/test_legacy.py`` and ``tests/test_compact.py`` pin
+every one of them by showing that the wrong choice changes the output.
 
 ==========================  ==========================================================
 behaviour                   what this module does
@@ -28,6 +29,12 @@ time-indexed input BN       :data:`TIME_AXIS` (and the CRNN's ``time_padding`` i
                             :mod:`music_tagger.models.architectures`): the CRNN's
                             ``bn_0_freq`` normalises per time index of the
                             zero-padded input (1366 + 2 * 37 = 1440 parameters)
+*compact convnet* (2017)    Keras 1.2.1 and kapre 0.0.3 (``docs/compact.md``):
+BatchNorm mode 2            :func:`mode2_batch_norm`: the statistics of each clip,
+                            variance, epsilon :data:`BN_MODE2_EPSILON` ``= 1e-3``
+kapre decibels              :func:`kapre_decibel`: top 80 dB below each clip's maximum
+kapre STFT borders          :func:`kapre_same_padding`: tensorflow's ``SAME`` split
+tensorflow kernels          :func:`convert_conv_kernel` with ``flip=False``
 ==========================  ==========================================================
 
 Examples
@@ -168,3 +175,105 @@ def load_legacy_weights(
                 f"the file gives {found}"
             )
         layer.set_weights(arrays)
+
+
+# --------------------------------------------------------------------------- compact convnet
+# The compact convnet (Choi et al. 2017) ran on Keras 1.2.1 (tensorflow backend) with
+# the kapre of early 2017; its features depend on the four behaviours below.
+
+#: Keras 1.2's BatchNormalization epsilon (its default; the compact convnet's layers).
+BN_MODE2_EPSILON = 1e-3
+
+#: kapre's ``amplitude_to_decibel``: power below this is raised to it.
+KAPRE_AMIN = 1e-10
+#: kapre's ``amplitude_to_decibel``: decibels below the maximum minus this are clipped.
+KAPRE_DYNAMIC_RANGE = 80.0
+
+
+def mode2_batch_norm(name: str, epsilon: float = BN_MODE2_EPSILON) -> keras.layers.Layer:
+    """Keras 1 ``BatchNormalization(axis=1, mode=2)`` as the original ran it: one clip at a time.
+
+    Mode 2 normalises with the statistics of the batch it is given, in training and
+    at inference alike (its ``running_mean`` / ``running_std`` are never used: every
+    compact file stores 0 and 1). The original's ``main.py`` fed one clip per call,
+    so each feature map was normalised by the mean and *variance* of that clip over
+    frequency and time: ``(x - mean) / sqrt(var + 1e-3) * gamma + beta``, which is a
+    per-clip (instance) normalisation. That is what this layer computes, so a clip's
+    output does not depend on the rest of its batch.
+
+    Parameters
+    ----------
+    name : str
+        The layer's name.
+    epsilon : float
+        Added to the variance (Keras 1.2's default, inside the square root as in
+        ``tf.nn.batch_normalization``).
+
+    Returns
+    -------
+    keras.layers.GroupNormalization
+        One group per channel (``groups=-1``), with ``gamma`` and ``beta``.
+
+    Examples
+    --------
+    >>> mode2_batch_norm("bn1").epsilon
+    0.001
+    """
+    return keras.layers.GroupNormalization(groups=-1, axis=-1, epsilon=epsilon, name=name)
+
+
+def kapre_same_padding(n_samples: int, n_dft: int, n_hop: int) -> tuple[int, int]:
+    """Zeros before and after the signal in kapre's ``border_mode='same'`` STFT.
+
+    kapre 0.0.3 computed its STFT as a strided ``K.conv2d`` with ``'same'`` borders,
+    which the tensorflow backend hands to ``tf.nn.conv2d(padding="SAME")``:
+    ``ceil(n / hop)`` frames, the missing samples split with the odd one after the
+    signal (not librosa's ``n_dft // 2`` on each side).
+
+    Parameters
+    ----------
+    n_samples, n_dft, n_hop : int
+
+    Returns
+    -------
+    (before, after) : tuple of int
+
+    Examples
+    --------
+    >>> kapre_same_padding(348000, 512, 256)
+    (208, 208)
+    """
+    frames = -(-n_samples // n_hop)
+    total = max((frames - 1) * n_hop + n_dft - n_samples, 0)
+    return total // 2, total - total // 2
+
+
+def kapre_decibel(power, amin: float = KAPRE_AMIN, dynamic_range: float = KAPRE_DYNAMIC_RANGE):
+    """kapre 0.0.3's ``amplitude_to_decibel`` of a batch, reduced to one clip at a time.
+
+    ``10 log10(max(x, amin))``, minus its maximum, clipped below at ``-dynamic_range``.
+    kapre took that maximum over the whole batch tensor until 2019 (then per
+    sample); the original fed one clip per call, so here it is each clip's own
+    maximum (every axis but the first), and a clip's decibels do not depend on the
+    loudest clip of its batch.
+
+    Parameters
+    ----------
+    power : tensor, shape (batch, ...)
+        A power (mel) spectrogram.
+
+    Returns
+    -------
+    tensor
+        Same shape, values in ``[-dynamic_range, 0]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.asarray(kapre_decibel(np.array([[1.0, 0.1, 1e-12]], "float32"))).round(3).tolist()
+    [[0.0, -10.0, -80.0]]
+    """
+    db = 10.0 * ops.log(ops.maximum(power, amin)) / np.log(10.0)
+    axes = tuple(range(1, len(db.shape)))
+    db = db - ops.max(db, axis=axes, keepdims=True)
+    return ops.maximum(db, -dynamic_range)
