@@ -37,6 +37,7 @@ _EXPORTS = {
     "DataError": "errors",
     "decode_predictions": "tagging.results",
     "tag": "tagging.tagger",
+    "export": "deploy.exports",
     "evaluate": "training.evaluation",
     "Dataset": "datasets.dataset",
     "read_mtt": "datasets.mtt",

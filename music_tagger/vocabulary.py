@@ -44,3 +44,10 @@ STAGE2_FROM = ("conv4", "gru1", "gru2")
 OUTPUT_FORMATS = ("table", "jsonl", "json", "csv")
 #: Where tagging runs: worker processes on this machine, or a Ray cluster.
 ENGINES = ("local", "ray")
+
+#: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow).
+RUNTIMES = ("tf", "onnx")
+#: File formats of ``music-tagger export``.
+EXPORT_FORMATS = ("onnx", "saved_model", "litert")
+#: What an exported model takes: log-mels, or 12 kHz mono samples.
+EXPORT_INPUTS = ("melgram", "audio")

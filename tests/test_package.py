@@ -142,7 +142,7 @@ def _sibling_imports(module: str) -> set[str]:
 
 def test_the_import_walk_sees_function_level_imports():
     graph = {m: _sibling_imports(m) for m in _modules()}
-    assert "music_tagger.models.builders" in graph["music_tagger.tagging.tagger"]  # inside _pretrained
+    assert "music_tagger.models.builders" in graph["music_tagger.tagging.networks"]  # inside _pretrained
     assert "music_tagger.audio.resample" in graph["music_tagger.audio.decode"]
     assert "music_tagger.errors" in graph["music_tagger.audio.decode"]  # "from ..errors"
 
@@ -319,6 +319,7 @@ def _choices(command: str, option: str) -> tuple:
     ("features", "--arch", "FEATURE_NETWORKS"),
     ("finetune", "--bn-semantics", "BN_READINGS"), ("finetune", "--recipe", "RECIPES"),
     ("finetune", "--head", "HEADS"), ("finetune", "--head-fit", "HEAD_FITS"),
+    ("tag", "--runtime", "RUNTIMES"), ("export", "--format", "EXPORT_FORMATS"), ("export", "--input", "EXPORT_INPUTS"),
 ])  # fmt: skip
 def test_the_command_line_offers_the_vocabulary(command, option, name):
     from music_tagger import vocabulary

@@ -64,8 +64,20 @@ def _as_mono(y: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
-    """Slaney mel filterbank (``norm="slaney"``, ``htk=False``), cached, read-only."""
+def mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """The Slaney mel filterbank of the recipe (``norm="slaney"``, ``htk=False``).
+
+    Cached and read-only; the exports' in-graph front end uses it too.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, 1 + n_fft // 2), float64
+
+    Examples
+    --------
+    >>> mel_basis().shape
+    (96, 257)
+    """
     import librosa
 
     basis = librosa.filters.mel(
@@ -107,7 +119,7 @@ def log_melgram(y: np.ndarray, *, pad_mode: str = "reflect") -> np.ndarray:
         y, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True, pad_mode=pad_mode
     )
     power = stft.real.astype(np.float64) ** 2 + stft.imag.astype(np.float64) ** 2
-    mel = _mel_basis() @ power
+    mel = mel_basis() @ power
     db = librosa.power_to_db(mel**2, ref=1.0, amin=AMIN, top_db=TOP_DB)
     return db.astype(np.float32)
 

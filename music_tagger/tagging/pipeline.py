@@ -89,23 +89,24 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_context(inherit: bool):
+def _worker_context(inherit: bool, melgram: bool = True):
     """How to start workers, with the audio stack imported once, not per worker.
 
     Until TensorFlow is loaded (on Linux): fork, after importing
-    :data:`~music_tagger.audio.reading.READ_MODULES` here when ``inherit`` (several
-    workers then inherit them instead of each importing them; a single worker
-    imports them itself, while this process goes on). Then: a forkserver that
-    has imported them, so that every later pool starts in milliseconds instead
+    :data:`~music_tagger.audio.reading.READ_MODULES` (without ``melgram``: the
+    decoding ones alone, :data:`~music_tagger.audio.reading.DECODE_MODULES`) here
+    when ``inherit`` (several workers then inherit them instead of each importing
+    them; a single worker imports them itself, while this process goes on).
+    Then: a forkserver that has imported them, so that every later pool starts in milliseconds instead
     of re-importing them (spawn where there is none).
     """
     import importlib
     import multiprocessing
 
-    from ..audio.reading import READ_MODULES
+    from ..audio.reading import DECODE_MODULES, READ_MODULES
 
     if sys.platform == "linux" and "tensorflow" not in sys.modules:
-        for module in READ_MODULES if inherit else ():
+        for module in (READ_MODULES if melgram else DECODE_MODULES) if inherit else ():
             importlib.import_module(module)
         return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -118,7 +119,7 @@ def _worker_context(inherit: bool):
 def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
-    ``job`` is ``(index, path, n_crops, resampler, starts, chunk)``; each message
+    ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
     ``(index, path, first, melgrams, starts, length, error, last)``: crops
     ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
     read, which never raises: one bad file must not cost the others. ``last``
@@ -127,11 +128,11 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     from .. import audio
     from ..audio import reading
 
-    index, path, n_crops, resampler, starts, chunk = job
+    index, path, n_crops, resampler, starts, chunk, melgram = job
     try:
         pending = None  # a chunk is sent once the next is known, so `last` is right
         for first, mels, at, length in reading.iter_melgrams(
-            path, n_crops, resampler=resampler, starts=starts, chunk=chunk
+            path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
         ):
             if pending is not None:
                 yield pending
@@ -170,6 +171,7 @@ def read_chunks(
     starts: Callable[[int], np.ndarray] | None = None,
     workers: int = 0,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[tuple]:
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
@@ -182,7 +184,7 @@ def read_chunks(
 
     Parameters
     ----------
-    files, crops, resampler, starts, chunk
+    files, crops, resampler, starts, chunk, melgram
         As for :func:`run`.
     workers : int
         Worker processes; 0 reads in this process, when asked.
@@ -199,10 +201,10 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
+    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files))
     if workers == 0:
         return (message for job in jobs for message in _read_file(job))
-    context = _worker_context(inherit=workers > 1)
+    context = _worker_context(inherit=workers > 1, melgram=melgram)
     tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
@@ -275,6 +277,7 @@ def run(
     workers: int | None = None,
     keep_crops: bool = False,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -282,9 +285,10 @@ def run(
     ----------
     files : sequence of str
         Audio files (a folder gives an error entry).
-    model : keras.Model or callable
-        The model, or a function without arguments that builds it: called when the
-        first crops are ready.
+    model : Predictor or callable
+        The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
+        see :class:`music_tagger.tagging.networks.Predictor`), or a function without
+        arguments that builds it: called when the first crops are ready.
     crops : int
         Crops per file spread over the track (ignored when ``starts`` is given).
     resampler : {"kaiser_best_2016", "soxr_hq"}
@@ -302,6 +306,11 @@ def run(
     chunk : int
         Crops a worker hands over at a time (a long file's taggram is read and
         scored chunk by chunk).
+    melgram : bool
+        True: the workers send log-mels, and the network gets ``(n, 96, 1366, 1)``;
+        False: they send each crop's 12 kHz samples, ``(n, 349440)``, for a network
+        that computes the front end itself (the ONNX runtime's), and the workers
+        never import librosa.
 
     Yields
     ------
@@ -318,10 +327,11 @@ def run(
         overlap = workers is None and cores > 1 and not built and "tensorflow" not in sys.modules
         processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
-        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk
+        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk,
+        melgram=melgram,
     )
     build = (lambda: model) if built else model
-    keras_model = None
+    network = None
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
@@ -331,10 +341,11 @@ def run(
     padded_shape = False  # a full batch has run: later partial ones are padded to it
 
     def predict(n: int) -> None:
-        nonlocal keras_model, padded_shape
-        if keras_model is None:
-            keras_model = build()
-        x = np.stack(queue[:n])[..., None]
+        nonlocal network, padded_shape
+        if network is None:
+            network = build()
+        x = np.stack(queue[:n])
+        x = x[..., None] if melgram else x  # log-mels get their channel axis
         pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
             # after full batches, the last, partial one is padded with zeros (outputs
@@ -342,7 +353,7 @@ def run(
             # predict_on_batch again for a new shape; a run of fewer crops than one
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        y = np.asarray(network.predict_on_batch(x), dtype=np.float32)[:n]
         padded_shape = padded_shape or n == batch_size
         for out, i in zip(y, owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
@@ -361,7 +372,7 @@ def run(
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
-            keras_model = build()
+            network = build()
         for index, path, first, mels, at, length, error, _ in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)
