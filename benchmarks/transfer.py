@@ -11,7 +11,15 @@ two-stage fine-tunes share is computed first and timed apart):
   budget and early stopping (both keep their best-validation epoch);
 * ``probe top``: logistic regression per tag on the 32-d last GRU state;
 * ``probe multi``: the same on the 480-d multi-level features;
-  both from both readings (deterministic: the spread is 0 by construction).
+  both from both readings (deterministic: the spread is 0 by construction);
+* ``probe compact``: the same on the 160-d feature of the compact convnet (Choi et
+  al. 2017), from the clips' audio files (29 s centre crops at 12 kHz, the stores'
+  resampler);
+* ``probe MFCC``: the same on Choi 2017's baseline, the mean and variance over time of
+  20 MFCCs and their first and second differences (120-d, librosa at 22.05 kHz).
+
+Each extractor's clips per second are printed in the same run (the CRNN's from the
+prepared spectrograms, the compact convnet's and the MFCCs' from the audio files).
 
 Then the measurements behind the diagnosis of the former recipe: how far each
 BatchNorm layer's mini-batch statistics are from the stored ones (what the
@@ -76,6 +84,40 @@ def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
                      level="multi", bn_semantics=reading)  # fmt: skip
     np.testing.assert_allclose(check, data["test"][0][:4], rtol=1e-4, atol=1e-4)
     return data, seconds
+
+
+def mfcc_features(path: str, sr: int = 22050, n_mfcc: int = 20) -> np.ndarray:
+    """Choi 2017's MFCC baseline: mean and variance of MFCCs, deltas and delta-deltas (120,)."""
+    import librosa
+
+    y, _ = librosa.load(path, sr=sr)
+    m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n_mfcc)
+    stacked = np.concatenate([m, librosa.feature.delta(m), librosa.feature.delta(m, order=2)])
+    return np.concatenate([stacked.mean(axis=1), stacked.var(axis=1)])
+
+
+def _audio_features(stores: Path, work: Path, kind: str) -> tuple[dict, float, int]:
+    """``kind`` ("compact" or "mfcc") features of every split from the stores' audio files,
+    kept in ``<work>/features-<kind>``; the seconds and clips of the computation (0 if cached)."""
+    from music_tagger.datasets import cache
+    from music_tagger.embeddings.extract import features
+
+    folder = work / f"features-{kind}"
+    folder.mkdir(parents=True, exist_ok=True)
+    data, seconds, clips = {}, 0.0, 0
+    for split in ("train", "valid", "test"):
+        info = cache.load_store(cache.store_path(stores, split))
+        path = folder / f"{split}.npy"
+        if not path.exists():
+            start = time.perf_counter()
+            if kind == "compact":
+                x = features(info.paths, arch="compact", resampler=info.settings["resampler"])
+            else:
+                x = np.array([mfcc_features(p) for p in info.paths], np.float32)
+            seconds, clips = seconds + time.perf_counter() - start, clips + len(x)
+            np.save(path, x)
+        data[split] = (np.load(path), info.y)
+    return data, seconds, clips
 
 
 def _probe_row(data, level: str) -> tuple[dict, float]:
@@ -185,8 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=3, help="epoch budget of the unfreeze recipe and scratch, and of a two-stage row held to it")
     p.add_argument("--patience", type=int, default=3, help="early stopping of unfreeze and scratch")
-    p.add_argument("--methods", default="two-stage,unfreeze,scratch,probe",
-                   help="comma-separated subset of two-stage,unfreeze,scratch,probe")
+    p.add_argument("--methods", default="two-stage,unfreeze,scratch,probe,compact,mfcc",
+                   help="comma-separated subset of two-stage,unfreeze,scratch,probe,compact,mfcc")
     p.add_argument("--unfreeze-readings", default="variance,std_keras106",
                    help="BatchNorm readings run with the (slow) unfreeze recipe")
     p.add_argument("--slow-seeds", default=None,
@@ -225,12 +267,22 @@ def main(argv=None) -> int:
     for reading in READINGS:  # the one forward pass per clip and reading, timed apart
         data, seconds = _features(stores, work, reading)
         forward = sum(info[s].n for s in info)
-        print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips (0 if cached)", flush=True)
+        print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips, {forward / seconds:.1f} "
+              "clips/s (a rerun only reads the cache)", flush=True)  # fmt: skip
         if "probe" in methods:
             for level in ("top", "multi"):
                 results, seconds = _probe_row(data, level)
                 add(f"probe {level} ({'32' if level == 'top' else data['train'][0].shape[1]}-d)",
                     reading, [(results, seconds)] * len(seeds))  # fmt: skip
+
+    for kind in [k for k in ("compact", "mfcc") if k in methods]:  # Choi 2017's comparison
+        data, seconds, clips = _audio_features(stores, work, kind)
+        if clips:
+            print(f"{kind} features: {clips} clips in {seconds:.0f} s ({clips / seconds:.1f} clips/s, "
+                  "decoding included)", flush=True)  # fmt: skip
+        results, seconds = _probe_row(data, "all")
+        label = "probe compact (160-d)" if kind == "compact" else "probe MFCC (120-d)"
+        add(label, "per clip" if kind == "compact" else "-", [(results, seconds)] * len(seeds))
 
     def runner(fn):
         fn.stores = stores

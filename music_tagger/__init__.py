@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CRNN": "models.builders",
     "CNN": "models.builders",
+    "CompactCNN": "models.builders",
     "K1C2": "models.builders",
     "K2C1": "models.builders",
     "K2C2": "models.builders",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "DataError": "errors",
     "decode_predictions": "tagging.results",
     "tag": "tagging.tagger",
+    "export": "deploy.exports",
     "evaluate": "training.evaluation",
     "Dataset": "datasets.dataset",
     "read_mtt": "datasets.mtt",

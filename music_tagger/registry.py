@@ -80,14 +80,28 @@ def url(section: str, name: str) -> str:
     return f"{base.rstrip('/')}/{entry['path']}" if base else entry["url"]
 
 
+def cache_folder() -> Path:
+    """Where downloaded files (and files made from them) are kept.
+
+    ``<$KERAS_HOME or ~/.keras>/music_tagger``: the Keras cache, as for
+    ``keras.utils.get_file``. Nothing is created.
+
+    Examples
+    --------
+    >>> cache_folder().name
+    'music_tagger'
+    """
+    return Path(os.environ.get("KERAS_HOME") or Path("~/.keras").expanduser()) / "music_tagger"
+
+
 def get_file(section: str, name: str, *, cache_dir: str | os.PathLike | None = None) -> Path:
     """Path to a registry file: local copy first, else a checked download.
 
     Parameters
     ----------
-    section : {"weights", "examples", "spectrograms", "documents"}
+    section : {"weights", "examples", "spectrograms", "audio", "documents"}
     name : str
-        Registry key, e.g. ``"crnn_msd_theano"`` or ``"bensound-cute"``.
+        Registry key, e.g. ``"crnn_msd_theano"``, ``"compact_msd_layer4"`` or ``"bensound-cute"``.
     cache_dir : path-like, optional
         Where downloads are kept (``<cache_dir>/music_tagger/``); by default the Keras
         cache, ``~/.keras`` (or ``$KERAS_HOME``).
@@ -119,7 +133,7 @@ def get_file(section: str, name: str, *, cache_dir: str | os.PathLike | None = N
     origin = url(section, name)
     fname = Path(entry["path"]).name
     if cache_dir is None:
-        cache_dir = os.environ.get("KERAS_HOME") or Path("~/.keras").expanduser()
+        cache_dir = cache_folder().parent
     Path(cache_dir).mkdir(parents=True, exist_ok=True)  # else Keras falls back to /tmp
     try:
         path = keras.utils.get_file(

@@ -23,11 +23,16 @@ BN_READINGS = (BN_PUBLISHED, BN_AS_TRAINED)
 
 #: The pretrained networks, by the name the tagger and the feature extractor take.
 PRETRAINED = ("crnn", "cnn")
+#: The feature extractor's networks: the pretrained taggers, and the compact convnet of
+#: Choi et al. (2017), whose released files hold no tag layer (features only).
+FEATURE_NETWORKS = PRETRAINED + ("compact",)
 
 #: Which features of a pretrained network: every conv block pooled and the last
 #: layer ("multi"), or the last layer alone ("top"); also the fine-tune's heads.
 LEVELS = ("multi", "top")
 HEADS = LEVELS
+#: ... or one conv block's pooled maps, "pool1" up to the network's last block.
+FEATURE_LEVELS = LEVELS + tuple(f"pool{i}" for i in range(1, 6))
 #: Fine-tuning recipes of :func:`music_tagger.finetune`.
 RECIPES = ("two-stage", "unfreeze")
 #: How the two-stage recipe fits its new head.
@@ -39,3 +44,10 @@ STAGE2_FROM = ("conv4", "gru1", "gru2")
 OUTPUT_FORMATS = ("table", "jsonl", "json", "csv")
 #: Where tagging runs: worker processes on this machine, or a Ray cluster.
 ENGINES = ("local", "ray")
+
+#: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow).
+RUNTIMES = ("tf", "onnx")
+#: File formats of ``music-tagger export``.
+EXPORT_FORMATS = ("onnx", "saved_model", "litert")
+#: What an exported model takes: log-mels, or 12 kHz mono samples.
+EXPORT_INPUTS = ("melgram", "audio")

@@ -31,6 +31,7 @@ SPLITS = ("train", "valid", "test")
 REFERENCE_FILES = (
     *[("weights", name) for name in registry.registry()["weights"]],
     *[(section, clip) for section in ("examples", "spectrograms") for clip in CLIPS],
+    *[("audio", name) for name in registry.registry()["audio"]],
     ("documents", "original_readme"),
 )
 
@@ -84,8 +85,9 @@ def reference_files(request: pytest.FixtureRequest) -> dict[tuple[str, str], Pat
 
 @pytest.fixture(scope="session")
 def reference_data(reference_files: dict[tuple[str, str], Path]) -> Path:
-    """The one folder that holds the original weights, clips and spectrograms."""
-    folders = {path.parent for key, path in reference_files.items() if key[0] != "documents"}
+    """The one folder that holds the original 2016 weights, clips and spectrograms (``data/``)."""
+    folders = {path.parent for (section, name), path in reference_files.items()
+               if section != "documents" and registry.registry()[section][name]["path"].startswith("data/")}  # fmt: skip
     assert len(folders) == 1, f"reference files are spread over {sorted(folders)}"
     return folders.pop()
 

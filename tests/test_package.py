@@ -66,7 +66,9 @@ SHARED_DEFAULTS = {"include_top": True, "input_tensor": None, "input_shape": Non
                    "classes": 50, "classifier_activation": "sigmoid", "name": None}  # fmt: skip
 #: weights default to the released ones where they exist, as keras.applications does
 WEIGHTS_DEFAULT = {"CRNN": "msd", "CNN": "msd", "K1C2": None, "K2C1": None, "K2C2": None,
-                   "build": None}  # fmt: skip
+                   "build": None, "CompactCNN": "msd"}  # fmt: skip
+#: ... and include the top where the released weights have one (the compact files do not)
+INCLUDE_TOP_DEFAULT = {"CompactCNN": False}
 BUILDERS = {name: getattr(music_tagger, name) for name in WEIGHTS_DEFAULT}
 
 
@@ -86,7 +88,8 @@ def test_builders_have_keras_applications_parameters(name):
     assert [p.name for p in shared] == SHARED
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in shared)
     defaults = {p.name: p.default for p in shared}
-    assert defaults == {**SHARED_DEFAULTS, "weights": WEIGHTS_DEFAULT[name]}
+    assert defaults == {**SHARED_DEFAULTS, "weights": WEIGHTS_DEFAULT[name],
+                        "include_top": INCLUDE_TOP_DEFAULT.get(name, True)}  # fmt: skip
     # architecture options come after them, keyword-only
     assert options and all(p.kind is p.KEYWORD_ONLY for p in options)
 
@@ -104,7 +107,7 @@ def test_every_builder_goes_through_the_one_factory(monkeypatch):
         builder(*args, classes=7)
     assert calls == [
         ("crnn", "msd", 7), ("k2c2", "msd", 7), ("k1c2", None, 7), ("k2c1", None, 7),
-        ("k2c2", None, 7), ("k2c1", None, 7),
+        ("k2c2", None, 7), ("k2c1", None, 7), ("compact", "msd", 7),
     ]  # fmt: skip
 
 
@@ -139,7 +142,7 @@ def _sibling_imports(module: str) -> set[str]:
 
 def test_the_import_walk_sees_function_level_imports():
     graph = {m: _sibling_imports(m) for m in _modules()}
-    assert "music_tagger.models.builders" in graph["music_tagger.tagging.tagger"]  # inside _pretrained
+    assert "music_tagger.models.builders" in graph["music_tagger.tagging.networks"]  # inside _pretrained
     assert "music_tagger.audio.resample" in graph["music_tagger.audio.decode"]
     assert "music_tagger.errors" in graph["music_tagger.audio.decode"]  # "from ..errors"
 
@@ -312,9 +315,11 @@ def _choices(command: str, option: str) -> tuple:
 
 @pytest.mark.parametrize("command, option, name", [
     ("tag", "--model", "PRETRAINED"), ("tag", "--format", "OUTPUT_FORMATS"), ("tag", "--engine", "ENGINES"),
-    ("features", "--bn-semantics", "BN_READINGS"), ("features", "--level", "LEVELS"),
+    ("features", "--bn-semantics", "BN_READINGS"), ("features", "--level", "FEATURE_LEVELS"),
+    ("features", "--arch", "FEATURE_NETWORKS"),
     ("finetune", "--bn-semantics", "BN_READINGS"), ("finetune", "--recipe", "RECIPES"),
     ("finetune", "--head", "HEADS"), ("finetune", "--head-fit", "HEAD_FITS"),
+    ("tag", "--runtime", "RUNTIMES"), ("export", "--format", "EXPORT_FORMATS"), ("export", "--input", "EXPORT_INPUTS"),
 ])  # fmt: skip
 def test_the_command_line_offers_the_vocabulary(command, option, name):
     from music_tagger import vocabulary

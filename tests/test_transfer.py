@@ -103,7 +103,7 @@ def test_options_are_validated(msd_stores, tmp_path):
         finetune(msd_stores, tmp_path, stage2_from="conv1")
     with pytest.raises(ValueError, match="recipe='unfreeze'"):
         finetune(msd_stores, tmp_path, weights=None)
-    with pytest.raises(ValueError, match="BatchNorm semantics"):
+    with pytest.raises(ValueError, match="bn_semantics must be one of 'variance', 'std_keras106'"):
         CRNN(weights="msd", bn_semantics="std")
 
 

@@ -16,9 +16,9 @@ from music_tagger.registry import get_file
 
 def test_registry_lists_every_file_with_a_sha256():
     reg = registry.registry()
-    entries = [e for section in ("weights", "examples", "spectrograms", "documents")
+    entries = [e for section in ("weights", "examples", "spectrograms", "audio", "documents")
                for e in reg[section].values()]
-    assert len(entries) == 13
+    assert len(entries) == 19
     for entry in entries:
         assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
         assert entry["url"].startswith("https://") and entry["url"].endswith(entry["path"])

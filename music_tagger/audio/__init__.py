@@ -42,6 +42,7 @@ from .decode import (
     center_crop,
     crop_starts,
     load_audio,
+    load_crops,
     pcm16_mono,
     read_dtype,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "check_resampler",
     "AudioError",
     "load_audio",
+    "load_crops",
     "resample",
     "resample_kaiser_best_2016",
     "mp3_has_gapless_header",

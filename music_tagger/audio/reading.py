@@ -56,6 +56,7 @@ from .windowed import input_span, resample_window
 __all__ = [
     "EXACT_SEEK_FORMATS",
     "CHUNK_CROPS",
+    "DECODE_MODULES",
     "READ_MODULES",
     "AudioInfo",
     "exact_length",
@@ -87,6 +88,8 @@ READ_MODULES = (
     "librosa.filters",
     "music_tagger.audio.reading",
 )
+#: Those of a read that gives samples, not log-mels (``melgram=False``): no librosa.
+DECODE_MODULES = tuple(m for m in READ_MODULES if not m.startswith("librosa"))
 #: Crops per chunk of :func:`iter_melgrams` by default (17 MB of spectrograms).
 CHUNK_CROPS = 32
 #: Frames per read when decoding sequentially: a multiple of the MPEG-1 frame
@@ -276,6 +279,7 @@ def iter_melgrams(
     resampler: str = KAISER_BEST_2016,
     starts: Callable[[int], np.ndarray] | None = None,
     chunk: int | None = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
     """Log-mels of a file's crops, ``chunk`` crops at a time, reading only the audio they need.
 
@@ -289,13 +293,18 @@ def iter_melgrams(
         As for :func:`read_melgrams`.
     chunk : int or None
         Crops per chunk, in the order of the starts; None: all in one.
+    melgram : bool
+        False: each crop's 12 kHz samples instead of its log-mel, shape ``(n,
+        349440)`` (zero-padded at the end like the log-mel's input), for a network
+        that computes the front end itself (the ONNX runtime); librosa is then
+        never imported.
 
     Yields
     ------
     first : int
         Index of the chunk's first crop.
     melgrams : np.ndarray, shape (n, 96, 1366), float32
-        Crops ``first`` to ``first + n - 1``.
+        Crops ``first`` to ``first + n - 1`` (their samples without ``melgram``).
     starts : np.ndarray of int64, shape (n_crops,)
         Start of every crop of the file, in samples at 12 kHz (the same array each time).
     length : int
@@ -326,7 +335,7 @@ def iter_melgrams(
         crop_at = np.asarray(starts(len(y)), dtype=np.int64)
         step = chunk or max(1, len(crop_at))
         for first in range(0, len(crop_at), step):
-            yield first, _crops_of(y, crop_at[first : first + step]), crop_at, len(y)
+            yield first, _crops_of(y, crop_at[first : first + step], melgram), crop_at, len(y)
         return
     ratio = float(audio.SR) / info.rate
     n_fix = info.frames if info.rate == audio.SR else int(math.ceil(info.frames * ratio))
@@ -342,14 +351,15 @@ def iter_melgrams(
     with _SpanReader(name, info, max((hi for _, hi in spans), default=0), exact) as reader:
         for first in range(0, len(crop_at), step):
             at = crop_at[first : first + step]
-            mels = np.empty((len(at), audio.N_MELS, audio.N_FRAMES), np.float32)
+            shape = (audio.N_MELS, audio.N_FRAMES) if melgram else (audio.N_SAMPLES,)
+            mels = np.empty((len(at), *shape), np.float32)
             for (lo, hi), members in _merge(spans[first : first + step]):
                 a = min(int(at[i]) for i in members)
                 b = max(int(at[i]) for i in members) + audio.N_SAMPLES
                 y = resample_window(reader.read(lo, hi), lo, info.rate, info.frames, resampler, a, min(b, n_fix))
                 for i in members:
                     s = int(at[i]) - a
-                    mels[i] = audio.log_melgram(audio.center_crop(y[s : s + audio.N_SAMPLES]))
+                    mels[i] = _crop(y[s : s + audio.N_SAMPLES], melgram)
             yield first, mels, crop_at, n_fix
 
 
@@ -401,8 +411,14 @@ def read_melgrams(
     return mels, crop_at, length
 
 
-def _crops_of(y: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    return np.stack([audio.log_melgram(audio.center_crop(y[s : s + audio.N_SAMPLES])) for s in starts])
+def _crop(y: np.ndarray, melgram: bool) -> np.ndarray:
+    """One crop's network input: its log-mel, or its samples padded to one crop."""
+    y = audio.center_crop(y)
+    return audio.log_melgram(y) if melgram else y
+
+
+def _crops_of(y: np.ndarray, starts: np.ndarray, melgram: bool = True) -> np.ndarray:
+    return np.stack([_crop(y[s : s + audio.N_SAMPLES], melgram) for s in starts])
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], list[int]]]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..util.checks import positive_int
 from ..errors import ParameterError
-from .decode import N_SAMPLES, SR, PathLike, center_crop, crop_starts, load_audio
+from .decode import N_SAMPLES, SR, PathLike, center_crop, load_audio, load_crops
 from .resample import KAISER_BEST_2016, check_resampler, resample
 
 N_FFT = 512
@@ -64,8 +64,20 @@ def _as_mono(y: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
-    """Slaney mel filterbank (``norm="slaney"``, ``htk=False``), cached, read-only."""
+def mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """The Slaney mel filterbank of the recipe (``norm="slaney"``, ``htk=False``).
+
+    Cached and read-only; the exports' in-graph front end uses it too.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, 1 + n_fft // 2), float64
+
+    Examples
+    --------
+    >>> mel_basis().shape
+    (96, 257)
+    """
     import librosa
 
     basis = librosa.filters.mel(
@@ -107,7 +119,7 @@ def log_melgram(y: np.ndarray, *, pad_mode: str = "reflect") -> np.ndarray:
         y, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True, pad_mode=pad_mode
     )
     power = stft.real.astype(np.float64) ** 2 + stft.imag.astype(np.float64) ** 2
-    mel = _mel_basis() @ power
+    mel = mel_basis() @ power
     db = librosa.power_to_db(mel**2, ref=1.0, amin=AMIN, top_db=TOP_DB)
     return db.astype(np.float32)
 
@@ -189,7 +201,7 @@ def compute_melgrams(
 ) -> np.ndarray:
     """Log-mels of ``n_crops`` crops spread over a track, for multi-crop tagging.
 
-    The file is decoded and resampled once; each crop (from :func:`crop_starts`)
+    The file is decoded and resampled once; each crop (from :func:`load_crops`)
     is turned into a log-mel exactly as the centre crop of
     :func:`compute_melgram` is (own reflect padding, own 80 dB floor), so
     ``compute_melgrams(path, 1)[0]`` equals ``compute_melgram(path)``.
@@ -213,7 +225,4 @@ def compute_melgrams(
     >>> compute_melgrams("bensound-cute.mp3", 4).shape   # doctest: +SKIP
     (4, 96, 1366)
     """
-    n_crops = positive_int(n_crops, "n_crops")
-    y = load_audio(path, SR, resampler=resampler)
-    starts = crop_starts(len(y), n_crops)
-    return np.stack([log_melgram(center_crop(y[s : s + N_SAMPLES])) for s in starts])
+    return np.stack([log_melgram(y) for y in load_crops(path, n_crops, N_SAMPLES, resampler=resampler)])

@@ -8,7 +8,7 @@ from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
 
 
-from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED
+from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED, RUNTIMES
 from .common import (
     WORKERS_HELP,
     HelpFormatter,
@@ -22,6 +22,7 @@ from .common import (
 
 def add_tag_parser(subparsers) -> argparse.ArgumentParser:
     from ..audio.files import AUDIO_EXTENSIONS
+    from ..tagging.networks import DEFAULT_RUNTIME
     from ..tagging.tagger import DEFAULT_BATCH_SIZE, DEFAULT_CROPS
 
     p = subparsers.add_parser(
@@ -64,6 +65,12 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "--model", choices=PRETRAINED, default="crnn",
         help="crnn: MusicTaggerCRNN (the paper's, published scores); cnn: the "
         "5-layer MusicTaggerCNN",
+    )  # fmt: skip
+    p.add_argument(
+        "--runtime", choices=RUNTIMES, default=None,
+        help=f"what runs the network: tf (Keras on TensorFlow) or onnx (onnxruntime on "
+        "an ONNX file built from the same weights on first use, without TensorFlow; "
+        f"needs music_tagger[onnx]); default {DEFAULT_RUNTIME}",
     )  # fmt: skip
     p.add_argument(
         "--format", choices=OUTPUT_FORMATS, default=None, dest="fmt",
@@ -244,6 +251,8 @@ def _tag_results(args: argparse.Namespace, paths: list[str]):
         hop=args.hop, thresholds=args.thresholds,
     )  # fmt: skip
     if args.engine == "ray":
+        if args.runtime == "onnx":
+            raise UsageError("--engine ray runs the tf runtime; drop --runtime onnx")
         try:
             import ray  # noqa: F401  (only to say at once when it is missing)
 
@@ -257,7 +266,7 @@ def _tag_results(args: argparse.Namespace, paths: list[str]):
     from ..tagging.tagger import iter_tag
 
     progress = False if args.no_progress else None
-    return iter_tag(paths, progress=progress, workers=args.workers, **options)
+    return iter_tag(paths, progress=progress, workers=args.workers, runtime=args.runtime, **options)
 
 
 def _plot_paths(folder: str, paths: list[str]) -> dict[str, str]:

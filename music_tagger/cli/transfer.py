@@ -5,7 +5,7 @@ from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import DataError, UsageError
 
 
-from ..vocabulary import BN_READINGS, LEVELS, PRETRAINED
+from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
 from .common import HelpFormatter, positive_float_arg, positive_int_arg, print_error
 
 
@@ -15,9 +15,11 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
         "features",
         help="pretrained features of audio files or feature stores, as .npy with a row index",
         description=(
-            "Compute the features of the MSD-pretrained CRNN or CNN (Choi et al. 2017): "
-            "multi-level (each conv block averaged over time and frequency, plus the "
-            "CRNN's last GRU state) or the last layer only. INPUT is a folder of stores of "
+            "Compute the features of the MSD-pretrained CRNN, CNN or compact convnet (Choi et "
+            "al. 2017): multi-level (each conv block averaged over time and frequency, plus the "
+            "CRNN's last GRU state; the compact convnet's 160-d feature), the last layer only, or "
+            "one block (pool1, ...). The compact convnet reads audio files (for a store, the files it "
+            "was prepared from). INPUT is a folder of stores of "
             "prepare (then OUT/<split>.npy, .csv and .json per split, with the labels, "
             "ready for probe), a store (.h5), or audio files and folders (OUT.npy, .csv, .json)."
         ),
@@ -25,9 +27,9 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="stores folder, store, or audio files/folders")
     p.add_argument("--out", required=True, help="output folder (stores) or prefix (files)")
-    p.add_argument("--arch", choices=PRETRAINED, default="crnn", help="which pretrained network")
-    p.add_argument("--level", choices=LEVELS, default="multi",
-                   help="every conv block's average (+ last GRU state) or the last layer only")  # fmt: skip
+    p.add_argument("--arch", choices=FEATURE_NETWORKS, default="crnn", help="which pretrained network")
+    p.add_argument("--level", choices=FEATURE_LEVELS, default="multi",
+                   help="every conv block's average (+ last GRU state), the last layer only, or one block")  # fmt: skip
     p.add_argument("--bn-semantics", choices=BN_READINGS, default=None,
                    help="CRNN: read the BatchNorm statistics as published (default) or as trained")  # fmt: skip
     p.add_argument("--crops", type=positive_int_arg, default=1, metavar="N",
@@ -66,7 +68,10 @@ def run_features(args: argparse.Namespace) -> int:
             raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
         check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
         for path, info, prefix in zip(stores, infos, prefixes):
-            x = features(str(path), **options)
+            if args.arch == "compact":  # a raw-audio network: the store's audio files, read alike
+                x = features(info.paths, resampler=info.settings["resampler"], **options)
+            else:
+                x = features(str(path), **options)
             store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
             for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True):
                 print(written)

@@ -4,6 +4,7 @@
 module                 what lives there
 =====================  ==========================================================
 :mod:`.extract`        :func:`features` and the :class:`FeatureExtractor` transformer
+:mod:`.inputs`         what they read: spectrograms, raw audio, stores, audio files
 :mod:`.files`          feature files: ``.npy`` + CSV rows + JSON metadata
 :mod:`.linear_probe`   :class:`LinearProbe`, :func:`probe` and :func:`load_probe`
 =====================  ==========================================================

@@ -3,21 +3,26 @@
 Choi et al. (2017, "Transfer learning for music classification and regression
 tasks") fed a classifier the global average of every conv layer's output maps,
 concatenated (a "multi-level" feature), rather than the last layer alone. This
-module gives both readings for both MSD-pretrained networks:
+module gives both readings for the three MSD-pretrained networks, the CRNN, the CNN
+and that paper's own compact convnet (:func:`music_tagger.models.builders.CompactCNN`,
+raw 12 kHz audio in):
 
 ==========  =======================================================  =========
 ``level``   what a clip becomes                                      dims
 ==========  =======================================================  =========
 ``"top"``   the ``include_top=False`` output: CRNN last GRU state,   32 / 256
-            CNN flattened last conv block
+            CNN flattened last conv block, compact block 5's mean    / 32
 ``"multi"`` mean over frequency and time of each conv block's        480 / 736
-            output (after ELU and pooling), concatenated; for the
+            output (after ELU and pooling), concatenated; for the    / 160
             CRNN followed by the last GRU state
+``"pool3"`` one block's mean (``"pool1"`` ... the network's last)    maps
 ==========  =======================================================  =========
 
 (CRNN: 64 + 128 + 128 + 128 + 32 = 480; CNN: 32 + 128 + 128 + 192 + 256 = 736, its
-last block being 1 x 1 already.) Dropout is off, BatchNorm uses the stored
-statistics: a clip's features do not depend on the other clips of its batch.
+last block being 1 x 1 already; compact: 5 x 32 = 160, the paper's "convnet
+feature", block 1 first.) Dropout is off, BatchNorm uses the stored statistics (the
+compact convnet: each clip's own, as the original ran it): a clip's features do not
+depend on the other clips of its batch.
 
 :func:`features` computes them for audio files, folders, prepared stores or
 spectrogram arrays, from the centre crop or averaged over crops;
@@ -37,16 +42,17 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import audio
+from . import inputs as inputs_
 from ..audio import KAISER_BEST_2016
 from ..util.checks import one_of, positive_int
-from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, LEVELS
-from ..errors import AudioError, ParameterError
+from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, LEVELS
+from ..errors import ParameterError
 
 __all__ = [
     "ARCHS",
@@ -58,20 +64,23 @@ __all__ = [
     "file_features",
 ]
 
-#: Pretrained networks: name -> (builder name in :mod:`music_tagger.models.builders`, default BN reading).
-#: builder and BatchNorm reading of each pretrained network
-ARCHS = {"crnn": ("CRNN", BN_PUBLISHED), "cnn": ("CNN", BN_AS_TRAINED)}
-_INPUT = (audio.N_MELS, audio.N_FRAMES)
+#: builder and BatchNorm reading of each network (the compact convnet has none to read)
+ARCHS = {"crnn": ("CRNN", BN_PUBLISHED), "cnn": ("CNN", BN_AS_TRAINED), "compact": ("CompactCNN", None)}
 
 
 def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) -> str:
     """Validate the shared options; returns the BatchNorm reading to use."""
-    one_of(arch, "arch", tuple(ARCHS))
-    one_of(level, "level", LEVELS)
+    one_of(arch, "arch", FEATURE_NETWORKS)
+    one_of(level, "level", FEATURE_LEVELS)  # a block beyond the network's: _check_pool
     positive_int(crops, "crops")
     default = ARCHS[arch][1]
     if bn_semantics is None:
         return default
+    if arch == "compact":
+        raise ParameterError(
+            "the compact convnet normalises each clip by its own statistics (Keras 1 "
+            f"BatchNorm mode 2) and stores none to read; bn_semantics must be None, got {bn_semantics!r}"
+        )
     if arch == "cnn" and bn_semantics != default:
         raise ParameterError(
             "the MSD CNN has one reading of its BatchNorm statistics (the Keras 1.0.6 "
@@ -86,7 +95,7 @@ def pretrained_base(arch: str = "crnn", bn_semantics: str | None = None):
 
     Parameters
     ----------
-    arch : {"crnn", "cnn"}
+    arch : {"crnn", "cnn", "compact"}
     bn_semantics : {None, "variance", "std_keras106"}
         None: the network's default reading (see :func:`music_tagger.models.builders.CRNN`).
 
@@ -106,6 +115,8 @@ def pretrained_base(arch: str = "crnn", bn_semantics: str | None = None):
     semantics = _check_options(arch, "top", bn_semantics, 1)
     builder = getattr(models, ARCHS[arch][0])
     kwargs = {"bn_semantics": semantics} if arch == "crnn" else {}
+    if arch == "compact":  # every level from the full network: the five files share their blocks
+        kwargs = {"conv_until": 4}
     return builder(weights="msd", include_top=False, **kwargs)
 
 
@@ -152,15 +163,16 @@ def feature_model(arch: str = "crnn", level: str = "multi", bn_semantics: str | 
 
     Parameters
     ----------
-    arch : {"crnn", "cnn"}
-    level : {"multi", "top"}
+    arch : {"crnn", "cnn", "compact"}
+    level : {"multi", "top", "pool1", ...}
     bn_semantics : {None, "variance", "std_keras106"}
         CRNN only: how to read the MSD BatchNorm statistics (None: as published).
 
     Returns
     -------
     keras.Model
-        Input ``(None, 96, 1366, 1)``, output ``(None, dims)``.
+        Input ``(None, 96, 1366, 1)`` (compact: raw audio ``(None, 348000)``), output
+        ``(None, dims)``.
 
     Examples
     --------
@@ -173,8 +185,17 @@ def feature_model(arch: str = "crnn", level: str = "multi", bn_semantics: str | 
     base = pretrained_base(arch, bn_semantics)
     if level == "top":
         return base
+    if level not in LEVELS:
+        _check_pool(base, level)
+        return keras.Model(base.input, global_average(base.get_layer(level).output, f"gap_{level}"),
+                           name=f"{base.name}_{level}")  # fmt: skip
     merged = keras.layers.Concatenate(name="multi_level")(multi_level_outputs(base))
     return keras.Model(base.input, merged, name=f"{base.name}_multi_level")
+
+
+def _check_pool(base, level: str) -> None:
+    if level not in pool_layers(base):
+        raise ParameterError(f"{base.name} has the blocks {', '.join(pool_layers(base))}; got level={level!r}")
 
 
 def feature_names(arch: str = "crnn", level: str = "multi") -> list[str]:
@@ -189,93 +210,14 @@ def feature_names(arch: str = "crnn", level: str = "multi") -> list[str]:
     blocks: list[tuple[str, int]] = []
     if level == "multi":
         blocks = [(name, base.get_layer(name).output.shape[-1]) for name in pool_layers(base)]
-    if has_recurrent_top(base):
+    if level not in LEVELS:
+        _check_pool(base, level)
+        blocks = [(level, base.get_layer(level).output.shape[-1])]
+    elif has_recurrent_top(base):
         blocks.append(([layer.name for layer in base.layers if layer.weights][-1], base.output_shape[-1]))
-    elif level == "top":
-        blocks.append(("flatten", base.output_shape[-1]))
+    elif level == "top":  # the CNN's "flatten", the compact convnet's "gap"
+        blocks.append((base.layers[-1].name, base.output_shape[-1]))
     return [f"{name}_{j}" for name, dims in blocks for j in range(dims)]
-
-
-def _check_melgrams(x: Any) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim != 3 or x.shape[1:] != _INPUT:
-        raise ParameterError(
-            f"expected log-mel spectrograms of shape (n, {_INPUT[0]}, {_INPUT[1]}) or "
-            f"(n, {_INPUT[0]}, {_INPUT[1]}, 1), got an array of shape {x.shape}"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ParameterError("the spectrograms hold NaN or infinite values")
-    return x
-
-
-def _is_store(path: Any) -> bool:
-    return isinstance(path, (str, os.PathLike)) and str(path).endswith(".h5") and os.path.isfile(path)
-
-
-def _batches(
-    inputs: Any, crops: int, resampler: str, batch_size: int, failures: list | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(melgrams, owner)`` batches (``owner[i]``: crop i's input row); with a ``failures``
-    list, an unreadable audio file goes there as ``(row, message)`` instead of raising."""
-    from ..datasets import cache
-    from ..audio.files import expand_paths
-
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f" or (
-        isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray)
-    ):
-        x = _check_melgrams(inputs)
-        for start in range(0, len(x), batch_size):
-            yield x[start : start + batch_size], np.arange(start, min(start + batch_size, len(x)))
-        return
-    if _is_store(inputs):
-        if crops != 1:
-            raise ParameterError(
-                f"a prepared store holds one crop per clip; crops must be 1, got {crops}"
-            )
-        info = cache.load_store(inputs)
-        if info.frames != _INPUT[1]:
-            raise ParameterError(
-                f"{inputs} holds {info.frames} frames per clip; the pretrained networks "
-                f"take {_INPUT[1]} (prepare without --frames)"
-            )
-        for start in range(0, info.n, batch_size):
-            index = np.arange(start, min(start + batch_size, info.n))
-            yield cache.read_melgrams(info.path, index), index
-        return
-    paths = expand_paths(inputs)
-    pending: list[np.ndarray] = []
-    owners: list[int] = []
-    for row, path in enumerate(paths):
-        try:
-            x = audio.compute_melgrams(path, crops, resampler=resampler)
-        except AudioError as err:
-            if failures is None:
-                raise
-            failures.append((row, str(err)))
-            continue
-        pending.extend(x)
-        owners.extend([row] * len(x))
-        while len(pending) >= batch_size:
-            yield np.stack(pending[:batch_size]), np.array(owners[:batch_size])
-            pending, owners = pending[batch_size:], owners[batch_size:]
-    if pending:
-        yield np.stack(pending), np.array(owners)
-
-
-def n_rows(inputs: Any) -> int:
-    """How many feature rows :func:`features` returns for ``inputs``."""
-    from ..datasets import cache
-    from ..audio.files import expand_paths
-
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f":
-        return len(inputs)
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray):
-        return len(inputs)
-    if _is_store(inputs):
-        return cache.load_store(inputs).n
-    return len(expand_paths(inputs))
 
 
 def features(
@@ -296,18 +238,19 @@ def features(
     inputs : path, sequence of paths, or array
         Audio files and folders (searched recursively, as by ``music-tagger tag``);
         a store of :func:`music_tagger.datasets.cache.prepare` (``.h5``, one row per clip);
-        or log-mel spectrograms of shape ``(n, 96, 1366)`` (or ``(..., 1)``).
-    arch : {"crnn", "cnn"}
-        The MSD-pretrained CRNN or CNN.
-    level : {"multi", "top"}
-        Multi-level (every conv block averaged, plus the CRNN's last GRU state) or
-        the last layer only (see the module docstring).
+        or log-mel spectrograms of shape ``(n, 96, 1366)`` (or ``(..., 1)``); for the
+        compact convnet, audio files or raw 12 kHz audio ``(n, 348000)``.
+    arch : {"crnn", "cnn", "compact"}
+        The MSD-pretrained CRNN, CNN or compact convnet.
+    level : {"multi", "top", "pool1", ...}
+        Multi-level (every conv block averaged, plus the CRNN's last GRU state),
+        the last layer only, or one block's average (see the module docstring).
     bn_semantics : {None, "variance", "std_keras106"}
         CRNN only: the BatchNorm reading (None: as published, see
         :func:`music_tagger.models.builders.CRNN`).
     crops : int
-        Audio files only: average the features of this many 29.12 s crops spread over
-        the track (1: the centre crop, as the original did).
+        Audio files only: average the features of this many crops (29.12 s; compact:
+        29 s) spread over the track (1: the centre crop).
     resampler : {"kaiser_best_2016", "soxr_hq"}
         Audio files only (prepared stores keep their own).
     batch_size : int
@@ -369,14 +312,15 @@ def run_model(
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     shapes = [tuple(t.shape[1:]) for t in model.outputs]
-    total = n_rows(inputs)
+    samples = model.input_shape[1] if len(model.input_shape) == 2 else None  # raw audio in
+    total = inputs_.n_rows(inputs)
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
     with tqdm(total=total, desc=desc, unit="clip", disable=not progress) as bar:
-        for x, owner in _batches(inputs, crops, resampler, batch_size, failures):
+        for x, owner in inputs_.batches(inputs, crops, resampler, batch_size, failures, samples):
             n = len(x)  # pad to a full batch: one traced shape for every call
             x = np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], x.dtype)])
-            outs = model.predict_on_batch(x[..., None])
+            outs = model.predict_on_batch(x if samples else x[..., None])
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             for total_sum, out in zip(sums, outs):
                 np.add.at(total_sum, owner, np.asarray(out[:n], dtype=np.float64))
@@ -425,7 +369,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     """:func:`features` as a scikit-learn transformer, to use in a ``Pipeline``.
 
     ``X`` is what :func:`features` takes: a sequence of audio paths (one row each)
-    or an array of spectrograms ``(n, 96, 1366)``. ``fit`` learns nothing (the
+    or an array of spectrograms ``(n, 96, 1366)`` (compact: raw audio ``(n, 348000)``). ``fit`` learns nothing (the
     network is pretrained); it validates the options and loads the network.
 
     Parameters
@@ -477,7 +421,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("call fit before transform (fit only loads the network)")
-        if isinstance(X, (str, os.PathLike)) and not _is_store(X):
+        if isinstance(X, (str, os.PathLike)) and not inputs_.is_store(X):
             raise ParameterError(
                 "X must be a sequence of inputs (one row each), not a single path; "
                 f"pass [{str(X)!r}]"

@@ -1,6 +1,6 @@
 """Keras models of the paper's structures, built in the style of ``keras.applications``.
 
-Six public builders, one per architecture plus :func:`build` (any structure by
+Seven public builders, one per architecture plus :func:`build` (any structure by
 name), share keras.applications' parameters in its order and with the same defaults
 (``include_top, weights, input_tensor, input_shape, classes, classifier_activation,
 name``), then keyword-only architecture options; all of them go through one private
@@ -28,6 +28,7 @@ builder            network
 :func:`K1C2`       4 conv layers with 1 x 4 kernels along time, 2 dense layers
 :func:`K2C1`       a conv layer over all mel bands, 4 along time, 2 dense layers
 :func:`build`      any of the four structures by name
+:func:`CompactCNN` the compact convnet of 2017 on raw audio (weights="msd")
 =================  =============================================================
 
 Layer names follow the original code (``bn_0_freq``, ``conv1``, ``bn1``, ...,
@@ -54,6 +55,7 @@ import keras
 from keras import layers
 
 from . import architectures
+from . import compact
 from . import legacy
 from ..errors import ParameterError
 from ..registry import get_file
@@ -151,6 +153,12 @@ def _application(
     Each builder passes its own arguments (``**locals()`` on entry), so a parameter
     added to a builder's signature reaches the graph without another list to keep.
     """
+    if arch == "compact":  # raw audio in: its own graph, files and weight rule
+        return compact.application(
+            include_top=include_top, weights=weights, input_tensor=input_tensor,
+            input_shape=input_shape, classes=classes, classifier_activation=classifier_activation,
+            name=name or default_name, **options,
+        )  # fmt: skip
     structure = architectures.structure(arch)
     _check_weights(structure.name, weights, include_top, classes)
     bn_semantics = options.pop("bn_semantics", None)
@@ -433,3 +441,49 @@ def K2C1(
     return _application("k2c1", default_name="k2c1", **locals())
 
 
+def CompactCNN(
+    include_top: bool = False, weights: str | os.PathLike | None = "msd", input_tensor=None,
+    input_shape: tuple | None = None, classes: int = 50,
+    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
+    conv_until: int = 4) -> keras.Model:
+    """The compact convnet of Choi et al. (2017): raw 12 kHz audio in, a 32-d feature out.
+
+    A kapre mel spectrogram inside the graph (built from the released STFT kernels and
+    filterbank), then blocks 1 to ``conv_until + 1`` of conv 3x3 (32 maps) -
+    BatchNorm - ELU - max-pool, then the mean of the last maps; see
+    :mod:`music_tagger.models.compact` and docs/compact.md. The released files hold no
+    tag layer, so ``include_top`` defaults to False, and True needs ``weights=None``
+    (or a Keras 3 file trained with a top).
+
+    Parameters
+    ----------
+    include_top : bool
+        Add a ``Dense(classes, classifier_activation)`` output layer.
+    weights : None, "msd" or path
+        ``"msd"``: the released Million Song Dataset feature extractor of
+        ``conv_until`` (one registry file per level); a path: a Keras 3 file or an
+        original ``weights_layerN_tensorflow.hdf5``; None: random initialisation.
+    input_tensor : keras tensor, optional
+        Raw audio ``(batch, n)`` to use as the input.
+    input_shape : tuple, optional
+        ``(n,)``, default ``(348000,)`` (29 s at 12 kHz); ``n`` must leave at least one
+        frame after the last pooling (:func:`music_tagger.models.compact.min_samples`).
+    classes, classifier_activation, name
+        As for :func:`build`.
+    conv_until : {0, 1, 2, 3, 4}
+        The last block is ``conv_until + 1`` (the original's ``conv_until``).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, n)`` raw audio at 12 kHz, output ``(None, 32)`` (or
+        ``(None, classes)`` with the top). A clip's output does not depend on the other
+        clips of its batch (BatchNorm and decibels per clip, as the original ran it).
+
+    Examples
+    --------
+    >>> model = CompactCNN(conv_until=4)                  # doctest: +SKIP
+    >>> model.input_shape, model.output_shape            # doctest: +SKIP
+    ((None, 348000), (None, 32))
+    """
+    return _application("compact", default_name=f"compact_cnn_{conv_until}", **locals())

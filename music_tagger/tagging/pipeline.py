@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..audio import KAISER_BEST_2016
-from ..audio.reading import CHUNK_CROPS, READ_MODULES
+from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
 from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
 
 __all__ = ["FileScores", "read_chunks", "run"]
@@ -88,7 +88,7 @@ class FileScores:
 def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
-    ``job`` is ``(index, path, n_crops, resampler, starts, chunk)``; each message
+    ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
     ``(index, path, first, melgrams, starts, length, error, last)``: crops
     ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
     read, which never raises: one bad file must not cost the others. ``last``
@@ -97,11 +97,11 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     from .. import audio
     from ..audio import reading
 
-    index, path, n_crops, resampler, starts, chunk = job
+    index, path, n_crops, resampler, starts, chunk, melgram = job
     try:
         pending = None  # a chunk is sent once the next is known, so `last` is right
         for first, mels, at, length in reading.iter_melgrams(
-            path, n_crops, resampler=resampler, starts=starts, chunk=chunk
+            path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
         ):
             if pending is not None:
                 yield pending
@@ -138,6 +138,7 @@ def read_chunks(
     starts: Callable[[int], np.ndarray] | None = None,
     workers: int = 0,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[tuple]:
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
@@ -150,7 +151,7 @@ def read_chunks(
 
     Parameters
     ----------
-    files, crops, resampler, starts, chunk
+    files, crops, resampler, starts, chunk, melgram
         As for :func:`run`.
     workers : int
         Worker processes; 0 reads in this process, when asked.
@@ -167,12 +168,13 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk) for i, f in enumerate(files))
+    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files))
     if workers == 0:
         return (message for job in jobs for message in _read_file(job))
     # several workers inherit the audio stack imported here; a single one imports it
     # itself, while this process goes on
-    context = worker_context([__name__, *READ_MODULES], inherit=workers > 1)
+    modules = READ_MODULES if melgram else DECODE_MODULES
+    context = worker_context([__name__, *modules], inherit=workers > 1)
     tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
     procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
     for proc in procs:
@@ -248,6 +250,7 @@ def run(
     workers: int | None = None,
     keep_crops: bool = False,
     chunk: int = CHUNK_CROPS,
+    melgram: bool = True,
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -255,9 +258,10 @@ def run(
     ----------
     files : sequence of str
         Audio files (a folder gives an error entry).
-    model : keras.Model or callable
-        The model, or a function without arguments that builds it: called when the
-        first crops are ready.
+    model : Predictor or callable
+        The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
+        see :class:`music_tagger.tagging.networks.Predictor`), or a function without
+        arguments that builds it: called when the first crops are ready.
     crops : int
         Crops per file spread over the track (ignored when ``starts`` is given).
     resampler : {"kaiser_best_2016", "soxr_hq"}
@@ -277,6 +281,11 @@ def run(
     chunk : int
         Crops a worker hands over at a time (a long file's taggram is read and
         scored chunk by chunk).
+    melgram : bool
+        True: the workers send log-mels, and the network gets ``(n, 96, 1366, 1)``;
+        False: they send each crop's 12 kHz samples, ``(n, 349440)``, for a network
+        that computes the front end itself (the ONNX runtime's), and the workers
+        never import librosa.
 
     Yields
     ------
@@ -292,10 +301,11 @@ def run(
         overlap = default_workers() > 1 and not built and "tensorflow" not in sys.modules
         processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
-        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk
+        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk,
+        melgram=melgram,
     )
     build = (lambda: model) if built else model
-    keras_model = None
+    network = None
 
     done: dict[int, FileScores] = {}
     waiting: dict[int, tuple] = {}  # index -> (path, starts, length, outputs so far)
@@ -305,10 +315,11 @@ def run(
     padded_shape = False  # a full batch has run: later partial ones are padded to it
 
     def predict(n: int) -> None:
-        nonlocal keras_model, padded_shape
-        if keras_model is None:
-            keras_model = build()
-        x = np.stack(queue[:n])[..., None]
+        nonlocal network, padded_shape
+        if network is None:
+            network = build()
+        x = np.stack(queue[:n])
+        x = x[..., None] if melgram else x  # log-mels get their channel axis
         pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
             # after full batches, the last, partial one is padded with zeros (outputs
@@ -316,7 +327,7 @@ def run(
             # predict_on_batch again for a new shape; a run of fewer crops than one
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        y = np.asarray(keras_model.predict_on_batch(x), dtype=np.float32)[:n]
+        y = np.asarray(network.predict_on_batch(x), dtype=np.float32)[:n]
         padded_shape = padded_shape or n == batch_size
         for out, i in zip(y, owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
@@ -335,7 +346,7 @@ def run(
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
-            keras_model = build()
+            network = build()
         for index, path, first, mels, at, length, error, _ in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)

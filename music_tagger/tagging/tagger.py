@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
@@ -52,6 +52,7 @@ from ..util.checks import non_negative_int, positive_float, positive_int
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import ParameterError
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
+from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
 
 __all__ = [
@@ -77,37 +78,6 @@ FAITHFUL_RESAMPLER = KAISER_BEST_2016
 
 
 # --------------------------------------------------------------------------- models
-
-
-@lru_cache(maxsize=4)
-def _pretrained(name: str):
-    from ..models import builders as models  # Keras: imported when a model is first needed
-
-    return models.CRNN(weights="msd") if name == "crnn" else models.CNN(weights="msd")
-
-
-def get_model(model: Any = None):
-    """The Keras model for ``model``: None or "crnn", "cnn", or a model as is.
-
-    The pretrained models are built once per process and cached.
-
-    Raises
-    ------
-    ValueError
-        An unknown name, or an object that is not a Keras model.
-    """
-    if model is None:
-        model = "crnn"
-    if isinstance(model, str):
-        key = model.lower()
-        if key not in ("crnn", "cnn"):
-            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-        return _pretrained(key)
-    if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ParameterError(
-            f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
-        )
-    return model
 
 
 # --------------------------------------------------------------------------- prediction
@@ -171,6 +141,7 @@ def predict_files(
     progress: bool | None = None,
     desc: str = "tagging",
     workers: int | None = None,
+    runtime: str | None = None,
 ) -> list[tuple[np.ndarray | None, int, str | None]]:
     """Mean model output over the crops of each file: the engine of :func:`tag`.
 
@@ -210,11 +181,13 @@ def predict_files(
 
     crops, resampler = resolve_mode(crops, faithful, resampler)
     batch_size = positive_int(batch_size, "batch_size")
-    get_model(model)  # fail on a bad model before any work
+    runtime = check_runtime(model, runtime)
+    feed = network_input(model, runtime)
+    get_model(model, runtime, feed)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
     stream = run(
-        files, partial(get_model, model), crops=crops, resampler=resampler,
-        batch_size=batch_size, workers=workers,
+        files, partial(get_model, model, runtime, feed), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers, melgram=feed == "melgram",
     )  # fmt: skip
     return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
@@ -261,6 +234,7 @@ def iter_tag(
     taggram: bool = False,
     hop: float | None = None,
     thresholds: Any = None,
+    runtime: str | None = None,
 ) -> Iterator[TagResult]:
     """:func:`tag`, one result at a time: each file's result as soon as it is ready.
 
@@ -280,9 +254,12 @@ def iter_tag(
         model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
         taggram=taggram, hop=hop, thresholds=thresholds,
     )  # fmt: skip
+    runtime = check_runtime(model, runtime)
     workers = non_negative_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
-    stream = run(files, partial(get_model, model), workers=workers, **options)
+    feed = network_input(model, runtime)
+    stream = run(files, partial(get_model, model, runtime, feed), workers=workers,
+                 melgram=feed == "melgram", **options)  # fmt: skip
     results = _with_progress(stream, len(files), progress, "tagging")
     return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
 
@@ -382,6 +359,7 @@ def tag(
     taggram: bool = False,
     hop: float | None = None,
     thresholds: Any = None,
+    runtime: str | None = None,
 ) -> list[TagResult]:
     """Tag audio files and folders with a pretrained tagger.
 
@@ -430,6 +408,12 @@ def tag(
         Per-tag thresholds (a JSON file of ``music-tagger calibrate`` or a mapping
         ``{tag: threshold}``); each result's ``passed`` lists the tags that reach
         theirs.
+    runtime : {"tf", "onnx"}, optional
+        What runs the pretrained model: ``"tf"`` (Keras on TensorFlow) or ``"onnx"``
+        (onnxruntime on an ONNX file built from the same weights on first use,
+        without importing TensorFlow; scores equal to 2e-5; needs
+        ``music_tagger[onnx]``). Default
+        :data:`music_tagger.tagging.networks.DEFAULT_RUNTIME`.
 
     Returns
     -------
@@ -457,6 +441,6 @@ def tag(
         iter_tag(
             paths, model, top_n, crops, faithful, batch_size, progress,
             resampler=resampler, tags=tags, workers=workers, taggram=taggram, hop=hop,
-            thresholds=thresholds,
+            thresholds=thresholds, runtime=runtime,
         )
     )  # fmt: skip

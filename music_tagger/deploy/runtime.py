@@ -1,0 +1,156 @@
+"""Running the taggers with onnxruntime: no TensorFlow, no Keras.
+
+:class:`OnnxModel` wraps an ``onnxruntime.InferenceSession`` in the one method the
+tagging pipeline calls, ``predict_on_batch(x) -> scores`` (a Keras model has the
+same), so :func:`music_tagger.tag` runs unchanged with ``runtime="onnx"``.
+:func:`pretrained` gives the MSD taggers: their ONNX file is built from the
+original weights on first use (:func:`music_tagger.deploy.onnx_graph.msd_graph`,
+no TensorFlow) and kept in the cache folder of the weights,
+``<KERAS_HOME or ~/.keras>/music_tagger/onnx/`` (:func:`music_tagger.registry.cache_folder`), named by the weights' sha256 and
+the graph version, so a new version of either builds a new file.
+
+Examples
+--------
+>>> from music_tagger.deploy.runtime import pretrained
+>>> model = pretrained("crnn")                           # doctest: +SKIP
+>>> model.predict_on_batch(x[None, ..., None]).shape    # doctest: +SKIP
+(1, 50)
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..registry import cache_folder, get_file, registry
+from ..util.checks import one_of
+from ..vocabulary import EXPORT_INPUTS
+
+#: Bump when the graphs change, so that cached files are rebuilt.
+GRAPH_VERSION = 1
+#: The pretrained taggers by name, and the registry key of their weights.
+MSD_WEIGHTS = {"crnn": "crnn_msd_theano", "cnn": "cnn_msd_theano"}
+
+
+def check_onnxruntime() -> None:
+    """ParameterError with the install line when onnxruntime is missing."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ParameterError(
+            "the onnx runtime needs onnxruntime: pip install 'music_tagger[onnx]'"
+        ) from None
+
+
+class OnnxModel:
+    """A network in an ONNX file, run by onnxruntime on the CPU.
+
+    Parameters
+    ----------
+    model : path-like or bytes
+        An ``.onnx`` file or its bytes, with one float32 input and one output.
+    threads : int, optional
+        Threads of onnxruntime's intra-op pool (default: its own choice, the
+        physical cores).
+
+    Attributes
+    ----------
+    input_name, output_name : str
+    input_shape, output_shape : tuple
+        As Keras writes them, None for a free dimension.
+
+    Examples
+    --------
+    >>> m = OnnxModel("crnn.onnx")                      # doctest: +SKIP
+    >>> m.input_shape, m.output_shape                   # doctest: +SKIP
+    ((None, 96, 1366, 1), (None, 50))
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, *, threads: int | None = None) -> None:
+        check_onnxruntime()
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        source = model if isinstance(model, bytes) else os.fspath(model)
+        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        (inp,), (out,) = self.session.get_inputs(), self.session.get_outputs()
+        self.input_name, self.output_name = inp.name, out.name
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in inp.shape)
+        self.output_shape = tuple(d if isinstance(d, int) else None for d in out.shape)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The scores of one batch: ``x`` of the input's shape, float32."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self.session.run([self.output_name], {self.input_name: x})[0]
+
+    predict = predict_on_batch
+
+    def __call__(self, x) -> np.ndarray:
+        return self.predict_on_batch(x)
+
+
+def cached_onnx(name: str, input: str = "melgram") -> Path:
+    """The ONNX file of a pretrained tagger, built from its weights if not cached.
+
+    Parameters
+    ----------
+    name : {"crnn", "cnn"}
+    input : {"melgram", "audio"}
+        What the graph takes (see :func:`music_tagger.deploy.export`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<cache>/onnx/<name>-<sha256 of the weights>-<input>-g<GRAPH_VERSION>.onnx``.
+
+    Examples
+    --------
+    >>> cached_onnx("crnn").name                      # doctest: +SKIP
+    'crnn-783d8198...-melgram-g1.onnx'
+    """
+    key = MSD_WEIGHTS.get(str(name).lower())
+    if key is None:
+        raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
+    sha = registry()["weights"][key]["sha256"]
+    one_of(input, "input", EXPORT_INPUTS)
+    path = cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
+    if not path.is_file():
+        import tempfile
+
+        from .onnx_graph import msd_graph
+
+        data = msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a file of its own, renamed when complete: concurrent first uses never
+        # see a partial file
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"tmp-{path.stem}-", suffix=".onnx")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return path
+
+
+@lru_cache(maxsize=4)
+def pretrained(name: str = "crnn", threads: int | None = None, input: str = "melgram") -> OnnxModel:
+    """The pretrained tagger ``name`` run by onnxruntime, once per process.
+
+    ``input="audio"`` gives the graph with the front end inside: it takes each
+    crop's ``(349440,)`` samples at 12 kHz.
+
+    Examples
+    --------
+    >>> pretrained("crnn").output_shape                  # doctest: +SKIP
+    (None, 50)
+    """
+    check_onnxruntime()
+    return OnnxModel(cached_onnx(name, input), threads=threads)

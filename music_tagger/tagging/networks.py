@@ -1,0 +1,130 @@
+"""Which network scores the crops: a pretrained tagger under a runtime, or a model as is.
+
+The tagging pipeline asks one thing of a network, the scores of a batch of crops
+(:class:`Predictor`): a Keras model has it, and so has
+:class:`music_tagger.deploy.runtime.OnnxModel`. :func:`get_model` gives the
+pretrained MusicTaggerCRNN or MusicTaggerCNN under one of :data:`music_tagger.vocabulary.RUNTIMES`:
+
+``"tf"``
+    The Keras model of :mod:`music_tagger.models.builders`, on TensorFlow.
+``"onnx"``
+    onnxruntime on an ONNX file written from the same weights
+    (:mod:`music_tagger.deploy`): TensorFlow and Keras are never imported, and the
+    scores equal the Keras ones to 2e-5.
+
+Examples
+--------
+>>> from music_tagger.tagging.networks import get_model
+>>> get_model("crnn", runtime="onnx").predict_on_batch(x).shape   # doctest: +SKIP
+(8, 50)
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..util.checks import one_of
+from ..vocabulary import PRETRAINED, RUNTIMES
+
+#: The runtime of :func:`music_tagger.tag` when none is given.
+DEFAULT_RUNTIME = "tf"
+
+
+class Predictor(Protocol):
+    """What the tagging pipeline needs of a network: scores of a batch of crops.
+
+    A Keras model is one, and so is :class:`music_tagger.deploy.runtime.OnnxModel`.
+    """
+
+    output_shape: tuple
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """``(n, 96, 1366, 1)`` float32 log-mels -> ``(n, outputs)`` scores."""
+
+
+def resolve_runtime(runtime: str | None) -> str:
+    """The checked runtime: ``runtime``, or the default (:data:`DEFAULT_RUNTIME`).
+
+    Examples
+    --------
+    >>> resolve_runtime("onnx")
+    'onnx'
+    """
+    return one_of(DEFAULT_RUNTIME if runtime is None else runtime, "runtime", RUNTIMES)
+
+
+
+@lru_cache(maxsize=4)
+def _pretrained(name: str, runtime: str, input: str) -> Predictor:
+    if runtime == "onnx":
+        from ..deploy.runtime import pretrained  # onnxruntime: no TensorFlow
+
+        return pretrained(name, input=input)
+    if input != "melgram":
+        raise ParameterError("the tf runtime takes log-mels; input='audio' needs runtime='onnx'")
+    from ..models import builders as models  # Keras: imported when a model is first needed
+
+    return models.CRNN(weights="msd") if name == "crnn" else models.CNN(weights="msd")
+
+
+def get_model(model: Any = None, runtime: str | None = None, input: str = "melgram") -> Predictor:
+    """The network for ``model``: None or "crnn", "cnn", or a model as is.
+
+    The pretrained models are built once per process and cached; ``runtime``
+    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them, and
+    ``input="audio"`` (onnx only) gives the network with the front end inside,
+    on each crop's samples. A model object (a Keras model or any
+    :class:`Predictor`) runs as it is.
+
+    Raises
+    ------
+    ValueError
+        An unknown name or runtime, or an object that is not a model.
+    """
+    if model is None:
+        model = "crnn"
+    runtime = resolve_runtime(runtime)
+    if isinstance(model, str):
+        key = model.lower()
+        if key not in PRETRAINED:
+            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+        return _pretrained(key, runtime, input)
+    if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
+        raise ParameterError(
+            f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
+        )
+    return model
+
+
+def network_input(model: Any, runtime: str) -> str:
+    """What the pipeline feeds ``model`` under ``runtime``: ``"melgram"`` or ``"audio"``.
+
+    The onnx runtime's pretrained networks compute the log-mel in their graph, so
+    the reading workers only decode and resample (and never import librosa); the
+    scores equal the log-mel path's to about 1e-6.
+
+    Examples
+    --------
+    >>> network_input("crnn", "onnx"), network_input(None, "tf")
+    ('audio', 'melgram')
+    """
+    pretrained = model is None or isinstance(model, str)
+    return "audio" if runtime == "onnx" and pretrained else "melgram"
+
+
+def check_runtime(model: Any, runtime: str | None) -> str:
+    """The runtime of a run; ``"onnx"`` asked for a model object is an error."""
+    if runtime == "onnx" and not (model is None or isinstance(model, str)) and hasattr(model, "get_layer"):
+        raise ParameterError(
+            "runtime='onnx' runs the pretrained 'crnn' and 'cnn'; for a Keras model, export "
+            "it (music_tagger.deploy.export) and pass an OnnxModel of the file"
+        )
+    runtime = resolve_runtime(runtime)
+    if runtime == "onnx":
+        from ..deploy.runtime import check_onnxruntime
+
+        check_onnxruntime()  # before any worker starts
+    return runtime
