@@ -10,6 +10,9 @@ import pytest
 from music_tagger.training import loop as training
 from music_tagger.training.evaluation import load_model
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
 
 
@@ -23,7 +26,6 @@ def _best_auc(run_dir: Path) -> float:
     return json.loads((run_dir / "state.json").read_text())["best_auc"]
 
 
-@pytest.mark.slow
 def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
     auc = {}
     for name, options in {

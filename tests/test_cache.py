@@ -10,6 +10,9 @@ from music_tagger.datasets import cache
 from music_tagger.datasets.mtt import read_mtt
 from music_tagger.datasets.synth import TAGS, make_mtt_like
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 FRAMES = 64
 
 

@@ -142,6 +142,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_saved_model_loads_without_music_tagger_and_scores_equal(tmp_path, melgrams, crops, crop_melgrams, keras_models):
     folder = export(tmp_path / "crnn_saved", model="crnn", format="saved_model", input="audio")
     np.save(tmp_path / "melgram.npy", melgrams)
@@ -259,6 +260,7 @@ def test_runtime_arguments_are_checked():
 # --------------------------------------------------------------------------- LiteRT
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 @pytest.mark.parametrize("input", ["melgram", "audio"])
 def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, melgrams, crops, crop_melgrams, keras_models):

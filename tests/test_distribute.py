@@ -12,6 +12,9 @@ from helpers import run_killed_in_epoch, start_python
 from music_tagger.datasets import cache
 from music_tagger.training import distribute
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 # The CPU must be split before TensorFlow initialises: each run is its own process.
 _RUNNER = """
 import json, sys
@@ -32,7 +35,6 @@ def stores(synthetic_stores) -> Path:
     return synthetic_stores(60)
 
 
-@pytest.mark.slow
 def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_path):
     from music_tagger.training.evaluation import evaluate_model
 
@@ -81,7 +83,6 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
 def test_two_workers_on_localhost_train_one_model(stores, tmp_path):
     """MultiWorkerMirroredStrategy across 2 processes (TF_CONFIG on 127.0.0.1)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}

@@ -111,6 +111,7 @@ def test_missing_file_on_the_mirror_names_the_address(served, tmp_path, monkeypa
             registry.get_file("spectrograms", "bensound-dubstep", cache_dir=tmp_path / "cache")
 
 
+@pytest.mark.slow
 def test_suite_without_reference_files_or_network_stops_with_one_message(tmp_path):
     """A clone with no reference folder and no network: one clear message, no traceback."""
     env = {

@@ -14,6 +14,9 @@ from music_tagger.training.experiment import Config, grid
 from music_tagger.training.figures import FIGURES, plot_per_tag, tag_groups
 from music_tagger.datasets.synth import TAGS
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 FRAMES = 1280  # the fewest frames k2c2 takes (its time pooling is 4 x 4 x 4 x 5 x 4)
 ARCHS, BUDGETS = ("k2c2", "crnn"), (100_000, 250_000)
 #: Small stand-ins of the 0.1M and 0.25M models (a few thousand parameters), 1 epoch.
@@ -40,7 +43,6 @@ def _snapshot(out):
     return {p: p.stat().st_mtime_ns for p in sorted(out.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
 def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
     rows = read_grid_results(runs)
     assert [(r["arch"], r["budget"]) for r in rows] == [(a, b) for a in ARCHS for b in BUDGETS]
@@ -61,7 +63,6 @@ def test_grid_writes_every_configuration_with_finite_aucs(runs, stores):
     assert len(lines) == len(rows) and lines[0].startswith("k2c2,100000,2x4x4x6x8,")
 
 
-@pytest.mark.slow
 def test_running_again_trains_nothing(runs, stores, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished configuration was trained again")
@@ -76,7 +77,6 @@ def test_running_again_trains_nothing(runs, stores, monkeypatch):
     }
 
 
-@pytest.mark.slow
 def test_figures_of_the_grid(runs, tmp_path):
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps(SYNTH_GROUPS))
@@ -129,7 +129,6 @@ def test_cli_errors(tmp_path, capsys):
     assert "no results table" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_grid_as_independent_jobs_then_merge(runs, stores, tmp_path, capsys):
     """Job 1 of 2 trains configurations 1 and 3; job 0's runs come from another
     machine (copied from the whole grid's); the merge gives the whole grid's table."""

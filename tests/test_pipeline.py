@@ -1,5 +1,6 @@
 """The pipeline: worker processes give the in-process results, in order, errors per file."""
 import numpy as np
+import pytest
 import soundfile as sf
 
 from music_tagger.tagging.pipeline import run
@@ -53,6 +54,7 @@ def test_read_modules_are_all_a_read_imports(tmp_path):
     assert out.strip() == "[]", f"a read imported more than READ_MODULES: {out}"
 
 
+@pytest.mark.slow
 def test_a_long_taggram_streams_from_the_workers_in_chunks(tmp_path):
     """Chunks of 3 crops from 2 workers give the scores of the in-process read of
     every crop at once (a file's crops span chunks and batches)."""

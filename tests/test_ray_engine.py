@@ -8,6 +8,9 @@ ray = pytest.importorskip("ray", reason='the Ray engine needs pip install "music
 from music_tagger import tag  # noqa: E402
 from music_tagger.tagging.ray_engine import tag_ray  # noqa: E402
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -153,6 +153,7 @@ def _backwards(n: int, hop: int) -> np.ndarray:
     return taggram_starts(n, hop)[::-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [f[0] for f in FILES])
 def test_chunks_are_the_crops_of_one_read(long_files, name):
     """A taggram read 3 crops at a time (overlapping crops every second, so chunk
@@ -178,6 +179,7 @@ def _peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind, rate, minutes", [("wav", 22050, (3, 10)), ("mp3", 32000, (2, 6)), ("mp3", 22050, (2, 6))]
 )  # MPEG-1 and MPEG-2 (whose read ends are unknown: blocks for soxr all the same)

@@ -13,6 +13,9 @@ from music_tagger.datasets import store
 from music_tagger.training import loop as training
 from music_tagger.errors import DataError, ParameterError
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 FRAMES = 128
 
 
@@ -131,7 +134,6 @@ def test_same_batches_as_the_h5py_reader(stores, tmp_path):
     np.testing.assert_array_equal(np.concatenate([y for _, y in new]), info.y[order])
 
 
-@pytest.mark.slow
 def test_training_losses_equal_with_either_reader(stores, tmp_path, monkeypatch):
     """Same seed, same epochs: the new reader reproduces the h5py reader's run."""
     run = functools.partial(training.train, stores, widths=(4, 8, 8, 8, 4), epochs=2,

@@ -11,6 +11,9 @@ from helpers import run_killed_in_epoch, start_python
 
 from music_tagger.datasets import cache
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 FRAMES = 128  # the 3 s clips fit; (96, 128) inputs train fast
 
 
@@ -20,7 +23,6 @@ def stores(synthetic_stores) -> Path:
     return synthetic_stores(300, frames=FRAMES, splits=("train", "valid", "test"))
 
 
-@pytest.mark.slow
 def test_small_crnn_reaches_auc_085(stores, tmp_path):
     from music_tagger.training.evaluation import evaluate_model
     from music_tagger.training.loop import train
@@ -55,7 +57,6 @@ train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
 """
 
 
-@pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
     from music_tagger.training.evaluation import load_model
 

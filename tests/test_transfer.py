@@ -15,6 +15,9 @@ from music_tagger.training.transfer import finetune
 from music_tagger.training.evaluation import evaluate_model, load_model
 from music_tagger.registry import get_file
 
+#: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cached(tmp_path_factory):
