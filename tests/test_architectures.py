@@ -32,6 +32,7 @@ def melgrams(batch: int, frames: int = INPUT_SHAPE[1], seed: int = 0) -> np.ndar
     return np.random.default_rng(seed).normal(size=(batch, 96, frames, 1)).astype("float32")
 
 
+@pytest.mark.slow
 def test_table_has_all_20_configurations_within_2_percent_of_their_budget():
     rows = table()
     assert [(r["arch"], r["budget"]) for r in rows] == CONFIGS

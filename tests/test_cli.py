@@ -83,6 +83,7 @@ def test_subcommands_are_registered_as_parser_and_run_pairs():
 # --------------------------------------------------------------------------- tag
 
 
+@pytest.mark.slow
 @pytest.mark.reference
 def test_json_of_the_reference_folder(crnn, capsys, reference_data):
     # the acceptance line: music-tagger tag <data>/ --top 5 --format json

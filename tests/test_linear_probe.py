@@ -59,6 +59,7 @@ def test_bad_inputs():
         probe.predict_proba(x[:, :4])
 
 
+@pytest.mark.slow
 def test_cli_features_probe_and_tag(msd_stores, tmp_path, capsys):
     feats, out = tmp_path / "feats", tmp_path / "probe"
     stores = tmp_path / "stores"

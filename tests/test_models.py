@@ -49,6 +49,7 @@ def test_crnn_reproduces_all_40_published_scores(variant, melgrams, expected):
     assert max(errors) <= TOLERANCE, f"max abs error {max(errors):.5f}"
 
 
+@pytest.mark.slow
 def test_theano_and_tensorflow_files_agree(melgrams):
     for builder in (CRNN, CNN):
         a = builder(weights="msd", variant="theano").predict(melgrams, verbose=0)

@@ -40,6 +40,7 @@ def long_files(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_generated_files_cover_both_mp3_cases(long_files):
     assert audio.mp3_has_gapless_header(long_files["gapless.mp3"])
     assert not audio.mp3_has_gapless_header(long_files["plain.mp3"])
@@ -47,6 +48,7 @@ def test_generated_files_cover_both_mp3_cases(long_files):
     assert reading.exact_length(long_files["gapless.mp3"]).delay == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [f[0] for f in FILES])
 def test_exact_length_is_the_decoded_length(long_files, name):
     info = reading.exact_length(long_files[name])
@@ -63,6 +65,7 @@ def whole_and_window(long_files):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [f[0] for f in FILES])
 def test_faithful_window_equals_the_whole_file_path(whole_and_window, name):
     whole, x, starts, n, n_whole = whole_and_window[name]
@@ -80,6 +83,7 @@ def test_faithful_window_of_the_example_clips(reference_data, clip):
     assert np.abs(x[0] - audio.compute_melgram(path)).max() <= 1e-3
 
 
+@pytest.mark.slow
 def test_scores_of_the_window_equal_the_whole_file_scores(whole_and_window):
     """The acceptance bound: max abs score difference <= 1e-6, every format."""
     model = get_model("crnn")
@@ -90,6 +94,7 @@ def test_scores_of_the_window_equal_the_whole_file_scores(whole_and_window):
     assert np.abs(np.asarray(a) - np.asarray(b)).max() <= 1e-6
 
 
+@pytest.mark.slow
 def test_soxr_windows_are_close_to_the_whole_file(long_files):
     # 4 crops of 29 s over 40 s overlap: one merged window; vs separate windows
     # of a longer track, soxr's block edges move values by float rounding only
@@ -103,6 +108,7 @@ def test_soxr_windows_are_close_to_the_whole_file(long_files):
         assert np.abs(x - ref).max() <= 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["stereo.wav", "mono.flac", "stereo.ogg"])
 def test_formats_listed_as_exact_seek_really_are(long_files, name):
     path = long_files[name]
@@ -115,10 +121,12 @@ def test_formats_listed_as_exact_seek_really_are(long_files, name):
             np.testing.assert_array_equal(f.read(4000, dtype="float64", always_2d=True), full[start : start + 4000])
 
 
+@pytest.mark.slow
 def test_mp3_is_decoded_from_the_start(long_files):
     assert not reading.exact_length(long_files["plain.mp3"]).seeks_exactly
 
 
+@pytest.mark.slow
 def test_a_broken_frame_chain_falls_back_to_the_whole_file(long_files, tmp_path):
     data = open(long_files["plain.mp3"], "rb").read()
     broken = tmp_path / "broken.mp3"
@@ -204,6 +212,7 @@ def test_a_taggram_of_a_long_file_costs_one_chunk(tmp_path, kind, rate, minutes)
     assert long_at_once > 1.5 * short_at_once and long_at_once > 3 * long, peaks
 
 
+@pytest.mark.slow
 def test_chunk_is_checked(long_files):
     with pytest.raises(ParameterError, match="chunk"):
         next(reading.iter_melgrams(long_files["stereo.wav"], chunk=0))

@@ -144,6 +144,7 @@ def test_a_resume_with_other_thresholds_is_refused(crnn, albums, tmp_path, capsy
     assert len(records) == 6 and all("rock" in r["passed"] for r in records)
 
 
+@pytest.mark.slow
 def test_same_file_names_in_two_folders_give_two_taggrams(crnn, albums, tmp_path, capsys):
     png, out = tmp_path / "png", tmp_path / "tags.jsonl"
     code, _, err = run(capsys, "tag", albums, "--plot", png, "-o", out, "--workers", "0", "--no-progress")

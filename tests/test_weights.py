@@ -88,6 +88,7 @@ def test_missing_layer_is_named(reference_data, tmp_path):
         load_legacy_weights(build("crnn"), path)
 
 
+@pytest.mark.slow
 def test_weights_from_a_path(reference_data, tmp_path):
     legacy_path = reference_data / "music_tagger_crnn_weights_tensorflow.h5"
     x = np.random.default_rng(0).normal(-20, 10, (2, 96, 1366, 1)).astype("float32")
