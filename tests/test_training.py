@@ -80,10 +80,16 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
 def test_resume_guards(stores, tmp_path):
     from music_tagger.training.loop import train
 
-    (tmp_path / "state.json").write_text(json.dumps({"config": {"kind": "train"}}))
+    state = {"config": {"kind": "train"}, "epochs_done": 1, "best_auc": 0.5, "best_epoch": 1,
+             "wait": 0, "stopped_early": False, "train_seconds": 1.0, "checkpoint": None, "history": []}
+    (tmp_path / "state.json").write_text(json.dumps(state))
     with pytest.raises(FileExistsError, match="resume"):
         train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="other settings"):
+        train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, resume=True, verbose=0)
+    # a state.json that is not one of ours is one line, not a KeyError later
+    (tmp_path / "state.json").write_text(json.dumps({"config": {"kind": "train"}}))
+    with pytest.raises(ValueError, match="is not a run state of music_tagger"):
         train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, resume=True, verbose=0)
 
 
