@@ -34,7 +34,11 @@ e.g. ``piano`` is GM's piano family, electric pianos and harpsichord included;
 ``drums``: any note on MIDI channel 10); notes on a channel whose volume (CC 7) or
 expression (CC 11) is 0 do not count. ``fast``: the MIDI tempo, averaged over the
 clip's time, is at least :data:`FAST_BPM` beats per minute (the notated tempo, which is not always the felt
-one). Source tags (e.g. ``freedoom``) say which collection a clip comes from. The
+one). With ``--orchestration random`` each piece is re-scored first: 2-4 families of
+:data:`ORCHESTRA` are drawn for it (seeded by ``--seed`` and the piece) and each melodic
+channel plays one program of one of them from start to end (drums stay on channel
+10), so the instruments no longer follow the collection's style; the labels are
+those of the new programs. Source tags (e.g. ``freedoom``) say which collection a clip comes from. The
 kept tags are chosen with ``--tags``; every candidate is listed in ``clips.tsv``.
 
 Output (``OUT``)
@@ -115,6 +119,8 @@ INSTRUMENT_TAGS = {
     "synth": (range(80, 104),),  # synth leads, pads and effects
     "drums": (),
 }
+#: The families ``--orchestration random`` draws from (tags of :data:`INSTRUMENT_TAGS`).
+ORCHESTRA = ("piano", "organ", "guitar", "bass", "strings", "voice", "brass", "winds", "synth")
 #: Default kept tags.
 DEFAULT_TAGS = ("piano", "guitar", "strings", "winds", "synth", "fast", "freedoom")
 SPLIT_FRACTIONS = {"train": 0.70, "valid": 0.15, "test": 0.15}
@@ -191,10 +197,13 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def _track_events(data: bytes) -> list[tuple[int, str, int, int]]:
+def _track_events(data: bytes | bytearray,
+                  programs: dict[int, int] | None = None) -> list[tuple[int, str, int, int]]:
     """``(tick, kind, channel, value)`` of one track: kinds ``note``, ``program``,
     ``tempo`` (microseconds per quarter), ``volume`` and ``expression`` (CC 7 and
-    11), ``other``."""
+    11), ``other``. With ``programs`` (channel -> GM program) and a ``bytearray``,
+    every program change of those channels is rewritten in place to their program
+    and their bank selects (CC 0, 32) to bank 0."""
     events, tick, i, status = [], 0, 0, 0
     while i < len(data):
         delta, i = _varlen(data, i)
@@ -218,6 +227,11 @@ def _track_events(data: bytes) -> list[tuple[int, str, int, int]]:
         elif status >= 0x80:
             high, channel = status & 0xF0, status & 0x0F
             n = 1 if high in (0xC0, 0xD0) else 2
+            if programs is not None and channel in programs and i + n <= len(data):
+                if high == 0xC0:
+                    data[i] = programs[channel]
+                elif high == 0xB0 and data[i] in (0, 32):
+                    data[i + 1] = 0
             values = data[i:i + n]
             i += n
             if high == 0x90 and len(values) == 2 and values[1] > 0:
@@ -301,6 +315,60 @@ def parse_midi(data: bytes) -> Midi:
             programs.append(program[channel])
     return Midi(np.array(onsets, float), np.array(channels, int), np.array(programs, int),
                 np.array(tempo, float).reshape(-1, 2), now)
+
+
+def reorchestrate(data: bytes, programs: dict[int, int]) -> bytes:
+    """The Standard MIDI File ``data`` with each channel of ``programs`` on its program.
+
+    Every program change (and bank select) of those channels is rewritten, and a first
+    track sets each program at tick 0, so the channel plays that one GM program from
+    its first note to its last; other channels (drums on channel 10) are untouched.
+
+    Examples
+    --------
+    >>> track = bytes([0, 0x90, 40, 100, 0x60, 0x80, 40, 0, 0, 0xFF, 0x2F, 0])
+    >>> smf = (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96])
+    ...        + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    >>> parse_midi(reorchestrate(smf, {0: 41})).programs.tolist()
+    [41]
+    """
+    header_len = int.from_bytes(data[4:8], "big")
+    out, i = bytearray(data[:8 + header_len]), 8 + header_len
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i + 4:i + 8], "big")
+        chunk = bytearray(data[i:i + 8 + length])
+        if chunk[:4] == b"MTrk":
+            _track_events(memoryview(chunk)[8:], programs)
+        out += chunk
+        i += 8 + length
+    first = b"".join(bytes([0, 0xC0 | c, p]) for c, p in sorted(programs.items()))
+    first += b"\x00\xff\x2f\x00"
+    fmt, tracks = struct.unpack(">HH", data[8:12])
+    out[8:12] = struct.pack(">HH", max(fmt, 1), tracks + 1)  # format 0 -> 1: two tracks
+    cut = 8 + header_len
+    return bytes(out[:cut]) + b"MTrk" + struct.pack(">I", len(first)) + first + bytes(out[cut:])
+
+
+def random_orchestration(midi: Midi, key: str, seed: int) -> dict[int, int]:
+    """Channel -> GM program for a piece: 2-4 families of :data:`ORCHESTRA` drawn for
+    the piece, one program per melodic channel (each family on a channel when there
+    are enough), deterministic per ``(key, seed)``; the drum channel is left out.
+
+    Examples
+    --------
+    >>> m = Midi(np.zeros(3), np.array([0, 1, 9]), np.zeros(3, int), np.zeros((1, 2)), 1.0)
+    >>> plan = random_orchestration(m, "src/piece", 0)
+    >>> sorted(plan) == [0, 1] and plan == random_orchestration(m, "src/piece", 0)
+    True
+    """
+    channels = sorted(set(midi.channels.tolist()) - {9})
+    rng = np.random.default_rng([seed, int(hashlib.sha1(key.encode()).hexdigest()[:8], 16)])
+    families = rng.choice(ORCHESTRA, size=int(rng.integers(2, 5)), replace=False)
+    plan = {}
+    for k, channel in enumerate(rng.permutation(channels).tolist()):
+        family = families[k] if k < len(families) else rng.choice(families)
+        plan[channel] = int(rng.choice([p for r in INSTRUMENT_TAGS[family] for p in r]))
+    return plan
 
 
 def mean_bpm(tempo: np.ndarray, start: float, stop: float) -> float:
@@ -636,6 +704,11 @@ def build(args: argparse.Namespace) -> str:
     if missing:
         print(f"warning: no files from {', '.join(missing)}; install with:\n  {APT_LINE}",
               file=sys.stderr)
+    if args.orchestration == "random":  # instruments no longer follow the source
+        for piece in pieces:
+            plan = random_orchestration(piece.midi, piece.key, args.seed)
+            piece.midi_bytes = reorchestrate(piece.midi_bytes, plan)
+            piece.midi = parse_midi(piece.midi_bytes)
     pieces = _choose_clips(pieces, args)
     if not pieces:
         raise DevsetError(f"no usable MIDI piece found; install with:\n  {APT_LINE}")
@@ -753,7 +826,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="seconds one fluidsynth call may run")
     parser.add_argument("--jobs", type=int, default=1, help="fluidsynth calls at once")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split search")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split search and of --orchestration random")
+    parser.add_argument("--orchestration", choices=("source", "random"), default="source",
+                        help="random: per piece, draw 2-4 families of " + ", ".join(ORCHESTRA)
+                        + " and put each melodic channel on a program of one of them (drums "
+                        "stay on channel 10); labels follow the new programs")
     parser.add_argument("--dry-run", action="store_true",
                         help="parse and label only; print the summary, write nothing")
     args = parser.parse_args(argv)

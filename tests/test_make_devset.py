@@ -100,6 +100,34 @@ def test_clip_labels_from_the_clip_time_range(md):
     assert md.clip_labels(m, 40.0, 45.0)["fast"]
 
 
+def test_random_orchestration_relabels_by_the_new_programs(md):
+    # Channel 0 changes program (piano -> strings) mid-piece, channel 2 has none (GM
+    # program 0) and a bank select; channel 10 is drums. After reorchestration each
+    # melodic channel plays its one drawn program throughout and the labels follow.
+    piece = smf([[(0, b"\xc0\x00"), (0, b"\x90\x3c\x64"), (96, b"\x99\x24\x64"),
+                  (96, b"\xc0\x30"), (0, b"\x90\x40\x64"),
+                  (0, b"\xb2\x00\x7f"), (96, b"\x92\x30\x64")]])
+    m = md.parse_midi(piece)
+    plans = [md.random_orchestration(m, "gen/piece", seed) for seed in range(20)]
+    assert plans[3] == md.random_orchestration(m, "gen/piece", 3)  # deterministic
+    assert len({tuple(sorted(p.items())) for p in plans}) > 5  # and seeded
+    for plan in plans:
+        assert sorted(plan) == [0, 2]  # the drum channel is not reassigned
+        fams = {t for t in md.ORCHESTRA for c, q in plan.items()
+                if any(q in r for r in md.INSTRUMENT_TAGS[t])}
+        assert len(fams) == 2  # two channels: each drawn family is used
+    plan = {0: 56, 2: 81}  # brass, synth lead
+    data = md.reorchestrate(piece, plan)
+    again = md.parse_midi(data)
+    np.testing.assert_allclose(again.onsets, m.onsets)
+    assert again.programs[again.channels != 9].tolist() == [56, 56, 81]
+    assert b"\xb2\x00\x00" in data  # the bank select now picks bank 0
+    labels = md.clip_labels(again, 0.0, 29.12)
+    assert labels["brass"] and labels["synth"] and labels["drums"]
+    assert not labels["piano"] and not labels["strings"]
+    assert md.clip_labels(m, 0.0, 29.12)["piano"]  # what the source said
+
+
 def test_clip_starts_do_not_overlap_and_fit(md):
     starts = md.clip_starts(200.0, 29.12, 4)
     assert len(starts) == 4
