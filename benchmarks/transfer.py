@@ -33,6 +33,9 @@ multi-level features, equal to ``music_tagger.features``, which is checked on a 
 clips, and the GRUs' input); every finished run folder is kept, so running again
 skips what is done.
 
+``--train-fraction F`` keeps a share of the train clips (whole pieces, when the set
+has ``benchmarks/make_devset.py``'s ``clips.tsv``), to measure transfer with less data.
+
 Usage::
 
     nice -n 5 python benchmarks/transfer.py /work/devset --split-lists /work/devset/split \\
@@ -62,8 +65,47 @@ def _stores(args) -> Path:
     out = Path(args.work) / "stores"
     if not all(cache.store_path(out, s).exists() for s in ("train", "valid", "test")):
         dataset = read_mtt(args.data, top_n=args.top, split=args.split_lists)
+        if args.train_fraction < 1:
+            dataset = train_fraction(dataset, args.data, args.train_fraction, args.fraction_seed)
         cache.prepare(dataset, out, workers=args.workers)
     return out
+
+
+def train_fraction(dataset, data: str, fraction: float, seed: int = 0):
+    """``dataset`` with only a share of its train clips, whole pieces where ``<data>/clips.tsv``
+    (of ``benchmarks/make_devset.py``) names them: pieces in a seeded order, taken until
+    ``fraction`` of the train clips is reached; valid and test are kept whole.
+
+    Examples
+    --------
+    >>> from music_tagger.datasets.dataset import Dataset
+    >>> ds = Dataset(paths=list("abcde"), y=np.eye(5, 2, dtype=int), tags=["x", "y"],
+    ...              split=["train"] * 4 + ["test"], ids=list("abcde"))
+    >>> kept = train_fraction(ds, "/nonexistent", 0.5)
+    >>> int(sum(kept.split == "train")), int(sum(kept.split == "test"))
+    (2, 1)
+    """
+    import csv
+
+    from music_tagger.datasets.dataset import Dataset
+
+    table = Path(data) / "clips.tsv"
+    piece = {}
+    if table.is_file():
+        with open(table, newline="", encoding="utf-8") as f:
+            piece = {str(Path(data) / r["mp3_path"]): r["piece"] for r in csv.DictReader(f, delimiter="\t")}
+    train = np.flatnonzero(dataset.split == "train")
+    group = [piece.get(dataset.paths[i], dataset.paths[i]) for i in train]
+    names = sorted(set(group))
+    kept, count = set(), 0
+    for k in np.random.default_rng(seed).permutation(len(names)):
+        if count >= fraction * len(train):
+            break
+        kept.add(names[k])
+        count += group.count(names[k])
+    keep = sorted(set(range(len(dataset))) - set(train) | {i for i, g in zip(train, group) if g in kept})
+    return Dataset(paths=[dataset.paths[i] for i in keep], y=dataset.y[keep], tags=dataset.tags,
+                   split=dataset.split[keep], ids=[dataset.ids[i] for i in keep])
 
 
 def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
@@ -234,6 +276,10 @@ def main(argv=None) -> int:
     p.add_argument("--slow-seeds", default=None,
                    help="seeds of the unfreeze recipe (whole network trained; default: --seeds)")
     p.add_argument("--scratch-seeds", default=None, help="seeds of scratch (default: --seeds)")
+    p.add_argument("--train-fraction", type=float, default=1.0,
+                   help="keep this share of the train clips (whole pieces when the set has a "
+                   "clips.tsv); use its own --work folder")
+    p.add_argument("--fraction-seed", type=int, default=0, help="seed of --train-fraction's draw")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-diagnosis", action="store_true", help="print the table only")
     args = p.parse_args(argv)
