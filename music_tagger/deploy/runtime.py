@@ -30,7 +30,7 @@ from ..util.checks import one_of
 from ..vocabulary import EXPORT_INPUTS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 #: The pretrained taggers by name, and the registry key of their weights.
 MSD_WEIGHTS = {"crnn": "crnn_msd_theano", "cnn": "cnn_msd_theano"}
 
@@ -112,7 +112,7 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
     Examples
     --------
     >>> cached_onnx("crnn").name                      # doctest: +SKIP
-    'crnn-783d8198...-melgram-g1.onnx'
+    'crnn-783d8198...-melgram-g2.onnx'
     """
     key = MSD_WEIGHTS.get(str(name).lower())
     if key is None:
