@@ -197,16 +197,16 @@ def test_tag_runtime_onnx_over_a_folder_equals_the_tf_runtime(folder):
 _TAG_WITHOUT_TF = """
 import json, sys
 from music_tagger.cli import main
-code = main(["tag", "--runtime", "onnx", "--format", "json", "--crops", "2", *sys.argv[1:]])
+code = main(["tag", "--format", "json", "--crops", "2", *sys.argv[1:]])
 print(json.dumps({"code": code, "heavy": sorted(m for m in sys.modules
                   if m.split(".")[0] in ("tensorflow", "keras", "librosa"))}))
 """
 
 
 def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
-    def run() -> tuple[dict, list]:
+    def run(*runtime: str) -> tuple[dict, list]:
         proc = start_python(
-            _TAG_WITHOUT_TF, folder / "a_long.wav", folder / "b_noise.wav",
+            _TAG_WITHOUT_TF, *runtime, folder / "a_long.wav", folder / "b_noise.wav",
             stdout=subprocess.PIPE, env={"KERAS_HOME": str(tmp_path)},
         )  # fmt: skip
         out, err = proc.communicate(timeout=300)
@@ -214,7 +214,7 @@ def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
         lines = out.strip().splitlines()
         return json.loads(lines[-1]), json.loads("\n".join(lines[:-1]))
 
-    first, records = run()  # builds the ONNX file (its mel filterbank comes from librosa)
+    first, records = run("--runtime", "onnx")  # builds the ONNX file (its mel filterbank comes from librosa)
     assert first["code"] == 0 and [m for m in first["heavy"] if not m.startswith("librosa")] == []
     assert [len(r["tags"]) for r in records] == [10, 10]
     # the ONNX file was built on first use into the cache, named by the weights' sha256
@@ -222,7 +222,7 @@ def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
 
     sha = registry()["weights"]["crnn_msd_theano"]["sha256"]
     assert [p.name.startswith(f"crnn-{sha}") for p in (tmp_path / "music_tagger" / "onnx").iterdir()] == [True]
-    second, again = run()  # from the cache: not even librosa
+    second, again = run()  # the default runtime, from the cache: not even librosa
     assert second == {"code": 0, "heavy": []} and again == records
 
 
@@ -255,6 +255,22 @@ def test_runtime_arguments_are_checked():
         tag("x.mp3", runtime="torch")
     with pytest.raises(ParameterError, match="export"):
         tag("x.mp3", model=build("crnn", widths=(2, 2, 2, 2, 2)), runtime="onnx")
+
+
+def test_the_pretrained_taggers_run_on_onnx_by_default_when_it_is_installed(monkeypatch):
+    import importlib.util
+
+    from music_tagger.models import build
+    from music_tagger.tagging import networks
+
+    keras_model = build("crnn", widths=(2, 2, 2, 2, 2))
+    assert networks.check_runtime(None, None) == networks.check_runtime("cnn", None) == "onnx"
+    assert networks.check_runtime(keras_model, None) == "tf"  # a model object runs as it is
+    assert networks.check_runtime("crnn", "tf") == "tf"
+    assert networks.get_model("crnn") is networks.get_model("crnn", "tf")  # Keras, as before
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert networks.check_runtime(None, None) == "tf"  # without the extra: TensorFlow
 
 
 # --------------------------------------------------------------------------- LiteRT
