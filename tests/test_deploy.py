@@ -247,6 +247,17 @@ def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
     assert first.parent == tmp_path / "music_tagger" / "onnx"
 
 
+def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(melgrams):
+    from music_tagger.deploy.runtime import OnnxModel
+
+    x = np.concatenate([melgrams, melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
+    whole = OnnxModel(cached_onnx("crnn")).predict_on_batch(x)
+    parts = OnnxModel(cached_onnx("crnn"), max_batch=2).predict_on_batch(x)
+    assert parts.shape == (5, 50) and _max_diff(parts, whole) <= 1e-6
+    with pytest.raises(ParameterError, match="max_batch"):
+        OnnxModel(cached_onnx("crnn"), max_batch=0)
+
+
 def test_runtime_arguments_are_checked():
     from music_tagger import tag
     from music_tagger.models import build
