@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from music_tagger import TAGS, audio
-from music_tagger.errors import OutputExistsError, ParameterError
+from music_tagger.errors import OutputExistsError, ParameterError, WeightsError
 from music_tagger.registry import example_names
 
 from helpers import start_python
@@ -256,6 +256,31 @@ def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(melgrams):
     assert parts.shape == (5, 50) and _max_diff(parts, whole) <= 1e-6
     with pytest.raises(ParameterError, match="max_batch"):
         OnnxModel(cached_onnx("crnn"), max_batch=0)
+
+
+def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_path, monkeypatch):
+    from music_tagger.deploy import runtime
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    path = cached_onnx("cnn")
+    path.write_bytes(path.read_bytes()[:1000])  # truncated after it was written
+    runtime.pretrained.cache_clear()
+    model = runtime.pretrained("cnn")
+    assert model.output_shape == (None, 50) and path.stat().st_size > 1000
+    for data in (b"", b"not onnx at all" * 100):
+        (tmp_path / "bad.onnx").write_bytes(data)
+        with pytest.raises(WeightsError, match="bad.onnx: onnxruntime cannot load it"):
+            runtime.OnnxModel(tmp_path / "bad.onnx")
+    with pytest.raises(WeightsError, match="missing.onnx"):
+        runtime.OnnxModel(tmp_path / "missing.onnx")
+    # a cache folder that cannot be written (a read-only home): the graph is built in memory
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runtime, "cached_onnx", read_only)
+    runtime.pretrained.cache_clear()
+    assert runtime.pretrained("cnn").output_shape == (None, 50)
+    runtime.pretrained.cache_clear()
 
 
 def test_runtime_arguments_are_checked():

@@ -19,12 +19,12 @@ Examples
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, WeightsError
 from ..registry import cache_folder, get_file, registry
 from ..util.checks import one_of, positive_int
 from ..vocabulary import EXPORT_INPUTS
@@ -86,7 +86,14 @@ class OnnxModel:
         if threads is not None:
             options.intra_op_num_threads = int(threads)
         source = model if isinstance(model, bytes) else os.fspath(model)
-        self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own classes: InvalidProtobuf, NoSuchFile, ...
+            if not type(err).__module__.startswith("onnxruntime"):
+                raise
+            what = "the model bytes" if isinstance(model, bytes) else source
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise WeightsError(f"{what}: onnxruntime cannot load it ({reason})") from None
         (inp,), (out,) = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.output_name = inp.name, out.name
         self.input_shape = tuple(d if isinstance(d, int) else None for d in inp.shape)
@@ -134,9 +141,7 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
     if not path.is_file():
         import tempfile
 
-        from .onnx_graph import msd_graph
-
-        data = msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
+        data = _graph_bytes(name, input)
         path.parent.mkdir(parents=True, exist_ok=True)
         # a file of its own, renamed when complete: concurrent first uses never
         # see a partial file
@@ -149,6 +154,14 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
             Path(tmp).unlink(missing_ok=True)
             raise
     return path
+
+
+def _graph_bytes(name: str, input: str) -> bytes:
+    """The serialised ONNX model of the pretrained tagger ``name`` (checked name)."""
+    from .onnx_graph import msd_graph
+
+    key = MSD_WEIGHTS[name.lower()]
+    return msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
 
 
 @lru_cache(maxsize=4)
@@ -167,4 +180,15 @@ def pretrained(name: str = "crnn", threads: int | None = None, input: str = "mel
     # one crop per session run: as fast per crop as batches of 8 (docs/deploy.md), and
     # an eighth of the memory (the CRNN's first conv maps are 35 MB a crop), which
     # also saves a cold run the kernel's time to map it (0.5 -> 0.1 CPU s for 8 crops)
-    return OnnxModel(cached_onnx(name, input), threads=threads, max_batch=1)
+    session = partial(OnnxModel, threads=threads, max_batch=1)
+    try:
+        path = cached_onnx(name, input)
+    except PermissionError:  # a cache folder this user cannot write: build it in memory
+        return session(_graph_bytes(name, input))
+    try:
+        return session(path)
+    except WeightsError:
+        # cached files are written whole (renamed into place), so this one was damaged
+        # afterwards (truncated, overwritten): build it again, once
+        path.unlink(missing_ok=True)
+        return session(cached_onnx(name, input))
