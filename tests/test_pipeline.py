@@ -152,3 +152,13 @@ def test_a_worker_killed_half_way_through_a_send_is_an_error_not_a_hang(tmp_path
     thread.join(timeout=30)
     assert not thread.is_alive(), "the run hangs after its worker was killed mid-send"
     assert outcome and "worker process died (exit code -9)" in outcome[0]
+
+
+def test_crops_with_starts_is_an_error_not_ignored(tmp_path):
+    from functools import partial
+
+    from music_tagger.errors import ParameterError
+    from music_tagger.tagging.taggram import taggram_starts
+
+    with pytest.raises(ParameterError, match="crops must be 1"):
+        list(run([str(tmp_path / "a.wav")], get_model("crnn"), crops=4, starts=partial(taggram_starts, hop=12000)))

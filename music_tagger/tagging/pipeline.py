@@ -46,6 +46,7 @@ import numpy as np
 
 from ..audio import KAISER_BEST_2016
 from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
+from ..errors import ParameterError
 from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
 
 __all__ = ["FileScores", "read_chunks", "run"]
@@ -273,7 +274,8 @@ def run(
         see :class:`music_tagger.tagging.networks.Predictor`), or a function without
         arguments that builds it: called when the first crops are ready.
     crops : int
-        Crops per file spread over the track (ignored when ``starts`` is given).
+        Crops per file spread over the track; 1 when ``starts`` is given (``starts``
+        places the crops; another value is an error, not ignored).
     resampler : {"kaiser_best_2016", "soxr_hq"}
     starts : callable, optional
         Crop starts as a function of the track's length at 12 kHz (a taggram's hop).
@@ -302,6 +304,8 @@ def run(
     FileScores
         One per file, in the order of ``files``.
     """
+    if starts is not None and crops != 1:
+        raise ParameterError(f"starts places the crops: crops must be 1 with it, got {crops!r}")
     files = [os.fspath(f) for f in files]
     built = hasattr(model, "predict_on_batch")
     processes = resolve_workers(workers, n_jobs=len(files))
