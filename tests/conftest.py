@@ -22,6 +22,10 @@ DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "music-auto_tagging-k
 
 if registry.ENV_DIR not in os.environ and DEFAULT_REFERENCE.is_dir():
     os.environ[registry.ENV_DIR] = str(DEFAULT_REFERENCE)
+elif os.environ.get(registry.ENV_DIR):
+    # a relative folder (``../shared/...``) means from where pytest was started; the
+    # tests that run Python in another working folder must see the same folder
+    os.environ[registry.ENV_DIR] = os.path.abspath(os.path.expanduser(os.environ[registry.ENV_DIR]))
 
 CLIPS = registry.example_names()
 #: every split a store folder can hold

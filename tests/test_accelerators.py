@@ -1,5 +1,5 @@
 """Mixed precision and XLA reach the validation AUC of float32 training on generated
-data, within the noise of float32 runs that differ only in their seed."""
+data, within the spread of float32 runs that differ only in their seed (measured over 6 seeds)."""
 import json
 import math
 import warnings
@@ -30,16 +30,16 @@ def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
     auc = {}
     for name, options in {
         "float32": dict(seed=0),
-        "float32, seed 1": dict(seed=1),
         "mixed precision": dict(seed=0, mixed_precision=True),
         "XLA": dict(seed=0, jit_compile=True),
     }.items():
         training.train(stores, tmp_path / name, **RUN, **options)
         auc[name] = _best_auc(tmp_path / name)
     print("\nbest validation ROC-AUC:", {k: round(v, 4) for k, v in auc.items()})
-    noise = max(0.03, 2 * abs(auc["float32"] - auc["float32, seed 1"]))
-    # learning, so that the comparison means something: float32 best validation AUC
-    # over seeds 0-5 measured 0.635-0.678 (mean 0.657); 0.60 leaves 0.035 below the lowest
+    # float32 best validation AUC over seeds 0-5 measured 0.635-0.678 (mean 0.657):
+    # a change of precision or compiler may move it as much as a change of seed
+    noise = 0.678 - 0.635
+    # learning, so that the comparison means something: 0.60 leaves 0.035 below the lowest
     assert auc["float32"] > 0.60
     assert abs(auc["mixed precision"] - auc["float32"]) <= noise
     assert abs(auc["XLA"] - auc["float32"]) <= noise

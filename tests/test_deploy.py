@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from music_tagger import TAGS, audio
-from music_tagger.errors import OutputExistsError, ParameterError
+from music_tagger.errors import OutputExistsError, ParameterError, WeightsError
 from music_tagger.registry import example_names
 
 from helpers import start_python
@@ -197,16 +197,16 @@ def test_tag_runtime_onnx_over_a_folder_equals_the_tf_runtime(folder):
 _TAG_WITHOUT_TF = """
 import json, sys
 from music_tagger.cli import main
-code = main(["tag", "--runtime", "onnx", "--format", "json", "--crops", "2", *sys.argv[1:]])
+code = main(["tag", "--format", "json", "--crops", "2", *sys.argv[1:]])
 print(json.dumps({"code": code, "heavy": sorted(m for m in sys.modules
                   if m.split(".")[0] in ("tensorflow", "keras", "librosa"))}))
 """
 
 
 def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
-    def run() -> tuple[dict, list]:
+    def run(*runtime: str) -> tuple[dict, list]:
         proc = start_python(
-            _TAG_WITHOUT_TF, folder / "a_long.wav", folder / "b_noise.wav",
+            _TAG_WITHOUT_TF, *runtime, folder / "a_long.wav", folder / "b_noise.wav",
             stdout=subprocess.PIPE, env={"KERAS_HOME": str(tmp_path)},
         )  # fmt: skip
         out, err = proc.communicate(timeout=300)
@@ -214,7 +214,7 @@ def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
         lines = out.strip().splitlines()
         return json.loads(lines[-1]), json.loads("\n".join(lines[:-1]))
 
-    first, records = run()  # builds the ONNX file (its mel filterbank comes from librosa)
+    first, records = run("--runtime", "onnx")  # builds the ONNX file (its mel filterbank comes from librosa)
     assert first["code"] == 0 and [m for m in first["heavy"] if not m.startswith("librosa")] == []
     assert [len(r["tags"]) for r in records] == [10, 10]
     # the ONNX file was built on first use into the cache, named by the weights' sha256
@@ -222,7 +222,7 @@ def test_the_onnx_runtime_never_imports_tensorflow_or_keras(folder, tmp_path):
 
     sha = registry()["weights"]["crnn_msd_theano"]["sha256"]
     assert [p.name.startswith(f"crnn-{sha}") for p in (tmp_path / "music_tagger" / "onnx").iterdir()] == [True]
-    second, again = run()  # from the cache: not even librosa
+    second, again = run()  # the default runtime, from the cache: not even librosa
     assert second == {"code": 0, "heavy": []} and again == records
 
 
@@ -247,6 +247,42 @@ def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
     assert first.parent == tmp_path / "music_tagger" / "onnx"
 
 
+def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(melgrams):
+    from music_tagger.deploy.runtime import OnnxModel
+
+    x = np.concatenate([melgrams, melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
+    whole = OnnxModel(cached_onnx("crnn")).predict_on_batch(x)
+    parts = OnnxModel(cached_onnx("crnn"), max_batch=2).predict_on_batch(x)
+    assert parts.shape == (5, 50) and _max_diff(parts, whole) <= 1e-6
+    with pytest.raises(ParameterError, match="max_batch"):
+        OnnxModel(cached_onnx("crnn"), max_batch=0)
+
+
+def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_path, monkeypatch):
+    from music_tagger.deploy import runtime
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    path = cached_onnx("cnn")
+    path.write_bytes(path.read_bytes()[:1000])  # truncated after it was written
+    runtime.pretrained.cache_clear()
+    model = runtime.pretrained("cnn")
+    assert model.output_shape == (None, 50) and path.stat().st_size > 1000
+    for data in (b"", b"not onnx at all" * 100):
+        (tmp_path / "bad.onnx").write_bytes(data)
+        with pytest.raises(WeightsError, match="bad.onnx: onnxruntime cannot load it"):
+            runtime.OnnxModel(tmp_path / "bad.onnx")
+    with pytest.raises(WeightsError, match="missing.onnx"):
+        runtime.OnnxModel(tmp_path / "missing.onnx")
+    # a cache folder that cannot be written (a read-only home): the graph is built in memory
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runtime, "cached_onnx", read_only)
+    runtime.pretrained.cache_clear()
+    assert runtime.pretrained("cnn").output_shape == (None, 50)
+    runtime.pretrained.cache_clear()
+
+
 def test_runtime_arguments_are_checked():
     from music_tagger import tag
     from music_tagger.models import build
@@ -255,6 +291,22 @@ def test_runtime_arguments_are_checked():
         tag("x.mp3", runtime="torch")
     with pytest.raises(ParameterError, match="export"):
         tag("x.mp3", model=build("crnn", widths=(2, 2, 2, 2, 2)), runtime="onnx")
+
+
+def test_the_pretrained_taggers_run_on_onnx_by_default_when_it_is_installed(monkeypatch):
+    import importlib.util
+
+    from music_tagger.models import build
+    from music_tagger.tagging import networks
+
+    keras_model = build("crnn", widths=(2, 2, 2, 2, 2))
+    assert networks.check_runtime(None, None) == networks.check_runtime("cnn", None) == "onnx"
+    assert networks.check_runtime(keras_model, None) == "tf"  # a model object runs as it is
+    assert networks.check_runtime("crnn", "tf") == "tf"
+    assert networks.get_model("crnn") is networks.get_model("crnn", "tf")  # Keras, as before
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert networks.check_runtime(None, None) == "tf"  # without the extra: TensorFlow
 
 
 # --------------------------------------------------------------------------- LiteRT

@@ -40,16 +40,17 @@ def test_mirrored_run_killed_mid_training_resumes_to_the_same_end(stores, tmp_pa
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
 
-    def run_to_the_end(out: Path) -> None:
-        p = start_python(_RUNNER, stores, out, stdout=subprocess.PIPE)
+    def run_to_the_end(p: subprocess.Popen) -> None:
         stdout, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert json.loads(stdout.splitlines()[0]) == {"replicas": 2}
 
+    # the uninterrupted run goes side by side with the other two
+    uninterrupted = start_python(_RUNNER, stores, whole, stdout=subprocess.PIPE)
     proc = run_killed_in_epoch(_RUNNER, stores, killed, run_dir=killed, stdout=subprocess.PIPE)
     assert json.loads(proc.stdout.readline()) == {"replicas": 2}  # SIGKILL inside epoch 2
-    run_to_the_end(killed)
-    run_to_the_end(whole)
+    run_to_the_end(start_python(_RUNNER, stores, killed, stdout=subprocess.PIPE))
+    run_to_the_end(uninterrupted)
 
     a = json.loads((killed / "history.json").read_text())
     b = json.loads((whole / "history.json").read_text())

@@ -116,3 +116,49 @@ def test_a_dead_worker_is_an_error_not_a_hang(tmp_path):
     sf.write(path, np.zeros(12000 * 5), 12000)
     with pytest.raises(RuntimeError, match="worker process died"):
         list(read_chunks([str(path)] * 3, starts=functools.partial(os._exit), workers=2))
+
+
+def test_a_worker_killed_half_way_through_a_send_is_an_error_not_a_hang(tmp_path):
+    # a chunk of 4 log-mels is 2 MB, far more than a pipe holds: while nobody reads,
+    # the worker blocks inside its send with part of the message written; killed
+    # there, the run must end with an error (a shared queue read the rest for ever)
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    from music_tagger.tagging.pipeline import read_chunks
+
+    path = tmp_path / "long.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(12000 * 120), 12000)
+    before = set(multiprocessing.active_children())
+    stream = read_chunks([str(path)] * 2, crops=8, chunk=4, workers=1)
+    first = next(stream)
+    assert first[3].shape == (4, 96, 1366)
+    [worker] = [p.pid for p in set(multiprocessing.active_children()) - before]
+    time.sleep(3)  # the worker is blocked in the send of its next chunk
+    os.kill(worker, signal.SIGKILL)
+    outcome = []
+
+    def drain():
+        try:
+            list(stream)
+        except RuntimeError as err:
+            outcome.append(str(err))
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the run hangs after its worker was killed mid-send"
+    assert outcome and "worker process died (exit code -9)" in outcome[0]
+
+
+def test_crops_with_starts_is_an_error_not_ignored(tmp_path):
+    from functools import partial
+
+    from music_tagger.errors import ParameterError
+    from music_tagger.tagging.taggram import taggram_starts
+
+    with pytest.raises(ParameterError, match="crops must be 1"):
+        list(run([str(tmp_path / "a.wav")], get_model("crnn"), crops=4, starts=partial(taggram_starts, hop=12000)))

@@ -12,8 +12,10 @@ Keras                      ONNX
 ``BatchNormalization``     folded: ``Mul``/``Add`` by ``gamma / sqrt(var + eps)`` and its
                            shift (the input BN), or into the weights of the conv or dense
                            layer before it
-``Conv2D`` (+ BN), ``ELU`` ``Conv`` (NCHW, explicit pads as Keras' ``same``), ``Elu``
-``MaxPooling2D``           ``MaxPool`` (valid, strides = pool)
+``Conv2D`` (+ BN)          ``Conv`` (NCHW, explicit pads as Keras' ``same``)
+``ELU``, ``MaxPooling2D``  ``MaxPool`` (valid, strides = pool), then ``Elu``: the same
+                           numbers (ELU is non-decreasing, so it commutes with max),
+                           computed on the pooled maps
 two Keras 1 GRUs           two fused ``GRU`` nodes: gates ``HardSigmoid`` (alpha 0.2, beta
                            0.5, Keras 1's ``hard_sigmoid``), ``Tanh``,
                            ``linear_before_reset=0`` (the reset gate before the
@@ -141,8 +143,10 @@ def _conv_block(g: GraphBuilder, x: str, i: int, arrays: LayerArrays, epsilon: f
     x = g.op("Conv", [x, g.const(f"conv{i}_weight", weight),
                       g.const(f"conv{i}_bias", (bias * scale + shift).astype(np.float32))],
              name=f"conv{i}", kernel_shape=[rows, cols], pads=pads)  # fmt: skip
-    x = g.op("Elu", [x], name=f"elu{i}", alpha=1.0)
-    return g.op("MaxPool", [x], name=f"pool{i}", kernel_shape=list(pool), strides=list(pool))
+    # ELU is non-decreasing, so max-pooling before it gives the same numbers as
+    # after it, on 4 to 16 times fewer values (ELU was a quarter of the CRNN's time)
+    x = g.op("MaxPool", [x], name=f"pool{i}", kernel_shape=list(pool), strides=list(pool))
+    return g.op("Elu", [x], name=f"elu{i}", alpha=1.0)
 
 
 def _gru(g: GraphBuilder, x: str, name: str, arrays: LayerArrays, last: bool) -> str:

@@ -4,7 +4,7 @@
 
 * worker processes (``workers``, default every core) read each file's crops with
   :func:`music_tagger.audio.reading.iter_melgrams` (only the audio the crops need) and
-  hand them over a chunk at a time through a bounded queue (:func:`read_chunks`),
+  hand them over a chunk at a time through one pipe per worker (:func:`read_chunks`),
   so memory grows neither with the number of files nor with the length of a
   track (the taggram of a 2-hour file included);
 * the main process feeds the crops to the network in fixed batches of
@@ -46,6 +46,7 @@ import numpy as np
 
 from ..audio import KAISER_BEST_2016
 from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
+from ..errors import ParameterError
 from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
 
 __all__ = ["FileScores", "read_chunks", "run"]
@@ -116,7 +117,8 @@ def _read_file(job: tuple) -> Iterator[tuple]:
 
 
 def _work(tasks, results) -> None:
-    """A worker process: read the files of ``tasks`` until None, chunks to ``results``.
+    """A worker process: read the files of ``tasks`` until None, chunks to ``results``
+    (the sending end of this worker's own pipe).
 
     One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
     left to the main process, which stops the workers.
@@ -127,7 +129,7 @@ def _work(tasks, results) -> None:
     threadpool_limits(1)
     for job in iter(tasks.get, None):
         for message in _read_file(job):
-            results.put(message)
+            results.send(message)
 
 
 def read_chunks(
@@ -145,9 +147,11 @@ def read_chunks(
     The reading stage of :func:`run` (and of the benchmark's stage alone): each
     file is read by one worker (:func:`music_tagger.audio.reading.iter_melgrams`), at
     most 4 files per worker are given out at a time, and chunks come back through
-    a queue of ``2 * workers``: a worker waits while the consumer is behind, so
-    memory is bounded by chunks, not by files or by the length of a track. The
-    workers start at once, before the first chunk is asked for.
+    one pipe per worker: a worker waits in its send while the consumer is behind, so
+    memory is bounded by chunks, not by files or by the length of a track. A worker
+    that dies, even half-way through a send, closes its pipe, which ends the run
+    with an error instead of a read that never returns. The workers start at once,
+    before the first chunk is asked for.
 
     Parameters
     ----------
@@ -175,10 +179,14 @@ def read_chunks(
     # itself, while this process goes on
     modules = READ_MODULES if melgram else DECODE_MODULES
     context = worker_context([__name__, *modules], inherit=workers > 1)
-    tasks, results = context.Queue(), context.Queue(maxsize=2 * workers)
-    procs = [context.Process(target=_work, args=(tasks, results), daemon=True) for _ in range(workers)]
+    tasks = context.Queue()
+    pipes = [context.Pipe(duplex=False) for _ in range(workers)]
+    procs = [context.Process(target=_work, args=(tasks, send), daemon=True) for _, send in pipes]
     for proc in procs:
         proc.start()
+    for _, send in pipes:
+        send.close()  # the worker's end lives in the worker alone: its death is EOF here
+    results = [receive for receive, _ in pipes]
     in_flight = _hand_out(jobs, 4 * workers, tasks)  # the workers start reading now
     stream = _stream(jobs, in_flight, procs, tasks, results)
     # a stream dropped before it started (the model failed to load) stops them too
@@ -195,8 +203,8 @@ def _hand_out(jobs: Iterator[tuple], n: int, tasks) -> int:
     return given
 
 
-def _stop(procs: list, tasks, results) -> None:
-    """Stop the workers that are still running and close their queues."""
+def _stop(procs: list, tasks, results: list) -> None:
+    """Stop the workers that are still running; close their pipes and queue."""
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
@@ -207,30 +215,33 @@ def _stop(procs: list, tasks, results) -> None:
             proc.join()
     tasks.cancel_join_thread()
     tasks.close()
-    results.close()
+    for receive in results:
+        receive.close()
 
 
-def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results) -> Iterator[tuple]:
-    """Yield the messages of the started workers ``procs``, which have ``in_flight``
-    jobs, handing them the rest of ``jobs`` one per finished file; stop the workers
-    when done or stopped early."""
-    import queue
+def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results: list) -> Iterator[tuple]:
+    """Yield the messages of the started workers ``procs`` (``results``: the
+    receiving end of each one's pipe), which have ``in_flight`` jobs, handing them
+    the rest of ``jobs`` one per finished file; stop the workers when done or
+    stopped early."""
+    from multiprocessing.connection import wait
 
     try:
         while in_flight:
-            try:
-                message = results.get(timeout=1.0)
-            except queue.Empty:
-                dead = [p.exitcode for p in procs if p.exitcode is not None]
-                if dead:
+            for receive in wait(results):
+                try:
+                    message = receive.recv()
+                except (EOFError, OSError):
+                    # its pipe closed, maybe half-way through a message: the worker died
+                    dead = procs[results.index(receive)]
+                    dead.join(timeout=5)
                     raise RuntimeError(
-                        f"a reading worker process died (exit code {dead[0]}); "
+                        f"a reading worker process died (exit code {dead.exitcode}); "
                         "the files it was reading have no result"
                     ) from None
-                continue
-            yield message
-            if message[-1]:
-                in_flight += _hand_out(jobs, 1, tasks) - 1
+                yield message
+                if message[-1]:
+                    in_flight += _hand_out(jobs, 1, tasks) - 1
         for _ in procs:
             tasks.put(None)
         for proc in procs:
@@ -263,7 +274,8 @@ def run(
         see :class:`music_tagger.tagging.networks.Predictor`), or a function without
         arguments that builds it: called when the first crops are ready.
     crops : int
-        Crops per file spread over the track (ignored when ``starts`` is given).
+        Crops per file spread over the track; 1 when ``starts`` is given (``starts``
+        places the crops; another value is an error, not ignored).
     resampler : {"kaiser_best_2016", "soxr_hq"}
     starts : callable, optional
         Crop starts as a function of the track's length at 12 kHz (a taggram's hop).
@@ -292,6 +304,8 @@ def run(
     FileScores
         One per file, in the order of ``files``.
     """
+    if starts is not None and crops != 1:
+        raise ParameterError(f"starts places the crops: crops must be 1 with it, got {crops!r}")
     files = [os.fspath(f) for f in files]
     built = hasattr(model, "predict_on_batch")
     processes = resolve_workers(workers, n_jobs=len(files))

@@ -412,8 +412,9 @@ def tag(
         What runs the pretrained model: ``"tf"`` (Keras on TensorFlow) or ``"onnx"``
         (onnxruntime on an ONNX file built from the same weights on first use,
         without importing TensorFlow; scores equal to 2e-5; needs
-        ``music_tagger[onnx]``). Default
-        :data:`music_tagger.tagging.networks.DEFAULT_RUNTIME`.
+        ``music_tagger[onnx]``). Default: ``"onnx"`` when ``music_tagger[onnx]``
+        is installed, else ``"tf"``
+        (:func:`music_tagger.tagging.networks.default_runtime`).
 
     Returns
     -------
