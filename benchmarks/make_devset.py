@@ -38,7 +38,9 @@ one). With ``--orchestration random`` each piece is re-scored first: 2-4 familie
 :data:`ORCHESTRA` are drawn for it (seeded by ``--seed`` and the piece) and each melodic
 channel plays one program of one of them from start to end (drums stay on channel
 10), so the instruments no longer follow the collection's style; the labels are
-those of the new programs. Source tags (e.g. ``freedoom``) say which collection a clip comes from. The
+those of the new programs. ``--orchestration per-clip`` draws anew from each clip's
+start (program changes at that tick), so the labels no longer follow the piece
+either. Source tags (e.g. ``freedoom``) say which collection a clip comes from. The
 kept tags are chosen with ``--tags``; every candidate is listed in ``clips.tsv``.
 
 Output (``OUT``)
@@ -198,12 +200,12 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
 
 
 def _track_events(data: bytes | bytearray,
-                  programs: dict[int, int] | None = None) -> list[tuple[int, str, int, int]]:
+                  programs=None) -> list[tuple[int, str, int, int]]:
     """``(tick, kind, channel, value)`` of one track: kinds ``note``, ``program``,
     ``tempo`` (microseconds per quarter), ``volume`` and ``expression`` (CC 7 and
-    11), ``other``. With ``programs`` (channel -> GM program) and a ``bytearray``,
-    every program change of those channels is rewritten in place to their program
-    and their bank selects (CC 0, 32) to bank 0."""
+    11), ``other``. With ``programs`` (tick -> {channel: GM program}) and a
+    ``bytearray``, every program change of those channels is rewritten in place to
+    the program in force at its tick, and their bank selects (CC 0, 32) to bank 0."""
     events, tick, i, status = [], 0, 0, 0
     while i < len(data):
         delta, i = _varlen(data, i)
@@ -227,9 +229,10 @@ def _track_events(data: bytes | bytearray,
         elif status >= 0x80:
             high, channel = status & 0xF0, status & 0x0F
             n = 1 if high in (0xC0, 0xD0) else 2
-            if programs is not None and channel in programs and i + n <= len(data):
+            plan = {} if programs is None else programs(tick)
+            if channel in plan and i + n <= len(data):
                 if high == 0xC0:
-                    data[i] = programs[channel]
+                    data[i] = plan[channel]
                 elif high == 0xB0 and data[i] in (0, 32):
                     data[i + 1] = 0
             values = data[i:i + n]
@@ -317,12 +320,14 @@ def parse_midi(data: bytes) -> Midi:
                 np.array(tempo, float).reshape(-1, 2), now)
 
 
-def reorchestrate(data: bytes, programs: dict[int, int]) -> bytes:
+def reorchestrate(data: bytes, programs: dict[int, int] | list[tuple[int, dict[int, int]]]) -> bytes:
     """The Standard MIDI File ``data`` with each channel of ``programs`` on its program.
 
     Every program change (and bank select) of those channels is rewritten, and a first
     track sets each program at tick 0, so the channel plays that one GM program from
     its first note to its last; other channels (drums on channel 10) are untouched.
+    ``programs`` may also be ``[(tick, plan), ...]`` (first tick 0, increasing): each
+    plan is set at its tick and holds until the next.
 
     Examples
     --------
@@ -332,21 +337,74 @@ def reorchestrate(data: bytes, programs: dict[int, int]) -> bytes:
     >>> parse_midi(reorchestrate(smf, {0: 41})).programs.tolist()
     [41]
     """
+    segments = [(0, programs)] if isinstance(programs, dict) else list(programs)
+    starts = [t for t, _ in segments]
+
+    def plan_at(tick: int) -> dict[int, int]:
+        return segments[max(0, int(np.searchsorted(starts, tick, side="right")) - 1)][1]
+
     header_len = int.from_bytes(data[4:8], "big")
     out, i = bytearray(data[:8 + header_len]), 8 + header_len
     while i + 8 <= len(data):
         length = int.from_bytes(data[i + 4:i + 8], "big")
         chunk = bytearray(data[i:i + 8 + length])
         if chunk[:4] == b"MTrk":
-            _track_events(memoryview(chunk)[8:], programs)
+            _track_events(memoryview(chunk)[8:], plan_at)
         out += chunk
         i += 8 + length
-    first = b"".join(bytes([0, 0xC0 | c, p]) for c, p in sorted(programs.items()))
+    first, last = b"", 0
+    for tick, plan in segments:
+        for k, (c, p) in enumerate(sorted(plan.items())):
+            first += _vlq(tick - last if k == 0 else 0) + bytes([0xC0 | c, p])
+        last = tick
     first += b"\x00\xff\x2f\x00"
     fmt, tracks = struct.unpack(">HH", data[8:12])
     out[8:12] = struct.pack(">HH", max(fmt, 1), tracks + 1)  # format 0 -> 1: two tracks
     cut = 8 + header_len
     return bytes(out[:cut]) + b"MTrk" + struct.pack(">I", len(first)) + first + bytes(out[cut:])
+
+
+def _vlq(n: int) -> bytes:
+    out = [n & 0x7F]
+    while n > 127:
+        n >>= 7
+        out.append(0x80 | (n & 0x7F))
+    return bytes(reversed(out))
+
+
+def ticks_at(data: bytes, seconds: list[float]) -> list[int]:
+    """The MIDI ticks of the times ``seconds`` (increasing) of a Standard MIDI File.
+
+    Examples
+    --------
+    >>> smf = (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96])
+    ...        + b"MTrk" + (4).to_bytes(4, "big") + bytes([0, 0xFF, 0x2F, 0]))
+    >>> ticks_at(smf, [0.0, 1.0])   # 120 bpm, 96 ticks per quarter
+    [0, 192]
+    """
+    header_len = int.from_bytes(data[4:8], "big")
+    division = struct.unpack(">H", data[12:14])[0]
+    if division & 0x8000:
+        return [int(round(t * (256 - (division >> 8)) * (division & 0xFF))) for t in seconds]
+    tempos, i = [], 8 + header_len
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i + 4:i + 8], "big")
+        if data[i:i + 4] == b"MTrk":
+            tempos += [(e[0], e[3]) for e in _track_events(data[i + 8:i + 8 + length])
+                       if e[1] == "tempo" and e[3] > 0]
+        i += 8 + length
+    pieces = [[0, 0.0, 0.5 / division]]  # (tick, seconds, seconds per tick) from there on
+    for tick, usec in sorted(tempos, key=lambda e: e[0]):  # stable: the file order at a tick
+        start, sec, per = pieces[-1]
+        if tick == start:
+            pieces[-1][2] = usec / 1e6 / division
+        else:
+            pieces.append([tick, sec + (tick - start) * per, usec / 1e6 / division])
+    out = []
+    for target in seconds:
+        start, sec, per = [p for p in pieces if p[1] <= target][-1]
+        out.append(start + int(np.ceil((target - sec) / per - 1e-6)))  # the first tick at or after
+    return out
 
 
 def random_orchestration(midi: Midi, key: str, seed: int) -> dict[int, int]:
@@ -710,6 +768,13 @@ def build(args: argparse.Namespace) -> str:
             piece.midi_bytes = reorchestrate(piece.midi_bytes, plan)
             piece.midi = parse_midi(piece.midi_bytes)
     pieces = _choose_clips(pieces, args)
+    if args.orchestration == "per-clip":  # and no longer follow the piece either
+        for piece in pieces:
+            ticks = ticks_at(piece.midi_bytes, piece.starts)
+            plans = [(0 if k == 0 else t, random_orchestration(piece.midi, f"{piece.key}#{k}", args.seed))
+                     for k, t in enumerate(ticks)]
+            piece.midi_bytes = reorchestrate(piece.midi_bytes, plans)
+            piece.midi = parse_midi(piece.midi_bytes)
     if not pieces:
         raise DevsetError(f"no usable MIDI piece found; install with:\n  {APT_LINE}")
     tags = list(args.tags)
@@ -828,10 +893,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="fluidsynth calls at once")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split search and of --orchestration random")
-    parser.add_argument("--orchestration", choices=("source", "random"), default="source",
+    parser.add_argument("--orchestration", choices=("source", "random", "per-clip"), default="source",
                         help="random: per piece, draw 2-4 families of " + ", ".join(ORCHESTRA)
                         + " and put each melodic channel on a program of one of them (drums "
-                        "stay on channel 10); labels follow the new programs")
+                        "stay on channel 10); labels follow the new programs. per-clip: a new "
+                        "draw from each clip's start, so labels no longer follow the piece")
     parser.add_argument("--dry-run", action="store_true",
                         help="parse and label only; print the summary, write nothing")
     args = parser.parse_args(argv)

@@ -128,6 +128,20 @@ def test_random_orchestration_relabels_by_the_new_programs(md):
     assert md.clip_labels(m, 0.0, 29.12)["piano"]  # what the source said
 
 
+def test_per_clip_orchestration_changes_programs_at_each_clip_start(md):
+    # TINY: 60 bpm for 40 s, then 150 bpm; notes at 0 s (piano), 1 s (drums), 35 s, 42 s
+    assert md.ticks_at(TINY, [0.0, 35.0, 41.0]) == [0, 96 * 35, 96 * 40 + 240]  # 1 s = 2.5 quarters
+    # two tempo events at one tick: the later in the file holds (as parse_midi reads it)
+    two = smf([[(0, tempo(120)), (0, tempo(60))], [(96, b"\x90\x3c\x64")]])
+    assert md.ticks_at(two, [1.0]) == [96] and md.parse_midi(two).onsets.tolist() == [1.0]
+    plans = [(0, {0: 56}), (md.ticks_at(TINY, [30.0])[0], {0: 81})]
+    again = md.parse_midi(md.reorchestrate(TINY, plans))
+    melodic = again.channels != 9
+    assert again.programs[melodic].tolist() == [56, 81, 81]  # 0 s; 35 s and 42 s
+    first, second = md.clip_labels(again, 0.0, 30.0), md.clip_labels(again, 30.0, 45.0)
+    assert first["brass"] and not first["synth"] and second["synth"] and not second["brass"]
+
+
 def test_clip_starts_do_not_overlap_and_fit(md):
     starts = md.clip_starts(200.0, 29.12, 4)
     assert len(starts) == 4
