@@ -365,11 +365,9 @@ def reorchestrate(data: bytes, programs: dict[int, int] | list[tuple[int, dict[i
 
 
 def _vlq(n: int) -> bytes:
-    out = [n & 0x7F]
-    while n > 127:
-        n >>= 7
-        out.append(0x80 | (n & 0x7F))
-    return bytes(reversed(out))
+    """MIDI's variable-length quantity: 7-bit groups, high first, continuation bits set."""
+    k = max(1, (n.bit_length() + 6) // 7)
+    return bytes(((n >> 7 * i) & 0x7F) | (0x80 if i else 0) for i in reversed(range(k)))
 
 
 def ticks_at(data: bytes, seconds: list[float]) -> list[int]:
