@@ -277,9 +277,11 @@ def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_pat
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(runtime, "cached_onnx", read_only)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "read-only"))  # nothing cached there
+    monkeypatch.setattr(runtime, "_write_cached", read_only)
     runtime.pretrained.cache_clear()
     assert runtime.pretrained("cnn").output_shape == (None, 50)
+    assert not (tmp_path / "read-only" / "music_tagger" / "onnx").exists()
     runtime.pretrained.cache_clear()
 
 

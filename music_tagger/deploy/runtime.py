@@ -132,28 +132,20 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
     >>> cached_onnx("crnn").name                      # doctest: +SKIP
     'crnn-783d8198...-melgram-g2.onnx'
     """
+    path = _cache_path(name, input)
+    if not path.is_file():
+        _write_cached(path, _graph_bytes(name, input))
+    return path
+
+
+def _cache_path(name: str, input: str) -> Path:
+    """Where :func:`cached_onnx` keeps the graph of ``name`` and ``input`` (checked)."""
     key = MSD_WEIGHTS.get(str(name).lower())
     if key is None:
         raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
     sha = registry()["weights"][key]["sha256"]
     one_of(input, "input", EXPORT_INPUTS)
-    path = cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
-    if not path.is_file():
-        import tempfile
-
-        data = _graph_bytes(name, input)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a file of its own, renamed when complete: concurrent first uses never
-        # see a partial file
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"tmp-{path.stem}-", suffix=".onnx")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return path
+    return cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
 
 
 def _graph_bytes(name: str, input: str) -> bytes:
@@ -162,6 +154,24 @@ def _graph_bytes(name: str, input: str) -> bytes:
 
     key = MSD_WEIGHTS[name.lower()]
     return msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
+
+
+def _write_cached(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a name of its own, renamed when complete:
+    concurrent first uses never see a partial file (nor clash on one temporary name,
+    as :func:`music_tagger.util.files.atomic_path` would), and a damaged file is
+    replaced whole."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"tmp-{path.stem}-", suffix=".onnx")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @lru_cache(maxsize=4)
@@ -181,14 +191,15 @@ def pretrained(name: str = "crnn", threads: int | None = None, input: str = "mel
     # an eighth of the memory (the CRNN's first conv maps are 35 MB a crop), which
     # also saves a cold run the kernel's time to map it (0.5 -> 0.1 CPU s for 8 crops)
     session = partial(OnnxModel, threads=threads, max_batch=1)
+    path = _cache_path(name, input)
+    if path.is_file():
+        try:
+            return session(path)
+        except WeightsError:
+            pass  # written whole (renamed into place), so damaged since: built again below
+    data = _graph_bytes(name, input)
     try:
-        path = cached_onnx(name, input)
-    except PermissionError:  # a cache folder this user cannot write: build it in memory
-        return session(_graph_bytes(name, input))
-    try:
-        return session(path)
-    except WeightsError:
-        # cached files are written whole (renamed into place), so this one was damaged
-        # afterwards (truncated, overwritten): build it again, once
-        path.unlink(missing_ok=True)
-        return session(cached_onnx(name, input))
+        _write_cached(path, data)
+    except PermissionError:
+        pass  # a cache folder this user cannot write: the graph runs from memory
+    return session(data)
