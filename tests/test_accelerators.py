@@ -14,6 +14,9 @@ from music_tagger.training.evaluation import load_model
 pytestmark = pytest.mark.slow
 
 RUN = dict(widths=(8, 16, 16, 16, 8), epochs=4, batch_size=8, patience=9, verbose=0)
+#: best validation ROC-AUC of ``RUN`` in float32, lowest and highest over seeds 0-5
+#: (float32 training itself is checked by tests/test_training.py)
+FLOAT32_AUC_OVER_SEEDS = (0.635, 0.678)
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +32,19 @@ def _best_auc(run_dir: Path) -> float:
 def test_mixed_precision_and_xla_reach_the_float32_auc(stores, tmp_path):
     auc = {}
     for name, options in {
-        "float32": dict(seed=0),
         "mixed precision": dict(seed=0, mixed_precision=True),
         "XLA": dict(seed=0, jit_compile=True),
     }.items():
         training.train(stores, tmp_path / name, **RUN, **options)
         auc[name] = _best_auc(tmp_path / name)
     print("\nbest validation ROC-AUC:", {k: round(v, 4) for k, v in auc.items()})
-    # float32 best validation AUC over seeds 0-5 measured 0.635-0.678 (mean 0.657):
-    # a change of precision or compiler may move it as much as a change of seed
-    noise = 0.678 - 0.635
-    # learning, so that the comparison means something: 0.60 leaves 0.035 below the lowest
-    assert auc["float32"] > 0.60
-    assert abs(auc["mixed precision"] - auc["float32"]) <= noise
-    assert abs(auc["XLA"] - auc["float32"]) <= noise
+    # The same run in float32 (seeds 0-5, this RUN and these stores) reached a best
+    # validation AUC of 0.635-0.678: a change of precision or compiler may move it as
+    # much as a change of seed. The margin, half that range, covers seeds not measured.
+    low, high = FLOAT32_AUC_OVER_SEEDS
+    margin = (high - low) / 2
+    for name, value in auc.items():
+        assert low - margin <= value <= high + margin, (name, value)
 
     with warnings.catch_warnings(record=True) as caught:  # resume one more epoch
         warnings.simplefilter("always")
