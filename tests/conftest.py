@@ -134,3 +134,15 @@ def msd_stores(synthetic_stores) -> Path:
     """Stores of 24 generated 3 s clips at the MSD preprocessing (1366 frames, zero
     padded), for the transfer tests: 14 train, 3 valid, 7 test clips."""
     return synthetic_stores(24, seed=3, frames=1366, splits=SPLITS, resampler="soxr_hq")
+
+
+#: The files that train networks, longest first. They run before the rest, so that
+#: under ``-n 2 --dist loadfile`` (CI) each starts on a worker while the many short
+#: files fill the other one, instead of one of them starting last and running alone.
+LONGEST_FIRST = ("test_training.py", "test_accelerators.py", "test_distribute.py",
+                 "test_experiment.py", "test_transfer.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
