@@ -140,7 +140,7 @@ def msd_stores(synthetic_stores) -> Path:
 #: under ``-n 2 --dist loadfile`` (CI) each starts on a worker while the many short
 #: files fill the other one, instead of one of them starting last and running alone.
 LONGEST_FIRST = ("test_training.py", "test_accelerators.py", "test_distribute.py",
-                 "test_experiment.py", "test_transfer.py")  # fmt: skip
+                 "test_training_resume.py", "test_experiment.py", "test_transfer.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

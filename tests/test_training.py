@@ -1,5 +1,5 @@
-"""Training on synthetic MTT-layout data: the AUC reached, resuming after SIGKILL,
-fine-tuning the MSD CRNN."""
+"""Training on synthetic MTT-layout data: the AUC a small CRNN reaches (resuming after
+SIGKILL: tests/test_training_resume.py)."""
 import json
 import random
 import time
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_killed_in_epoch, start_python
 
 from music_tagger.datasets import cache
 
@@ -47,54 +46,3 @@ def test_small_crnn_reaches_auc_085(stores, tmp_path):
     assert json.loads((tmp_path / "tags.json").read_text()) == cache.load_store(
         cache.store_path(stores, "test")
     ).tags
-
-
-_RUNNER = """
-import sys
-from music_tagger.training.loop import train
-train(sys.argv[1], sys.argv[2], widths=(4, 8, 8, 8, 4), epochs=3, batch_size=16,
-      patience=99, seed=1, resume=True, verbose=0)
-"""
-
-
-def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
-    from music_tagger.training.evaluation import load_model
-
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
-    run_killed_in_epoch(_RUNNER, stores, killed, run_dir=killed)  # SIGKILL inside epoch 2
-    for runs in ([start_python(_RUNNER, stores, killed)], [start_python(_RUNNER, stores, whole)]):
-        for p in runs:
-            assert p.wait(timeout=300) == 0, p.stderr.read()
-
-    a = json.loads((killed / "history.json").read_text())
-    b = json.loads((whole / "history.json").read_text())
-    assert [h["epoch"] for h in a] == [h["epoch"] for h in b] == [1, 2, 3]
-    # seeded shuffling and dropout, restored optimizer state: the same run
-    np.testing.assert_allclose([h["loss"] for h in a], [h["loss"] for h in b], rtol=1e-4)
-    state = json.loads((killed / "state.json").read_text())
-    assert state["epochs_done"] == 3 and not any(killed.rglob("*tmp*"))
-    for path in [killed / "model.keras", *(killed / "checkpoints").iterdir()]:
-        load_model(path)  # nothing corrupt
-
-
-def test_resume_guards(stores, tmp_path):
-    from music_tagger.training.loop import train
-
-    state = {"config": {"kind": "train"}, "epochs_done": 1, "best_auc": 0.5, "best_epoch": 1,
-             "wait": 0, "stopped_early": False, "train_seconds": 1.0, "checkpoint": None, "history": []}
-    (tmp_path / "state.json").write_text(json.dumps(state))
-    with pytest.raises(FileExistsError, match="resume"):
-        train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="other settings"):
-        train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, resume=True, verbose=0)
-    # a state.json that is not one of ours is one line, not a KeyError later
-    (tmp_path / "state.json").write_text(json.dumps({"config": {"kind": "train"}}))
-    with pytest.raises(ValueError, match="is not a run state of music_tagger"):
-        train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, resume=True, verbose=0)
-
-
-def test_finetune_refuses_short_frames(stores, tmp_path):
-    from music_tagger.training.loop import finetune
-
-    with pytest.raises(ValueError, match="frames: 128, expected 1366"):
-        finetune(stores, tmp_path)
