@@ -136,11 +136,13 @@ def msd_stores(synthetic_stores) -> Path:
     return synthetic_stores(24, seed=3, frames=1366, splits=SPLITS, resampler="soxr_hq")
 
 
-#: The files that train networks, longest first. They run before the rest, so that
-#: under ``-n 2 --dist loadfile`` (CI) each starts on a worker while the many short
-#: files fill the other one, instead of one of them starting last and running alone.
-LONGEST_FIRST = ("test_training.py", "test_accelerators.py", "test_distribute.py",
-                 "test_training_resume.py", "test_experiment.py", "test_transfer.py")  # fmt: skip
+#: The longest files (they train networks, start processes or read long files),
+#: longest first, as measured under ``-n 2``. They run before the rest, so that under
+#: ``-n 2 --dist loadfile`` (CI) the two workers start on them and the many short
+#: files even out the end, instead of one long file starting last and running alone.
+LONGEST_FIRST = ("test_training.py", "test_distribute.py", "test_reading.py", "test_accelerators.py",
+                 "test_processes.py", "test_deploy.py", "test_experiment.py", "test_deploy_docs.py",
+                 "test_training_resume.py", "test_transfer.py", "test_architectures.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

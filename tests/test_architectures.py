@@ -1,7 +1,8 @@
 """The paper's four structures at its five parameter budgets (issue 3).
 
 Every one of the 20 configurations is built on the real 96 x 1366 input, checked
-against its budget, run forward on a batch of 2 and trained for one step.
+against its budget and run forward on a batch of 2; each structure, at its smallest
+budget, is trained for one step (the budgets of a structure differ only in widths).
 """
 import keras
 import numpy as np
@@ -71,7 +72,7 @@ def test_derived_widths_follow_the_scaling_rule(arch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch,budget", CONFIGS)
-def test_each_configuration_runs_forward_and_trains_one_step(arch, budget):
+def test_each_configuration_runs_forward_and_its_smallest_trains_one_step(arch, budget):
     keras.backend.clear_session()
     model = BUILDERS[arch](weights=None, n_params=budget)
     assert model.input_shape == (None, *INPUT_SHAPE)
@@ -82,9 +83,10 @@ def test_each_configuration_runs_forward_and_trains_one_step(arch, budget):
     # eager: one step does not repay tracing a tf.function (halves the suite's time)
     scores = keras.ops.convert_to_numpy(model(x, training=False))
     assert scores.shape == (2, 50) and np.all((scores >= 0) & (scores <= 1))
-    model.compile(optimizer="adam", loss="binary_crossentropy", run_eagerly=True)
-    loss = model.train_on_batch(x, y)
-    assert np.isfinite(loss)
+    if budget == PAPER_BUDGETS[0]:
+        model.compile(optimizer="adam", loss="binary_crossentropy", run_eagerly=True)
+        loss = model.train_on_batch(x, y)
+        assert np.isfinite(loss)
 
 
 def test_builders_take_classes_include_top_and_an_input_tensor():
