@@ -191,8 +191,8 @@ def _compile(model, learning_rate: float, config: dict[str, Any]) -> None:
 
     if config["mixed_precision"]:
         dist.keep_output_float32(model)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+    runstate.compile_model(
+        model, keras.optimizers.Adam(learning_rate),
         jit_compile="auto" if config["jit_compile"] is None else config["jit_compile"],
     )  # fmt: skip
 

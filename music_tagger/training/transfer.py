@@ -300,7 +300,7 @@ class _TwoStage:
         y_train, y_valid = (s.y.astype(np.float32) for s in self.stores)
         inputs = keras.Input((self.head_dims,), name="head_features")
         head = keras.Model(inputs, self.output(self.norm(inputs)))
-        head.compile(optimizer=keras.optimizers.Adam(cfg["head_learning_rate"]), loss="binary_crossentropy")
+        runstate.compile_model(head, keras.optimizers.Adam(cfg["head_learning_rate"]))
         history: list[dict] = []
         best: dict[str, Any] = {"auc": None, "weights": None, "wait": 0}
 
@@ -364,7 +364,7 @@ class _TwoStage:
         x_train = [train["below"]] + self._split_head(train["head"])
         x_valid = [valid["below"]] + self._split_head(valid["head"])
         optimizer = keras.optimizers.Adam(cfg["learning_rate"])
-        model.compile(optimizer=optimizer, loss="binary_crossentropy")
+        runstate.compile_model(model, optimizer)
         if state.get("stage2_epochs") is None:  # epoch 0: stage 1's model
             results = self._auc(model, x_valid, y_valid)
             state.update(stage2_epochs=0, best_auc=results["roc_auc_macro"], best_epoch=0, wait=0)
@@ -375,7 +375,6 @@ class _TwoStage:
         else:
             saved = self._load_weights("stage2-last")
             model.set_weights(saved["weights"])
-            optimizer.build(model.trainable_variables)
             for variable, value in zip(optimizer.variables, saved["optimizer"]):
                 variable.assign(value)
             self.log(f"resuming {self.out_dir} after stage-2 epoch {state['stage2_epochs']}")
