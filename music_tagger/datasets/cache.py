@@ -28,6 +28,7 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -174,26 +175,24 @@ def _work(job: tuple[int, str, int, str]) -> tuple[int, np.ndarray | None, str |
         return index, None, f"{type(err).__name__}: {err}"
 
 
-def _imap_unordered(fn: Callable, jobs: Iterable, workers: int) -> Iterator:
-    """``fn`` over ``jobs`` in ``workers`` processes, at most 4 jobs each in flight
-    (``workers == 0`` maps in this process). The workers die with this process and
-    never import the caller's main module (:mod:`music_tagger.util.workers`)."""
-    if workers == 0:
+def _imap_unordered(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None, workers: int) -> Iterator:
+    """``fn`` over ``jobs`` on ``pool`` (``workers`` processes; None: this process),
+    at most 4 jobs a worker in flight."""
+    if pool is None:
         yield from map(fn, jobs)
         return
     jobs = iter(jobs)
-    with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=worker_init) as pool:
-        pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-                    for job in itertools.islice(jobs, 1):
-                        pending.add(pool.submit(fn, job))
-        finally:
-            for future in pending:
-                future.cancel()
+    pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                for job in itertools.islice(jobs, 1):
+                    pending.add(pool.submit(fn, job))
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def store_path(out_dir: str | os.PathLike, split: str) -> Path:
@@ -205,8 +204,6 @@ def store_path(out_dir: str | os.PathLike, split: str) -> Path:
     'features/train.h5'
     """
     return Path(out_dir) / f"{split}.h5"
-
-
 
 
 @dataclass
@@ -270,9 +267,8 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
     shutil.rmtree(partial.folder)
 
 
-def _prepare_split(
-    dataset, split: str, out_dir: Path, settings: dict[str, Any], workers: int, progress: bool
-) -> tuple[Path, list[dict]]:
+def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
+                   pool: ProcessPoolExecutor | None, workers: int, progress: bool) -> tuple[Path, list[dict]]:
     sub = dataset.subset(split)
     dest = store_path(out_dir, split)
     meta = {
@@ -300,7 +296,7 @@ def _prepare_split(
         desc=f"prepare {split}", unit="clip", disable=not progress,
     )  # fmt: skip
     try:
-        for count, (i, x, error) in enumerate(_imap_unordered(_work, jobs, workers), 1):
+        for count, (i, x, error) in enumerate(_imap_unordered(_work, jobs, pool, workers), 1):
             if error is None:
                 partial.melgrams[i] = x
                 partial.status[i] = _DONE  # only after the data: a done clip is whole
@@ -387,9 +383,13 @@ def prepare(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stores, failures = {}, []
-    for split in splits:
-        stores[split], failed = _prepare_split(dataset, split, out_dir, settings, workers, progress)
-        failures += failed
+    # one pool for all splits, its workers started once (they die with this process and
+    # never import the caller's main module: music_tagger.util.workers); 0: this process
+    with contextlib.nullcontext() if workers == 0 else ProcessPoolExecutor(
+            workers, mp_context=worker_context(), initializer=worker_init) as pool:  # fmt: skip
+        for split in splits:
+            stores[split], failed = _prepare_split(dataset, split, out_dir, settings, pool, workers, progress)
+            failures += failed
     if failures:
         lines = [f"  {f['path']}: {f['error']}" for f in failures[:10]]
         more = [f"  ... and {len(failures) - 10} more"] if len(failures) > 10 else []
