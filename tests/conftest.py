@@ -121,8 +121,10 @@ def synthetic_stores(tmp_path_factory):
         if key not in made:
             root = make_mtt_like(tmp_path_factory.mktemp("mtt"), n_clips=n_clips, seed=seed)
             out = tmp_path_factory.mktemp("features")
+            # in this process: librosa is imported already, and a few hundred 3 s clips
+            # take less than starting worker processes would (tests/test_cache.py runs those)
             cache.prepare(read_mtt(root, top_n=len(TAGS)), out, splits=splits, frames=frames,
-                          resampler=resampler, workers=2, progress=False)  # fmt: skip
+                          resampler=resampler, workers=0, progress=False)  # fmt: skip
             made[key] = out
         return made[key]
 
