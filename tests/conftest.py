@@ -27,6 +27,12 @@ elif os.environ.get(registry.ENV_DIR):
     # tests that run Python in another working folder must see the same folder
     os.environ[registry.ENV_DIR] = os.path.abspath(os.path.expanduser(os.environ[registry.ENV_DIR]))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # under -n 2 the two workers share the 2 cores: one TensorFlow compute thread each
+    # (inherited by the Python processes the tests start), instead of two each that
+    # contend for the cores, and spin while they wait
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+
 CLIPS = registry.example_names()
 #: every split a store folder can hold
 SPLITS = ("train", "valid", "test")
