@@ -55,6 +55,9 @@ Output (``OUT``)
     The clip paths of each split.
 ``clips.tsv``
     Provenance: source, package, piece, start time, mean tempo, GM families heard.
+``stems.tsv`` (with ``--stems``)
+    Per clip, each instrument tag's level in dB against all the clip's notes
+    (:func:`stem_levels`; empty where the tag has no note), and a summary in ``READY``.
 ``READY``
     Written last (the whole folder is built beside ``OUT`` and renamed into place; a
     previous ``OUT`` is moved to ``OUT.old-<time>``, not deleted, as it may be in use):
@@ -199,13 +202,15 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def _track_events(data: bytes | bytearray,
-                  programs=None) -> list[tuple[int, str, int, int]]:
+def _track_events(data: bytes | bytearray, programs=None,
+                  keep: set[int] | None = None) -> list[tuple[int, str, int, int]]:
     """``(tick, kind, channel, value)`` of one track: kinds ``note``, ``program``,
     ``tempo`` (microseconds per quarter), ``volume`` and ``expression`` (CC 7 and
     11), ``other``. With ``programs`` (tick -> {channel: GM program}) and a
     ``bytearray``, every program change of those channels is rewritten in place to
-    the program in force at its tick, and their bank selects (CC 0, 32) to bank 0."""
+    the program in force at its tick, and their bank selects (CC 0, 32) to bank 0.
+    With ``keep`` (channels), every note-on of another channel gets velocity 0 (a
+    note-off), in place."""
     events, tick, i, status = [], 0, 0, 0
     while i < len(data):
         delta, i = _varlen(data, i)
@@ -235,6 +240,8 @@ def _track_events(data: bytes | bytearray,
                     data[i] = plan[channel]
                 elif high == 0xB0 and data[i] in (0, 32):
                     data[i + 1] = 0
+            if keep is not None and high == 0x90 and channel not in keep and i + n <= len(data):
+                data[i + 1] = 0
             values = data[i:i + n]
             i += n
             if high == 0x90 and len(values) == 2 and values[1] > 0:
@@ -343,15 +350,7 @@ def reorchestrate(data: bytes, programs: dict[int, int] | list[tuple[int, dict[i
     def plan_at(tick: int) -> dict[int, int]:
         return segments[max(0, int(np.searchsorted(starts, tick, side="right")) - 1)][1]
 
-    header_len = int.from_bytes(data[4:8], "big")
-    out, i = bytearray(data[:8 + header_len]), 8 + header_len
-    while i + 8 <= len(data):
-        length = int.from_bytes(data[i + 4:i + 8], "big")
-        chunk = bytearray(data[i:i + 8 + length])
-        if chunk[:4] == b"MTrk":
-            _track_events(memoryview(chunk)[8:], plan_at)
-        out += chunk
-        i += 8 + length
+    out = _rewrite_tracks(data, programs=plan_at)
     first, last = b"", 0
     for tick, plan in segments:
         for k, (c, p) in enumerate(sorted(plan.items())):
@@ -360,8 +359,38 @@ def reorchestrate(data: bytes, programs: dict[int, int] | list[tuple[int, dict[i
     first += b"\x00\xff\x2f\x00"
     fmt, tracks = struct.unpack(">HH", data[8:12])
     out[8:12] = struct.pack(">HH", max(fmt, 1), tracks + 1)  # format 0 -> 1: two tracks
-    cut = 8 + header_len
+    cut = 8 + int.from_bytes(data[4:8], "big")
     return bytes(out[:cut]) + b"MTrk" + struct.pack(">I", len(first)) + first + bytes(out[cut:])
+
+
+def _rewrite_tracks(data: bytes, **rewrite) -> bytearray:
+    """A copy of the Standard MIDI File ``data`` with every track passed through
+    :func:`_track_events` with ``rewrite`` (its in-place rewrites)."""
+    header_len = int.from_bytes(data[4:8], "big")
+    out, i = bytearray(data[:8 + header_len]), 8 + header_len
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i + 4:i + 8], "big")
+        chunk = bytearray(data[i:i + 8 + length])
+        if chunk[:4] == b"MTrk":
+            _track_events(memoryview(chunk)[8:], **rewrite)
+        out += chunk
+        i += 8 + length
+    return out
+
+
+def solo(data: bytes, channel: int) -> bytes:
+    """The Standard MIDI File ``data`` with only ``channel``'s notes sounding (every
+    other note-on gets velocity 0); controllers, programs and tempo are unchanged.
+
+    Examples
+    --------
+    >>> track = bytes([0, 0x90, 40, 100, 0, 0x91, 41, 100, 0x60, 0x80, 40, 0, 0, 0xFF, 0x2F, 0])
+    >>> smf = (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96])
+    ...        + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    >>> parse_midi(smf).channels.tolist(), parse_midi(solo(smf, 1)).channels.tolist()
+    ([0, 1], [1])
+    """
+    return bytes(_rewrite_tracks(data, keep={channel}))
 
 
 def _vlq(n: int) -> bytes:
@@ -693,12 +722,14 @@ def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: i
 # --------------------------------------------------------------------------- render
 
 
-def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path) -> np.ndarray:
+def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path,
+           peak: float | None = 0.9) -> np.ndarray:
     """Render MIDI with FluidSynth and FluidR3_GM: mono float32 at :data:`SR`.
 
     FluidSynth runs under ``timeout``, and is stopped once its output holds
     ``seconds + 5`` seconds of audio, since some files make it write without end;
-    whatever it wrote before a stop is kept. The signal is scaled to a peak of 0.9.
+    whatever it wrote before a stop is kept. The signal is scaled to a peak of
+    ``peak`` (None: as FluidSynth wrote it, for comparing levels).
 
     Raises
     ------
@@ -727,8 +758,52 @@ def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path) -> 
     frames = np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<f4").reshape(-1, 2)
     y = frames.mean(axis=1)
     y = np.nan_to_num(y)
-    peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    return (0.9 * y / peak).astype(np.float32) if peak > 0 else y.astype(np.float32)
+    top = float(np.max(np.abs(y))) if len(y) else 0.0
+    return (peak * y / top).astype(np.float32) if peak and top > 0 else y.astype(np.float32)
+
+
+def stem_levels(midi_bytes: bytes, starts: list[float], clip_seconds: float, timeout: float,
+                workdir: Path) -> list[dict[str, float]]:
+    """How loud each instrument tag is in each clip: its level (dB) against all notes.
+
+    Every channel is rendered alone (:func:`solo`, unscaled). In a clip, a tag's level
+    is the energy of the channels with a note of the tag's programs starting there,
+    over the sum of every channel's energy in the clip (a channel that plays two tags'
+    programs in one clip counts for both). Tags with no note in a clip are left out.
+    """
+    midi = parse_midi(midi_bytes)
+    n = int(round(clip_seconds * SR))
+    energy = {}
+    for channel in sorted(set(midi.channels.tolist())):
+        y = render(solo(midi_bytes, channel), max(starts) + clip_seconds, timeout, workdir, peak=None)
+        energy[channel] = [float(np.mean(np.square(y[int(round(s * SR)):][:n], dtype=np.float64)))
+                           if len(y) > int(round(s * SR)) else 0.0 for s in starts]
+    levels = []
+    for k, start in enumerate(starts):
+        inside = (midi.onsets >= start) & (midi.onsets < start + clip_seconds)
+        total = sum(e[k] for e in energy.values())
+        clip = {}
+        for tag, ranges in INSTRUMENT_TAGS.items():
+            on = inside & (midi.channels == 9) if tag == "drums" else inside & (midi.channels != 9) & np.isin(
+                midi.programs, [q for r in ranges for q in r])
+            if on.any() and total > 0:
+                share = sum(energy[c][k] for c in set(midi.channels[on].tolist())) / total
+                clip[tag] = float(10 * np.log10(max(share, 1e-12)))
+        levels.append(clip)
+    return levels
+
+
+def stems_summary(tags: list[str], labels: np.ndarray, levels: list[dict[str, float]]) -> str:
+    """Per instrument tag: positives, their median level and the share under -20 dB."""
+    lines = ["stems: level of a tag's notes against all notes of the clip (dB), over the positives",
+             f"{'':12s} {'positives':>9s} {'median':>7s} {'< -20 dB':>8s}"]
+    for j, tag in enumerate(tags):
+        if tag not in INSTRUMENT_TAGS:
+            continue
+        db = np.array([lv.get(tag, -120.0) for lv, y in zip(levels, labels[:, j]) if y])
+        if len(db):
+            lines.append(f"{tag:12s} {len(db):9d} {np.median(db):7.1f} {np.mean(db < -20):8.0%}")
+    return "\n".join(lines) + "\n"
 
 
 def check_tools(sources=SOURCES) -> None:
@@ -809,6 +884,8 @@ def build(args: argparse.Namespace) -> str:
             seconds = max(piece.starts) + args.clip_seconds
             try:
                 y = render(piece.midi_bytes, seconds, args.timeout, Path(work))
+                levels = (stem_levels(piece.midi_bytes, piece.starts, args.clip_seconds, args.timeout,
+                                      Path(work)) if args.stems else [{}] * len(piece.starts))
             except DevsetError as err:
                 print(f"skip {piece.key}: {err}", file=sys.stderr, flush=True)
                 return []
@@ -822,7 +899,7 @@ def build(args: argparse.Namespace) -> str:
                 continue
             name = f"{folder}/{piece.source.name}-{piece.name}-{k}.ogg"
             sf.write(stage / name, clip, SR, format="OGG", subtype="VORBIS")
-            rows.append((index, k, piece, start, labels, name))
+            rows.append((index, k, piece, start, labels, name, levels[k]))
         print(f"  {piece.key}: {len(rows)} clips", flush=True)
         return rows
 
@@ -831,7 +908,7 @@ def build(args: argparse.Namespace) -> str:
         results = [r for rows in pool.map(one, enumerate(pieces)) for r in rows]
     results.sort(key=lambda r: (r[0], r[1]))
     annotations, meta, split_rows = [], [], {s: [] for s in SPLIT_FRACTIONS}
-    for clip_id, (_, _, piece, start, labels, name) in enumerate(results, start=1):
+    for clip_id, (_, _, piece, start, labels, name, _) in enumerate(results, start=1):
         annotations.append((str(clip_id), hot(piece, labels), name))
         split_rows[assignment[piece.key]].append(name)
         meta.append([clip_id, piece.source.name, piece.source.package, piece.key, start,
@@ -849,6 +926,13 @@ def build(args: argparse.Namespace) -> str:
     splits = np.array([m[7] for m in meta])
     used = {m[3] for m in meta}
     text = summary(tags, labels, splits, len(used), args.clip_seconds)
+    if args.stems:
+        with open(stage / "stems.tsv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+            writer.writerow(["clip_id", *INSTRUMENT_TAGS, "mp3_path"])
+            writer.writerows([m[0], *(f"{r[6][t]:.1f}" if t in r[6] else "" for t in INSTRUMENT_TAGS), m[8]]
+                             for m, r in zip(meta, results))
+        text += "\n" + stems_summary(tags, labels, [r[6] for r in results])
     text += ("\nsources: " + ", ".join(f"{s.name} ({s.package}, {s.licence})" for s in sources)
              + f"\nrender: {time.time() - started:.0f} s with --jobs {args.jobs}"
              + f"\ncommand: {args.command}\n")
@@ -896,6 +980,10 @@ def main(argv: list[str] | None = None) -> int:
                         + " and put each melodic channel on a program of one of them (drums "
                         "stay on channel 10); labels follow the new programs. per-clip: a new "
                         "draw from each clip's start, so labels no longer follow the piece")
+    parser.add_argument("--stems", action="store_true",
+                        help="also render every channel alone and write stems.tsv: each instrument "
+                        "tag's level (dB) against all notes of each clip, to check that labelled "
+                        "instruments are audible (about twice the render time)")
     parser.add_argument("--dry-run", action="store_true",
                         help="parse and label only; print the summary, write nothing")
     args = parser.parse_args(argv)

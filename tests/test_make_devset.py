@@ -142,6 +142,22 @@ def test_per_clip_orchestration_changes_programs_at_each_clip_start(md):
     assert first["brass"] and not first["synth"] and second["synth"] and not second["brass"]
 
 
+def test_stem_levels_put_each_tag_against_all_notes_of_the_clip(md, monkeypatch):
+    # TINY rendered one channel at a time: channel 0 (piano, then strings from 35 s)
+    # at amplitude 1, the drums at 0.1; a fake renderer checks only one channel sounds.
+    def fake_render(data, seconds, timeout, workdir, peak=0.9):
+        assert peak is None  # levels are compared unscaled
+        (channel,) = set(md.parse_midi(data).channels.tolist())
+        return np.full(int(seconds * md.SR), 1.0 if channel == 0 else 0.1, np.float32)
+
+    monkeypatch.setattr(md, "render", fake_render)
+    first, second = md.stem_levels(TINY, [0.0, 30.0], 10.0, 60.0, Path("."))
+    assert set(first) == {"piano", "drums"}  # strings start at 35 s; nothing else plays
+    assert first["piano"] == pytest.approx(10 * np.log10(1 / 1.01))
+    assert first["drums"] == pytest.approx(10 * np.log10(0.01 / 1.01))  # 20 dB under the piano
+    assert set(second) == {"strings"} and second["strings"] == pytest.approx(first["piano"])
+
+
 def test_clip_starts_do_not_overlap_and_fit(md):
     starts = md.clip_starts(200.0, 29.12, 4)
     assert len(starts) == 4
