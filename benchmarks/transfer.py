@@ -71,6 +71,58 @@ def _stores(args) -> Path:
     return out
 
 
+def piece_names(data: str) -> dict[str, str]:
+    """Clip path -> piece, from ``<data>/clips.tsv`` of ``benchmarks/make_devset.py`` (empty without it)."""
+    import csv
+
+    table = Path(data) / "clips.tsv"
+    if not table.is_file():
+        return {}
+    with open(table, newline="", encoding="utf-8") as f:
+        return {str(Path(data) / r["mp3_path"]): r["piece"] for r in csv.DictReader(f, delimiter="\t")}
+
+
+def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, shares=(1.0,), folds: int = 5,
+               draws: int = 3) -> dict[float, tuple[float, float]]:
+    """Linear-probe macro ROC-AUC in a ``folds``-fold cross-validation grouped by ``groups``
+    (pieces): fold k is tested, fold k+1 chooses C, the others train; with a share
+    below 1, that share of the train groups is drawn ``draws`` times (seeded).
+
+    Returns share -> (mean, standard error) over folds (and draws).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 3)); y = (x[:, :2] > 0).astype(int)
+    >>> mean, se = grouped_cv(x, y, np.arange(200) // 4)[1.0]
+    >>> mean > 0.95
+    True
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from music_tagger.embeddings.linear_probe import LinearProbe
+
+    names = np.array(sorted(set(groups)))
+    fold_of = dict(zip(np.random.default_rng(0).permutation(names), np.arange(len(names)) % folds))
+    fold = np.array([fold_of[g] for g in groups])
+    out = {}
+    for share in shares:
+        scores = []
+        for k in range(folds):
+            test, valid = fold == k, fold == (k + 1) % folds
+            for draw in range(draws if share < 1 else 1):
+                train = ~test & ~valid
+                pool = np.array(sorted(set(groups[train])))
+                kept = np.random.default_rng(draw).permutation(pool)[: max(1, round(share * len(pool)))]
+                train &= np.isin(groups, kept)
+                probe = LinearProbe().fit(x[train], y[train], x[valid], y[valid])
+                s = probe.decision_function(x[test])
+                scores.append(np.mean([roc_auc_score(y[test, j], s[:, j]) for j in range(y.shape[1])
+                                       if 0 < y[test, j].sum() < test.sum()]))
+        out[share] = (float(np.mean(scores)), float(np.std(scores) / np.sqrt(len(scores))))
+    return out
+
+
 def train_fraction(dataset, data: str, fraction: float, seed: int = 0):
     """``dataset`` with only a share of its train clips, whole pieces where ``<data>/clips.tsv``
     (of ``benchmarks/make_devset.py``) names them: pieces in a seeded order, taken until
@@ -85,15 +137,9 @@ def train_fraction(dataset, data: str, fraction: float, seed: int = 0):
     >>> int(sum(kept.split == "train")), int(sum(kept.split == "test"))
     (2, 1)
     """
-    import csv
-
     from music_tagger.datasets.dataset import Dataset
 
-    table = Path(data) / "clips.tsv"
-    piece = {}
-    if table.is_file():
-        with open(table, newline="", encoding="utf-8") as f:
-            piece = {str(Path(data) / r["mp3_path"]): r["piece"] for r in csv.DictReader(f, delimiter="\t")}
+    piece = piece_names(data)
     train = np.flatnonzero(dataset.split == "train")
     group = [piece.get(dataset.paths[i], dataset.paths[i]) for i in train]
     names = sorted(set(group))
@@ -260,6 +306,25 @@ def _fmt(values: list[float], digits: int = 3) -> str:
     return f"{values.mean():.{digits}f} ± {half:.{digits}f}"
 
 
+def _print_cv(probed: dict[str, dict], info: dict, data: str) -> None:
+    """The probes in a 5-fold cross-validation over all clips, grouped by piece, with a
+    learning curve over the share of each fold's train pieces."""
+    piece = piece_names(data)
+    paths = [p for s in ("train", "valid", "test") for p in info[s].paths]
+    groups = np.array([piece.get(p, p) for p in paths])
+    shares = (0.25, 0.5, 0.75, 1.0)
+    print(f"\nLinear probes, 5-fold cross-validation over all {len(paths)} clips grouped by piece "
+          f"({len(set(groups))} groups; fold k tests, fold k+1 chooses C), macro ROC-AUC (mean ± "
+          "standard error), by the share of each fold's train pieces used (3 draws below 100%)\n")
+    print("| features | " + " | ".join(f"{s:.0%} of train pieces" for s in shares) + " |")
+    print("| --- |" + " --- |" * len(shares))
+    for name, split_data in probed.items():
+        x = np.concatenate([split_data[s][0] for s in ("train", "valid", "test")])
+        y = np.concatenate([split_data[s][1] for s in ("train", "valid", "test")])
+        cv = grouped_cv(x, y, groups, shares)
+        print(f"| {name} | " + " | ".join(f"{cv[s][0]:.3f} ± {cv[s][1]:.3f}" for s in shares) + " |", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", help="data set in the MagnaTagATune layout")
@@ -281,6 +346,9 @@ def main(argv=None) -> int:
                    "clips.tsv); use its own --work folder")
     p.add_argument("--fraction-seed", type=int, default=0, help="seed of --train-fraction's draw")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cv", action="store_true",
+                   help="also score the probes in a 5-fold cross-validation grouped by piece (clips.tsv), "
+                   "with a learning curve over the share of train pieces: tighter than one test split")
     p.add_argument("--no-diagnosis", action="store_true", help="print the table only")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -301,6 +369,7 @@ def main(argv=None) -> int:
           f"(prepared in {time.perf_counter() - t0:.0f} s, or cached)", flush=True)
 
     rows: list[tuple[str, str, list, list, list]] = []  # method, reading, roc, pr, seconds
+    probed: dict[str, dict] = {}  # the probes' features, for --cv
 
     def add(method, reading, results_seconds):
         rows.append((method, reading, [r["roc_auc_macro"] for r, _ in results_seconds],
@@ -315,6 +384,7 @@ def main(argv=None) -> int:
         forward = sum(info[s].n for s in info)
         print(f"forward pass, {reading}: {seconds:.0f} s for {forward} clips, {forward / seconds:.1f} "
               "clips/s (a rerun only reads the cache)", flush=True)  # fmt: skip
+        probed[f"probe multi, {reading}"] = data
         if "probe" in methods:
             for level in ("top", "multi"):
                 results, seconds = _probe_row(data, level)
@@ -328,6 +398,7 @@ def main(argv=None) -> int:
                   "decoding included)", flush=True)  # fmt: skip
         results, seconds = _probe_row(data, "all")
         label = "probe compact (160-d)" if kind == "compact" else "probe MFCC (120-d)"
+        probed[label] = data
         add(label, "per clip" if kind == "compact" else "-", [(results, seconds)] * len(seeds))
 
     def runner(fn):
@@ -383,6 +454,8 @@ def main(argv=None) -> int:
     for method, reading, roc, pr, seconds in rows:
         print(f"| {method} | {reading} | {_fmt(roc)} | {_fmt(pr)} | {np.mean(seconds):.0f} |")
 
+    if args.cv:
+        _print_cv(probed, info, args.data)
     if args.no_diagnosis:
         print(f"\ntotal {time.perf_counter() - t0:.0f} s")
         return 0

@@ -41,3 +41,18 @@ def test_train_fraction_keeps_whole_pieces_and_the_other_splits(tmp_path):
                                    if r[2] == "train" and r[1].split("/")[1] in pieces)
     assert 0.25 * n_train <= len(train) < 0.25 * n_train + 4  # stops once the share is reached
     assert [s for s in kept.split if s != "train"] == ["valid", "test"]
+
+
+def test_grouped_cv_never_tests_on_a_train_piece():
+    bt = _module()
+    # 40 pieces of 5 clips; each piece has its own random labels and its own feature
+    # direction, so only a piece seen in training can be recognised.
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), 5)
+    x = np.eye(40)[groups] + 0.05 * rng.normal(size=(200, 40))
+    y = rng.integers(0, 2, size=(40, 2))[groups]
+    by_piece = bt.grouped_cv(x, y, groups, shares=(0.5, 1.0))
+    by_clip = bt.grouped_cv(x, y, np.arange(200))[1.0]
+    assert by_clip[0] > 0.9  # pieces leak across folds: memorised
+    assert abs(by_piece[1.0][0] - 0.5) < 0.15 and abs(by_piece[0.5][0] - 0.5) < 0.15  # they do not
+    assert 0 < by_piece[1.0][1] < 0.1  # a standard error
