@@ -35,6 +35,9 @@ skips what is done.
 
 ``--train-fraction F`` keeps a share of the train clips (whole pieces, when the set
 has ``benchmarks/make_devset.py``'s ``clips.tsv``), to measure transfer with less data.
+``--cv`` also scores the probes in a 5-fold cross-validation over all clips grouped by
+piece, with 25-100% of each fold's train pieces (:func:`grouped_cv`): on a set with few
+test pieces it is a much tighter estimate than the one fixed test split.
 
 Usage::
 
