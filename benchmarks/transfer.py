@@ -101,9 +101,8 @@ def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, shares=(1.0,), 
     >>> mean > 0.95
     True
     """
-    from sklearn.metrics import roc_auc_score
-
     from music_tagger.embeddings.linear_probe import LinearProbe
+    from music_tagger.training.evaluation import evaluate
 
     names = np.array(sorted(set(groups)))
     fold_of = dict(zip(np.random.default_rng(0).permutation(names), np.arange(len(names)) % folds))
@@ -119,9 +118,7 @@ def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, shares=(1.0,), 
                 kept = np.random.default_rng(draw).permutation(pool)[: max(1, round(share * len(pool)))]
                 train &= np.isin(groups, kept)
                 probe = LinearProbe().fit(x[train], y[train], x[valid], y[valid])
-                s = probe.decision_function(x[test])
-                scores.append(np.mean([roc_auc_score(y[test, j], s[:, j]) for j in range(y.shape[1])
-                                       if 0 < y[test, j].sum() < test.sum()]))
+                scores.append(evaluate(y[test], probe.decision_function(x[test]))["roc_auc_macro"])
         out[share] = (float(np.mean(scores)), float(np.std(scores) / np.sqrt(len(scores))))
     return out
 
