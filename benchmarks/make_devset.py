@@ -469,6 +469,25 @@ def mean_bpm(tempo: np.ndarray, start: float, stop: float) -> float:
     return float(np.sum((hi - lo) * tempo[:, 1]) / (stop - start))
 
 
+def tag_notes(midi: Midi, start: float, stop: float, tag: str) -> np.ndarray:
+    """Which notes of ``midi`` start in ``[start, stop)`` and belong to the instrument
+    ``tag`` of :data:`INSTRUMENT_TAGS`: a melodic note whose program is in the tag's
+    ranges, or for ``drums`` a note on the drum channel (boolean mask over the notes).
+
+    Examples
+    --------
+    >>> m = Midi(np.array([1.0, 2.0, 40.0]), np.array([9, 0, 0]), np.array([0, 0, 40]),
+    ...          np.array([[0.0, 90.0]]), 41.0)
+    >>> tag_notes(m, 0.0, 29.12, "piano").tolist(), tag_notes(m, 0.0, 29.12, "drums").tolist()
+    ([False, True, False], [True, False, False])
+    """
+    inside = (midi.onsets >= start) & (midi.onsets < stop)
+    if tag == "drums":
+        return inside & (midi.channels == 9)
+    programs = [q for r in INSTRUMENT_TAGS[tag] for q in r]
+    return inside & (midi.channels != 9) & np.isin(midi.programs, programs)
+
+
 def clip_labels(midi: Midi, start: float, stop: float) -> dict[str, object]:
     """The candidate labels of the clip ``[start, stop)`` of a piece.
 
@@ -496,9 +515,8 @@ def clip_labels(midi: Midi, start: float, stop: float) -> dict[str, object]:
         "notes": int(inside.sum()),
         "bpm": mean_bpm(midi.tempo, start, stop),
     }
-    programs = set(midi.programs[melodic].tolist())
-    for tag, ranges in INSTRUMENT_TAGS.items():
-        labels[tag] = drums if tag == "drums" else any(programs & set(r) for r in ranges)
+    for tag in INSTRUMENT_TAGS:
+        labels[tag] = bool(tag_notes(midi, start, stop, tag).any())
     labels["fast"] = labels["bpm"] >= FAST_BPM
     return labels
 
@@ -776,16 +794,15 @@ def stem_levels(midi_bytes: bytes, starts: list[float], clip_seconds: float, tim
     energy = {}
     for channel in sorted(set(midi.channels.tolist())):
         y = render(solo(midi_bytes, channel), max(starts) + clip_seconds, timeout, workdir, peak=None)
-        energy[channel] = [float(np.mean(np.square(y[int(round(s * SR)):][:n], dtype=np.float64)))
-                           if len(y) > int(round(s * SR)) else 0.0 for s in starts]
+        segments = [y[int(round(s * SR)):][:n] for s in starts]
+        energy[channel] = [float(np.mean(np.square(seg, dtype=np.float64))) if len(seg) else 0.0
+                           for seg in segments]
     levels = []
     for k, start in enumerate(starts):
-        inside = (midi.onsets >= start) & (midi.onsets < start + clip_seconds)
         total = sum(e[k] for e in energy.values())
         clip = {}
-        for tag, ranges in INSTRUMENT_TAGS.items():
-            on = inside & (midi.channels == 9) if tag == "drums" else inside & (midi.channels != 9) & np.isin(
-                midi.programs, [q for r in ranges for q in r])
+        for tag in INSTRUMENT_TAGS:
+            on = tag_notes(midi, start, start + clip_seconds, tag)
             if on.any() and total > 0:
                 share = sum(energy[c][k] for c in set(midi.channels[on].tolist())) / total
                 clip[tag] = float(10 * np.log10(max(share, 1e-12)))
