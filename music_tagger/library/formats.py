@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import AudioError
 
-__all__ = ["FORMAT_NAMES", "format_name", "get_field", "open_audio", "remove_field", "save_audio", "set_field", "show_path"]
+__all__ = ["FORMAT_NAMES", "check_whole", "format_name", "get_field", "open_audio", "remove_field", "save_audio", "set_field", "show_path"]
 
 #: The formats written, by mutagen class name.
 FORMAT_NAMES = {
@@ -78,7 +78,66 @@ def open_audio(path: str | os.PathLike) -> Any:
 
 
 def _reason(err: Exception) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
+    text = " ".join(str(err).split())
+    return "damaged or truncated" if text in ("", "error") else text
+
+
+#: kbit/s of MPEG-1 and of MPEG-2/2.5 Layer III, by the header's bitrate index.
+_L3_KBPS = {1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+            2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}  # fmt: skip
+_RATES = (44100, 48000, 32000)
+
+
+def _mp3_audio_span(data: bytes) -> tuple[int, int]:
+    """Where an MP3's frames lie: after its ID3v2 tag, before its APEv2 and ID3v1 tags."""
+    start = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        size = int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")
+        start = 10 + size + (10 if data[5] & 0x10 else 0)
+    end = len(data)
+    if data[end - 128 : end - 125] == b"TAG":
+        end -= 128
+    if end >= 32 and data[end - 32 : end - 24] == b"APETAGEX":
+        size = int.from_bytes(data[end - 20 : end - 16], "little")
+        has_header = data[end - 9] & 0x80
+        end -= size + (32 if has_header else 0)
+    return start, end
+
+
+def check_whole(path: str | os.PathLike, audio: Any) -> None:
+    """Refuse an MP3 whose last Layer III frame is cut short (a truncated download, say).
+
+    The frames are walked from the first one; a walk that meets something that is
+    not a frame header stops without judging (some files carry junk). A file cut
+    exactly at a frame's end cannot be told from a whole one.
+
+    Raises
+    ------
+    AudioError
+        The last frame runs past the end of the audio data.
+    """
+    if format_name(audio) != "MP3":
+        return
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, end = _mp3_audio_span(data)
+    while pos + 4 <= end:
+        h = int.from_bytes(data[pos : pos + 4], "big")
+        version, layer = (h >> 19) & 3, (h >> 17) & 3
+        bitrate, rate = (h >> 12) & 15, (h >> 10) & 3
+        if h >> 21 != 0x7FF or version == 1 or layer != 1 or bitrate in (0, 15) or rate == 3:
+            if pos == _mp3_audio_span(data)[0]:  # junk before the first frame: find it
+                nxt = data.find(b"\xff", pos + 1, end)
+                if nxt < 0:
+                    return
+                pos = nxt
+                continue
+            return
+        mpeg1 = version == 3
+        hz = _RATES[rate] // (1 if mpeg1 else 2 if version == 2 else 4)
+        pos += (144000 if mpeg1 else 72000) * _L3_KBPS[1 if mpeg1 else 2][bitrate] // hz + ((h >> 9) & 1)
+    if pos > end:
+        raise AudioError(f"{show_path(path)}: truncated (its last MPEG frame is cut short); left untouched")
 
 
 def show_path(path: str | os.PathLike) -> str:

@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from ..errors import AudioError, MusicTaggerError
 from ..util.locks import OutputLock
 from .fields import DEFAULT_FIELDS, GENRE_MOOD, NAMESPACE, USER_FIELDS, field_values
-from .formats import get_field, open_audio, remove_field, save_audio, set_field, show_path
+from .formats import check_whole, get_field, open_audio, remove_field, save_audio, set_field, show_path
 
 __all__ = ["TMP_SUFFIX", "WriteOutcome", "file_stamp", "write_file", "write_tags"]
 
@@ -109,7 +109,8 @@ def _target(path: str) -> tuple[str, os.stat_result]:
         raise AudioError(f"{show_path(path)}: has {st.st_nlink} hard links; replacing it would split them, so it is left untouched")
     if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
         raise AudioError(f"{show_path(path)}: read-only")
-    if not os.access(os.path.dirname(target), os.W_OK | os.X_OK):
+    folder = os.path.dirname(target)
+    if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK | os.X_OK):
         raise AudioError(f"{show_path(path)}: its folder is not writable")
     return target, st
 
@@ -242,6 +243,7 @@ def write_file(
             os.unlink(stale)
         target, st = _target(path)  # as it is now that nobody else writes it
         audio = open_audio(target)
+        check_whole(target, audio)
         if values is not None:
             _check_stamp(path, st, stamp, audio, force)
         changes, notes = _plan(audio, values)
