@@ -92,7 +92,7 @@ def _mp3_audio_span(data: bytes) -> tuple[int, int]:
     """Where an MP3's frames lie: after its ID3v2 tag, before its APEv2 and ID3v1 tags."""
     start = 0
     if data[:3] == b"ID3" and len(data) >= 10:
-        size = int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")
+        size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10]))  # syncsafe
         start = 10 + size + (10 if data[5] & 0x10 else 0)
     end = len(data)
     if data[end - 128 : end - 125] == b"TAG":
