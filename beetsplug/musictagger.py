@@ -10,7 +10,7 @@ Install with ``pip install "music_tagger[beets]"`` and enable it in beets' confi
         workers: null     # worker processes that read audio (null: the cores)
         runtime: onnx     # onnx (no TensorFlow) or tf
         thresholds: null  # a thresholds file of music-tagger calibrate
-        min_score: null   # mt_tags: tags scoring at least this (null: thresholds, else 0.3)
+        min_score: null   # mt_tags: tags scoring at least this (null: thresholds, else 0.2)
         write: no         # write mt_tags and mt_model into the files (beets' own write)
 
 ``beet musictagger [-f] [-w] [QUERY]`` tags the matching items that are not tagged by
@@ -130,11 +130,11 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
             thresholds=thresholds, progress=False,
         )  # fmt: skip
         done = 0
-        for item, result in zip(todo, results):
+        for item, result in zip(todo, results, strict=True):
             if result.error is not None:
                 self._log.warning("{}: {}", item, result.error)
                 continue
-            for name, score in zip(result.tags, result.scores):
+            for name, score in zip(result.tags, result.scores, strict=True):
                 item[attribute(name)] = float(score)
             item["mt_tags"] = "; ".join(record_tags(result.to_dict(), min_score))
             item["mt_model"] = identity

@@ -63,6 +63,11 @@ def make(folder: Path, kind: str, name: str | None = None, seconds: float = 1.0,
         ape["Title"] = "Song (APE)"
         ape["Other"] = "kept"
         ape.save(path)
+    if kind == "mp3-v24-ape":  # an ID3v1 tag too, with a comment the ID3v2 tag does not hold
+        v1 = b"TAG" + b"Song".ljust(30, b"\0") + b"Someone".ljust(30, b"\0") + b"Album".ljust(30, b"\0")
+        v1 += b"1999" + b"only in ID3v1".ljust(28, b"\0") + b"\0\x01" + bytes([8])
+        with open(path, "ab") as f:
+            f.write(v1)
     return path
 
 
@@ -120,6 +125,8 @@ def other_tags(path: Path, ours: set[str]) -> dict:
     if path.suffix in (".mp3", ".wav"):
         out["id3 version"] = audio.tags.version
     if path.suffix == ".mp3":
+        tail = path.read_bytes()[-128:]
+        out["id3v1"] = tail if tail[:3] == b"TAG" else None
         try:
             out["ape"] = {k: repr(v) for k, v in apev2.APEv2(path).items()}
         except apev2.APENoHeaderError:

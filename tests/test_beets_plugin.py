@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audiofiles import make
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ def library(tmp_path_factory):
     return root, out
 
 
-def _expected(tags, exclude=(), min_score=0.3, sort="path", limit=None):
+def _expected(tags, exclude=(), min_score=0.2, sort="path", limit=None):
     chosen = []
     for stem, scores in SCORES.items():
         s = dict(scores)

@@ -16,7 +16,6 @@ import pytest
 
 from audiofiles import digest, frames, make
 from music_tagger.cli import main
-from music_tagger.library.writing import TMP_SUFFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +84,7 @@ def test_sigkill_at_random_moments_leaves_each_file_original_or_written(tmp_path
         counts.append(check())
     assert counts == sorted(counts) and 0 < counts[0] < 200, counts  # each run went further
     proc = _write_cli(records)
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
     assert check() == 200
     assert [p.name for p in music.iterdir() if p.name.startswith(".")] == []  # no copy, no lock left

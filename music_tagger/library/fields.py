@@ -49,7 +49,7 @@ FIELDS = ("tags", "model", "scores", "genre", "mood")
 #: Written when no fields are named: only the package's own.
 DEFAULT_FIELDS = ("tags", "model")
 #: A record without thresholds ("passed") has the tags scoring at least this.
-DEFAULT_MIN_SCORE = 0.3
+DEFAULT_MIN_SCORE = 0.2
 #: Fields of the user's that the package may write when asked, each with its shadow.
 USER_FIELDS = {"genre": "GENRE", "mood": "MOOD"}
 

@@ -6,8 +6,8 @@ One field name (``MUSIC_TAGGER_TAGS``, ``GENRE``...) goes where each format keep
 format                      where a field ``NAME`` goes
 ==========================  ===============================================================
 MP3, WAV, AIFF (ID3)        a ``TXXX`` frame described ``NAME``; ``GENRE`` is ``TCON``.
-                            An MP3's ID3v2.3 stays 2.3, an ID3v1 tag is updated as mutagen
-                            does, an APEv2 tag is left as it is
+                            An MP3's ID3v2.3 stays 2.3, an ID3v1 tag keeps its bytes,
+                            an APEv2 tag is left as it is
 OGG Vorbis, Opus, FLAC      the Vorbis comment ``NAME``
 M4A / MP4                   the freeform atom ``----:com.apple.iTunes:NAME``; ``GENRE`` is
                             ``©gen``
@@ -206,6 +206,22 @@ def remove_field(audio: Any, name: str) -> None:
             del tags[key]
 
 
+def _save_keeping_id3v1(audio: Any, version: int) -> None:
+    """Save an MP3's ID3v2 tag; an ID3v1 tag at its end keeps its bytes (mutagen would
+    rewrite it from the ID3v2 frames, losing what only it held)."""
+    with open(audio.filename, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(f.tell() - 128, 0))
+        tail = f.read()
+    audio.save(v2_version=version, v1=1)  # v1=1: the ID3v1 tag stays where it is, none added
+    if len(tail) == 128 and tail[:3] == b"TAG":
+        with open(audio.filename, "r+b") as f:
+            f.seek(-128, os.SEEK_END)
+            if f.read(3) == b"TAG":
+                f.seek(-128, os.SEEK_END)
+                f.write(tail)
+
+
 def save_audio(audio: Any) -> None:
     """Save an open file's tags in place, keeping its ID3 version (2.3 stays 2.3)."""
     fmt = format_name(audio)
@@ -213,7 +229,7 @@ def save_audio(audio: Any) -> None:
         major, minor = audio.tags.version[:2]
         version = minor if major == 2 and minor in (3, 4) else 4
         if fmt == "MP3":
-            audio.save(v2_version=version, v1=1)  # v1=1: an ID3v1 tag is updated, none added
+            _save_keeping_id3v1(audio, version)
         else:
             audio.save(v2_version=version)
     else:

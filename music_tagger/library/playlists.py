@@ -41,7 +41,7 @@ __all__ = ["playlist_text", "select", "write_playlist"]
 
 
 def _score(record: Mapping[str, Any], tags: Sequence[str]) -> float:
-    scores = dict((t, s) for t, s in record["tags"])
+    scores = {t: s for t, s in record["tags"]}
     return sum(scores.get(t, 0.0) for t in tags) / max(len(tags), 1)
 
 
@@ -64,7 +64,7 @@ def select(
     tags, exclude : sequence of str
     min_score : float, optional
         A tag counts when it scores at least this (default: the record's thresholds,
-        else 0.3).
+        else 0.2).
     limit : int, optional
         At most this many, after sorting.
     sort : {"path", "score"}
@@ -98,7 +98,7 @@ def _extinf(path: str) -> str:
         audio = None
     if audio is not None:
         if getattr(audio, "info", None) is not None and getattr(audio.info, "length", None):
-            seconds = int(round(audio.info.length))
+            seconds = round(audio.info.length)
         tags = audio.tags or {}
         name = (tags.get("title") or [None])[0] if hasattr(tags, "get") else None
         artist = (tags.get("artist") or [None])[0] if hasattr(tags, "get") else None

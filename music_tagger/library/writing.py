@@ -79,7 +79,7 @@ class WriteOutcome:
             return self.reason or f"skipped: {show_path(self.path)}"
         text = f"{self.action}: {show_path(self.path)}"
         if self.changes:
-            text += ": " + "; ".join(f"{k}={show_path(v) if v is not None else '(none)'}" for k, (_, v) in self.changes.items())
+            text += ": " + " | ".join(f"{k}={show_path(v) if v is not None else '(none)'}" for k, (_, v) in self.changes.items())
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -141,6 +141,7 @@ def _plan(audio: Any, values: Mapping[str, str] | None) -> tuple[dict, list[str]
                     changes[name] = (old, None)
         return changes, notes
     for name, new in values.items():
+        new = new or None  # no tag passed: no field (an empty one is dropped by some formats)
         if name in USER_FIELDS.values():
             old, wrote = get_field(audio, name), get_field(audio, NAMESPACE + name)
             if old is not None and old != wrote:
@@ -284,7 +285,7 @@ def write_tags(
     model : {"crnn", "cnn"}
         The network that made the records (``MUSIC_TAGGER_MODEL``).
     min_score : float, optional
-        Tags scoring at least this (default: the record's thresholds, else 0.3).
+        Tags scoring at least this (default: the record's thresholds, else 0.2).
     table : mapping
         Tag-to-genre and tag-to-mood table (:func:`~music_tagger.library.fields.load_table`).
     remove, force, dry_run, keep_mtime : bool
