@@ -181,3 +181,34 @@ def test_two_runs_at_once_never_write_one_file_together(tmp_path):
     for p in paths:
         assert frames(p) == frames(base) and mutagen.File(p).tags["MUSIC_TAGGER_TAGS"] == ["jazz; rock"]
     assert [p.name for p in music.iterdir() if p.name.startswith(".")] == []
+
+
+def test_bad_records_and_sources_are_one_line_each(tmp_path, capsys):
+    path = make(tmp_path, "flac-picture", seconds=0.2)
+    sha = digest(path)
+    bad = [{"path": str(path), "tags": [["jazz", "high"]], "error": None},
+           {"path": str(path), "tags": [["jazz", float("nan")]], "error": None},
+           {"path": str(path), "tags": [["jazz", 1.5]], "error": None},
+           {"path": str(path), "tags": [], "error": "could not decode"}]  # fmt: skip
+    code, out, err = _one_line(capsys, _save(bad, tmp_path / "bad.jsonl"), "--force")
+    assert code == 1 and out == [] and len(err) == 4, err
+    assert all("not [tag, score in [0, 1]]" in e for e in err[:3]) and "was not tagged" in err[3]
+    assert digest(path) == sha
+    (tmp_path / "garbage.jsonl").write_text("{not json\n")
+    for argv in ([tmp_path / "garbage.jsonl"], [tmp_path / "missing.jsonl"], [tmp_path / "t.jsonl", "--min", "nan"]):
+        code, out, err = _one_line(capsys, *argv)
+        assert code in (1, 2) and out == [] and len([e for e in err if "error" in e]) == 1, err
+    assert digest(path) == sha
+
+
+def test_audio_given_is_tagged_then_written(tmp_path, capsys):
+    from music_tagger import tag
+    from music_tagger.library import record_tags
+
+    path = make(tmp_path, "ogg", seconds=3.0)
+    code, out, err = _one_line(capsys, path, "--workers", "0", "--min", "0.05", "--fields", "tags", "scores")
+    assert code == 0 and len(out) == 1 and out[0].startswith("written: "), (out, err)
+    (r,) = tag([path], top_n=None, workers=0, progress=False)
+    tags = mutagen.File(path).tags
+    assert tags["MUSIC_TAGGER_TAGS"] == ["; ".join(record_tags(r.to_dict(), 0.05))]
+    assert tags["MUSIC_TAGGER_SCORES"] == ["; ".join(f"{t}={s:.4f}" for t, s in r.top)]

@@ -5,20 +5,10 @@ import sys
 
 from ..errors import MissingFileError, UsageError
 from ..vocabulary import PRETRAINED, RUNTIMES
-from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_int_arg, print_error
+from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_int_arg, print_error, probability_arg
 
 #: Suffixes of a records file (anything else is audio, or a folder of it).
 RECORD_SUFFIXES = (".jsonl", ".json", ".csv")
-
-
-def _probability_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
 
 
 def _needs_mutagen() -> None:
@@ -61,7 +51,7 @@ def add_write_parser(subparsers) -> argparse.ArgumentParser:
         "and MOOD through the --map table, only where the file has none of its own",
     )  # fmt: skip
     p.add_argument(
-        "--min", type=_probability_arg, default=None, metavar="SCORE", dest="min_score",
+        "--min", type=probability_arg, default=None, metavar="SCORE", dest="min_score",
         help="a file has the tags scoring at least SCORE (default: the record's "
         f"thresholds, else {DEFAULT_MIN_SCORE})",
     )  # fmt: skip
@@ -183,7 +173,7 @@ def add_playlist_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--not", action="append", default=[], metavar="TAG", dest="exclude",
                    help="a tag no track may have (repeat for several)")  # fmt: skip
     p.add_argument(
-        "--min", type=_probability_arg, default=None, metavar="SCORE", dest="min_score",
+        "--min", type=probability_arg, default=None, metavar="SCORE", dest="min_score",
         help=f"a track has the tags scoring at least SCORE (default: the record's thresholds, else {DEFAULT_MIN_SCORE})",
     )  # fmt: skip
     p.add_argument("--limit", type=positive_int_arg, default=None, metavar="N", help="at most N tracks")

@@ -39,7 +39,7 @@ from ..util.checks import probability, read_json
 
 __all__ = [
     "DEFAULT_FIELDS", "DEFAULT_MIN_SCORE", "FIELDS", "GENRE_MOOD", "NAMESPACE", "field_values",
-    "load_table", "model_identity", "record_tags",
+    "load_table", "model_identity", "record_scores", "record_tags",
 ]  # fmt: skip
 
 #: The prefix of every field the package owns.
@@ -104,6 +104,30 @@ def load_table(path: str | os.PathLike | None, tags: Sequence[str]) -> dict[str,
     return table
 
 
+def record_scores(record: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The ``(tag, score)`` pairs of a record, each checked: a name and a number in [0, 1].
+
+    Raises
+    ------
+    DataError
+        An entry that is not ``[name, score]``, or a score that is NaN, infinite or
+        outside [0, 1] (one line naming the file).
+
+    Examples
+    --------
+    >>> record_scores({"path": "a.mp3", "tags": [["jazz", 0.5]]})
+    [('jazz', 0.5)]
+    """
+    out = []
+    for entry in record.get("tags") or ():
+        ok = isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)
+        score = entry[1] if ok else None
+        if not ok or isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
+            raise DataError(f"the record of {record.get('path')} holds {entry!r}, not [tag, score in [0, 1]]")
+        out.append((entry[0], float(score)))
+    return out
+
+
 def record_tags(record: Mapping[str, Any], min_score: float | None = None) -> list[str]:
     """The tags a record gives its file, best first.
 
@@ -125,7 +149,7 @@ def record_tags(record: Mapping[str, Any], min_score: float | None = None) -> li
     if min_score is None and record.get("passed") is not None:
         return list(record["passed"])
     floor = DEFAULT_MIN_SCORE if min_score is None else probability(min_score, "min_score")
-    return [t for t, s in record.get("tags") or () if s >= floor]
+    return [t for t, s in record_scores(record) if s >= floor]
 
 
 def model_identity(model: str) -> str:
@@ -175,7 +199,7 @@ def field_values(
         elif name == "model":
             out[NAMESPACE + "MODEL"] = model_identity(model)
         elif name == "scores":
-            out[NAMESPACE + "SCORES"] = "; ".join(f"{t}={s:.4f}" for t, s in record["tags"])
+            out[NAMESPACE + "SCORES"] = "; ".join(f"{t}={s:.4f}" for t, s in record_scores(record))
         else:
             mapped = list(dict.fromkeys(table[name][t] for t in tags if t in table.get(name, {})))
             if mapped:

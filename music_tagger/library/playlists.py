@@ -34,14 +34,14 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import ParameterError
 from ..util.checks import positive_int, probability
 from ..util.files import atomic_path
-from .fields import record_tags
+from .fields import record_scores, record_tags
 from .formats import show_path
 
 __all__ = ["playlist_text", "select", "write_playlist"]
 
 
 def _score(record: Mapping[str, Any], tags: Sequence[str]) -> float:
-    scores = {t: s for t, s in record["tags"]}
+    scores = dict(record_scores(record))
     return sum(scores.get(t, 0.0) for t in tags) / max(len(tags), 1)
 
 
