@@ -11,7 +11,8 @@ Install with ``pip install "music_tagger[beets]"`` and enable it in beets' confi
         runtime: onnx     # onnx (no TensorFlow) or tf
         thresholds: null  # a thresholds file of music-tagger calibrate
         min_score: null   # mt_tags: tags scoring at least this (null: thresholds, else 0.2)
-        write: no         # write mt_tags and mt_model into the files (beets' own write)
+        write: no         # write the fields below into the files (beets' own write)
+        fields: [tags, model]   # of tags, model, scores: MUSIC_TAGGER_TAGS, _MODEL, _SCORES
 
 ``beet musictagger [-f] [-w] [QUERY]`` tags the matching items that are not tagged by
 the same model yet (``-f``: all of them) and stores, on each item:
@@ -28,9 +29,10 @@ the same model yet (``-f``: all of them) and stores, on each item:
     the network and its weights' sha256, to tell which items are tagged.
 
 With ``-w`` (or ``write: yes``) the items are written through beets' own ``write``, so
-that beets' rules apply; ``mt_tags`` and ``mt_model`` go to the files' fields
-``MUSIC_TAGGER_TAGS`` and ``MUSIC_TAGGER_MODEL``, the ones ``music-tagger write``
-writes (docs/library.md).
+that beets' rules apply; the attributes of ``fields`` (``mt_tags``, ``mt_model``, and
+``mt_scores``, ``jazz=0.4441; ...``, kept only when named) go to the files' fields
+``MUSIC_TAGGER_TAGS``, ``MUSIC_TAGGER_MODEL`` and ``MUSIC_TAGGER_SCORES``, the ones
+``music-tagger write`` writes (docs/library.md); beets' own ``write`` writes them too.
 
 Examples
 --------
@@ -49,7 +51,11 @@ from beets.dbcore import types
 
 from music_tagger.registry import TAGS
 
-__all__ = ["MusicTaggerPlugin", "attribute"]
+__all__ = ["FILE_FIELDS", "MusicTaggerPlugin", "attribute"]
+
+
+#: ``fields:`` of the config: the attributes written into the files, and their fields there.
+FILE_FIELDS = {"tags": "MUSIC_TAGGER_TAGS", "model": "MUSIC_TAGGER_MODEL", "scores": "MUSIC_TAGGER_SCORES"}
 
 
 def attribute(tag: str) -> str:
@@ -74,16 +80,21 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         **{attribute(t): types.Float(6) for t in TAGS},
         "mt_tags": types.STRING,
         "mt_model": types.STRING,
+        "mt_scores": types.STRING,
     }
 
     def __init__(self) -> None:
         super().__init__()
         self.config.add({
             "auto": False, "model": "crnn", "crops": None, "workers": None, "runtime": "onnx",
-            "thresholds": None, "min_score": None, "write": False,
+            "thresholds": None, "min_score": None, "write": False, "fields": ["tags", "model"],
         })  # fmt: skip
-        self.add_media_field("mt_tags", _media_field("MUSIC_TAGGER_TAGS"))
-        self.add_media_field("mt_model", _media_field("MUSIC_TAGGER_MODEL"))
+        self.fields = self.config["fields"].as_str_seq()
+        unknown = sorted(set(self.fields) - set(FILE_FIELDS))
+        if unknown:
+            raise ui.UserError(f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}")
+        for name in self.fields:
+            self.add_media_field(f"mt_{name}", _media_field(FILE_FIELDS[name]))
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
 
@@ -93,7 +104,7 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         cmd.parser.add_option("-f", "--force", action="store_true", default=False,
                               help="tag also items already tagged by the same model")  # fmt: skip
         cmd.parser.add_option("-w", "--write", action="store_true", default=None,
-                              help="write mt_tags and mt_model into the files (beets' write)")  # fmt: skip
+                              help="write the attributes of 'fields' into the files (beets' write)")  # fmt: skip
 
         def func(lib: Any, opts: Any, args: list[str]) -> None:
             write = self.config["write"].get(bool) if opts.write is None else opts.write
@@ -137,6 +148,8 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
             for name, score in zip(result.tags, result.scores, strict=True):
                 item[attribute(name)] = float(score)
             item["mt_tags"] = "; ".join(record_tags(result.to_dict(), min_score))
+            if "scores" in self.fields:
+                item["mt_scores"] = "; ".join(f"{t}={s:.4f}" for t, s in result.top)
             item["mt_model"] = identity
             item.store()
             if write:

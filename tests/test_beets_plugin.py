@@ -94,9 +94,11 @@ def test_beet_musictagger_stores_the_scores_and_tags_once(tmp_path):
 def test_auto_tags_on_import_and_write_goes_through_beets(tmp_path):
     import mutagen
 
-    music = _library(tmp_path, ["tone"], extra="  auto: yes\n  write: yes\n")
+    music = _library(tmp_path, ["tone"], extra="  auto: yes\n  write: yes\n  fields: [tags, model, scores]\n")
     _beet(tmp_path, "import", "-A", "-q", str(music))
     (item,) = _items(tmp_path).values()
     assert item["mt_model"].startswith("crnn msd sha256:")
     tags = mutagen.File(music / "tone.flac").tags
     assert tags["MUSIC_TAGGER_MODEL"] == [item["mt_model"]] and tags["MUSIC_TAGGER_TAGS"] == [item["mt_tags"]]
+    scores = dict(pair.split("=") for pair in tags["MUSIC_TAGGER_SCORES"][0].split("; "))
+    assert len(scores) == 50 and abs(float(scores["jazz"]) - float(item["mt_jazz"])) < 1e-4
