@@ -97,3 +97,13 @@ def test_bad_playlist_options_are_one_line(library, tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [f"music-tagger: error: no records file at {tmp_path / 'none.jsonl'}"]
     assert main(["playlist", str(records), "--tag", "jazz", "--min", "nan", "-o", str(tmp_path / "x.m3u8")]) == 2
     assert not (tmp_path / "x.m3u8").exists()
+
+
+def test_outputs_that_cannot_be_written_are_one_line(library, tmp_path, capsys):
+    _, records = library
+    (tmp_path / "file").write_text("")
+    for argv in (["--tag", "jazz", "-o", str(tmp_path)], ["--tag", "jazz", "-o", str(tmp_path / "no" / "x.m3u8")],
+                 ["--per-tag", str(tmp_path / "file")]):  # fmt: skip
+        assert main(["playlist", str(records), *argv]) == 1
+        assert capsys.readouterr().err.startswith("music-tagger: error: cannot write the playlist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -168,9 +168,9 @@ def add_playlist_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     p.add_argument("records", help="records of music-tagger tag (.jsonl, .json or .csv)")
-    p.add_argument("--tag", action="append", default=[], metavar="TAG", dest="tags",
+    p.add_argument("--tag", action="append", default=None, metavar="TAG", dest="tags",
                    help="a tag each track must have (repeat for several)")  # fmt: skip
-    p.add_argument("--not", action="append", default=[], metavar="TAG", dest="exclude",
+    p.add_argument("--not", action="append", default=None, metavar="TAG", dest="exclude",
                    help="a tag no track may have (repeat for several)")  # fmt: skip
     p.add_argument(
         "--min", type=probability_arg, default=None, metavar="SCORE", dest="min_score",
@@ -190,13 +190,14 @@ def add_playlist_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_playlist(args: argparse.Namespace) -> int:
-    from ..errors import ParameterError
     from ..library.fields import record_tags
     from ..library.playlists import select, write_playlist
     from ..registry import TAGS
     from ..tagging.readback import read_records
+    from ..util.checks import writable_output
 
     _needs_mutagen()
+    args.tags, args.exclude = args.tags or [], args.exclude or []
     unknown = sorted(set(args.tags + args.exclude) - set(TAGS))
     if unknown:
         raise UsageError(f"unknown tag {unknown[0]!r}: the tags are those of music_tagger.TAGS")
@@ -204,14 +205,15 @@ def run_playlist(args: argparse.Namespace) -> int:
         raise UsageError("--output needs at least one --tag (or use --per-tag DIR)")
     if not os.path.isfile(args.records):
         raise MissingFileError(f"no records file at {args.records}")
+    if args.output is not None:
+        writable_output(args.output, "playlist")
     records = read_records(args.records)
     options = dict(exclude=args.exclude, min_score=args.min_score, limit=args.limit, sort=args.sort)
     if args.output is not None:
         chosen = select(records, args.tags, **options)
         print(f"{write_playlist(chosen, args.output, absolute=args.absolute)}: {len(chosen)} tracks")
         return 0
-    if os.path.exists(args.per_tag) and not os.path.isdir(args.per_tag):
-        raise ParameterError(f"{args.per_tag} is a file: --per-tag names a folder")
+    writable_output(args.per_tag, "playlist folder", folder=True)
     os.makedirs(args.per_tag, exist_ok=True)
     ok = [r for r in records if r.get("error") is None]
     tags = args.tags or [t for t in TAGS if any(t in record_tags(r, args.min_score) for r in ok)]

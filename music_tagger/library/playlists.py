@@ -32,7 +32,7 @@ import sys
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ParameterError
-from ..util.checks import positive_int, probability
+from ..util.checks import positive_int, probability, writable_output
 from ..util.files import atomic_path
 from .fields import record_scores, record_tags
 from .formats import show_path
@@ -129,6 +129,7 @@ def write_playlist(records: Iterable[Mapping[str, Any]], playlist: str | os.Path
     >>> write_playlist(select(read_records("tags.jsonl"), ["jazz"]), "jazz.m3u8")   # doctest: +SKIP
     'jazz.m3u8'
     """
+    writable_output(playlist, "playlist")
     text = playlist_text(records, playlist, absolute=absolute)
     data = text.encode("utf-8", "surrogateescape")  # a path that is not UTF-8 stays the file's bytes
     with atomic_path(playlist) as tmp:
