@@ -90,3 +90,14 @@ def test_dry_run_changes_nothing_and_remove_leaves_a_genre_the_user_changed(tmp_
     assert out.action == "removed" and "GENRE" not in out.changes
     audio = open_audio(path)
     assert get_field(audio, "GENRE") == "Bebop" and get_field(audio, "MUSIC_TAGGER_GENRE") is None
+
+
+def test_the_examples_of_the_library_modules_hold():
+    import doctest
+
+    import beetsplug.musictagger
+    from music_tagger.library import fields, formats, playlists, writing
+
+    for module in (fields, formats, playlists, writing, beetsplug.musictagger):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

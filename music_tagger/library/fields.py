@@ -158,7 +158,7 @@ def model_identity(model: str) -> str:
     Examples
     --------
     >>> model_identity("crnn")[:22]
-    'crnn msd sha256:d1b1fa'
+    'crnn msd sha256:783d81'
     """
     from ..registry import registry
     from ..util.checks import one_of

@@ -19,7 +19,7 @@ tag) into one :class:`~music_tagger.errors.AudioError` line.
 
 Examples
 --------
->>> from music_tagger.library.formats import open_audio, get_field, set_field
+>>> from music_tagger.library.formats import get_field, open_audio, save_audio, set_field
 >>> f = open_audio("song.flac")                      # doctest: +SKIP
 >>> set_field(f, "MUSIC_TAGGER_TAGS", "jazz; instrumental"); save_audio(f)   # doctest: +SKIP
 >>> get_field(open_audio("song.flac"), "MUSIC_TAGGER_TAGS")                   # doctest: +SKIP
