@@ -1,5 +1,6 @@
 """The beets plugin: a library imported from generated files, tagged by `beet musictagger`
-with the package's worker processes, queried by its attributes, tagged once (about 25 s)."""
+with the package's worker processes, queried by its attributes, tagged once (about 11 s:
+marked slow)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = {  # ffmpeg lavfi sources, different enough to get different tags
