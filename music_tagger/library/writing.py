@@ -127,7 +127,7 @@ def _check_stamp(path: str, st: os.stat_result, stamp: Mapping[str, Any] | None,
 
 def _plan(audio: Any, values: Mapping[str, str] | None) -> tuple[dict, list[str]]:
     """``{field: (old, new)}`` to set (``values``) or to remove (None), and notes."""
-    changes, notes = {}, []
+    changes: dict[str, tuple[str | None, str | None]] = {}
     if values is None:
         for name in _OWN:
             old = get_field(audio, name)
@@ -139,24 +139,21 @@ def _plan(audio: Any, values: Mapping[str, str] | None) -> tuple[dict, list[str]
                 changes[NAMESPACE + name] = (wrote, None)
                 if old == wrote:
                     changes[name] = (old, None)
-        return changes, notes
+        return changes, []
+    kept = [n for n in USER_FIELDS.values() if n in values
+            and get_field(audio, n) not in (None, get_field(audio, NAMESPACE + n))]  # the user's own
+    skip = set(kept) | {NAMESPACE + n for n in kept}
     for name, new in values.items():
         new = new or None  # no tag passed: no field (an empty one is dropped by some formats)
-        if name in USER_FIELDS.values():
-            old, wrote = get_field(audio, name), get_field(audio, NAMESPACE + name)
-            if old is not None and old != wrote:
-                notes.append(f"kept its own {name}")
-                continue
         old = get_field(audio, name)
-        if old != new:
+        if name not in skip and old != new:
             changes[name] = (old, new)
-    kept = {n[len(NAMESPACE):] for n in notes}
-    changes = {k: v for k, v in changes.items() if not (k.startswith(NAMESPACE) and k[len(NAMESPACE):] in kept)}
+    notes = [f"kept its own {n}" for n in kept]
     return changes, notes
 
 
-def _fsync(path: str, flags: int = os.O_RDONLY) -> None:
-    fd = os.open(path, flags)
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
