@@ -23,6 +23,7 @@ KINDS = {
     "opus": (".opus", ["-c:a", "libopus"]),
     "m4a": (".m4a", ["-c:a", "aac"]),
     "wav": (".wav", ["-c:a", "pcm_s16le"]),
+    "aiff": (".aiff", ["-c:a", "pcm_s16be"]),
 }
 
 
@@ -39,7 +40,7 @@ def make(folder: Path, kind: str, name: str | None = None, seconds: float = 1.0,
     audio = mutagen.File(path)
     if audio.tags is None:
         audio.add_tags()
-    if kind.startswith("mp3") or kind == "wav":
+    if kind.startswith("mp3") or kind in ("wav", "aiff"):
         audio.tags.add(id3.COMM(encoding=3, lang="eng", desc="", text=["a comment"]))
         audio.tags.add(id3.TXXX(encoding=3, desc="OTHER_TOOL", text=["kept"]))
         audio.tags.add(id3.TCON(encoding=3, text=["Own Genre"]))
@@ -122,7 +123,7 @@ def other_tags(path: Path, ours: set[str]) -> dict:
         if name.upper() in ours:
             continue
         out[key] = repr(value)
-    if path.suffix in (".mp3", ".wav"):
+    if path.suffix in (".mp3", ".wav", ".aiff"):
         out["id3 version"] = audio.tags.version
     if path.suffix == ".mp3":
         tail = path.read_bytes()[-128:]

@@ -77,12 +77,13 @@ def test_write_then_remove_keeps_the_audio_and_every_other_tag(files, kind):
 
 def test_dry_run_changes_nothing_and_remove_leaves_a_genre_the_user_changed(tmp_path):
     path = make(tmp_path, "flac-picture")
+    os.chmod(path, 0o640)
     sha = digest(path)
     (out,) = write_tags([_record(path)], FIELDS, dry_run=True)
     assert out.action == "would write" and "GENRE=Jazz" in out.line()
     assert digest(path) == sha
     (out,) = write_tags([_record(path)], FIELDS)
-    assert out.action == "written"
+    assert out.action == "written" and os.stat(path).st_mode & 0o777 == 0o640
     audio = open_audio(path)
     audio.tags["GENRE"] = ["Bebop"]  # the user's edit, after the package wrote Jazz
     audio.save()

@@ -118,6 +118,9 @@ def test_hostile_files_each_get_one_line_and_stay_untouched(tmp_path, capsys):
     cases["symlink loop"] = tmp_path / "loop-a.flac"
     os.symlink(tmp_path / "loop-b.flac", tmp_path / "loop-a.flac")
     os.symlink(tmp_path / "loop-a.flac", tmp_path / "loop-b.flac")
+    cases["a format not written"] = tmp_path / "other.wma"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=0.2", "-c:a", "wmav2",
+                    str(cases["a format not written"])], check=True, timeout=60)  # fmt: skip
     hard = make(tmp_path, "opus", "hard", seconds=0.2)
     os.link(hard, tmp_path / "hard-too.opus")
     cases["hard link"] = hard
@@ -137,7 +140,8 @@ def test_hostile_files_each_get_one_line_and_stay_untouched(tmp_path, capsys):
     why = {"read-only": "read-only", "in a read-only folder": "folder is not writable",
            "changed since tagged": "changed since it was tagged", "truncated": "truncated",
            "broken FLAC block": "cannot read its tags", "text": "cannot read its tags",
-           "symlink loop": "symlink loop", "hard link": "hard links"}  # fmt: skip
+           "symlink loop": "symlink loop", "hard link": "hard links",
+           "a format not written": "ASF files are not written"}  # fmt: skip
     for kind, path in cases.items():
         (line,) = [e for e in err if os.path.basename(path) in e]
         assert why[kind] in line, (kind, line)
