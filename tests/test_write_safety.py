@@ -163,8 +163,13 @@ def test_odd_paths_symlinks_and_a_second_run(tmp_path, capsys):
     assert link.is_symlink() and mutagen.File(target).tags["MUSIC_TAGGER_TAGS"] == ["jazz; rock"]
     code, out, err = _one_line(capsys, records)
     assert code == 0 and [line.split(":")[0] for line in out] == ["unchanged", "unchanged"]
+    m4a = make(tmp_path, "m4a", seconds=0.2)  # not decodable here, but written from its record
+    code, out, err = _one_line(capsys, _save(_records([m4a]), tmp_path / "m4a.jsonl"))
+    assert code == 0 and out[0].startswith("written: ")
     code, out, err = _one_line(capsys, "--remove", tmp_path)
-    assert code == 0 and sum(line.startswith("removed: ") for line in out) == 2, out
+    assert code == 0 and sum(line.startswith("removed: ") for line in out) == 3, out
+    unchanged = sorted(os.path.basename(line.split(": ")[1]) for line in out if line.startswith("unchanged: "))
+    assert unchanged == ["src.flac", "target.ogg"], out  # never written; done through link.ogg
 
 
 def test_two_runs_at_once_never_write_one_file_together(tmp_path):

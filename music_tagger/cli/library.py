@@ -99,13 +99,14 @@ def _records(args: argparse.Namespace):
         if os.path.isfile(source) and source.lower().endswith(RECORD_SUFFIXES):
             yield from read_records(source)
             continue
+        if args.remove:  # every file of a format written, m4a included
+            from ..library.writing import audio_files
+
+            yield from ({"path": p} for p in audio_files(source))
+            continue
         from ..audio.files import expand_paths
 
-        paths = expand_paths([source])
-        if args.remove:
-            yield from ({"path": p} for p in paths)
-            continue
-        yield from _tag_now(args, paths)
+        yield from _tag_now(args, expand_paths([source]))
 
 
 def _tag_now(args: argparse.Namespace, paths: list[str]):

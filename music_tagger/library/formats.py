@@ -32,13 +32,15 @@ from typing import Any
 
 from ..errors import AudioError
 
-__all__ = ["FORMAT_NAMES", "check_whole", "format_name", "get_field", "open_audio", "remove_field", "save_audio", "set_field", "show_path"]
+__all__ = ["FORMAT_NAMES", "SUFFIXES", "check_whole", "format_name", "get_field", "open_audio", "remove_field", "save_audio", "set_field", "show_path"]
 
 #: The formats written, by mutagen class name.
 FORMAT_NAMES = {
     "MP3": "MP3", "EasyMP3": "MP3", "WAVE": "WAV", "AIFF": "AIFF",
     "OggVorbis": "OGG Vorbis", "OggOpus": "Opus", "FLAC": "FLAC", "MP4": "M4A",
 }  # fmt: skip
+#: File name suffixes of the formats written (what ``write --remove FOLDER`` looks at).
+SUFFIXES = (".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".wav", ".aif", ".aiff")
 _ID3 = ("MP3", "WAV", "AIFF")
 _MP4_FREEFORM = "----:com.apple.iTunes:"
 #: Fields with a format's own frame or atom instead of a free one.

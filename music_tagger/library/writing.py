@@ -37,14 +37,15 @@ import errno
 import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import AudioError, MusicTaggerError
 from ..util.locks import OutputLock
 from .fields import DEFAULT_FIELDS, GENRE_MOOD, NAMESPACE, USER_FIELDS, field_values
-from .formats import check_whole, get_field, open_audio, remove_field, save_audio, set_field, show_path
+from .formats import SUFFIXES, check_whole, get_field, open_audio, remove_field, save_audio, set_field, show_path
 
-__all__ = ["TMP_SUFFIX", "WriteOutcome", "file_stamp", "write_file", "write_tags"]
+__all__ = ["TMP_SUFFIX", "WriteOutcome", "audio_files", "file_stamp", "write_file", "write_tags"]
 
 #: The suffix of the copy a file's new tags are written into before it replaces it.
 TMP_SUFFIX = ".music-tagger.tmp"
@@ -81,6 +82,20 @@ class WriteOutcome:
         if self.changes:
             text += ": " + " | ".join(f"{k}={show_path(v) if v is not None else '(none)'}" for k, (_, v) in self.changes.items())
         return text + (f" ({self.reason})" if self.reason else "")
+
+
+def audio_files(path: str | os.PathLike) -> list[str]:
+    """``path`` itself, or the files of the folder ``path`` (recursively, sorted) in a
+    format :func:`write_file` writes (:data:`~music_tagger.library.formats.SUFFIXES`).
+
+    Examples
+    --------
+    >>> audio_files("song.m4a")
+    ['song.m4a']
+    """
+    if not os.path.isdir(path):
+        return [os.fspath(path)]
+    return sorted(str(f) for f in Path(path).rglob("*") if f.suffix.lower() in SUFFIXES and f.is_file())
 
 
 def file_stamp(path: str | os.PathLike) -> dict[str, int]:
