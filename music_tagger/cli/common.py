@@ -41,6 +41,11 @@ def positive_float_arg(text: str) -> float:
     return _number_arg(text, float, lambda v: math.isfinite(v) and v > 0, "a finite positive number")
 
 
+def probability_arg(text: str) -> float:
+    """A number in [0, 1] (not nan)."""
+    return _number_arg(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
+
+
 #: The help of every --workers option: one meaning everywhere.
 WORKERS_HELP = (
     "worker processes that read audio (0: in the main process; default: the CPU "

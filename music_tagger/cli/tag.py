@@ -83,7 +83,8 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--output", "-o", default=None, metavar="FILE",
-        help="write the records to FILE (flushed per file) instead of stdout",
+        help="write the records to FILE (flushed per file) instead of stdout; jsonl and "
+        'json records there also hold each file\'s "size" and "mtime_ns" (for music-tagger write)',
     )  # fmt: skip
     p.add_argument(
         "--resume", action="store_true",
@@ -222,6 +223,8 @@ def run_tag(args: argparse.Namespace) -> int:
                     record = r.to_dict()
                     if fmt not in ("jsonl", "json"):
                         record.pop("taggram", None)
+                    elif output is not None and r.error is None:
+                        record.update(_stamp(r.path))
                     writer.write(record)
         finally:
             if hasattr(results, "close"):  # stop the workers of an unfinished run
@@ -232,6 +235,16 @@ def run_tag(args: argparse.Namespace) -> int:
     if output is None:
         writer.close()
     return 0 if failed == 0 else 1
+
+
+def _stamp(path: str) -> dict:
+    """The file's size and mtime_ns, kept in its record so that write can tell it is unchanged."""
+    from ..library.writing import file_stamp
+
+    try:
+        return file_stamp(path)
+    except OSError:  # gone since it was tagged: write will say so
+        return {}
 
 
 def _record_options(args: argparse.Namespace, fmt: str) -> dict:

@@ -1,0 +1,109 @@
+"""music-tagger playlist: an M3U8 read as a player reads it lists exactly the tracks the
+filter selects in the records (about 2 s)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from audiofiles import make
+from music_tagger.cli import main
+
+# path stem -> tags with scores; "passed" for the thresholded record
+SCORES = {
+    "a": [["jazz", 0.81], ["chill", 0.52], ["rock", 0.10]],
+    "b": [["jazz", 0.35], ["rock", 0.60], ["chill", 0.05]],
+    "c": [["rock", 0.90], ["jazz", 0.20], ["chill", 0.31]],
+    "d": [["jazz", 0.45], ["chill", 0.40], ["rock", 0.33]],
+    "ü e": [["jazz", 0.95], ["chill", 0.01], ["rock", 0.02]],
+}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("playlists")
+    music = root / "music" / "sub"
+    music.mkdir(parents=True)
+    records = []
+    for i, (stem, tags) in enumerate(SCORES.items()):
+        path = make(music, "ogg", stem, seconds=1.0 + i, freq=300 + 100 * i)
+        records.append({"path": str(path), "tags": tags, "error": None})
+    records.append({"path": str(music / "failed.ogg"), "tags": [], "error": "could not decode"})
+    out = root / "tags.jsonl"
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return root, out
+
+
+def _expected(tags, exclude=(), min_score=0.2, sort="path", limit=None):
+    chosen = []
+    for stem, scores in SCORES.items():
+        s = dict(scores)
+        if all(s[t] >= min_score for t in tags) and not any(s[t] >= min_score for t in exclude):
+            chosen.append((stem, sum(s[t] for t in tags) / len(tags)))
+    chosen.sort()
+    if sort == "score":
+        chosen.sort(key=lambda c: -c[1])
+    return [stem for stem, _ in chosen][:limit]
+
+
+def _read_m3u8(playlist: Path) -> tuple[list[str], list[str]]:
+    """The tracks as a player opens them (resolved from the playlist's folder), and the #EXTINF lines."""
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    tracks = [ln for ln in lines[1:] if not ln.startswith("#")]
+    infos = [ln for ln in lines[1:] if ln.startswith("#EXTINF:")]
+    resolved = [playlist.parent / t for t in tracks]
+    assert all(p.is_file() for p in resolved), resolved
+    return [Path(os.path.realpath(p)).stem for p in resolved], infos
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--tag", "jazz"], _expected(["jazz"])),
+    (["--tag", "jazz", "--not", "rock"], _expected(["jazz"], ["rock"])),
+    (["--tag", "jazz", "--tag", "chill", "--min", "0.4"], _expected(["jazz", "chill"], min_score=0.4)),
+    (["--tag", "jazz", "--sort", "score", "--limit", "3"], _expected(["jazz"], sort="score", limit=3)),
+])  # fmt: skip
+def test_the_playlist_lists_exactly_the_selected_tracks(library, tmp_path, capsys, argv, expected):
+    _, records = library
+    playlist = tmp_path / "lists" / "out.m3u8"
+    playlist.parent.mkdir()
+    assert main(["playlist", str(records), *argv, "-o", str(playlist)]) == 0
+    tracks, infos = _read_m3u8(playlist)
+    assert tracks == expected and expected
+    assert all(not ln.startswith("/") for ln in playlist.read_text().splitlines())  # relative
+    for stem, info in zip(tracks, infos):
+        seconds = 1 + list(SCORES).index(stem)
+        assert info == f"#EXTINF:{seconds},Someone - Song", info
+
+
+def test_absolute_paths_and_one_playlist_per_tag(library, tmp_path, capsys):
+    _, records = library
+    assert main(["playlist", str(records), "--per-tag", str(tmp_path / "per"), "--absolute"]) == 0
+    made = sorted(p.name for p in (tmp_path / "per").iterdir())
+    assert made == ["chill.m3u8", "jazz.m3u8", "rock.m3u8"]
+    for tag in ("chill", "jazz", "rock"):
+        text = (tmp_path / "per" / f"{tag}.m3u8").read_text(encoding="utf-8")
+        assert all(ln.startswith("/") for ln in text.splitlines() if not ln.startswith("#"))
+        assert _read_m3u8(tmp_path / "per" / f"{tag}.m3u8")[0] == _expected([tag])
+
+
+def test_bad_playlist_options_are_one_line(library, tmp_path, capsys):
+    _, records = library
+    assert main(["playlist", str(records), "--tag", "nonsense", "-o", str(tmp_path / "x.m3u8")]) == 2
+    assert "unknown tag 'nonsense'" in capsys.readouterr().err
+    assert main(["playlist", str(tmp_path / "none.jsonl"), "--tag", "jazz", "-o", str(tmp_path / "x.m3u8")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"music-tagger: error: no records file at {tmp_path / 'none.jsonl'}"]
+    assert main(["playlist", str(records), "--tag", "jazz", "--min", "nan", "-o", str(tmp_path / "x.m3u8")]) == 2
+    assert not (tmp_path / "x.m3u8").exists()
+
+
+def test_outputs_that_cannot_be_written_are_one_line(library, tmp_path, capsys):
+    _, records = library
+    (tmp_path / "file").write_text("")
+    for argv in (["--tag", "jazz", "-o", str(tmp_path)], ["--tag", "jazz", "-o", str(tmp_path / "no" / "x.m3u8")],
+                 ["--per-tag", str(tmp_path / "file")]):  # fmt: skip
+        assert main(["playlist", str(records), *argv]) == 1
+        assert capsys.readouterr().err.startswith("music-tagger: error: cannot write the playlist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
