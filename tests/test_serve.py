@@ -304,3 +304,24 @@ def _load(server, *, requests: int, clients: int) -> list[int]:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(requests)))
     return answers
+
+
+def test_the_curl_examples_of_the_docs_work(server, tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "serve.md").read_text()
+    block = text.split("These commands are run by", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith("curl ")]
+    assert len(commands) >= 8
+    shutil.copyfile(example("bensound-cute"), tmp_path / "song.mp3")
+    for command in commands:
+        command = command.replace("http://127.0.0.1:8000", server.url).replace("curl -s", "curl -sS --fail", 1)
+        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+        assert proc.returncode == 0, (command, proc.stderr)
+        written = re.search(r"-o (\S+)", command)
+        out = (tmp_path / written.group(1)).read_bytes() if written else proc.stdout
+        assert out, command
+        if not written and "events" not in command:
+            json.loads(out)
