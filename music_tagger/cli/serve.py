@@ -2,10 +2,14 @@
 import argparse
 import sys
 
-from .common import HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg
+from .common import HelpFormatter, _number_arg, non_negative_int_arg, positive_float_arg, positive_int_arg
 
 #: Hosts that only this machine can reach: any other is warned about.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def port_arg(text: str) -> int:
+    return _number_arg(text, int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535")
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,7 +27,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("library", nargs="*", metavar="LIBRARY", help="music folders to tag and serve (none: only POST /v1/tag)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; another than this machine's is warned about")
-    p.add_argument("--port", type=non_negative_int_arg, default=8000, help="port (0: a free one, printed)")
+    p.add_argument("--port", type=port_arg, default=8000, help="port (0: a free one, printed)")
     p.add_argument("--index", metavar="PATH", help="the SQLite index (records beside it, PATH.records.jsonl); "
                    "default: in ~/.keras/music_tagger/serve/, one per set of folders")  # fmt: skip
     p.add_argument("--workers", type=non_negative_int_arg, default=1, help="processes reading audio for the background job")
@@ -60,24 +64,28 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK:
         print(f"warning: listening on {args.host}: anyone who reaches it can read the library's audio "
               "and use the cores (docs/serve.md says what is safe to expose)", file=sys.stderr)  # fmt: skip
+    sock = _listen(args.host, args.port)
+    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5, limit_concurrency=256)
+    host, port = sock.getsockname()[:2]
     print(f"index: {library.index_path}", file=sys.stderr)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5,
-                            limit_concurrency=256)  # fmt: skip
-    server = uvicorn.Server(config)
-    _print_address(server)
-    server.run()
+    print(f"serving on http://{f'[{host}]' if ':' in host else host}:{port}/", file=sys.stderr, flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
-def _print_address(server) -> None:
-    """Print the address once the server listens (its real port when --port 0)."""
-    startup = server.startup
+def _listen(host: str, port: int):
+    """A socket listening on ``host:port`` (connections wait in its backlog until the
+    server accepts them), or a one-line error."""
+    import socket
 
-    async def announce(sockets=None):
-        await startup(sockets)
-        for s in server.servers:
-            for sock in s.sockets:
-                host, port = sock.getsockname()[:2]
-                print(f"serving on http://{host}:{port}/", file=sys.stderr, flush=True)
+    from ..errors import ParameterError
 
-    server.startup = announce
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        raise ParameterError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock

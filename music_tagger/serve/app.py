@@ -24,6 +24,7 @@ import mimetypes
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, Mapping
 
@@ -39,7 +40,7 @@ from ..registry import TAGS, registry
 from ..vocabulary import PRETRAINED
 from .library import Library, inside
 from .openapi import openapi
-from .requests import ApiError, flag, number, read_upload, tag_filters, tag_options
+from .requests import ApiError, drain, flag, number, read_upload, tag_filters, tag_options
 
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_UPLOAD_CAP", "create_app"]
 
@@ -87,10 +88,10 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     calibrated = thresholds is not None
     state: dict[str, Any] = {}
 
-    def limiter() -> anyio.CapacityLimiter:
-        if "slots" not in state:
-            state["slots"] = anyio.CapacityLimiter(tag_slots)
-        return state["slots"]
+    # uploads are tagged on threads of their own, at most tag_slots at once: the same
+    # few threads, so that their buffers are reused (fresh threads each get a malloc arena)
+    uploads = ThreadPoolExecutor(tag_slots, thread_name_prefix="music-tagger-upload")
+    drawing = ThreadPoolExecutor(1, thread_name_prefix="music-tagger-draw")
 
     async def page(request: Request) -> Response:
         name = _STATIC[request.url.path]
@@ -109,12 +110,13 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
         options = tag_options(request.query_params)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > upload_cap:
+            await drain(request.stream())
             return _error(413, f"the audio is over the upload cap of {upload_cap} bytes")
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="music-tagger-upload-") as folder:
             path = await read_upload(request.stream(), folder, cap=upload_cap, timeout=UPLOAD_TIMEOUT)
             received = time.perf_counter()
-            result = await anyio.to_thread.run_sync(_tag_one, path, options, limiter=limiter())
+            result = await asyncio.get_running_loop().run_in_executor(uploads, _tag_one, path, options)
         if result.error is not None:
             return _error(422, result.error.replace(path, "the uploaded audio"))
         ranked = sorted(zip(result.tags, map(float, result.scores)), key=lambda p: -p[1])
@@ -179,12 +181,13 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
         data = known(request)["taggram"]
         if data is None:
             raise ApiError(404, "the track has no taggram")
-        return Response(await anyio.to_thread.run_sync(_png, data), media_type="image/png")
+        png = await asyncio.get_running_loop().run_in_executor(drawing, _png, data)
+        return Response(png, media_type="image/png")
 
     async def tags(request: Request) -> Response:
         low = number(request.query_params, "min", "prob")
         lows = {t: threshold[t] if low is None else low for t in TAGS}
-        counts = await anyio.to_thread.run_sync(library.index.counts, lows)
+        counts = library.index.counts(lows)  # indexed counts: quick, and no thread of its own
         return _json({"tags": [{"tag": t, "min": lows[t], "count": counts[t]} for t in TAGS]})
 
     async def status(request: Request) -> Response:
@@ -224,7 +227,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     ]  # fmt: skip
 
     def lifespan(app: Starlette):
-        return _Lifespan(library, start)
+        return _Lifespan(library, start, [uploads, drawing])
 
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: crash})  # fmt: skip
@@ -233,8 +236,8 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
 class _Lifespan:
     """Start the library's job with the app and stop it after."""
 
-    def __init__(self, library: Library, start: bool):
-        self.library, self.start = library, start
+    def __init__(self, library: Library, start: bool, pools: list[ThreadPoolExecutor]):
+        self.library, self.start, self.pools = library, start, pools
 
     async def __aenter__(self) -> None:
         if self.start:
@@ -242,6 +245,8 @@ class _Lifespan:
 
     async def __aexit__(self, *exc: Any) -> None:
         await anyio.to_thread.run_sync(self.library.stop)
+        for pool in self.pools:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _tag_one(path: str, options: dict[str, Any]):

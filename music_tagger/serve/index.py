@@ -59,6 +59,13 @@ class Index:
         self._local = threading.local()
         self._write = threading.Lock()
         self._memory = None if self.path != ":memory:" else self._connect()
+        try:
+            self._create()
+        except sqlite3.DatabaseError as err:  # not SQLite, or a folder
+            raise DataError(f"{self.path} is not an index music-tagger can open ({err}): "
+                            "remove it, it is rebuilt from the records") from None  # fmt: skip
+
+    def _create(self) -> None:
         db = self._db()
         with db:
             db.executescript(_SCHEMA)

@@ -85,7 +85,12 @@ class Library:
         self.workers = non_negative_int(workers, "workers")
         self.hop = positive_float(hop, "hop")
         folder = os.path.dirname(self.index_path)
-        os.makedirs(folder, exist_ok=True)
+        if os.path.isdir(self.index_path):
+            raise ParameterError(f"the index {self.index_path} is a folder: name a file")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            raise ParameterError(f"cannot make the index's folder {folder}: {err.strerror}") from None
         if not os.access(folder, os.W_OK):
             raise ParameterError(f"cannot write the index in {folder}: the folder is not writable")
         self.index = Index(self.index_path, TAGS)

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 from ..errors import MusicTaggerError
 from ..util.checks import positive_float, positive_int
 
-__all__ = ["ApiError", "flag", "number", "read_upload", "sniff_suffix", "tag_filters", "tag_options"]
+__all__ = ["ApiError", "drain", "flag", "number", "read_upload", "sniff_suffix", "tag_filters", "tag_options"]
 
 #: Magic bytes of the formats a decoder recognises, and the suffix to give the file.
 _MAGIC = [(b"RIFF", ".wav"), (b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"FORM", ".aiff")]
@@ -121,6 +121,27 @@ def sniff_suffix(head: bytes) -> str:
     return ".mp3"
 
 
+#: What is still read of a body over the cap before the 413 (then the connection
+#: closes): a client that is still sending gets the answer instead of a reset.
+LINGER_BYTES, LINGER_SECONDS = 16 * 2**20, 2.0
+
+
+async def drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read and drop the rest of a body, up to :data:`LINGER_BYTES` or :data:`LINGER_SECONDS`."""
+
+    async def read() -> None:
+        seen = 0
+        async for chunk in chunks:
+            seen += len(chunk)
+            if seen > LINGER_BYTES:
+                return
+
+    try:
+        await asyncio.wait_for(read(), LINGER_SECONDS)
+    except (asyncio.TimeoutError, OSError):
+        pass
+
+
 async def read_upload(chunks: AsyncIterator[bytes], folder: str, *, cap: int, timeout: float) -> str:
     """Write a request body to a file in ``folder``, at most ``cap`` bytes, within
     ``timeout`` seconds; its path. 413 over the cap, 408 too slow, 400 empty."""
@@ -133,6 +154,7 @@ async def read_upload(chunks: AsyncIterator[bytes], folder: str, *, cap: int, ti
             async for chunk in chunks:
                 size += len(chunk)
                 if size > cap:
+                    await drain(chunks)
                     raise ApiError(413, f"the audio is over the upload cap of {cap} bytes")
                 f.write(chunk)
 
