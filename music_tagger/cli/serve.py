@@ -2,7 +2,13 @@
 import argparse
 import sys
 
-from .common import HelpFormatter, _number_arg, non_negative_int_arg, positive_float_arg, positive_int_arg
+from .common import (
+    HelpFormatter,
+    _number_arg,
+    non_negative_int_arg,
+    positive_float_arg,
+    positive_int_arg,
+)
 
 #: Hosts that only this machine can reach: any other is warned about.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib import resources
 from typing import Any, Mapping
 
@@ -40,7 +41,15 @@ from ..registry import TAGS, registry
 from ..vocabulary import PRETRAINED
 from .library import Library, inside
 from .openapi import openapi
-from .requests import ApiError, drain, flag, number, read_upload, tag_filters, tag_options
+from .requests import (
+    ApiError,
+    drain,
+    flag,
+    number,
+    read_upload,
+    tag_filters,
+    tag_options,
+)
 
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_UPLOAD_CAP", "create_app"]
 
@@ -86,12 +95,16 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     threshold = {t: DEFAULT_THRESHOLD for t in TAGS}
     threshold.update({t: v for t, v in (thresholds or {}).items() if v != float("inf")})
     calibrated = thresholds is not None
-    state: dict[str, Any] = {}
 
     # uploads are tagged on threads of their own, at most tag_slots at once: the same
     # few threads, so that their buffers are reused (fresh threads each get a malloc arena)
     uploads = ThreadPoolExecutor(tag_slots, thread_name_prefix="music-tagger-upload")
     drawing = ThreadPoolExecutor(1, thread_name_prefix="music-tagger-draw")
+    # index reads off the event loop (a page of 100,000 tracks takes up to 0.3 s)
+    reading = ThreadPoolExecutor(2, thread_name_prefix="music-tagger-read")
+
+    async def read(fn, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(reading, partial(fn, *args, **kwargs))
 
     async def page(request: Request) -> Response:
         name = _STATIC[request.url.path]
@@ -133,52 +146,52 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
         return {"filters": tag_filters(pairs, threshold), "search": request.query_params.get("q") or None,
                 "sort": sort, "descending": request.query_params.get("order", "asc" if sort == "path" else "desc") == "desc"}  # fmt: skip
 
-    def query(request: Request, limit: int | None = None, **extra: Any) -> tuple[int, list]:
+    async def query(request: Request, limit: int | None = None, **extra: Any) -> tuple[int, list]:
         params = request.query_params
         limit = min(number(params, "limit", "int", 50), 1000) if limit is None else limit
         if params.get("order", "asc") not in ("asc", "desc"):
             raise ApiError(400, "order must be asc or desc")
         try:
-            return library.index.query(**filters(request), limit=limit, offset=number(params, "offset", "offset", 0),
-                                       **extra)  # fmt: skip
+            return await read(library.index.query, **filters(request), limit=limit,
+                              offset=number(params, "offset", "offset", 0), **extra)  # fmt: skip
         except MusicTaggerError as err:
             raise ApiError(400, str(err)) from None
 
     async def tracks(request: Request) -> Response:
-        total, rows = query(request, scores=flag(request.query_params, "scores"))
+        total, rows = await query(request, scores=flag(request.query_params, "scores"))
         return _json({"total": total, "tracks": rows})
 
     async def tracks_csv(request: Request) -> Response:
-        _, rows = query(request, limit=10**9, scores=True)
+        _, rows = await query(request, limit=10**9, scores=True)
         lines = [",".join(["id", "path", *(json.dumps(t) for t in TAGS)])]
         lines += [",".join([str(r["id"]), json.dumps(r["path"]), *(repr(r["scores"][t]) for t in TAGS)]) for r in rows]
         return Response("\n".join(lines) + "\n", media_type="text/csv")
 
     async def playlist(request: Request) -> Response:
-        _, rows = query(request, limit=10**9)
+        _, rows = await query(request, limit=10**9)
         base = str(request.base_url).rstrip("/")
         lines = ["#EXTM3U"]
         for r in rows:
             lines += [f"#EXTINF:-1,{os.path.basename(r['path'])}", f"{base}/v1/tracks/{r['id']}/audio"]
         return Response("\n".join(lines) + "\n", media_type="application/vnd.apple.mpegurl")
 
-    def known(request: Request) -> dict[str, Any]:
-        track = library.index.track(request.path_params["id"])
+    async def known(request: Request) -> dict[str, Any]:
+        track = await read(library.index.track, request.path_params["id"])
         if track is None:
             raise ApiError(404, f"no track {request.path_params['id']}")
         return track
 
     async def track(request: Request) -> Response:
-        return _json(known(request))
+        return _json(await known(request))
 
     async def audio(request: Request) -> Response:
-        path = known(request)["path"]
+        path = (await known(request))["path"]
         if not inside(path, library.roots) or not os.path.isfile(path):
             raise ApiError(403 if os.path.exists(path) else 404, "the track's file is not inside the library")
         return FileResponse(os.path.realpath(path), media_type=mimetypes.guess_type(path)[0] or "audio/mpeg")
 
     async def taggram_png(request: Request) -> Response:
-        data = known(request)["taggram"]
+        data = (await known(request))["taggram"]
         if data is None:
             raise ApiError(404, "the track has no taggram")
         png = await asyncio.get_running_loop().run_in_executor(drawing, _png, data)
@@ -187,7 +200,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     async def tags(request: Request) -> Response:
         low = number(request.query_params, "min", "prob")
         lows = {t: threshold[t] if low is None else low for t in TAGS}
-        counts = library.index.counts(lows)  # indexed counts: quick, and no thread of its own
+        counts = await read(library.index.counts, lows)
         return _json({"tags": [{"tag": t, "min": lows[t], "count": counts[t]} for t in TAGS]})
 
     async def status(request: Request) -> Response:
@@ -227,7 +240,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     ]  # fmt: skip
 
     def lifespan(app: Starlette):
-        return _Lifespan(library, start, [uploads, drawing])
+        return _Lifespan(library, start, [uploads, drawing, reading])
 
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: crash})  # fmt: skip

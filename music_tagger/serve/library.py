@@ -104,6 +104,7 @@ class Library:
 
     def start(self) -> None:
         """Tag the library in a background thread (returns at once)."""
+        self._set(state="scanning", started=time.time())
         self._thread = threading.Thread(target=self._run, name="music-tagger library", daemon=True)
         self._thread.start()
 
@@ -140,7 +141,6 @@ class Library:
         from ..tagging import iter_tag
         from ..tagging.records import open_output, read_records
 
-        self._set(state="scanning", started=time.time())
         with open_output(self.records_path, "jsonl", resume=True, taggram=True) as out:
             size = os.path.getsize(self.records_path)
             if size != self.index.records_size:
