@@ -183,7 +183,9 @@ def test_bad_requests_get_json_errors_of_one_shape(server):
     cases = [("/v1/tracks?limit=abc", 400), ("/v1/tracks?tag=nope", 400), ("/v1/tracks?tag=jazz&min=2", 400),
              ("/v1/tracks?tag=jazz&min=nan", 400), ("/v1/tracks?sort=evil;DROP", 400), ("/v1/tracks/999999", 404),
              ("/v1/tracks/1/taggram.png?x=1", 200), ("/nothing", 404), ("/v1/tag?top_n=0", 405),
-             ("/v1/tracks?order=sideways", 400)]  # fmt: skip
+             ("/v1/tracks?order=sideways", 400), ("/v1/tracks/99999999999999999999", 404),
+             ("/v1/tracks?offset=99999999999999999999", 400), ("/v1/tracks?" + "&".join(["tag=jazz"] * 1200), 400),
+             ("/v1/tracks?limit=-1", 400), ("/v1/tags?min=inf", 400)]  # fmt: skip
     for path, want in cases:
         status, headers, body = server.request(path)
         assert status == want, (path, status, body[:200])

@@ -176,7 +176,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
         return Response("\n".join(lines) + "\n", media_type="application/vnd.apple.mpegurl")
 
     async def known(request: Request) -> dict[str, Any]:
-        track = await read(library.index.track, request.path_params["id"])
+        track = None if request.path_params["id"] >= 2**63 else await read(library.index.track, request.path_params["id"])
         if track is None:
             raise ApiError(404, f"no track {request.path_params['id']}")
         return track

@@ -28,6 +28,10 @@ __all__ = ["ApiError", "drain", "flag", "number", "read_upload", "sniff_suffix",
 _MAGIC = [(b"RIFF", ".wav"), (b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"FORM", ".aiff")]
 
 
+#: Tag filters one request may combine.
+MAX_FILTERS = 64
+
+
 class ApiError(Exception):
     """An answer other than 200: ``status`` and a one-line ``message``."""
 
@@ -57,6 +61,8 @@ def number(params: Mapping[str, str], name: str, kind: str, default: Any = None)
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
             raise ApiError(400, f"{name} must be a score in [0, 1], got {text[:40]!r}")
         return value
+    if abs(value) > 2**53:  # beyond what an index or a crop count can mean
+        raise ApiError(400, f"{name} is too large: {text[:40]}")
     if kind == "offset":
         if value < 0:
             raise ApiError(400, f"{name} must be 0 or more, got {value}")
@@ -95,6 +101,8 @@ def tag_filters(pairs: Sequence[tuple[str, str]], default: Mapping[str, float]) 
     """``tag=...&min=...`` pairs in order; a tag without its ``min`` uses ``default[tag]``."""
     tags = [v for k, v in pairs if k == "tag"]
     lows = [v for k, v in pairs if k == "min"]
+    if len(tags) > MAX_FILTERS:
+        raise ApiError(400, f"at most {MAX_FILTERS} tag filters, got {len(tags)}")
     if len(lows) > len(tags):
         raise ApiError(400, "each min follows its tag: tag=jazz&min=0.3")
     out = []
