@@ -330,3 +330,31 @@ def test_the_curl_examples_of_the_docs_work(server, tmp_path):
         assert out, command
         if not written and "events" not in command:
             json.loads(out)
+
+
+def test_the_command_fails_in_one_line_and_warns_off_this_machine(tmp_path, capsys):
+    import socket
+
+    from music_tagger import cli
+
+    (tmp_path / "bad.sqlite").write_text("not sqlite")
+    busy = socket.socket()
+    busy.bind(("0.0.0.0", 0))
+    busy.listen(1)
+    port = str(busy.getsockname()[1])
+    cases = [(["serve", str(tmp_path / "missing")], "no library folder"),
+             (["serve", "--index", str(tmp_path / "bad.sqlite")], "is not an index"),
+             (["serve", "--index", str(tmp_path)], "is a folder"),
+             (["serve", "--index", str(tmp_path / "i.sqlite"), "--host", "0.0.0.0", "--port", port], "cannot listen")]  # fmt: skip
+    try:
+        for argv, message in cases:
+            assert cli.main(argv) == 1, argv
+            err = capsys.readouterr().err
+            assert message in err and "Traceback" not in err and err.count("error:") == 1, err
+        assert "warning: listening on 0.0.0.0" in err  # the last case: another host than this machine
+    finally:
+        busy.close()
+    assert cli.main(["serve", "--port", "70000"]) == 2
+    assert cli.main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(option in out for option in ["--host", "--port", "--index", "--workers", "--upload-cap", "docs/serve.md"])
