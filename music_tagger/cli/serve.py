@@ -56,17 +56,14 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError('music-tagger serve needs the serve extra: pip install "music_tagger[serve]"') from None
     from ..deploy.runtime import check_onnxruntime
-    from ..registry import TAGS
     from ..serve.app import create_app
     from ..serve.library import Library
-    from ..tagging.thresholds import load_thresholds
 
     check_onnxruntime()
-    thresholds = load_thresholds(args.thresholds, TAGS) if args.thresholds else None
     if not args.library and args.index is None:
         args.index = os.path.join(tempfile.mkdtemp(prefix="music-tagger-serve-"), "index.sqlite")
     library = Library(args.library, args.index, workers=args.workers, hop=args.hop)
-    app = create_app(library, thresholds=thresholds, upload_cap=args.upload_cap * 2**20, tag_slots=args.tag_slots)
+    app = create_app(library, thresholds=args.thresholds, upload_cap=args.upload_cap * 2**20, tag_slots=args.tag_slots)
     if args.host not in LOOPBACK:
         print(f"warning: listening on {args.host}: anyone who reaches it can read the library's audio "
               "and use the cores (docs/serve.md says what is safe to expose)", file=sys.stderr)  # fmt: skip

@@ -79,9 +79,10 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     Parameters
     ----------
     library : Library
-    thresholds : mapping, optional
-        Calibrated ``{tag: threshold}`` (:func:`music_tagger.tagging.load_thresholds`);
-        the page's slider starts at them. Default: :data:`DEFAULT_THRESHOLD` for all.
+    thresholds : mapping or path, optional
+        Calibrated thresholds, as :func:`music_tagger.tagging.load_thresholds` reads
+        them (a tag left out never passes): ``passed`` of ``POST /v1/tag``, and where
+        filters and the page's sliders start. Default: :data:`DEFAULT_THRESHOLD` for all.
     upload_cap : int
         Largest ``POST /v1/tag`` body in bytes (413 above).
     tag_slots : int
@@ -92,9 +93,11 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     """
     from ..deploy.runtime import MSD_WEIGHTS
 
-    threshold = {t: DEFAULT_THRESHOLD for t in TAGS}
-    threshold.update({t: v for t, v in (thresholds or {}).items() if v != float("inf")})
+    from ..tagging.thresholds import load_thresholds
+
     calibrated = thresholds is not None
+    passes = load_thresholds(thresholds, TAGS) if calibrated else dict.fromkeys(TAGS, DEFAULT_THRESHOLD)
+    threshold = {t: min(v, 1.0) for t, v in passes.items()}  # a tag that never passes (inf): 1 on a slider
 
     # uploads are tagged on threads of their own, at most tag_slots at once: the same
     # few threads, so that their buffers are reused (fresh threads each get a malloc arena)
@@ -134,7 +137,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
             return _error(422, result.error.replace(path, "the uploaded audio"))
         ranked = sorted(zip(result.tags, map(float, result.scores)), key=lambda p: -p[1])
         body = {"scores": dict(ranked), "top": [[t, s] for t, s in result.top],
-                "passed": [t for t, s in ranked if s >= threshold[t]], "n_crops": result.n_crops,
+                "passed": [t for t, s in ranked if s >= passes[t]], "n_crops": result.n_crops,
                 "timings": {"upload_s": received - started, "tag_s": time.perf_counter() - received}}  # fmt: skip
         if result.taggram is not None:
             body["taggram"] = {"tags": list(result.taggram.tags), **result.taggram.to_dict()}

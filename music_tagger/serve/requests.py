@@ -98,20 +98,27 @@ def tag_options(params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def tag_filters(pairs: Sequence[tuple[str, str]], default: Mapping[str, float]) -> list[tuple[str, float]]:
-    """``tag=...&min=...`` pairs in order; a tag without its ``min`` uses ``default[tag]``."""
-    tags = [v for k, v in pairs if k == "tag"]
-    lows = [v for k, v in pairs if k == "min"]
-    if len(tags) > MAX_FILTERS:
-        raise ApiError(400, f"at most {MAX_FILTERS} tag filters, got {len(tags)}")
-    if len(lows) > len(tags):
-        raise ApiError(400, "each min follows its tag: tag=jazz&min=0.3")
-    out = []
-    for i, name in enumerate(tags):
-        if name not in default:
-            raise ApiError(400, f"unknown tag {name[:60]!r}")
-        low = number({"min": lows[i]}, "min", "prob") if i < len(lows) else default[name]
-        out.append((name, low))
-    return out
+    """``tag=...`` each followed by its ``min=...``, in order; a tag without one uses
+    ``default[tag]``. 400 for an unknown tag, a ``min`` that follows no tag, too many.
+
+    Examples
+    --------
+    >>> tag_filters([("tag", "jazz"), ("tag", "rock"), ("min", "0.5")], {"jazz": 0.2, "rock": 0.2})
+    [('jazz', 0.2), ('rock', 0.5)]
+    """
+    filters: list[list] = []
+    for key, value in pairs:
+        if key == "tag":
+            if value not in default:
+                raise ApiError(400, f"unknown tag {value[:60]!r}")
+            filters.append([value, None])
+        elif key == "min":
+            if not filters or filters[-1][1] is not None:
+                raise ApiError(400, "each min follows its tag: tag=jazz&min=0.3")
+            filters[-1][1] = number({"min": value}, "min", "prob")
+        if len(filters) > MAX_FILTERS:
+            raise ApiError(400, f"at most {MAX_FILTERS} tag filters")
+    return [(name, default[name] if low is None else low) for name, low in filters]
 
 
 def sniff_suffix(head: bytes) -> str:
