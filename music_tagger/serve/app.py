@@ -92,7 +92,6 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
         Start the library's background job with the app (and stop it with it).
     """
     from ..deploy.runtime import MSD_WEIGHTS
-
     from ..tagging.thresholds import load_thresholds
 
     calibrated = thresholds is not None
