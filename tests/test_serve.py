@@ -3,7 +3,9 @@ library's, the audio stays inside the library, caps hold, a restart or a SIGKILL
 and repeats nothing, and TensorFlow is never imported."""
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import os
 import shutil
@@ -104,8 +106,9 @@ def test_two_tag_filter_equals_the_same_filter_on_the_records(server):
     paged = server.json("/v1/tracks?sort=path&limit=2&offset=2")
     assert [t["path"] for t in paged["tracks"]] == sorted(scores)[2:4] and paged["total"] == 4
     assert [t["path"] for t in server.json("/v1/tracks?q=SUB/")["tracks"]] == sorted(p for p in scores if "/sub/" in p)
-    csv_rows = server.request("/v1/tracks.csv?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode().splitlines()
-    assert sorted(json.loads(row.split(",")[1]) for row in csv_rows[1:]) == both
+    table = list(csv.DictReader(io.StringIO(server.request("/v1/tracks.csv?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode())))
+    assert sorted(row["path"] for row in table) == both
+    assert all(float(row["jazz"]) == scores[row["path"]]["jazz"] for row in table)
     playlist = server.request("/v1/playlist.m3u8?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode()
     assert playlist.startswith("#EXTM3U") and playlist.count("/audio") == len(both)
     counts = {c["tag"]: c["count"] for c in server.json("/v1/tags?min=0.1")["tags"]}
@@ -264,7 +267,8 @@ def test_a_restart_tags_only_new_and_changed_files(tmp_path):
     first = LiveServer(library, index)
     assert first.wait_done()["total"] == 2
     assert "HEAVY []" in first.stop()
-    shutil.copyfile(example("bensound-dubstep"), library / "new.mp3")
+    odd = library / 'new "odd",\nname #1?.mp3'  # quotes, a comma, a newline, URL characters
+    shutil.copyfile(example("bensound-dubstep"), odd)
     changed = sorted(library.rglob("*.mp3"))[0]
     os.utime(changed, (time.time(), os.stat(changed).st_mtime + 10))
     second = LiveServer(library, index)
@@ -272,6 +276,12 @@ def test_a_restart_tags_only_new_and_changed_files(tmp_path):
         status = second.wait_done()
         assert (status["total"], status["skipped"], status["done"]) == (2, 1, 2)
         assert second.json("/v1/tracks")["total"] == 3
+        table = list(csv.DictReader(io.StringIO(second.request("/v1/tracks.csv")[2].decode())))
+        assert str(odd) in [row["path"] for row in table]
+        playlist = second.request("/v1/playlist.m3u8?tag=rock&min=0")[2].decode().splitlines()
+        assert len(playlist) == 1 + 2 * 3 and all(line.startswith(("#EXT", "http://")) for line in playlist)
+        (odd_row,) = [t for t in second.json("/v1/tracks?q=odd")["tracks"]]
+        assert second.request(f"/v1/tracks/{odd_row['id']}/audio")[2] == odd.read_bytes()
     finally:
         assert "HEAVY []" in second.stop()
     tagged = [r["path"] for r in read_records(str(index) + ".records.jsonl")]

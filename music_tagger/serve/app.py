@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from ..errors import MusicTaggerError
 from ..registry import TAGS, registry
+from ..tagging.readback import csv_text
 from ..vocabulary import PRETRAINED
 from .library import Library, inside
 from .openapi import openapi
@@ -165,16 +166,16 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
 
     async def tracks_csv(request: Request) -> Response:
         _, rows = await query(request, limit=10**9, scores=True)
-        lines = [",".join(["id", "path", *(json.dumps(t) for t in TAGS)])]
-        lines += [",".join([str(r["id"]), json.dumps(r["path"]), *(repr(r["scores"][t]) for t in TAGS)]) for r in rows]
-        return Response("\n".join(lines) + "\n", media_type="text/csv")
+        table = [["id", "path", *TAGS]] + [[r["id"], r["path"], *(repr(r["scores"][t]) for t in TAGS)] for r in rows]
+        return Response(csv_text(table), media_type="text/csv")
 
     async def playlist(request: Request) -> Response:
         _, rows = await query(request, limit=10**9)
         base = str(request.base_url).rstrip("/")
         lines = ["#EXTM3U"]
         for r in rows:
-            lines += [f"#EXTINF:-1,{os.path.basename(r['path'])}", f"{base}/v1/tracks/{r['id']}/audio"]
+            name = "".join(c if c.isprintable() else " " for c in os.path.basename(r["path"]))  # one line each
+            lines += [f"#EXTINF:-1,{name}", f"{base}/v1/tracks/{r['id']}/audio"]
         return Response("\n".join(lines) + "\n", media_type="application/vnd.apple.mpegurl")
 
     async def known(request: Request) -> dict[str, Any]:
