@@ -211,6 +211,9 @@ def test_bad_requests_get_json_errors_of_one_shape(server):
     assert status == 400 and "top_n" in json.loads(body)["error"]
     status, _, body = server.request("/v1/tag?crops=3&faithful=true", data=b"x")
     assert status == 400 and "faithful" in json.loads(body)["error"]
+    for query, word in [("crops=65", "crops"), ("taggram=true&hop=0.5", "hop"), ("hop=5", "taggram")]:
+        status, _, body = server.request(f"/v1/tag?{query}", data=b"x")
+        assert status == 400 and word in json.loads(body)["error"], query
     status, _, body = server.request("/v1/tag", data=b"")
     assert status == 400 and "empty" in json.loads(body)["error"]
 

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from ..errors import MusicTaggerError
 from ..registry import TAGS, registry
 from ..tagging.readback import csv_text
-from ..vocabulary import PRETRAINED
+from ..util.checks import positive_int
 from .library import Library, inside
 from .openapi import openapi
 from .requests import (
@@ -73,7 +73,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return _json({"error": message}, status)
 
 
-def create_app(library: Library, *, thresholds: Mapping[str, float] | None = None,
+def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.PathLike | None = None,
                upload_cap: int = DEFAULT_UPLOAD_CAP, tag_slots: int = 1, start: bool = True) -> Starlette:  # fmt: skip
     """The ASGI app serving ``library``.
 
@@ -95,6 +95,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
     from ..deploy.runtime import MSD_WEIGHTS
     from ..tagging.thresholds import load_thresholds
 
+    upload_cap, tag_slots = positive_int(upload_cap, "upload_cap"), positive_int(tag_slots, "tag_slots")
     calibrated = thresholds is not None
     passes = load_thresholds(thresholds, TAGS) if calibrated else dict.fromkeys(TAGS, DEFAULT_THRESHOLD)
     threshold = {t: min(v, 1.0) for t, v in passes.items()}  # a tag that never passes (inf): 1 on a slider
@@ -117,7 +118,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | None = Non
 
     async def model(request: Request) -> Response:
         weights = registry()["weights"][MSD_WEIGHTS["crnn"]]
-        return _json({"model": "crnn", "models": list(PRETRAINED), "runtime": "onnx",
+        return _json({"model": "crnn", "runtime": "onnx",
                       "weights": os.path.basename(weights["path"]), "weights_sha256": weights["sha256"],
                       "tags": list(TAGS), "thresholds": threshold, "calibrated": calibrated,
                       "hop": library.hop, "upload_cap": upload_cap})  # fmt: skip

@@ -24,9 +24,9 @@ _FILTERS = [
 ]
 _PAGE = [("limit", "integer", "rows per page (default 50, at most 1000)"), ("offset", "integer", "rows skipped")]
 _TAG = [
-    ("top_n", "integer", "tags in top (default 10)"), ("crops", "integer", "crops averaged (default 8)"),
+    ("top_n", "integer", "tags in top (default 10)"), ("crops", "integer", "crops averaged (default 8, at most 64)"),
     ("faithful", "boolean", "the original single centre crop"), ("taggram", "boolean", "also every crop's scores"),
-    ("hop", "number", "seconds between taggram crops"),
+    ("hop", "number", "seconds between taggram crops (at least 1)"),
 ]  # fmt: skip
 _ID = [("id", "integer", "the track's id")]
 

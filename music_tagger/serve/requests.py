@@ -30,6 +30,9 @@ _MAGIC = [(b"RIFF", ".wav"), (b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".m
 
 #: Tag filters one request may combine.
 MAX_FILTERS = 64
+#: What one upload may ask: crops per file, and the finest taggram hop (s), so that
+#: a file under the upload cap is tagged in minutes at worst, not hours.
+MAX_CROPS, MIN_HOP = 64, 1.0
 
 
 class ApiError(Exception):
@@ -87,6 +90,10 @@ def tag_options(params: Mapping[str, str]) -> dict[str, Any]:
         "taggram": flag(params, "taggram"),
         "hop": number(params, "hop", "float"),
     }
+    if options["crops"] is not None and options["crops"] > MAX_CROPS:
+        raise ApiError(400, f"crops must be at most {MAX_CROPS} here, got {options['crops']}")
+    if options["hop"] is not None and options["hop"] < MIN_HOP:
+        raise ApiError(400, f"hop must be at least {MIN_HOP:g} s here, got {options['hop']:g}")
     from ..tagging.tagger import prepare_run
 
     try:  # the combination rules of tag(), checked before the body is read
