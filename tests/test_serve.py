@@ -384,3 +384,27 @@ def test_the_command_fails_in_one_line_and_warns_off_this_machine(tmp_path, caps
     assert cli.main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
     assert all(option in out for option in ["--host", "--port", "--index", "--workers", "--upload-cap", "docs/serve.md"])
+
+
+def test_the_index_keeps_the_latest_record_of_a_path_and_its_id(tmp_path):
+    from music_tagger.errors import DataError
+    from music_tagger.serve.index import Index
+
+    def record(path, jazz, error=None):
+        tags = [] if error else [["jazz", jazz], ["rock", 1 - jazz]]
+        return {"path": path, "tags": tags, "error": error, "size": 1, "mtime": 2.0}
+
+    index = Index(str(tmp_path / "i.sqlite"), ["jazz", "rock"])
+    index.upsert([record("/m/a%_b.mp3", 0.9), record("/m/axyb.mp3", 0.2), record("/m/bad.mp3", 0, "unreadable")],
+                 records_size=10)  # fmt: skip
+    ids = {t["path"]: t["id"] for t in index.query(limit=10)[1]}
+    assert sorted(ids) == ["/m/a%_b.mp3", "/m/axyb.mp3"]  # the failed file is not listed
+    assert [t["path"] for t in index.query(search="%_")[1]] == ["/m/a%_b.mp3"]  # wildcards match themselves
+    index.rebuild([record("/m/axyb.mp3", 0.2), record("/m/a%_b.mp3", 0.9), record("/m/axyb.mp3", 0.7)], records_size=20)
+    total, rows = index.query([("jazz", 0.5)], sort="jazz", descending=True, scores=True)
+    assert total == 2 and [(t["path"], t["scores"]["jazz"]) for t in rows] == [("/m/a%_b.mp3", 0.9), ("/m/axyb.mp3", 0.7)]
+    assert {t["path"]: t["id"] for t in rows} == ids and index.records_size == 20
+    assert index.track(ids["/m/axyb.mp3"])["scores"] == {"jazz": 0.7, "rock": 1 - 0.7}
+    assert index.remove_missing({"/m/axyb.mp3"}) == 1 and index.query()[0] == 1
+    with pytest.raises(DataError, match="other tags"):
+        Index(str(tmp_path / "i.sqlite"), ["rock", "jazz"])
