@@ -150,7 +150,7 @@ def msd_stores(synthetic_stores) -> Path:
 #: files even out the end, instead of one long file starting last and running alone.
 LONGEST_FIRST = ("test_training.py", "test_distribute.py", "test_reading.py", "test_accelerators.py",
                  "test_processes.py", "test_deploy.py", "test_experiment.py", "test_deploy_docs.py",
-                 "test_training_resume.py", "test_transfer.py", "test_architectures.py")  # fmt: skip
+                 "test_training_resume.py", "test_transfer.py", "test_architectures.py", "test_serve.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -47,9 +47,11 @@ def test_ray_is_an_optional_extra_only():
     assert {_name(r) for r in project["optional-dependencies"]["ray"]} == {"ray"}
 
 
-def test_registry_is_package_data():
-    assert PYPROJECT["tool"]["setuptools"]["package-data"]["music_tagger"] == ["registry.json"]
+def test_registry_and_the_serve_page_are_package_data():
+    assert PYPROJECT["tool"]["setuptools"]["package-data"]["music_tagger"] == ["registry.json", "serve/static/*"]
     assert resources.files("music_tagger").joinpath("registry.json").is_file()
+    static = resources.files("music_tagger").joinpath("serve", "static")
+    assert sorted(p.name for p in static.iterdir()) == ["app.js", "index.html", "style.css"]
 
 
 def test_console_script_points_at_the_cli():

@@ -14,7 +14,7 @@ Each subcommand is a pair of functions registered in :data:`SUBCOMMANDS`:
 The pairs live in one module per command group: :mod:`.tag` (tag, plot, calibrate),
 :mod:`.train` (synth, prepare, convert-store, train, finetune), :mod:`.transfer`
 (features, probe, evaluate), :mod:`.experiment` (experiment, figures) and
-:mod:`.deploy` (export) and :mod:`.library` (write, playlist); what they
+:mod:`.deploy` (export), :mod:`.library` (write, playlist) and :mod:`.serve` (serve); what they
 share is in :mod:`.common`. To add a subcommand, write the two functions in its group
 and append the pair to :data:`SUBCOMMANDS`; nothing else needs to change. Heavy
 imports (TensorFlow, librosa) belong inside ``run_<name>`` so that ``--help`` stays
@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 from ..errors import MusicTaggerError, UsageError
 from ..util.workers import Terminated, exit_on_sigterm
 from .common import PROG, print_error
-from . import deploy, experiment, library, tag, train, transfer
+from . import deploy, experiment, library, serve, tag, train, transfer
 
 # --------------------------------------------------------------------------- registry
 
@@ -63,6 +63,7 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (deploy.add_export_parser, deploy.run_export),
     (library.add_write_parser, library.run_write),
     (library.add_playlist_parser, library.run_playlist),
+    (serve.add_serve_parser, serve.run_serve),
 ]
 
 
