@@ -37,13 +37,12 @@ PosixPath('crnn_audio')
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputExistsError, ParameterError
+from ..errors import ParameterError
 from ..util.checks import one_of
-from ..util.files import atomic_path
+from ..util.files import atomic_path, check_output
 from ..vocabulary import EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 
 FORMATS, INPUTS, MODELS = EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
@@ -172,7 +171,11 @@ def export(
     ParameterError
         An unknown model, format or input, or a model that cannot be exported.
     OutputExistsError
-        ``out`` exists and ``overwrite`` is False.
+        ``out`` exists and ``overwrite`` is False (checked before the model is built,
+        and again when it is written: of two exports to one ``out``, one writes).
+    ParameterError
+        ``out`` cannot be written, or is not a regular file (a folder for
+        saved_model): a link, a FIFO or a device is never replaced.
 
     Examples
     --------
@@ -180,26 +183,23 @@ def export(
     PosixPath('cnn_audio.onnx')
     """
     _check(model, format, input)
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    # before any work: only a regular file (a folder for saved_model) is replaced
+    out = check_output(out, "export", kind="folder" if format == "saved_model" else "file", overwrite=overwrite)
     if format == "onnx":
         proto = onnx_model(model if isinstance(model, str) else keras_model(model), input)
-        with atomic_path(out) as tmp:
+        with atomic_path(out, overwrite=overwrite) as tmp:
             tmp.write_bytes(proto.SerializeToString())
         return out
     keras_net = keras_model(model)
     if format == "saved_model":
         archive = saved_model_archive(keras_net, input)
-        if out.is_dir():  # overwrite: a folder is replaced, not merged
-            shutil.rmtree(out)
-        with atomic_path(out) as tmp:
+        with atomic_path(out, overwrite=overwrite) as tmp:  # the old folder goes once the new one is whole
             archive.write_out(str(tmp), verbose=False)
         return out
     from .litert import litert_bytes
 
     data = litert_bytes(keras_net, input)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
     return out
 
