@@ -70,7 +70,13 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(net)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     with contextlib.redirect_stdout(sys.stderr):  # Keras lists the traced endpoints
-        return converter.convert()
+        try:
+            return converter.convert()
+        except Exception as err:  # the converter's ConverterError: many lines of MLIR
+            reason = (str(err).strip() or type(err).__name__).splitlines()[0]
+            raise ParameterError(
+                f"{model.name} cannot be converted to LiteRT with builtin ops only ({reason})"
+            ) from None
 
 
 def flex_ops(data: bytes) -> list[str]:

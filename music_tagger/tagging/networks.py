@@ -99,6 +99,12 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
         raise ParameterError(
             f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
         )
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and input == "melgram" and (len(shape) != 4 or shape[1] != 96):
+        raise ParameterError(
+            f"the model takes {shape[1:]}, and tagging feeds (96, frames, 1) log-mels: give an "
+            "export with --input melgram (or 'crnn'/'cnn' with runtime='onnx', audio in)"
+        )
     return model
 
 
