@@ -428,3 +428,23 @@ def test_saved_model_overwrite_keeps_the_old_folder_until_the_new_one_is_whole(t
         (tmp / "saved_model.pb").write_text("new")
     assert (out / "saved_model.pb").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def test_what_export_and_tag_cannot_take_is_one_line(tmp_path, clips):
+    from music_tagger import export
+    from music_tagger.deploy.exports import load_keras_file
+    from music_tagger.errors import WeightsError
+    from music_tagger.models import CompactCNN, build
+
+    bidirectional = build("crnn", widths=(2, 2, 2, 2, 2), bidirectional=True)
+    with pytest.raises(ParameterError, match="a bidirectional CRNN cannot be converted to LiteRT"):
+        export(tmp_path / "b.tflite", model=bidirectional, format="litert")
+    with pytest.raises(ParameterError, match="the compact convnet, on audio, cannot be exported yet"):
+        export(tmp_path / "c.onnx", model=CompactCNN(weights=None))
+    (tmp_path / "model.keras").write_bytes(b"not a zip" * 10)
+    with pytest.raises(WeightsError, match="not a Keras archive"):
+        load_keras_file(tmp_path / "model.keras")
+    audio_in = runtime.OnnxModel(export(tmp_path / "a.onnx", model="cnn", input="audio"))
+    with pytest.raises(ParameterError, match="tagging feeds"):
+        tag([clips / "song.mp3"], model=audio_in)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "model.keras"]
