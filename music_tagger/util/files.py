@@ -165,11 +165,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(path: str | os.PathLike) -> list[Path]:
-    """Remove the temporaries of ``path`` left by writers that are no longer running.
+#: A temporary name of :func:`atomic_path`; group 1 is the writer's process id.
+_TEMPORARY = re.compile(rf"{TMP_PREFIX}(\d+)-[0-9a-f]{{8}}-.+")
+#: Folders whose stale temporaries this process removed already.
+_CLEANED: set[str] = set()
 
-    Those of a process that is alive (a write in progress) are kept; the fixed
-    ``tmp-<name>`` of earlier versions has no owner and goes. Returns what went.
+
+def clean_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries left beside ``path`` by writers that are no longer running.
+
+    The folder is scanned once per process (a folder of many outputs costs one
+    listing, not one per output); temporaries of a process that is alive (a write
+    in progress) are kept, and the fixed ``tmp-<name>`` of earlier versions, which
+    has no owner, goes whenever ``path`` is written. Returns what went.
 
     Examples
     --------
@@ -177,15 +185,22 @@ def clean_stale(path: str | os.PathLike) -> list[Path]:
     []
     """
     path = Path(path)
-    pattern = re.compile(rf"{TMP_PREFIX}(?:(\d+)-[0-9a-f]{{8}}-(?:old-)?)?{re.escape(path.name)}")
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []
     gone = []
+    legacy = path.with_name(TMP_PREFIX + path.name)
+    if os.path.lexists(legacy) and not _TEMPORARY.fullmatch(legacy.name):
+        _remove(legacy)
+        gone.append(legacy)
+    folder = os.path.abspath(path.parent)
+    if folder in _CLEANED:
+        return gone
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return gone
+    _CLEANED.add(folder)
     for name in names:
-        match = pattern.fullmatch(name)
-        if match and not (match.group(1) and _alive(int(match.group(1)))):
+        match = _TEMPORARY.fullmatch(name)
+        if match and not _alive(int(match.group(1))):
             _remove(path.parent / name)
             gone.append(path.parent / name)
     return gone
