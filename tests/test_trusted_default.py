@@ -5,7 +5,8 @@ its graph cache and ``export``: each case ends in one line and its exit status, 
 in the right result, never in a traceback, and nothing that is not the package's own
 temporary file is created or replaced. Special files are made in temporary folders
 (a device node with ``mknod`` where the tests run as root, else a FIFO stands in).
-About 70 s on two cores (a few subprocesses import TensorFlow).
+About 45 s of CPU, 105 s on the shared two-core machine (a few subprocesses import
+TensorFlow).
 """
 from __future__ import annotations
 
@@ -334,6 +335,16 @@ def test_one_bad_output_gives_one_error_class_from_every_command(command, bad, c
     with pytest.raises(error):
         cli.main(["--debug", *WRITERS[command](where(tmp_path))])
     assert _state(tmp_path) == before
+
+
+def test_export_makes_missing_folders_and_refuses_a_read_only_place(tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "cnn.onnx"
+    assert cli.main(["export", str(out), "--model", "cnn"]) == 0 and _loads(out)
+    capsys.readouterr()
+    with _read_only(tmp_path / "ro"):
+        assert cli.main(["export", str(tmp_path / "ro" / "cnn.onnx"), "--model", "cnn"]) == 1
+        assert "is not writable" in _one_line(capsys.readouterr().err)
+        assert list((tmp_path / "ro").iterdir()) == []
 
 
 def test_missing_folders_and_existing_outputs_give_one_error_class(tmp_path):

@@ -253,8 +253,8 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
 
     The temporary name is ``tmp-<pid>-<random>-<name>``, unique to this write (two
     runs writing one output never share it) and keeping the suffix that some
-    writers go by (``.keras``, ``.png``). Temporaries of killed writers are removed
-    first (:func:`clean_stale`), and a failed write removes its own. ``path`` may be
+    writers go by (``.keras``, ``.png``). Missing folders above ``path`` are made.
+    Temporaries of killed writers are removed first (:func:`clean_stale`), and a failed write removes its own. ``path`` may be
     a file or a folder; the old output is replaced only once the new one is
     complete (a folder by an atomic exchange where the file system has one), and
     only if it is a regular file or folder of the same kind.
@@ -273,6 +273,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
         The temporary path to write.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # as check_output promised
     clean_stale(path)
     tmp = _temporary_name(path)
     try:
