@@ -460,3 +460,15 @@ def test_what_export_and_tag_cannot_take_is_one_line(tmp_path, clips):
     with pytest.raises(ParameterError, match="tagging feeds"):
         tag([clips / "song.mp3"], model=audio_in)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx", "model.keras"]
+
+
+def test_compact_features_of_a_store_work_from_another_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")  # prepare keeps the paths it was given: relative here
+    assert cli.main(["synth", "data", "--clips", "24", "--duration", "2"]) == 0
+    assert cli.main(["prepare", "data", "stores", "--top", "5", "--frames", "32", "--workers", "0", "--splits", "valid"]) == 0
+    monkeypatch.chdir(tmp_path / "b")
+    capsys.readouterr()
+    assert cli.main(["features", "../a/stores/valid.h5", "--arch", "compact", "--quiet", "--out", "f"]) == 0, capsys.readouterr().err
+    assert np.load(tmp_path / "b" / "f.npy").shape[0] == 4

@@ -276,7 +276,7 @@ def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
         "split": split,
         "tags": list(sub.tags),
         "ids": [str(i) for i in sub.ids],
-        "paths": [str(p) for p in sub.paths],
+        "paths": [os.path.abspath(p) for p in sub.paths],  # the audio, from any folder (compact features)
         "settings": settings,
     }
     if dest.exists():
