@@ -81,6 +81,8 @@ def clips(tmp_path_factory, reference_data) -> Path:
     stereo[-1, 1] = np.nan  # the last sample of one channel only
     sf.write(root / "nan-late-stereo.wav", stereo, 12000, subtype="DOUBLE")
     os.mkfifo(root / "fifo.wav")
+    _special(root / "device.wav", "device")
+    (root / "link-to-fifo.wav").symlink_to(root / "fifo.wav")
     (root / "song.mp3").symlink_to(reference_data / "bensound-cute.mp3")
     return root
 
@@ -100,7 +102,8 @@ def cold_cache(tmp_path, monkeypatch):
 
 
 BAD_AUDIO = {"nan.wav": "NaN or infinite", "inf.wav": "NaN or infinite", "minus-inf.wav": "NaN or infinite",
-             "nan-late-stereo.wav": "NaN or infinite", "fifo.wav": "not a regular file"}  # fmt: skip
+             "nan-late-stereo.wav": "NaN or infinite", "fifo.wav": "not a regular file",
+             "device.wav": "not a regular file", "link-to-fifo.wav": "not a regular file"}  # fmt: skip
 
 
 @pytest.mark.parametrize("runtime_name", ["onnx", "tf"])
