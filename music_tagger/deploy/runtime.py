@@ -30,8 +30,8 @@ import numpy as np
 
 from ..errors import MusicTaggerError, ParameterError, WeightsError
 from ..registry import cache_folder, get_file, registry
-from ..util.files import atomic_path, clean_stale
 from ..util.checks import one_of, positive_int
+from ..util.files import atomic_path, clean_stale
 from ..vocabulary import EXPORT_INPUTS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
@@ -147,9 +147,9 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
 
     Raises
     ------
-    OSError
-        The cache folder cannot be written (:func:`pretrained` runs the graph from
-        memory instead).
+    OSError or ParameterError
+        The cache folder cannot be written, or something else is in the way
+        (:func:`pretrained` runs the graph from memory instead).
 
     Examples
     --------
@@ -211,7 +211,6 @@ def _write_cached(path: Path, data: bytes) -> None:
     (:func:`music_tagger.util.files.atomic_path`): concurrent first uses never see a
     partial file, and a reader that finds the new graph beside the old digest
     builds it again."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     with atomic_path(_digest_path(path)) as tmp:
