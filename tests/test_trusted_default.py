@@ -1,4 +1,4 @@
-"""The fast default is as trustworthy as the slow runtime (issue 26).
+"""The fast default is as trustworthy as the slow runtime.
 
 A table of what a hostile but realistic user does to ``tag`` on the onnx default,
 its graph cache and ``export``: each case ends in one line and its exit status, or
