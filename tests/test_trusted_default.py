@@ -378,6 +378,34 @@ def test_export_makes_missing_folders_and_refuses_a_read_only_place(tmp_path, ca
         assert list((tmp_path / "ro").iterdir()) == []
 
 
+#: The commands that write folders or sets of files, given an output below a file.
+BELOW_A_FILE = {
+    "features": lambda out: ["features", "nan.wav", "--out", f"{out}/f"],
+    "probe": lambda out: ["probe", "feats", f"{out}/probe"],
+    "synth": lambda out: ["synth", f"{out}/data"],
+    "prepare": lambda out: ["prepare", "data", f"{out}/stores", "--top", "5", "--workers", "0"],
+    "tag --plot": lambda out: ["tag", "nan.wav", "--plot", f"{out}/pngs"],
+}
+
+
+@pytest.mark.parametrize("command", list(BELOW_A_FILE))
+def test_an_output_below_a_file_is_a_parameter_error_from_every_command(command, clips, tmp_path, monkeypatch):
+    from music_tagger.datasets.synth import make_mtt_like
+    from music_tagger.embeddings.files import write_features
+
+    monkeypatch.chdir(tmp_path)
+    make_mtt_like("data", n_clips=24, duration=1.0)
+    for split in ("train", "valid", "test"):
+        write_features(Path("feats") / split, np.eye(4, dtype=np.float32), list("abcd"), {"arch": "crnn"},
+                       y=np.eye(4, 2, dtype=np.uint8), tags=["a", "b"])  # fmt: skip
+    (tmp_path / "nan.wav").symlink_to(clips / "nan.wav")
+    (tmp_path / "file").write_text("x")
+    before = _state(tmp_path)
+    with pytest.raises(ParameterError, match="is a file, not a folder|Not a directory"):
+        cli.main(["--debug", *BELOW_A_FILE[command]("file")])
+    assert _state(tmp_path) == before
+
+
 def test_missing_folders_and_existing_outputs_give_one_error_class(tmp_path):
     from music_tagger.util.files import check_output
 
