@@ -63,19 +63,19 @@ def test_files_that_cannot_be_read(tmp_path):
 def test_outputs_that_cannot_be_written(tmp_path):
     with pytest.raises(MissingFileError, match="does not exist"):
         checks.writable_output(tmp_path / "no" / "t.json")
-    with pytest.raises(DataError, match="folder"):
+    with pytest.raises(ParameterError, match="folder"):
         checks.writable_output(tmp_path)
     (tmp_path / "f").write_text("")
-    with pytest.raises(DataError, match="a file is there"):
+    with pytest.raises(ParameterError, match="a file is there"):
         checks.writable_output(tmp_path / "f", folder=True)
-    with pytest.raises(MissingFileError, match="not a folder"):
+    with pytest.raises(ParameterError, match="not a folder"):
         checks.writable_output(tmp_path / "f" / "t.json")
     assert checks.writable_output(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir()
         locked.chmod(0o500)
-        with pytest.raises(DataError, match="not writable"):
+        with pytest.raises(ParameterError, match="not writable"):
             checks.writable_output(locked / "t.json")
 
 

@@ -38,13 +38,34 @@ N_SAMPLES = 349440
 
 
 def _check_path(path: PathLike) -> str:
-    """The path as a string; AudioError if it is missing or a folder."""
+    """The path as a string; AudioError if it is missing, a folder, or not a regular
+    file (a FIFO or a device would block the read, or never end)."""
     name = os.fspath(path)
     if not os.path.exists(name):
         raise AudioError(f"{name}: no such file") from FileNotFoundError(name)
     if os.path.isdir(name):
         raise AudioError(f"{name}: is a directory, not an audio file") from IsADirectoryError(name)
+    if not os.path.isfile(name):
+        raise AudioError(f"{name}: is not a regular file (a FIFO, socket or device), not read")
     return name
+
+
+def finite_frames(data: np.ndarray, name: str) -> np.ndarray:
+    """``data`` as decoded, or an AudioError if a sample is NaN or infinite.
+
+    Every sample read from a file passes here, before the 16-bit rounding that
+    would clip an infinity to full scale and carry a NaN into the scores.
+
+    Examples
+    --------
+    >>> finite_frames(np.array([[0.5], [np.nan]]), "x.wav")
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.AudioError: x.wav: the audio contains NaN or infinite samples
+    """
+    if not np.isfinite(data).all():
+        raise AudioError(f"{name}: the audio contains NaN or infinite samples")
+    return data
 
 
 #: libsndfile subtypes whose samples a float32 read holds exactly: integers of up
@@ -125,7 +146,7 @@ def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
         raise AudioError(f"{name}: cannot be read ({err})") from err
     if data.shape[0] == 0:
         raise AudioError(f"{name}: contains no audio samples")
-    return data, rate, fmt
+    return finite_frames(data, name), rate, fmt
 
 
 def load_audio(

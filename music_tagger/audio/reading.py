@@ -239,7 +239,7 @@ class _SpanReader:
             raise audio.AudioError(
                 f"{self.path}: ends before its header says ({a + len(data)} < {b})"
             )
-        y = decode.pcm16_mono(data)
+        y = decode.pcm16_mono(decode.finite_frames(data, self.path))
         if len(y) < hi - lo:  # past the end of the file
             y = np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)])
         return y

@@ -35,11 +35,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Callable, Sequence
 
 from ..errors import MusicTaggerError, UsageError
 from ..util.workers import Terminated, exit_on_sigterm
-from .common import PROG, print_error
+from .common import PROG, print_error, print_warning
 from . import deploy, experiment, library, serve, tag, train, transfer
 
 # --------------------------------------------------------------------------- registry
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
-        with exit_on_sigterm():  # SIGTERM unwinds, so that worker processes are stopped
+        # SIGTERM unwinds, so that worker processes are stopped; each warning is one line
+        with exit_on_sigterm(), warnings.catch_warnings():
+            warnings.showwarning = print_warning
             return int(args._run(args))
     except Terminated:
         print("terminated", file=sys.stderr)

@@ -55,3 +55,9 @@ WORKERS_HELP = (
 
 def print_error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` of the command: one line, ``music-tagger: warning: ...``
+    (Python's own shows the source line too)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr if file is None else file)

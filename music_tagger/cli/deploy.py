@@ -30,16 +30,18 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="onnx", dest="fmt", help="the file format")
     p.add_argument("--input", choices=INPUTS, default="melgram", help="what the exported model takes")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it is a file (a folder for saved_model) of an earlier export; "
+                   "a link, FIFO or device there is never replaced")
     return p
 
 
 def run_export(args: argparse.Namespace) -> int:
     import os
 
-    from ..deploy.exports import MODELS, export
+    from ..deploy.exports import MODELS, check_out, export
     from ..errors import MissingFileError
 
+    check_out(args.out, args.fmt, overwrite=args.overwrite)  # before a model is loaded
     model = args.model
     if model.lower() not in MODELS:
         if not os.path.isfile(model):

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from .. import audio
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
 from ..util.checks import open_h5
-from ..util.files import atomic_path
+from ..util.files import atomic_path, check_output
 from ..util.workers import resolve_workers, worker_context, worker_init
 
 __all__ = [
@@ -276,7 +276,7 @@ def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
         "split": split,
         "tags": list(sub.tags),
         "ids": [str(i) for i in sub.ids],
-        "paths": [str(p) for p in sub.paths],
+        "paths": [os.path.abspath(p) for p in sub.paths],  # the audio, from any folder (compact features)
         "settings": settings,
     }
     if dest.exists():
@@ -380,6 +380,7 @@ def prepare(
     missing = [s for s in splits if s not in available]
     if missing:
         raise ParameterError(f"the data set has no split {missing}; it has {sorted(available)}")
+    check_output(Path(out_dir).resolve(), "stores folder", kind="folder", overwrite=True)  # (written into)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stores, failures = {}, []

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from ..errors import AudioError, OutputExistsError, ParameterError
+from ..errors import AudioError, ParameterError
+from ..util.files import check_output
 
 #: Tags that follow from how a clip is rendered.
 TAGS = [
@@ -234,8 +235,7 @@ def make_mtt_like(
         raise ParameterError(f"sr must be a positive integer; got {sr!r}")
     root = Path(root)
     annotations = root / "annotations_final.csv"
-    if annotations.exists() and not overwrite:
-        raise OutputExistsError(f"{annotations} exists; pass overwrite=True to replace it")
+    check_output(annotations, "annotations", overwrite=overwrite)
 
     rng = np.random.default_rng(seed)
     n_samples = int(round(duration * sr))

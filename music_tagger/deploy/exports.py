@@ -37,13 +37,12 @@ PosixPath('crnn_audio')
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputExistsError, ParameterError
-from ..util.checks import one_of
-from ..util.files import atomic_path
+from ..errors import ParameterError, WeightsError
+from ..util.checks import one_of, readable_file
+from ..util.files import atomic_path, check_output
 from ..vocabulary import EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 
 FORMATS, INPUTS, MODELS = EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
@@ -58,6 +57,27 @@ def _check(model: Any, format: str, input: str) -> None:
         raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
     if not isinstance(model, str) and not hasattr(model, "get_layer"):
         raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
+    shape = None if isinstance(model, str) else tuple(model.input_shape)
+    if shape is not None and (len(shape) != 4 or shape[1] != 96):
+        raise ParameterError(
+            f"export writes the paper's structures, on (96, frames, 1) log-mels; this model takes "
+            f"{shape[1:]} (the compact convnet, on audio, cannot be exported yet)"
+        )
+
+
+def check_out(out: str | os.PathLike, format: str, *, overwrite: bool = False) -> Path:
+    """Check ``out`` before any work: a file (a folder for saved_model) that may be written.
+
+    Only a regular file (folder) is replaced, and only with ``overwrite``
+    (:func:`music_tagger.util.files.check_output`).
+
+    Examples
+    --------
+    >>> check_out("surely/not/here.onnx", "onnx")
+    PosixPath('surely/not/here.onnx')
+    """
+    one_of(format, "format", FORMATS)
+    return check_output(out, "export", kind="folder" if format == "saved_model" else "file", overwrite=overwrite)
 
 
 def keras_model(model: Any):
@@ -172,7 +192,11 @@ def export(
     ParameterError
         An unknown model, format or input, or a model that cannot be exported.
     OutputExistsError
-        ``out`` exists and ``overwrite`` is False.
+        ``out`` exists and ``overwrite`` is False (checked before the model is built,
+        and again when it is written: of two exports to one ``out``, one writes).
+    ParameterError
+        ``out`` cannot be written, or is not a regular file (a folder for
+        saved_model): a link, a FIFO or a device is never replaced.
 
     Examples
     --------
@@ -180,26 +204,22 @@ def export(
     PosixPath('cnn_audio.onnx')
     """
     _check(model, format, input)
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    out = check_out(out, format, overwrite=overwrite)
     if format == "onnx":
         proto = onnx_model(model if isinstance(model, str) else keras_model(model), input)
-        with atomic_path(out) as tmp:
+        with atomic_path(out, overwrite=overwrite) as tmp:
             tmp.write_bytes(proto.SerializeToString())
         return out
     keras_net = keras_model(model)
     if format == "saved_model":
         archive = saved_model_archive(keras_net, input)
-        if out.is_dir():  # overwrite: a folder is replaced, not merged
-            shutil.rmtree(out)
-        with atomic_path(out) as tmp:
+        with atomic_path(out, overwrite=overwrite) as tmp:  # the old folder goes once the new one is whole
             archive.write_out(str(tmp), verbose=False)
         return out
     from .litert import litert_bytes
 
     data = litert_bytes(keras_net, input)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
     return out
 
@@ -212,6 +232,15 @@ def load_keras_file(path: str | os.PathLike):
     >>> export("mine.onnx", model=load_keras_file("runs/crnn/model.keras"))   # doctest: +SKIP
     PosixPath('mine.onnx')
     """
+    import zipfile
+
     from ..training.evaluation import load_model
 
-    return load_model(path, compile=False)
+    path = readable_file(path, "model file")
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path}: not a Keras archive (a .keras file saved by train or finetune)")
+    try:
+        return load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError, OSError) as err:  # Keras' own, for a damaged archive
+        reason = (str(err).strip() or type(err).__name__).splitlines()[0]
+        raise WeightsError(f"{path}: the Keras archive cannot be loaded ({reason})") from None

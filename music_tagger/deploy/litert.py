@@ -59,6 +59,12 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
     import keras
     import tensorflow as tf
 
+    if any(isinstance(layer, keras.layers.Bidirectional) for layer in model.layers):
+        # the converter fails on its reversed sequence (TensorList ops), after a hundred lines
+        raise ParameterError(
+            f"{model.name}: a bidirectional CRNN cannot be converted to LiteRT with builtin ops "
+            "only (an LSTM or GRU CRNN can); export it to saved_model"
+        )
     net = unrolled(model)
     if input == "audio":
         from .frontend import AUDIO_SAMPLES, keras_frontend
@@ -70,7 +76,13 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(net)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     with contextlib.redirect_stdout(sys.stderr):  # Keras lists the traced endpoints
-        return converter.convert()
+        try:
+            return converter.convert()
+        except Exception as err:  # the converter's ConverterError: many lines of MLIR
+            reason = (str(err).strip() or type(err).__name__).splitlines()[0][:200]
+            raise ParameterError(
+                f"{model.name} cannot be converted to LiteRT with builtin ops only ({reason})"
+            ) from None
 
 
 def flex_ops(data: bytes) -> list[str]:

@@ -7,7 +7,10 @@ same), so :func:`music_tagger.tag` runs unchanged with ``runtime="onnx"``.
 original weights on first use (:func:`music_tagger.deploy.onnx_graph.msd_graph`,
 no TensorFlow) and kept in the cache folder of the weights,
 ``<KERAS_HOME or ~/.keras>/music_tagger/onnx/`` (:func:`music_tagger.registry.cache_folder`), named by the weights' sha256 and
-the graph version, so a new version of either builds a new file.
+the graph version, so a new version of either builds a new file, with the sha256 of
+its bytes beside it (``.sha256``), checked on every load: a file changed since is
+built again. Where the cache cannot be written (a read-only home, a full disk, a
+file in the way), the graph runs from memory, with one warning.
 
 Examples
 --------
@@ -18,15 +21,17 @@ Examples
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError, WeightsError
+from ..errors import MusicTaggerError, ParameterError, WeightsError
 from ..registry import cache_folder, get_file, registry
 from ..util.checks import one_of, positive_int
+from ..util.files import atomic_path, clean_stale
 from ..vocabulary import EXPORT_INPUTS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
@@ -36,13 +41,22 @@ MSD_WEIGHTS = {"crnn": "crnn_msd_theano", "cnn": "cnn_msd_theano"}
 
 
 def check_onnxruntime() -> None:
-    """ParameterError with the install line when onnxruntime is missing."""
+    """ParameterError with the install line when onnxruntime is missing, or with the
+    reason when it is installed but cannot be imported (a broken install)."""
     try:
         import onnxruntime  # noqa: F401
-    except ImportError:
+    except ModuleNotFoundError as err:
+        if err.name != "onnxruntime":
+            raise _broken(err) from None
         raise ParameterError(
             "the onnx runtime needs onnxruntime: pip install 'music_tagger[onnx]'"
         ) from None
+    except Exception as err:  # a broken install: a missing library, a bad build...
+        raise _broken(err) from None
+
+
+def _broken(err: BaseException) -> ParameterError:
+    return ParameterError(f"onnxruntime is installed but cannot be imported ({type(err).__name__}: {_reason(err)})")
 
 
 class OnnxModel:
@@ -116,6 +130,10 @@ class OnnxModel:
 def cached_onnx(name: str, input: str = "melgram") -> Path:
     """The ONNX file of a pretrained tagger, built from its weights if not cached.
 
+    A cached file is used only if its bytes match the digest written beside it
+    (``<file>.sha256``); one that was changed, cut short or left without its
+    digest is built again.
+
     Parameters
     ----------
     name : {"crnn", "cnn"}
@@ -127,13 +145,19 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
     pathlib.Path
         ``<cache>/onnx/<name>-<sha256 of the weights>-<input>-g<GRAPH_VERSION>.onnx``.
 
+    Raises
+    ------
+    OSError or ParameterError
+        The cache folder cannot be written, or something else is in the way
+        (:func:`pretrained` runs the graph from memory instead).
+
     Examples
     --------
     >>> cached_onnx("crnn").name                      # doctest: +SKIP
     'crnn-783d8198...-melgram-g2.onnx'
     """
     path = _cache_path(name, input)
-    if not path.is_file():
+    if _read_cached(path) is None:
         _write_cached(path, _graph_bytes(name, input))
     return path
 
@@ -148,30 +172,49 @@ def _cache_path(name: str, input: str) -> Path:
     return cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
 
 
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """The cached graph's bytes if they match their digest, else None (to build it again).
+
+    Temporaries of writers killed mid-write are removed on the way.
+    """
+    for stale in (path, _digest_path(path)):
+        clean_stale(stale)
+    try:
+        data = path.read_bytes()
+        expected = _digest_path(path).read_text(encoding="ascii").strip()
+    except (OSError, ValueError):  # missing, a folder in the way, unreadable, not ASCII
+        return None
+    return data if hashlib.sha256(data).hexdigest() == expected else None
+
+
 def _graph_bytes(name: str, input: str) -> bytes:
     """The serialised ONNX model of the pretrained tagger ``name`` (checked name)."""
     from .onnx_graph import msd_graph
 
-    key = MSD_WEIGHTS[name.lower()]
-    return msd_graph(name.lower(), get_file("weights", key), input=input).SerializeToString()
+    weights = get_file("weights", MSD_WEIGHTS[name.lower()])
+    try:
+        import onnx  # noqa: F401  (the graph is written with it)
+    except Exception as err:  # missing, or installed but broken
+        raise ParameterError(
+            f"the onnx runtime builds its graph with the onnx package, which cannot be imported "
+            f"({_reason(err)}): pip install 'music_tagger[onnx]'"
+        ) from None
+    return msd_graph(name.lower(), weights, input=input).SerializeToString()
 
 
 def _write_cached(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` under a name of its own, renamed when complete:
-    concurrent first uses never see a partial file (nor clash on one temporary name,
-    as :func:`music_tagger.util.files.atomic_path` would), and a damaged file is
-    replaced whole."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"tmp-{path.stem}-", suffix=".onnx")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` and then its digest, each renamed into place when complete
+    (:func:`music_tagger.util.files.atomic_path`): concurrent first uses never see a
+    partial file, and a reader that finds the new graph beside the old digest
+    builds it again."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    with atomic_path(_digest_path(path)) as tmp:
+        tmp.write_text(hashlib.sha256(data).hexdigest() + "\n", encoding="ascii")
 
 
 @lru_cache(maxsize=4)
@@ -192,14 +235,31 @@ def pretrained(name: str = "crnn", threads: int | None = None, input: str = "mel
     # also saves a cold run the kernel's time to map it (0.5 -> 0.1 CPU s for 8 crops)
     session = partial(OnnxModel, threads=threads, max_batch=1)
     path = _cache_path(name, input)
-    if path.is_file():
+    data = _read_cached(path)
+    if data is not None:
         try:
-            return session(path)
+            return session(data)
         except WeightsError:
-            pass  # written whole (renamed into place), so damaged since: built again below
+            pass  # its digest matches, but it does not load (another onnxruntime?): built again
     data = _graph_bytes(name, input)
     try:
         _write_cached(path, data)
-    except PermissionError:
-        pass  # a cache folder this user cannot write: the graph runs from memory
+    except (OSError, MusicTaggerError) as err:  # read-only, full, a file in the way...
+        _warn_once(f"the onnx graph cannot be cached in {path.parent} ({_reason(err)}); it runs from memory")
     return session(data)
+
+
+def _reason(err: BaseException) -> str:
+    """One line of ``err``: an OSError's reason and the file it concerns."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    return (str(err).strip() or type(err).__name__).splitlines()[0]
+
+
+def _warn_once(message: str) -> None:
+    """Warn in the main process only: the tagging workers build the same graph again."""
+    import multiprocessing
+    import warnings
+
+    if multiprocessing.parent_process() is None:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)

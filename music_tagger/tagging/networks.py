@@ -99,6 +99,12 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
         raise ParameterError(
             f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
         )
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and input == "melgram" and (len(shape) != 4 or shape[1] != 96):
+        raise ParameterError(
+            f"the model takes {shape[1:]}, and tagging feeds (96, frames, 1) log-mels: give an "
+            "export with --input melgram (or 'crnn'/'cnn' with runtime='onnx', audio in)"
+        )
     return model
 
 
@@ -138,15 +144,39 @@ def default_runtime(model: Any = None) -> str:
 
 def check_runtime(model: Any, runtime: str | None) -> str:
     """The runtime of a run (:func:`default_runtime` when None); ``"onnx"`` asked
-    for a model object is an error."""
+    for a model object is an error.
+
+    The default ``"onnx"`` is tried (its model built, once per process): where
+    onnxruntime or onnx is installed but broken, the run falls back to ``"tf"`` with
+    one warning that names the problem; ``runtime="onnx"`` asked for raises it.
+
+    Examples
+    --------
+    >>> check_runtime("crnn", "tf")
+    'tf'
+    """
     if runtime == "onnx" and not (model is None or isinstance(model, str)) and hasattr(model, "get_layer"):
         raise ParameterError(
             "runtime='onnx' runs the pretrained 'crnn' and 'cnn'; for a Keras model, export "
             "it (music_tagger.deploy.export) and pass an OnnxModel of the file"
         )
-    runtime = default_runtime(model) if runtime is None else resolve_runtime(runtime)
-    if runtime == "onnx":
-        from ..deploy.runtime import check_onnxruntime
+    if isinstance(model, str) and model.lower() not in PRETRAINED:
+        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+    chosen = default_runtime(model) if runtime is None else resolve_runtime(runtime)
+    if chosen != "onnx":
+        return chosen
+    try:  # before any worker starts
+        if runtime is not None:
+            from ..deploy.runtime import check_onnxruntime
 
-        check_onnxruntime()  # before any worker starts
-    return runtime
+            check_onnxruntime()
+        else:  # the default: a broken onnx install falls back to TensorFlow, with one line
+            get_model(model, "onnx", network_input(model, "onnx"))
+    except ParameterError as err:
+        if runtime is not None:
+            raise
+        import warnings
+
+        warnings.warn(f"{err}; running on tf instead", RuntimeWarning, stacklevel=3)
+        return "tf"
+    return "onnx"

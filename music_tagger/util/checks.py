@@ -152,18 +152,18 @@ def existing_folder(path: Any, what: str = "folder") -> Path:
 def writable_output(path: Any, what: str = "output", *, folder: bool = False) -> Path:
     """``path`` as a Path if a file (``folder``: a folder) can be written there, else a one-line error.
 
-    Checked before long work, so that a run does not fail at its end: the parent
-    folder exists and is writable; what is there already is of the right kind
-    (a file, or with ``folder`` a folder or nothing) and writable.
+    :func:`music_tagger.util.files.check_output` with what is there replaced
+    (a regular file, or a folder with ``folder``) and, for a file, its folder
+    required to exist; checked before long work, so that a run does not fail at
+    its end.
 
     Raises
     ------
     ParameterError
-        ``path`` is not a path.
+        ``path`` is not a path; a folder where a file is wanted (and the reverse),
+        a link or a special file there; a folder that cannot be written.
     MissingFileError
-        The parent folder does not exist (or ``folder`` and its parent are missing).
-    DataError
-        Permission denied, or a folder where a file is wanted (and the reverse).
+        The folder of a file does not exist.
 
     Examples
     --------
@@ -172,25 +172,10 @@ def writable_output(path: Any, what: str = "output", *, folder: bool = False) ->
     ...
     music_tagger.errors.MissingFileError: cannot write the thresholds file missing/thresholds.json: folder missing does not exist
     """
+    from .files import check_output
+
     path = _path(path, what)
-    if path.exists():
-        if folder and not path.is_dir():
-            raise DataError(f"cannot write the {what} {path}: a file is there, not a folder")
-        if not folder and path.is_dir():
-            raise DataError(f"cannot write the {what} {path}: it is a folder")
-        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
-            raise DataError(f"cannot write the {what} {path}: permission denied")
-        return path
-    parent = path.absolute().parent
-    while folder and not parent.exists() and parent != parent.parent:
-        parent = parent.parent  # a folder is made with its missing parents
-    if not parent.is_dir():
-        shown = path.parent if str(path.parent) not in ("", ".") else parent
-        reason = "is not a folder" if parent.exists() else "does not exist"
-        raise MissingFileError(f"cannot write the {what} {path}: folder {shown} {reason}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"cannot write the {what} {path}: folder {parent} is not writable")
-    return path
+    return check_output(path, what, kind="folder" if folder else "file", overwrite=True, parents=folder)
 
 
 def _path(path: Any, what: str) -> Path:
