@@ -35,10 +35,8 @@ Examples
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -47,7 +45,7 @@ import numpy as np
 from ..audio import KAISER_BEST_2016
 from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
 from ..errors import ParameterError
-from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
+from ..util.workers import JOBS_PER_WORKER, default_workers, failure_text, imap_jobs, resolve_workers
 
 __all__ = ["FileScores", "read_chunks", "run"]
 
@@ -90,46 +88,21 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
     ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
-    ``(index, path, first, melgrams, starts, length, error, last)``: crops
-    ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
-    read, which never raises: one bad file must not cost the others. ``last``
-    marks the file's last message.
+    ``(index, path, first, melgrams, starts, length, error)``: crops
+    ``first...`` of the file, or ``error`` (:func:`~music_tagger.util.workers.failure_text`;
+    no crops) when it cannot be read, which never raises: one bad file must not
+    cost the others.
     """
-    from .. import audio
     from ..audio import reading
 
     index, path, n_crops, resampler, starts, chunk, melgram = job
     try:
-        pending = None  # a chunk is sent once the next is known, so `last` is right
         for first, mels, at, length in reading.iter_melgrams(
             path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
         ):
-            if pending is not None:
-                yield pending
-            pending = (index, path, first, mels, at, length, None, False)
-    except (KeyboardInterrupt, SystemExit, MemoryError):
-        raise
+            yield index, path, first, mels, at, length, None
     except Exception as err:  # one bad file must not cost the others
-        message = str(err) if isinstance(err, audio.AudioError) else f"{path}: {type(err).__name__}: {err}"
-        yield index, path, 0, None, None, 0, message, True
-        return
-    yield pending[:-1] + (True,)
-
-
-def _work(tasks, results) -> None:
-    """A worker process: read the files of ``tasks`` until None, chunks to ``results``
-    (the sending end of this worker's own pipe).
-
-    One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
-    left to the main process, which stops the workers.
-    """
-    from threadpoolctl import threadpool_limits
-
-    worker_init()  # dies with this run's process, even after a SIGKILL
-    threadpool_limits(1)
-    for job in iter(tasks.get, None):
-        for message in _read_file(job):
-            results.send(message)
+        yield index, path, 0, None, None, 0, failure_text(path, err)
 
 
 def read_chunks(
@@ -145,13 +118,10 @@ def read_chunks(
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
     The reading stage of :func:`run` (and of the benchmark's stage alone): each
-    file is read by one worker (:func:`music_tagger.audio.reading.iter_melgrams`), at
-    most 4 files per worker are given out at a time, and chunks come back through
-    one pipe per worker: a worker waits in its send while the consumer is behind, so
-    memory is bounded by chunks, not by files or by the length of a track. A worker
-    that dies, even half-way through a send, closes its pipe, which ends the run
-    with an error instead of a read that never returns. The workers start at once,
-    before the first chunk is asked for.
+    file is read by one worker (:func:`music_tagger.audio.reading.iter_melgrams`) of
+    the package's pool (:func:`music_tagger.util.workers.imap_jobs`: a few files
+    per worker given out at a time, chunks back through one pipe per worker), so
+    memory is bounded by chunks, not by files or by the length of a track.
 
     Parameters
     ----------
@@ -163,7 +133,7 @@ def read_chunks(
     Yields
     ------
     tuple
-        ``(index, path, first, melgrams, starts, length, error, last)``, the chunks
+        ``(index, path, first, melgrams, starts, length, error)``, the chunks
         of a file in order, files in the order they finish (see :func:`_read_file`).
 
     Raises
@@ -172,82 +142,8 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files))
-    if workers == 0:
-        return (message for job in jobs for message in _read_file(job))
-    # several workers inherit the audio stack imported here; a single one imports it
-    # itself, while this process goes on
-    modules = READ_MODULES if melgram else DECODE_MODULES
-    context = worker_context([__name__, *modules], inherit=workers > 1)
-    tasks = context.Queue()
-    pipes = [context.Pipe(duplex=False) for _ in range(workers)]
-    procs = [context.Process(target=_work, args=(tasks, send), daemon=True) for _, send in pipes]
-    for proc in procs:
-        proc.start()
-    for _, send in pipes:
-        send.close()  # the worker's end lives in the worker alone: its death is EOF here
-    results = [receive for receive, _ in pipes]
-    in_flight = _hand_out(jobs, 4 * workers, tasks)  # the workers start reading now
-    stream = _stream(jobs, in_flight, procs, tasks, results)
-    # a stream dropped before it started (the model failed to load) stops them too
-    weakref.finalize(stream, _stop, procs, tasks, results)
-    return stream
-
-
-def _hand_out(jobs: Iterator[tuple], n: int, tasks) -> int:
-    """Put the next ``n`` jobs (fewer at the end) on ``tasks``; return how many."""
-    given = 0
-    for job in itertools.islice(jobs, n):
-        tasks.put(job)
-        given += 1
-    return given
-
-
-def _stop(procs: list, tasks, results: list) -> None:
-    """Stop the workers that are still running; close their pipes and queue."""
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=10)
-        if proc.exitcode is None:  # stuck where SIGTERM cannot end it
-            proc.kill()
-            proc.join()
-    tasks.cancel_join_thread()
-    tasks.close()
-    for receive in results:
-        receive.close()
-
-
-def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results: list) -> Iterator[tuple]:
-    """Yield the messages of the started workers ``procs`` (``results``: the
-    receiving end of each one's pipe), which have ``in_flight`` jobs, handing them
-    the rest of ``jobs`` one per finished file; stop the workers when done or
-    stopped early."""
-    from multiprocessing.connection import wait
-
-    try:
-        while in_flight:
-            for receive in wait(results):
-                try:
-                    message = receive.recv()
-                except (EOFError, OSError):
-                    # its pipe closed, maybe half-way through a message: the worker died
-                    dead = procs[results.index(receive)]
-                    dead.join(timeout=5)
-                    raise RuntimeError(
-                        f"a reading worker process died (exit code {dead.exitcode}); "
-                        "the files it was reading have no result"
-                    ) from None
-                yield message
-                if message[-1]:
-                    in_flight += _hand_out(jobs, 1, tasks) - 1
-        for _ in procs:
-            tasks.put(None)
-        for proc in procs:
-            proc.join(timeout=10)
-    finally:  # stopped early (an error, a closed pipe, Ctrl-C): stop the workers
-        _stop(procs, tasks, results)
+    jobs = [(i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files)]
+    return imap_jobs(_read_file, jobs, workers, preload=READ_MODULES if melgram else DECODE_MODULES)
 
 
 def run(
@@ -356,12 +252,12 @@ def run(
         del queue[:n], owners[:n]
 
     try:
-        if processes and any(os.path.isfile(f) for f in files[: 4 * processes]):
+        if processes and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * processes]):
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
             network = build()
-        for index, path, first, mels, at, length, error, _ in results:
+        for index, path, first, mels, at, length, error in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)
                 done[index] = FileScores(index, path, None, error=error)
