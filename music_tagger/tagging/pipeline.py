@@ -68,6 +68,9 @@ class FileScores:
     length : int
         Length of the track in samples at 12 kHz (0 on failure).
     error : str or None
+    outputs : list of np.ndarray of float32, or None
+        A network with several outputs: the mean of each over the crops (``scores``
+        is the first); None for a network with one.
     """
 
     index: int
@@ -77,6 +80,7 @@ class FileScores:
     starts: np.ndarray | None = None
     length: int = 0
     error: str | None = None
+    outputs: list[np.ndarray] | None = None
 
     @property
     def n_crops(self) -> int:
@@ -167,8 +171,9 @@ def run(
         Audio files (a folder gives an error entry).
     model : Predictor or callable
         The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
-        see :class:`music_tagger.tagging.networks.Predictor`), or a function without
-        arguments that builds it: called when the first crops are ready.
+        see :class:`music_tagger.tagging.networks.Predictor`; one output or several,
+        see :attr:`FileScores.outputs`), or a function without arguments that
+        builds it: called when the first crops are ready.
     crops : int
         Crops per file spread over the track; 1 when ``starts`` is given (``starts``
         places the crops; another value is an error, not ignored).
@@ -237,18 +242,22 @@ def run(
             # predict_on_batch again for a new shape; a run of fewer crops than one
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        y = np.asarray(network.predict_on_batch(x), dtype=np.float32)[:n]
+        y = network.predict_on_batch(x)
+        ys = [np.asarray(o, dtype=np.float32)[:n] for o in (y if isinstance(y, (list, tuple)) else [y])]
         padded_shape = padded_shape or n == batch_size
-        for out, i in zip(y, owners[:n]):
+        for k, i in enumerate(owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
                 continue
             path, at, length, outs = waiting[i]
-            outs.append(out)
+            outs.append([o[k] for o in ys])
             if len(outs) == len(at):
                 del waiting[i]
-                per_crop = np.stack(outs)
-                mean = per_crop.mean(axis=0, dtype=np.float64).astype(np.float32)
-                done[i] = FileScores(i, path, mean, per_crop if keep_crops else None, at, length)
+                per_crop = [np.stack(crops_of) for crops_of in zip(*outs)]  # one per output
+                means = [p.mean(axis=0, dtype=np.float64).astype(np.float32) for p in per_crop]
+                done[i] = FileScores(
+                    i, path, means[0], per_crop[0] if keep_crops else None, at, length,
+                    outputs=means if len(means) > 1 else None,
+                )  # fmt: skip
         del queue[:n], owners[:n]
 
     try:
