@@ -11,8 +11,9 @@ Generates ``--distinct`` different 3-minute tracks (:func:`music_tagger.datasets
 cached in ``--data``) and links them to ``max(--files)`` file names, then, for each
 count and each path, computes the CRNN's multi-level features of that many files
 in a fresh process and prints, side by side: seconds, peak summed RSS of the
-process tree (sampled every 20 ms from /proc), and cores used (CPU seconds of the
-process and its workers over the wall time).
+process tree and cores used (CPU seconds of the process tree over the wall time),
+both sampled every 20 ms from /proc. The machine may be shared: cores used counts
+this run's processes only, but their speed depends on the others.
 
 Usage::
 
@@ -26,8 +27,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-from tagging import _tree_rss
 
 
 def make_files(folder: Path, n: int, distinct: int, seconds: float, sr: int) -> list[Path]:
@@ -70,22 +69,43 @@ def run_one(path: str, files: list[str]) -> None:
     assert files and x.shape == (len(files), 480) and np.isfinite(x).all()
 
 
+def _tree(pid: int) -> dict[int, tuple[int, float]]:
+    """``{pid: (RSS bytes, CPU seconds)}`` of ``pid`` and all its descendants, from /proc
+    (forkserver workers included: they descend from the run through its forkserver)."""
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    found, stack = {}, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            found[p] = (int(fields[21]) * page, (int(fields[11]) + int(fields[12])) / tick)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 def measure(path: str, n: int, options: list[str]) -> tuple[float, int, float]:
-    """(seconds, peak summed RSS in bytes, cores used) of ``run_one`` in a fresh process."""
+    """(seconds, peak summed RSS in bytes, cores used) of ``run_one`` in a fresh process.
+
+    Sampled every 20 ms: the peak of the tree's summed RSS, and the last CPU time seen
+    of every process of the tree (a process's last 20 ms can be missed)."""
     argv = [sys.executable, __file__, "--one", path, "--files", str(n), *options]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, _tree_rss(proc.pid))
+    peak, cpu = 0, {}
+    while proc.poll() is None:
+        tree = _tree(proc.pid)
+        peak = max(peak, sum(rss for rss, _ in tree.values()))
+        cpu.update({p: seconds for p, (_, seconds) in tree.items()})
         time.sleep(0.02)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise SystemExit(f"{path} on {n} files failed")
-    return wall, peak, (usage.ru_utime + usage.ru_stime) / wall
+    return wall, peak, sum(cpu.values()) / wall
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from .. import audio
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
-from ..util.checks import open_h5
+from ..util.checks import int_between, open_h5
 from ..util.files import atomic_path
 from ..audio.reading import READ_MODULES
 from ..util.workers import failure_text, imap_jobs, resolve_workers
@@ -89,8 +89,7 @@ def preprocessing_settings(
     >>> preprocessing_settings() == MSD_SETTINGS
     True
     """
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
-        raise ParameterError(f"frames must be an integer >= 2, got {frames!r}")
+    frames = int_between(frames, "frames", 2)
     audio.check_resampler(resampler)
     return {
         "sr": audio.SR,
@@ -116,7 +115,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
 
     Raises
     ------
-    ValueError
+    DataError
         Naming each setting that differs.
 
     Examples
@@ -125,7 +124,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
     >>> check_msd_settings(preprocessing_settings(frames=128))
     Traceback (most recent call last):
     ...
-    ValueError: the store's preprocessing differs from what the MSD weights expect (frames: 128, expected 1366); prepare the features again with the defaults (music-tagger prepare without --frames)
+    music_tagger.errors.DataError: the store's preprocessing differs from what the MSD weights expect (frames: 128, expected 1366); prepare the features again with the defaults (music-tagger prepare without --frames)
     """
     diffs = [
         f"{key}: {settings.get(key)!r}, expected {value!r}"

@@ -172,8 +172,7 @@ def epoch_order(n: int, seed: Sequence[int] | None = None, *, block: int = 1) ->
     >>> sorted(epoch_order(10, (0, 1), block=3).tolist()) == list(range(10))
     True
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise ParameterError(f"block must be a positive integer, got {block!r}")
+    block = positive_int(block, "block")
     if seed is None:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(list(seed))

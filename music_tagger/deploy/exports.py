@@ -212,6 +212,6 @@ def load_keras_file(path: str | os.PathLike):
     >>> export("mine.onnx", model=load_keras_file("runs/crnn/model.keras"))   # doctest: +SKIP
     PosixPath('mine.onnx')
     """
-    from ..training.evaluation import load_model
+    from ..models.loading import load_model
 
     return load_model(path, compile=False)

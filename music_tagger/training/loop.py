@@ -45,6 +45,7 @@ from . import distribute as dist, runstate
 from ..util.files import atomic_path, write_text
 from ..vocabulary import BN_PUBLISHED
 from ..errors import ParameterError
+from ..util.checks import positive_int
 from .evaluation import evaluate, load_model, predict_store
 from ..datasets.store import make_dataset, steps_per_epoch
 
@@ -205,8 +206,7 @@ def _accelerator_config(
         raise ParameterError(
             f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
         )
-    if isinstance(shuffle_block, bool) or not isinstance(shuffle_block, int) or shuffle_block < 1:
-        raise ParameterError(f"shuffle_block must be a positive integer, got {shuffle_block!r}")
+    positive_int(shuffle_block, "shuffle_block")
     return {
         "mixed_precision": bool(mixed_precision),
         "jit_compile": None if jit_compile is None else bool(jit_compile),
