@@ -109,6 +109,15 @@ def published_scores(request: pytest.FixtureRequest) -> dict[str, list[tuple[str
 
 
 @pytest.fixture(scope="session")
+def reference_melgrams(reference_data):
+    """The original code's own spectrograms of the four clips, (4, 96, 1366, 1) float32."""
+    import numpy as np
+
+    x = np.stack([np.load(reference_data / f"{c}.npy")[0, 0] for c in CLIPS])
+    return x.astype("float32")[..., None]
+
+
+@pytest.fixture(scope="session")
 def crnn():
     """The MSD CRNN as ``tag`` builds it by default (``get_model`` caches it: the CLI reuses it)."""
     from music_tagger.tagging.tagger import get_model

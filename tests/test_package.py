@@ -443,3 +443,12 @@ def test_every_import_a_module_docstring_shows_works():
                 if not hasattr(importlib.import_module(target), name) and importlib.util.find_spec(f"{target}.{name}") is None:
                     broken.append(f"{module}: from {target} import {name}")
     assert broken == []
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint and import order", "format"])
+def test_the_formatter_and_the_import_sorter_report_nothing(command):
+    # the settings are pyproject.toml's [tool.ruff]: the package, tests, benchmarks, examples
+    ruff = Path(sys.executable).with_name("ruff")
+    argv = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
+    proc = subprocess.run([*argv, *command, "."], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]

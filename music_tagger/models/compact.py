@@ -211,7 +211,7 @@ def build_graph(conv_until: int, *, include_top: bool, input_tensor, input_shape
     return keras.Model(inputs, x, name=name)
 
 
-def read_keras1_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_compact_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of an original ``weights_layerN_tensorflow.hdf5``, by Keras 3 layer weight.
 
     Returns
@@ -256,7 +256,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
     WeightsError
         The file lacks a block of the model, or an array does not fit.
     """
-    stored = read_keras1_file(path)
+    stored = read_compact_file(path)
     for layer in model.layers:
         if not layer.weights or layer.name == "output":
             continue

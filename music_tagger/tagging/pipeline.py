@@ -173,7 +173,9 @@ def run(
         The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
         see :class:`music_tagger.tagging.networks.Predictor`; one output or several,
         see :attr:`FileScores.outputs`), or a function without arguments that
-        builds it: called when the first crops are ready.
+        builds it: called once the workers have their first files (model loading
+        overlaps with the first decodes), or with the first crops when none of
+        those files exists or the files are read in this process.
     crops : int
         Crops per file spread over the track; 1 when ``starts`` is given (``starts``
         places the crops; another value is an error, not ignored).

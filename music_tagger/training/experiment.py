@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 from ..models import architectures
 from ..datasets import cache
-from . import loop as training
+from . import loop
 from ..util.files import atomic_path, write_text
 from ..models.architectures import ARCHS, BUDGET_SIZES
 from ..errors import MissingFileError, ParameterError
@@ -319,7 +319,7 @@ def run_experiment(
             if verbose:
                 print(f"{prefix}: training", file=sys.stderr)
             start = time.perf_counter()
-            training.train(
+            loop.train(
                 store_dir, run_dir, arch=config.arch, widths=config.widths, epochs=epochs,
                 batch_size=batch_size, patience=patience, seed=seed, resume=True,
                 verbose=max(0, verbose - 1),
