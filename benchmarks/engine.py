@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from tagging import tree_pids  # benchmarks/tagging.py, beside this script
+
 
 def make_files(folder: Path, n: int, distinct: int, seconds: float, sr: int) -> list[Path]:
     """``n`` file names in ``folder``, links to ``distinct`` generated tracks."""
@@ -70,21 +72,16 @@ def run_one(path: str, files: list[str]) -> None:
 
 
 def _tree(pid: int) -> dict[int, tuple[int, float]]:
-    """``{pid: (RSS bytes, CPU seconds)}`` of ``pid`` and all its descendants, from /proc
-    (forkserver workers included: they descend from the run through its forkserver)."""
+    """``{pid: (RSS bytes, CPU seconds)}`` of ``pid`` and all its descendants, from /proc/PID/stat."""
     page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
-    found, stack = {}, [pid]
-    while stack:
-        p = stack.pop()
+    found = {}
+    for p in tree_pids(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rpartition(")")[2].split()
-            found[p] = (int(fields[21]) * page, (int(fields[11]) + int(fields[12])) / tick)
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except (FileNotFoundError, ProcessLookupError):
             continue
+        found[p] = (int(fields[21]) * page, (int(fields[11]) + int(fields[12])) / tick)
     return found
 
 

@@ -389,11 +389,14 @@ def _pool_starts(source: str) -> list[str]:
     return found
 
 
+def _modules_where(check, *, but: Path) -> dict[str, list]:
+    """``check(source)`` of every package module but ``but``, where it finds something."""
+    return {str(p.relative_to(ROOT)): hits for p in sorted(PACKAGE.rglob("*.py"))
+            if p != but and (hits := check(p.read_text()))}  # fmt: skip
+
+
 def test_no_module_but_util_workers_runs_a_pool():
-    workers = PACKAGE / "util" / "workers.py"
-    found = {str(p.relative_to(ROOT)): hits for p in sorted(PACKAGE.rglob("*.py"))
-             if p != workers and (hits := _pool_starts(p.read_text()))}  # fmt: skip
-    assert found == {}
+    assert _modules_where(_pool_starts, but=PACKAGE / "util" / "workers.py") == {}
     assert _pool_starts("from concurrent.futures import ProcessPoolExecutor") == ["concurrent.futures"]
     assert _pool_starts("import os\nos.fork()") == ["fork"]
 
@@ -410,9 +413,7 @@ def _hand_written_int_checks(source: str) -> list[int]:
 
 
 def test_integers_are_checked_by_util_checks_alone():
-    checks = PACKAGE / "util" / "checks.py"
-    found = {str(p.relative_to(ROOT)): lines for p in sorted(PACKAGE.rglob("*.py"))
-             if p != checks and (lines := _hand_written_int_checks(p.read_text()))}  # fmt: skip
+    found = _modules_where(_hand_written_int_checks, but=PACKAGE / "util" / "checks.py")
     assert found == {}, "use music_tagger.util.checks (positive_int, non_negative_int, int_between)"
     assert _hand_written_int_checks("ok = isinstance(n, bool) or n < 1") == [1]
     assert _hand_written_int_checks("ok = isinstance(n, (bool, float))") == [1]
