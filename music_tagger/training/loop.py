@@ -46,7 +46,9 @@ from ..util.files import atomic_path, write_text
 from ..vocabulary import BN_PUBLISHED
 from ..errors import ParameterError
 from ..util.checks import positive_int
-from .evaluation import evaluate, load_model, predict_store
+from ..models.loading import load_model
+from ..tagging.metrics import evaluate
+from .evaluation import predict_store
 from ..datasets.store import make_dataset, steps_per_epoch
 
 __all__ = ["CONV_BLOCKS", "finetune_unfreeze", "train"]

@@ -56,7 +56,7 @@ from . import loop, runstate
 from ..errors import ParameterError
 from ..util.files import atomic_path, write_text
 from .activations import cached, split_network
-from .evaluation import evaluate
+from ..tagging.metrics import evaluate
 from ..util.checks import one_of, positive_int
 from ..vocabulary import BN_PUBLISHED, HEAD_FITS, HEADS, RECIPES, STAGE2_FROM
 
