@@ -2,8 +2,8 @@
 
 Each kind of bad file goes through the four library entry points behind ``music-tagger
 tag``, ``features``, ``prepare`` and ``calibrate`` (the CLI prints these messages as
-they are); the table compares the four messages. Marked slow: about 30 s on 2 idle cores (the
-CRNN and its feature model are built once).
+they are); the table compares the four messages. About 4 s on 2 cores once the CRNN
+and its feature model are built (the CRNN is the session's ``crnn`` fixture).
 """
 import warnings
 
@@ -55,7 +55,6 @@ def _messages(bad, good, crnn, tmp_path) -> dict:
     return out
 
 
-@pytest.mark.slow  # builds two networks, prepares and calibrates: about 15 s per kind of file
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_one_unreadable_file_one_message_everywhere(name, good, crnn, tmp_path):
     bad = tmp_path / name
