@@ -87,19 +87,29 @@ def _timed(fn) -> tuple[float, float]:
     return wall, (_busy_seconds() - busy) / wall
 
 
-def _tree_rss(pid: int) -> int:
-    """Summed VmRSS (bytes) of ``pid`` and all its descendants."""
-    total, stack = 0, [pid]
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants that exist now, from /proc (forkserver workers
+    included: they descend from the run through its forkserver)."""
+    found, stack = [], [pid]
     while stack:
         p = stack.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        found.append(p)
+    return found
+
+
+def _tree_rss(pid: int) -> int:
+    """Summed VmRSS (bytes) of ``pid`` and all its descendants."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += sum(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total

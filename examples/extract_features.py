@@ -55,38 +55,31 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from music_tagger import CNN, CRNN, example
+    from music_tagger import example
     from music_tagger.audio.files import expand_paths
-    from music_tagger.tagging.tagger import predict_files
+    from music_tagger.embeddings.extract import file_features
     from music_tagger.registry import example_names
 
     files = expand_paths(args.paths)
     if args.examples:
         files = [str(example(name)) for name in example_names()] + files
-    builders = {"crnn": CRNN, "cnn": CNN}
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     kept: list[str] | None = None
     failed: set[str] = set()
     for name in args.models:
-        model = builders[name](weights="msd", include_top=False)
-        outputs = predict_files(
-            files, model, crops=args.crops, faithful=args.crops is None,
-            batch_size=args.batch_size,
-        )  # fmt: skip
-        rows = []
-        for path, (feature, _, error) in zip(files, outputs):
-            if error is not None:
-                if path not in failed:
-                    print(f"error: {error}", file=sys.stderr)
-                failed.add(path)
-            else:
-                rows.append((path, feature))
-        names = [p for p, _ in rows]
+        # the topless network's output, read by the tagging engine's worker processes
+        features, names, errors = file_features(
+            files, arch=name, level="top", crops=args.crops or 1, batch_size=args.batch_size
+        )
+        for path, error in errors:
+            if path not in failed:
+                print(f"error: {error}", file=sys.stderr)
+            failed.add(path)
         assert kept is None or kept == names  # the same files fail for every model
         kept = names
-        features = np.stack([f for _, f in rows]) if rows else np.zeros((0, DIMS[name]), np.float32)
+        features = features if names else np.zeros((0, DIMS[name]), np.float32)
         target = out_dir / f"features_{name}.npy"
         np.save(target, features.astype(np.float32))
         print(f"{target}: {features.shape}")

@@ -109,6 +109,23 @@ def published_scores(request: pytest.FixtureRequest) -> dict[str, list[tuple[str
 
 
 @pytest.fixture(scope="session")
+def reference_melgrams(reference_data):
+    """The original code's own spectrograms of the four clips, (4, 96, 1366, 1) float32."""
+    import numpy as np
+
+    x = np.stack([np.load(reference_data / f"{c}.npy")[0, 0] for c in CLIPS])
+    return x.astype("float32")[..., None]
+
+
+@pytest.fixture(scope="session")
+def crnn():
+    """The MSD CRNN as ``tag`` builds it by default (``get_model`` caches it: the CLI reuses it)."""
+    from music_tagger.tagging.tagger import get_model
+
+    return get_model("crnn")
+
+
+@pytest.fixture(scope="session")
 def synthetic_stores(tmp_path_factory):
     """``make(n_clips, seed=0, frames=128, splits=("train", "valid"), resampler=...)``:
     the folder of feature stores of a generated MTT-layout set of 3 s clips (60% train,

@@ -55,7 +55,8 @@ def test_failures_are_recorded_and_excluded(dataset, prepared):
     store = cache.load_store(prepared["train"])
     [failure] = store.failures
     assert failure["path"] == dataset.subset("train").paths[0]
-    assert "AudioError" in failure["error"]
+    # the one-line text every command gives for an unreadable file: it names the file
+    assert failure["error"].startswith(failure["path"] + ": not an audio file")
     assert cache.load_store(prepared["test"]).failures == []
 
 

@@ -16,17 +16,11 @@ from pathlib import Path
 import pytest
 
 from music_tagger import cli
-from music_tagger.tagging.tagger import get_model
 from music_tagger.registry import example_names
 
 CLIPS = example_names()
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def crnn():
-    return get_model("crnn")  # cached: main() below reuses it
 
 
 @pytest.fixture()

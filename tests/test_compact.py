@@ -187,9 +187,9 @@ def test_the_stored_front_end_is_kapres_hann_dft_and_slaney_mel(weights):
 
 
 def test_the_five_files_share_their_blocks():
-    full = compact.read_keras1_file(get_file("weights", "compact_msd_layer4"))
+    full = compact.read_compact_file(get_file("weights", "compact_msd_layer4"))
     for n in range(4):
-        part = compact.read_keras1_file(get_file("weights", f"compact_msd_layer{n}"))
+        part = compact.read_compact_file(get_file("weights", f"compact_msd_layer{n}"))
         assert sorted(part) == sorted(["melgram"] + [f"{k}{i}" for i in range(1, n + 2) for k in ("conv", "bn")])
         for name, arrays in part.items():
             assert all(np.array_equal(a, b) for a, b in zip(arrays, full[name]))

@@ -30,13 +30,6 @@ PUBLISHED_TOL = 0.0005
 
 
 @pytest.fixture(scope="module")
-def melgrams(reference_data):
-    """The four original spectrograms, (4, 96, 1366, 1)."""
-    x = np.stack([np.load(reference_data / f"{c}.npy")[0, 0] for c in CLIPS])
-    return x.astype("float32")[..., None]
-
-
-@pytest.fixture(scope="module")
 def crops():
     """Four 29.12 s crops of generated audio at 12 kHz: tones, noise, silence and a click."""
     rng = np.random.default_rng(7)
@@ -69,19 +62,19 @@ def _max_diff(a, b) -> float:
 
 
 @pytest.mark.parametrize("name", ["crnn", "cnn"])
-def test_onnx_melgram_scores_equal_keras(name, tmp_path, melgrams, crop_melgrams, keras_models):
+def test_onnx_melgram_scores_equal_keras(name, tmp_path, reference_melgrams, crop_melgrams, keras_models):
     path = export(tmp_path / f"{name}.onnx", model=name)
     onnx_model = OnnxModel(path)
     assert onnx_model.input_shape == (None, 96, 1366, 1) and onnx_model.output_shape == (None, 50)
-    for x in (melgrams, crop_melgrams):
+    for x in (reference_melgrams, crop_melgrams):
         expected = keras_models[name].predict_on_batch(x)
         assert _max_diff(onnx_model.predict_on_batch(x), expected) <= MELGRAM_TOL
     # one clip at a time gives the same as in a batch
-    assert _max_diff(onnx_model.predict_on_batch(melgrams[1:2])[0], onnx_model.predict_on_batch(melgrams)[1]) <= 1e-6
+    assert _max_diff(onnx_model.predict_on_batch(reference_melgrams[1:2])[0], onnx_model.predict_on_batch(reference_melgrams)[1]) <= 1e-6
 
 
-def test_onnx_runtime_reproduces_the_40_published_scores(melgrams, published_scores):
-    scores = pretrained("crnn").predict_on_batch(melgrams)
+def test_onnx_runtime_reproduces_the_40_published_scores(reference_melgrams, published_scores):
+    scores = pretrained("crnn").predict_on_batch(reference_melgrams)
     errors = [abs(float(row[TAGS.index(tag)]) - value)
               for clip, row in zip(CLIPS, scores) for tag, value in published_scores[clip]]  # fmt: skip
     assert len(errors) == 40
@@ -143,9 +136,9 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_saved_model_loads_without_music_tagger_and_scores_equal(tmp_path, melgrams, crops, crop_melgrams, keras_models):
+def test_saved_model_loads_without_music_tagger_and_scores_equal(tmp_path, reference_melgrams, crops, crop_melgrams, keras_models):
     folder = export(tmp_path / "crnn_saved", model="crnn", format="saved_model", input="audio")
-    np.save(tmp_path / "melgram.npy", melgrams)
+    np.save(tmp_path / "melgram.npy", reference_melgrams)
     np.save(tmp_path / "audio.npy", crops)
     proc = subprocess.run(
         [sys.executable, "-c", _LOAD_SAVED_MODEL, folder, tmp_path / "melgram.npy", tmp_path / "audio.npy"],
@@ -155,7 +148,7 @@ def test_saved_model_loads_without_music_tagger_and_scores_equal(tmp_path, melgr
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["music_tagger_imported"] is False
-    assert _max_diff(out["serve_melgram"], keras_models["crnn"].predict_on_batch(melgrams)) <= MELGRAM_TOL
+    assert _max_diff(out["serve_melgram"], keras_models["crnn"].predict_on_batch(reference_melgrams)) <= MELGRAM_TOL
     expected = keras_models["crnn"].predict_on_batch(crop_melgrams)
     assert _max_diff(out["serve_audio"], expected) <= AUDIO_TOL
     assert out["serving_default"] == out["serve_audio"]  # input="audio" is the default signature
@@ -247,10 +240,10 @@ def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
     assert first.parent == tmp_path / "music_tagger" / "onnx"
 
 
-def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(melgrams):
+def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(reference_melgrams):
     from music_tagger.deploy.runtime import OnnxModel
 
-    x = np.concatenate([melgrams, melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
+    x = np.concatenate([reference_melgrams, reference_melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
     whole = OnnxModel(cached_onnx("crnn")).predict_on_batch(x)
     parts = OnnxModel(cached_onnx("crnn"), max_batch=2).predict_on_batch(x)
     assert parts.shape == (5, 50) and _max_diff(parts, whole) <= 1e-6
@@ -317,7 +310,7 @@ def test_the_pretrained_taggers_run_on_onnx_by_default_when_it_is_installed(monk
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 @pytest.mark.parametrize("input", ["melgram", "audio"])
-def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, melgrams, crops, crop_melgrams, keras_models):
+def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, reference_melgrams, crops, crop_melgrams, keras_models):
     tf = pytest.importorskip("tensorflow")
     from music_tagger.deploy.litert import flex_ops
 
@@ -325,7 +318,7 @@ def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, melgrams
     data = path.read_bytes()
     assert flex_ops(data) == [] and b"Flex" not in data
     interpreter = tf.lite.Interpreter(model_content=data)
-    x, expected = (melgrams, keras_models["crnn"].predict_on_batch(melgrams)) if input == "melgram" else (
+    x, expected = (reference_melgrams, keras_models["crnn"].predict_on_batch(reference_melgrams)) if input == "melgram" else (
         crops, keras_models["crnn"].predict_on_batch(crop_melgrams))  # fmt: skip
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.resize_tensor_input(inp["index"], x.shape)

@@ -94,3 +94,31 @@ def test_transformer_in_a_pipeline(msd_stores):
         FeatureExtractor().fit().transform(info.paths[0])
     with pytest.raises(ValueError, match="level"):
         FeatureExtractor(level="bottom").fit()
+
+
+def test_files_of_a_model_with_several_outputs_go_through_the_worker_pipeline(msd_stores, tmp_path):
+    # one engine for files and any model: run_model on audio files reads them in
+    # worker processes (pipeline.run) and keeps every output; the rows equal the
+    # outputs of the same crops given as spectrograms; an unreadable file is a NaN
+    # row and the one-line message every command gives
+    import keras
+
+    from music_tagger.embeddings.extract import feature_model, run_model
+
+    top = feature_model("crnn", "top")
+    two = keras.Model(top.input, [top.output, keras.ops.mean(top.get_layer("pool1").output, axis=(1, 2))])
+    info = cache.load_store(cache.store_path(msd_stores, "train"))
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"not audio")
+    files = [info.paths[0], str(bad), info.paths[1]]
+    failures = []
+    a, b = run_model(two, files, crops=2, resampler="soxr_hq", failures=failures, workers=2)
+    assert a.shape == (3, 32) and b.shape == (3, 64)
+    assert np.isnan(a[1]).all() and np.isnan(b[1]).all()
+    [(row, message)] = failures
+    assert row == 1 and message.startswith(f"{bad}: not an audio file") and "\n" not in message
+    for row, path in ((0, files[0]), (2, files[2])):
+        crops = compute_melgrams(path, 2, resampler="soxr_hq")
+        want = [np.mean(o, axis=0) for o in two.predict_on_batch(crops[..., None])]
+        np.testing.assert_allclose(a[row], want[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(b[row], want[1], rtol=1e-5, atol=1e-5)

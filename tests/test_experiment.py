@@ -9,7 +9,7 @@ from music_tagger.training import experiment
 from music_tagger.training import loop as training
 from music_tagger.cli import main
 from music_tagger.models.architectures import parse_budgets
-from music_tagger.training.evaluation import GRID_COLUMNS, read_grid_results
+from music_tagger.training.experiment import GRID_COLUMNS, read_grid_results
 from music_tagger.training.experiment import Config, grid
 from music_tagger.training.figures import FIGURES, plot_per_tag, tag_groups
 from music_tagger.datasets.synth import TAGS

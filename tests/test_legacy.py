@@ -17,14 +17,8 @@ CLIPS = example_names()
 
 
 @pytest.fixture(scope="module")
-def melgrams(reference_data):
-    x = np.stack([np.load(reference_data / f"{c}.npy")[0, 0] for c in CLIPS])
-    return x.astype("float32")[..., None]
-
-
-@pytest.fixture(scope="module")
-def faithful(melgrams):
-    return CRNN(weights="msd").predict(melgrams, verbose=0)
+def faithful(reference_melgrams):
+    return CRNN(weights="msd").predict(reference_melgrams, verbose=0)
 
 
 def _crnn_with(path_key="crnn_msd_theano", **load_kwargs):
@@ -33,8 +27,8 @@ def _crnn_with(path_key="crnn_msd_theano", **load_kwargs):
     return model
 
 
-def _max_change(model, melgrams, faithful):
-    return float(np.max(np.abs(model.predict(melgrams, verbose=0) - faithful)))
+def _max_change(model, reference_melgrams, faithful):
+    return float(np.max(np.abs(model.predict(reference_melgrams, verbose=0) - faithful)))
 
 
 def test_keras1_hard_sigmoid_is_not_keras3s():
@@ -45,30 +39,30 @@ def test_keras1_hard_sigmoid_is_not_keras3s():
     assert np.max(np.abs(ours - keras3)) > 0.08  # they differ by up to 1/12 (at |x| = 2.5)
 
 
-def test_gate_activation_matters(melgrams, faithful):
+def test_gate_activation_matters(reference_melgrams, faithful):
     model = build("crnn")
     load_legacy_weights(model, get_file("weights", "crnn_msd_theano"))
     for name in ("gru1", "gru2"):
         model.get_layer(name).cell.recurrent_activation = keras.activations.hard_sigmoid
-    assert _max_change(model, melgrams, faithful) > 0.02  # FINDINGS: 0.075
+    assert _max_change(model, reference_melgrams, faithful) > 0.02  # FINDINGS: 0.075
 
 
-def test_theano_kernels_must_be_flipped(melgrams, faithful):
-    assert _max_change(_crnn_with(flip=True), melgrams, faithful) < 1e-5
-    assert _max_change(_crnn_with(flip=False), melgrams, faithful) > 0.1  # FINDINGS: 0.42
+def test_theano_kernels_must_be_flipped(reference_melgrams, faithful):
+    assert _max_change(_crnn_with(flip=True), reference_melgrams, faithful) < 1e-5
+    assert _max_change(_crnn_with(flip=False), reference_melgrams, faithful) > 0.1  # FINDINGS: 0.42
 
 
-def test_tensorflow_kernels_must_not_be_flipped(melgrams, faithful):
+def test_tensorflow_kernels_must_not_be_flipped(reference_melgrams, faithful):
     model = _crnn_with("crnn_msd_tensorflow", flip=True)
-    assert _max_change(model, melgrams, faithful) > 0.1
+    assert _max_change(model, reference_melgrams, faithful) > 0.1
 
 
-def test_crnn_running_std_is_a_variance(melgrams, faithful):
+def test_crnn_running_std_is_a_variance(reference_melgrams, faithful):
     model = _crnn_with()  # running_std loaded as the variance
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):  # read it as a std instead
             layer.moving_variance.assign(np.square(layer.moving_variance.numpy()))
-    assert _max_change(model, melgrams, faithful) > 0.1  # FINDINGS: 0.43
+    assert _max_change(model, reference_melgrams, faithful) > 0.1  # FINDINGS: 0.43
     # and the Keras 1.0.6 reading (std + 1e-6) cannot even hold its padded columns
     with pytest.raises(ValueError, match="Keras 1.0.6"):
         _crnn_with(bn_semantics="std_keras106")
@@ -81,13 +75,13 @@ def test_input_batchnorm_is_time_indexed():
     assert build("crnn").get_layer("bn_0_freq").gamma.shape == (1440,)
 
 
-def test_bn_epsilon_matters_on_other_inputs(melgrams, monkeypatch):
+def test_bn_epsilon_matters_on_other_inputs(reference_melgrams, monkeypatch):
     """The 40 published numbers cannot tell 1e-5 from 1e-3; other inputs can.
 
     The same clips 10 dB quieter: with power-4 scaling that is -20 dB on every bin
     (no bin reaches the -100 dB clamp of ``amin``).
     """
-    shifted = melgrams - 20.0
+    shifted = reference_melgrams - 20.0
     right = _crnn_with().predict(shifted, verbose=0)
     monkeypatch.setattr(legacy, "BN_EPSILON", 1e-3)  # the graph's layers
     monkeypatch.setattr(keras1, "BN_EPSILON", 1e-3)  # the epsilon the weights are read with

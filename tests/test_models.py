@@ -23,20 +23,13 @@ def expected(published_scores):
 
 
 @pytest.fixture(scope="module")
-def melgrams(reference_data):
-    """The original code's own spectrograms of the four clips, (4, 96, 1366, 1)."""
-    x = np.stack([np.load(reference_data / f"{c}.npy")[0, 0] for c in CLIPS])
-    return x.astype("float32")[..., None]
-
-
-@pytest.fixture(scope="module")
 def crnn():
     return CRNN(weights="msd")
 
 
 @pytest.mark.parametrize("variant", ["theano", "tensorflow"])
-def test_crnn_reproduces_all_40_published_scores(variant, melgrams, expected):
-    preds = CRNN(weights="msd", variant=variant).predict(melgrams, verbose=0)
+def test_crnn_reproduces_all_40_published_scores(variant, reference_melgrams, expected):
+    preds = CRNN(weights="msd", variant=variant).predict(reference_melgrams, verbose=0)
     assert preds.shape == (4, 50)
     errors = []
     for clip, row in zip(CLIPS, preds):
@@ -50,24 +43,24 @@ def test_crnn_reproduces_all_40_published_scores(variant, melgrams, expected):
 
 
 @pytest.mark.slow
-def test_theano_and_tensorflow_files_agree(melgrams):
+def test_theano_and_tensorflow_files_agree(reference_melgrams):
     for builder in (CRNN, CNN):
-        a = builder(weights="msd", variant="theano").predict(melgrams, verbose=0)
-        b = builder(weights="msd", variant="tensorflow").predict(melgrams, verbose=0)
+        a = builder(weights="msd", variant="theano").predict(reference_melgrams, verbose=0)
+        b = builder(weights="msd", variant="tensorflow").predict(reference_melgrams, verbose=0)
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_feature_extractors_shapes(melgrams):
-    assert CRNN(weights="msd", include_top=False).predict(melgrams[:1], verbose=0).shape == (1, 32)
-    assert CNN(weights="msd", include_top=False).predict(melgrams[:1], verbose=0).shape == (1, 256)
+def test_feature_extractors_shapes(reference_melgrams):
+    assert CRNN(weights="msd", include_top=False).predict(reference_melgrams[:1], verbose=0).shape == (1, 32)
+    assert CNN(weights="msd", include_top=False).predict(reference_melgrams[:1], verbose=0).shape == (1, 256)
 
 
-def test_cnn_include_top_false_is_the_topless_part_of_the_tagger(melgrams):
+def test_cnn_include_top_false_is_the_topless_part_of_the_tagger(reference_melgrams):
     full = CNN(weights="msd")
-    features = CNN(weights="msd", include_top=False).predict(melgrams, verbose=0)
+    features = CNN(weights="msd", include_top=False).predict(reference_melgrams, verbose=0)
     w, b = full.get_layer("output").get_weights()
     from_features = 1 / (1 + np.exp(-(features @ w + b)))
-    np.testing.assert_allclose(from_features, full.predict(melgrams, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(from_features, full.predict(reference_melgrams, verbose=0), atol=1e-5)
 
 
 def test_input_and_output_shapes(crnn):
@@ -91,24 +84,24 @@ def test_msd_weights_need_the_original_configuration():
         CRNN(weights="imagenet")
 
 
-def test_prediction_of_a_clip_does_not_depend_on_the_batch(crnn, melgrams):
-    alone = np.concatenate([crnn.predict(melgrams[i : i + 1], verbose=0) for i in range(4)])
-    together = crnn.predict(melgrams, verbose=0)
-    reordered = crnn.predict(melgrams[::-1], verbose=0)[::-1]
+def test_prediction_of_a_clip_does_not_depend_on_the_batch(crnn, reference_melgrams):
+    alone = np.concatenate([crnn.predict(reference_melgrams[i : i + 1], verbose=0) for i in range(4)])
+    together = crnn.predict(reference_melgrams, verbose=0)
+    reordered = crnn.predict(reference_melgrams[::-1], verbose=0)[::-1]
     np.testing.assert_allclose(together, alone, atol=1e-6)
     np.testing.assert_allclose(reordered, alone, atol=1e-6)
 
 
-def test_saved_keras_file_gives_identical_predictions(crnn, melgrams, tmp_path):
+def test_saved_keras_file_gives_identical_predictions(crnn, reference_melgrams, tmp_path):
     path = tmp_path / "m.keras"
     crnn.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(
-        loaded.predict(melgrams, verbose=0), crnn.predict(melgrams, verbose=0)
+        loaded.predict(reference_melgrams, verbose=0), crnn.predict(reference_melgrams, verbose=0)
     )
 
 
-def test_input_tensor_is_used(melgrams):
+def test_input_tensor_is_used(reference_melgrams):
     inputs = keras.Input(shape=(96, 1366, 1))
     model = CRNN(weights="msd", input_tensor=inputs)
     assert model.inputs[0] is inputs
@@ -116,8 +109,8 @@ def test_input_tensor_is_used(melgrams):
         CRNN(weights=None, input_tensor=np.zeros((1, 96, 1366, 1)))
 
 
-def test_original_widths_given_explicitly_still_take_the_msd_weights(melgrams):
+def test_original_widths_given_explicitly_still_take_the_msd_weights(reference_melgrams):
     explicit = CRNN(weights="msd", widths=[64, 128, 128, 128, 32])
     np.testing.assert_array_equal(
-        explicit.predict(melgrams[:1], verbose=0), CRNN(weights="msd").predict(melgrams[:1], verbose=0)
+        explicit.predict(reference_melgrams[:1], verbose=0), CRNN(weights="msd").predict(reference_melgrams[:1], verbose=0)
     )

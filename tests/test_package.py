@@ -333,3 +333,128 @@ def test_the_library_refuses_what_the_vocabulary_does_not_name():
 
     with pytest.raises(ParameterError, match="bn_semantics must be one of 'variance', 'std_keras106'"):
         legacy.bn_layer_epsilon("crnn", "std")
+
+
+# --------------------------------------------------------------------------- floors and roads
+
+#: The floors of the house, bottom up: the one statement of the order. A module
+#: imports only from its own room or from a floor below (``music_tagger`` is the front
+#: door: its names resolve lazily, on first use, so it imports only ``util``).
+FLOORS = (
+    ("music_tagger.errors", "music_tagger.vocabulary"),
+    ("music_tagger.util", "music_tagger.registry"),
+    ("music_tagger",),
+    ("music_tagger.audio",),
+    ("music_tagger.models",),
+    ("music_tagger.datasets",),
+    ("music_tagger.deploy",),
+    ("music_tagger.tagging",),
+    ("music_tagger.embeddings",),
+    ("music_tagger.training",),
+    ("music_tagger.cli",),
+    ("music_tagger.__main__",),
+)
+
+
+def _room(module: str) -> str:
+    """A subpackage, or a top-level module on its own."""
+    sub = _subpackage(module)
+    return module if sub == "music_tagger" else sub
+
+
+def test_no_import_reaches_a_floor_above():
+    floor = {room: i for i, rooms in enumerate(FLOORS) for room in rooms}
+    assert sorted({_room(m) for m in _modules()} - set(floor)) == [], "a room without a floor: add it to FLOORS"
+    up = [f"{module} -> {target}" for module in _modules() for target in sorted(_sibling_imports(module))
+          if _room(target) != _room(module) and floor[_room(target)] >= floor[_room(module)]]  # fmt: skip
+    assert up == []
+
+
+#: What starts processes or threads that run jobs: only music_tagger/util/workers.py may
+#: use it (the package's one pool, util.workers.imap_jobs).
+_POOL_MODULES = ("multiprocessing", "concurrent.futures")
+_POOL_NAMES = {"Pool", "ProcessPoolExecutor", "ThreadPoolExecutor", "Process", "fork", "ThreadPool"}
+
+
+def _pool_starts(source: str) -> list[str]:
+    """What in ``source`` imports a pool's module or names a pool's class."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith(_POOL_MODULES)]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith(_POOL_MODULES):
+            found.append(node.module)
+        elif isinstance(node, ast.Attribute) and node.attr in _POOL_NAMES:
+            found.append(node.attr)
+    return found
+
+
+def _modules_where(check, *, but: Path) -> dict[str, list]:
+    """``check(source)`` of every package module but ``but``, where it finds something."""
+    return {str(p.relative_to(ROOT)): hits for p in sorted(PACKAGE.rglob("*.py"))
+            if p != but and (hits := check(p.read_text()))}  # fmt: skip
+
+
+def test_no_module_but_util_workers_runs_a_pool():
+    assert _modules_where(_pool_starts, but=PACKAGE / "util" / "workers.py") == {}
+    assert _pool_starts("from concurrent.futures import ProcessPoolExecutor") == ["concurrent.futures"]
+    assert _pool_starts("import os\nos.fork()") == ["fork"]
+
+
+def _hand_written_int_checks(source: str) -> list[int]:
+    """Lines of ``source`` with an ``isinstance(x, bool)`` check (the integer check's tell)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+            kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+            if any(getattr(kind, "id", None) == "bool" for kind in kinds):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_integers_are_checked_by_util_checks_alone():
+    found = _modules_where(_hand_written_int_checks, but=PACKAGE / "util" / "checks.py")
+    assert found == {}, "use music_tagger.util.checks (positive_int, non_negative_int, int_between)"
+    assert _hand_written_int_checks("ok = isinstance(n, bool) or n < 1") == [1]
+    assert _hand_written_int_checks("ok = isinstance(n, (bool, float))") == [1]
+
+
+def test_every_docstring_example_runs():
+    # every ">>>" example of the package that is not marked +SKIP, as doctest runs it
+    import doctest
+    import importlib
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    report: list[str] = []
+    tried = 0
+    for name in _modules():
+        for test in finder.find(importlib.import_module(name), name):
+            result = runner.run(test, out=report.append)
+            tried += result.attempted
+    assert "".join(report) == ""
+    assert tried > 100  # the examples were found
+
+
+def test_every_import_a_module_docstring_shows_works():
+    # skipped examples included: a docstring must not show an import that fails
+    import importlib
+
+    broken = []
+    for module in _modules():
+        path = ROOT / Path(*module.split("."))
+        source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        doc = ast.get_docstring(ast.parse(source.read_text()))
+        for target, names in _IMPORT.findall(doc or ""):
+            for name in (n.strip() for n in names.split(",")):
+                if not hasattr(importlib.import_module(target), name) and importlib.util.find_spec(f"{target}.{name}") is None:
+                    broken.append(f"{module}: from {target} import {name}")
+    assert broken == []
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint and import order", "format"])
+def test_the_formatter_and_the_import_sorter_report_nothing(command):
+    # the settings are pyproject.toml's [tool.ruff]: the package, tests, benchmarks, examples
+    ruff = Path(sys.executable).with_name("ruff")
+    argv = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
+    proc = subprocess.run([*argv, *command, "."], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]

@@ -19,15 +19,9 @@ import soundfile as sf
 
 from music_tagger import cli
 from music_tagger.tagging.readback import read_records
-from music_tagger.tagging.tagger import get_model
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--crops", "1", "--workers", "0", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def crnn():
-    return get_model("crnn")  # cached: main() below reuses it
 
 
 @pytest.fixture(scope="module")

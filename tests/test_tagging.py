@@ -22,11 +22,6 @@ PUBLISHED_TOLERANCE = 0.0006
 
 
 @pytest.fixture(scope="module")
-def crnn():
-    return get_model("crnn")
-
-
-@pytest.fixture(scope="module")
 def mp3s(reference_data):
     return [str(reference_data / f"{c}.mp3") for c in CLIPS]
 

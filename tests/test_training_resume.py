@@ -62,7 +62,7 @@ def test_resume_guards(stores, tmp_path):
 
 
 def test_finetune_refuses_short_frames(stores, tmp_path):
-    from music_tagger.training.loop import finetune
+    from music_tagger.training.loop import finetune_unfreeze
 
     with pytest.raises(ValueError, match="frames: 128, expected 1366"):
-        finetune(stores, tmp_path)
+        finetune_unfreeze(stores, tmp_path)

@@ -21,7 +21,7 @@ from typing import Union
 
 import numpy as np
 
-from ..util.checks import positive_int
+from ..util.checks import non_negative_int, positive_int
 from ..errors import AudioError, ParameterError
 from .mp3 import MP3_DECODER_DELAY, mp3_has_gapless_header
 from .resample import KAISER_BEST_2016, _resample_kaiser_best_2016, check_resampler, resample
@@ -290,8 +290,7 @@ def crop_starts(n: int, n_crops: int, n_samples: int = N_SAMPLES) -> np.ndarray:
     >>> crop_starts(50, 3, 100)
     array([0])
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ParameterError(f"n must be a non-negative integer, got {n!r}")
+    n = non_negative_int(n, "n")
     n_crops = positive_int(n_crops, "n_crops")
     n_samples = positive_int(n_samples, "n_samples")
     span = int(n) - n_samples

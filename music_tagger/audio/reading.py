@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import audio
 from . import decode, mp3
-from ..errors import ParameterError
+from ..util.checks import positive_int
 from .resample import KAISER_BEST_2016
 from .windowed import input_span, resample_window
 
@@ -324,8 +324,7 @@ def iter_melgrams(
     32 (32, 96, 1366)
     """
     audio.check_resampler(resampler)
-    if chunk is not None and (isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1):
-        raise ParameterError(f"chunk must be a positive number of crops or None, got {chunk!r}")
+    chunk = positive_int(chunk, "chunk", allow_none=True)
     if starts is None:
         starts = lambda n: audio.crop_starts(n, n_crops)  # noqa: E731
     name = os.fspath(path)

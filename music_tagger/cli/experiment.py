@@ -79,7 +79,7 @@ def add_experiment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
-    from ..training.evaluation import write_grid_results
+    from ..training.experiment import write_grid_results
     from ..training.experiment import merge_results, run_experiment
 
     unknown = [a for a in args.archs if a not in ARCHS]

@@ -6,7 +6,7 @@ from ..errors import DataError, UsageError
 
 
 from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
-from .common import HelpFormatter, positive_float_arg, positive_int_arg, print_error
+from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
 
 
@@ -37,6 +37,8 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resampler", choices=RESAMPLERS, default=KAISER_BEST_2016,
                    help="audio files: the 2016 resampler or the faster soxr")  # fmt: skip
     p.add_argument("--batch-size", type=positive_int_arg, default=8, metavar="N", help="clips per network call")
+    p.add_argument("--workers", type=non_negative_int_arg, default=None, metavar="N",
+                   help="audio files (crnn, cnn): " + WORKERS_HELP)  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace the feature files of an earlier run")
     return p
@@ -77,7 +79,9 @@ def run_features(args: argparse.Namespace) -> int:
                 print(written)
         return 0
     check_outputs(feature_files(args.out), overwrite=args.overwrite)
-    x, paths, failed = file_features(args.inputs, crops=args.crops, resampler=args.resampler, **options)
+    x, paths, failed = file_features(
+        args.inputs, crops=args.crops, resampler=args.resampler, workers=args.workers, **options
+    )
     for _, message in failed:  # reported, and the other files kept (as tag does)
         print_error(message)
     if paths:

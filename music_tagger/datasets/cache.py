@@ -28,16 +28,13 @@ Examples
 """
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import os
 import shutil
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -45,9 +42,10 @@ from tqdm.auto import tqdm
 
 from .. import audio
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
-from ..util.checks import open_h5
+from ..util.checks import int_between, open_h5
 from ..util.files import atomic_path, check_output
-from ..util.workers import resolve_workers, worker_context, worker_init
+from ..audio.reading import READ_MODULES
+from ..util.workers import failure_text, imap_jobs, resolve_workers
 
 __all__ = [
     "FORMAT_VERSION",
@@ -91,8 +89,7 @@ def preprocessing_settings(
     >>> preprocessing_settings() == MSD_SETTINGS
     True
     """
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
-        raise ParameterError(f"frames must be an integer >= 2, got {frames!r}")
+    frames = int_between(frames, "frames", 2)
     audio.check_resampler(resampler)
     return {
         "sr": audio.SR,
@@ -118,7 +115,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
 
     Raises
     ------
-    ValueError
+    DataError
         Naming each setting that differs.
 
     Examples
@@ -127,7 +124,7 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
     >>> check_msd_settings(preprocessing_settings(frames=128))
     Traceback (most recent call last):
     ...
-    ValueError: the store's preprocessing differs from what the MSD weights expect (frames: 128, expected 1366); prepare the features again with the defaults (music-tagger prepare without --frames)
+    music_tagger.errors.DataError: the store's preprocessing differs from what the MSD weights expect (frames: 128, expected 1366); prepare the features again with the defaults (music-tagger prepare without --frames)
     """
     diffs = [
         f"{key}: {settings.get(key)!r}, expected {value!r}"
@@ -166,33 +163,13 @@ def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: st
     return audio.log_melgram(audio.center_crop(y, (frames - 1) * audio.HOP_LENGTH))
 
 
-def _work(job: tuple[int, str, int, str]) -> tuple[int, np.ndarray | None, str | None]:
-    """Worker: one clip's spectrogram, or the error that prevented it."""
+def _clip(job: tuple[int, str, int, str]) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
+    """A job of the pool: one clip's spectrogram, or why it could not be read."""
     index, path, frames, resampler = job
     try:
-        return index, melgram(path, frames, resampler), None
-    except Exception as err:  # any unreadable file is reported, not fatal
-        return index, None, f"{type(err).__name__}: {err}"
-
-
-def _imap_unordered(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None, workers: int) -> Iterator:
-    """``fn`` over ``jobs`` on ``pool`` (``workers`` processes; None: this process),
-    at most 4 jobs a worker in flight."""
-    if pool is None:
-        yield from map(fn, jobs)
-        return
-    jobs = iter(jobs)
-    pending = {pool.submit(fn, job) for job in itertools.islice(jobs, 4 * workers)}
-    try:
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-                for job in itertools.islice(jobs, 1):
-                    pending.add(pool.submit(fn, job))
-    finally:
-        for future in pending:
-            future.cancel()
+        yield index, melgram(path, frames, resampler), None
+    except Exception as err:  # an unreadable file is reported, not fatal
+        yield index, None, failure_text(path, err)
 
 
 def store_path(out_dir: str | os.PathLike, split: str) -> Path:
@@ -268,7 +245,7 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
 
 
 def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
-                   pool: ProcessPoolExecutor | None, workers: int, progress: bool) -> tuple[Path, list[dict]]:
+                   workers: int | None, progress: bool) -> tuple[Path, list[dict]]:
     sub = dataset.subset(split)
     dest = store_path(out_dir, split)
     meta = {
@@ -289,14 +266,14 @@ def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
         return dest, info.failures
     partial = _Partial.open(out_dir / f"{split}.partial", meta, audio.N_MELS)
     todo = np.flatnonzero(np.asarray(partial.status) != _DONE)
-    jobs = ((int(i), meta["paths"][i], settings["frames"], settings["resampler"]) for i in todo)
+    jobs = [(int(i), meta["paths"][i], settings["frames"], settings["resampler"]) for i in todo]
     failures = []
     bar = tqdm(
         total=len(meta["ids"]), initial=len(meta["ids"]) - len(todo),
         desc=f"prepare {split}", unit="clip", disable=not progress,
     )  # fmt: skip
     try:
-        for count, (i, x, error) in enumerate(_imap_unordered(_work, jobs, pool, workers), 1):
+        for count, (i, x, error) in enumerate(imap_jobs(_clip, jobs, workers, preload=READ_MODULES), 1):
             if error is None:
                 partial.melgrams[i] = x
                 partial.status[i] = _DONE  # only after the data: a done clip is whole
@@ -384,15 +361,13 @@ def prepare(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stores, failures = {}, []
-    # one pool for all splits, its workers started once (they die with this process and
-    # never import the caller's main module: music_tagger.util.workers); 0: this process
-    with contextlib.nullcontext() if workers == 0 else ProcessPoolExecutor(
-            workers, mp_context=worker_context(), initializer=worker_init) as pool:  # fmt: skip
-        for split in splits:
-            stores[split], failed = _prepare_split(dataset, split, out_dir, settings, pool, workers, progress)
-            failures += failed
+    # the package's pool (music_tagger.util.workers.imap_jobs), never more workers
+    # than the clips left to compute; 0: this process
+    for split in splits:
+        stores[split], failed = _prepare_split(dataset, split, out_dir, settings, workers, progress)
+        failures += failed
     if failures:
-        lines = [f"  {f['path']}: {f['error']}" for f in failures[:10]]
+        lines = [f"  {f['error']}" for f in failures[:10]]
         more = [f"  ... and {len(failures) - 10} more"] if len(failures) > 10 else []
         warnings.warn(
             "\n".join([f"{len(failures)} clip(s) could not be read and were left out:"] + lines + more),

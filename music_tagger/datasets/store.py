@@ -17,7 +17,7 @@ runs rather than clip by clip.
 
 Examples
 --------
->>> from music_tagger import cache
+>>> from music_tagger.datasets import cache
 >>> from music_tagger.datasets.store import make_dataset
 >>> ds = make_dataset(cache.load_store("features/train.h5"), 64, shuffle_seed=(0, 0))  # doctest: +SKIP
 >>> x, y = next(iter(ds)); x.shape                                                    # doctest: +SKIP
@@ -28,19 +28,19 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import h5py
 import numpy as np
 
 from . import cache
 from ..errors import DataError, ParameterError
-from ..util.checks import open_h5
+from ..util.checks import open_h5, positive_int
 from ..util.files import atomic_path, is_temporary
 
 __all__ = [
-    "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "make_dataset",
-    "steps_per_epoch", "store_files",
+    "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "iter_batches",
+    "make_dataset", "steps_per_epoch", "store_files",
 ]  # fmt: skip
 
 #: ``make_dataset(reader=...)``: "auto" reads by positioned reads where the layout
@@ -172,8 +172,7 @@ def epoch_order(n: int, seed: Sequence[int] | None = None, *, block: int = 1) ->
     >>> sorted(epoch_order(10, (0, 1), block=3).tolist()) == list(range(10))
     True
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise ParameterError(f"block must be a positive integer, got {block!r}")
+    block = positive_int(block, "block")
     if seed is None:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(list(seed))
@@ -327,6 +326,55 @@ def make_dataset(
         return _dataset(store, order, bounds[:, first : first + local].reshape(-1, 2), reader)
 
     return strategy.distribute_datasets_from_function(worker_dataset)
+
+
+def iter_batches(
+    store: str | os.PathLike, batch_size: int, *, frames: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The spectrograms of a store in order, ``batch_size`` clips at a time, for inference.
+
+    The one batch loop of every store that a network scores outside training
+    (features, activations, calibration); training reads through :func:`make_dataset`.
+    The store and ``frames`` are checked when it is called, before the first batch.
+
+    Parameters
+    ----------
+    store : path-like
+    batch_size : int
+    frames : int, optional
+        The frames per clip the network takes: another store is refused up front.
+
+    Yields
+    ------
+    melgrams : np.ndarray, shape (n, 96, frames), float32
+    index : np.ndarray of int64, shape (n,)
+        The clips' rows in the store.
+
+    Raises
+    ------
+    ParameterError
+        The store holds another number of frames than ``frames``.
+
+    Examples
+    --------
+    >>> for x, index in iter_batches("features/test.h5", 8, frames=1366):  # doctest: +SKIP
+    ...     print(x.shape, index[0])
+    (8, 96, 1366) 0
+    """
+    batch_size = positive_int(batch_size, "batch_size")
+    info = cache.load_store(store)
+    if frames is not None and info.frames != frames:
+        raise ParameterError(
+            f"{store} holds {info.frames} frames per clip; the network takes {frames} "
+            "(prepare without --frames)"
+        )
+    return _batches(info, batch_size)
+
+
+def _batches(info: cache.Store, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for start in range(0, info.n, batch_size):
+        index = np.arange(start, min(start + batch_size, info.n))
+        yield cache.read_melgrams(info.path, index), index
 
 
 def store_files(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:

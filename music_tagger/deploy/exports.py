@@ -234,7 +234,7 @@ def load_keras_file(path: str | os.PathLike):
     """
     import zipfile
 
-    from ..training.evaluation import load_model
+    from ..models.loading import load_model
 
     path = readable_file(path, "model file")
     if not zipfile.is_zipfile(path):

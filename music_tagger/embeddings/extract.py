@@ -230,6 +230,7 @@ def features(
     resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Pretrained features of audio files, folders, a prepared store or spectrograms.
 
@@ -257,6 +258,10 @@ def features(
         Spectrograms per network call.
     progress : bool
         Show a progress bar.
+    workers : int, optional
+        Audio files (CRNN and CNN): processes reading audio, as for
+        :func:`music_tagger.tag` (default: the cores this process may use; 0: this
+        process).
 
     Returns
     -------
@@ -281,7 +286,7 @@ def features(
     model = feature_model(arch, level, bn_semantics)
     desc = f"features {arch}/{level}"
     return run_model(model, inputs, crops=crops, resampler=resampler, batch_size=batch_size,
-                     progress=progress, desc=desc)[0]  # fmt: skip
+                     progress=progress, desc=desc, workers=workers)[0]  # fmt: skip
 
 
 def run_model(
@@ -294,11 +299,15 @@ def run_model(
     progress: bool = False,
     desc: str = "clips",
     failures: list | None = None,
+    workers: int | None = None,
 ) -> list[np.ndarray]:
     """Every output of ``model`` for each input row (averaged over its crops).
 
     The engine of :func:`features`, for any model on the ``(96, 1366, 1)`` melgram
-    (e.g. one with several outputs). ``inputs`` as for :func:`features`; with a
+    (e.g. one with several outputs). ``inputs`` as for :func:`features`: audio
+    files go through the tagging pipeline (:func:`music_tagger.tagging.pipeline.run`:
+    worker processes read only the audio of the crops, memory bounded whatever
+    the number of files); arrays and stores are batched here. With a
     ``failures`` list, unreadable audio files are added to it as ``(row, message)``
     and their rows are NaN.
 
@@ -306,13 +315,19 @@ def run_model(
     -------
     list of np.ndarray, float32
         One array per model output, each ``(n_rows,) + output_shape[1:]``.
+
+    Examples
+    --------
+    >>> run_model(feature_model("crnn", "top"), np.zeros((1, 96, 1366), "float32"))[0].shape  # doctest: +SKIP
+    (1, 32)
     """
+    batch_size = positive_int(batch_size, "batch_size")
+    samples = model.input_shape[1] if len(model.input_shape) == 2 else None  # raw audio in
+    if samples is None and not inputs_.is_array(inputs) and not inputs_.is_store(inputs):
+        return _run_files(model, inputs, crops, resampler, batch_size, progress, desc, failures, workers)
     from tqdm.auto import tqdm
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ParameterError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     shapes = [tuple(t.shape[1:]) for t in model.outputs]
-    samples = model.input_shape[1] if len(model.input_shape) == 2 else None  # raw audio in
     total = inputs_.n_rows(inputs)
     sums = [np.zeros((total,) + shape, np.float64) for shape in shapes]
     counts = np.zeros(total, np.int64)
@@ -328,6 +343,34 @@ def run_model(
             bar.update(np.count_nonzero(counts) - bar.n)
     with np.errstate(invalid="ignore"):  # 0 / 0: the rows of unreadable files are NaN
         return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
+
+
+def _run_files(model, inputs: Any, crops: int, resampler: str, batch_size: int, progress: bool, desc: str,
+               failures: list | None, workers: int | None) -> list[np.ndarray]:
+    """:func:`run_model` on audio files and folders, through the tagging pipeline."""
+    from tqdm.auto import tqdm
+
+    from ..audio.files import expand_paths
+    from ..errors import AudioError
+    from ..tagging.pipeline import run
+
+    paths = expand_paths(inputs)
+    out = [np.full((len(paths),) + tuple(t.shape[1:]), np.nan, np.float32) for t in model.outputs]
+    stream = run(paths, model, crops=crops, resampler=resampler, batch_size=batch_size, workers=workers)
+    with tqdm(total=len(paths), desc=desc, unit="clip", disable=not progress) as bar:
+        try:
+            for r in stream:
+                if r.error is not None and failures is None:
+                    raise AudioError(r.error)
+                if r.error is not None:
+                    failures.append((r.index, r.error))
+                else:
+                    for rows, value in zip(out, r.outputs or [r.scores]):
+                        rows[r.index] = value
+                bar.update()
+        finally:
+            stream.close()  # stops the workers of a run left early
+    return out
 
 
 def file_features(paths: Any, *, arch: str = "crnn", level: str = "multi", bn_semantics: str | None = None,

@@ -51,6 +51,13 @@ def check_melgrams(x: Any) -> np.ndarray:
     return x
 
 
+def is_array(inputs: Any) -> bool:
+    """Whether ``inputs`` are arrays (spectrograms or raw audio), not paths."""
+    return (isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f") or (
+        isinstance(inputs, list) and bool(inputs) and isinstance(inputs[0], np.ndarray)
+    )
+
+
 def is_store(path: Any) -> bool:
     return isinstance(path, (str, os.PathLike)) and str(path).endswith(".h5") and os.path.isfile(path)
 
@@ -62,12 +69,10 @@ def batches(
     """``(melgrams, owner)`` batches (``owner[i]``: crop i's input row); with a ``failures``
     list, an unreadable audio file goes there as ``(row, message)`` instead of raising.
     With ``samples`` (a network on raw audio), crops of that many 12 kHz samples instead."""
-    from ..datasets import cache
     from ..audio.files import expand_paths
+    from ..datasets.store import iter_batches
 
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f" or (
-        isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray)
-    ):
+    if is_array(inputs):
         x = check_melgrams(inputs) if samples is None else check_audio(inputs, samples)
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size], np.arange(start, min(start + batch_size, len(x)))
@@ -79,15 +84,7 @@ def batches(
             )
         if samples is not None:
             raise ParameterError(f"{inputs} holds spectrograms; the compact convnet takes audio files")
-        info = cache.load_store(inputs)
-        if info.frames != MELGRAM[1]:
-            raise ParameterError(
-                f"{inputs} holds {info.frames} frames per clip; the pretrained networks "
-                f"take {MELGRAM[1]} (prepare without --frames)"
-            )
-        for start in range(0, info.n, batch_size):
-            index = np.arange(start, min(start + batch_size, info.n))
-            yield cache.read_melgrams(info.path, index), index
+        yield from iter_batches(inputs, batch_size, frames=MELGRAM[1])
         return
     paths = expand_paths(inputs)
     pending: list[np.ndarray] = []
@@ -117,9 +114,7 @@ def n_rows(inputs: Any) -> int:
     from ..datasets import cache
     from ..audio.files import expand_paths
 
-    if isinstance(inputs, np.ndarray) and inputs.dtype.kind == "f":
-        return len(inputs)
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], np.ndarray):
+    if is_array(inputs):
         return len(inputs)
     if is_store(inputs):
         return cache.load_store(inputs).n

@@ -35,7 +35,7 @@ from ..audio import KAISER_BEST_2016
 from ..errors import DataError, MissingFileError, ParameterError
 from ..util.checks import load_arrays, positive_float, read_json
 from ..util.files import atomic_path, check_outputs, write_text
-from ..training.evaluation import evaluate, write_results
+from ..tagging.metrics import evaluate, write_results
 
 __all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
 
@@ -295,7 +295,7 @@ def probe(
 
     Reads ``<features_dir>/<split>.npy`` (with labels, as written for prepared
     stores), fits on train, chooses ``C`` on valid, scores test with
-    :func:`music_tagger.training.evaluation.evaluate`, and writes the probe plus
+    :func:`music_tagger.tagging.metrics.evaluate`, and writes the probe plus
     ``results-test.json`` / ``.csv`` into ``out_dir``; a probe already there is
     replaced only with ``overwrite`` (checked before fitting).
 

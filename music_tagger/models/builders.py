@@ -57,82 +57,9 @@ from keras import layers
 from . import architectures
 from . import compact
 from . import legacy
-from ..errors import ParameterError
-from ..registry import get_file
 from .graph import build_graph
-from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED
-
-#: For each structure with released weights: registry keys of its MSD weights (by
-#: variant) and how the file's BatchNorm statistics must be read.
-_MSD = {
-    "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, BN_PUBLISHED),
-    "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, BN_AS_TRAINED),
-}
-_N_MSD_TAGS = 50
-
-def _is_released_configuration(arch: str, model: keras.Model, options: dict) -> bool:
-    """Whether ``model`` has the configuration the original MSD weights fit."""
-    widths = options.get("widths")
-    original = architectures.ORIGINAL_WIDTHS[arch]
-    return (
-        options.get("n_params") is None
-        and (widths is None or tuple(int(w) for w in widths) == original)
-        and options.get("rnn", "gru") == "gru"
-        and not options.get("bidirectional")
-        and options.get("rnn_units") in (None, original[-1])
-        and tuple(model.input_shape[1:]) == architectures.INPUT_SHAPE
-        and model.get_layer("bn_0_freq").axis in ([legacy.TIME_AXIS], legacy.TIME_AXIS)
-    )
-
-
-def _check_weights(arch: str, weights, include_top: bool, classes: int) -> None:
-    """Fail before building on weights that cannot be loaded (keras.applications' rule)."""
-    pretrained = arch in _MSD
-    if weights is None or (pretrained and weights == "msd"):
-        if weights == "msd" and include_top and classes != _N_MSD_TAGS:
-            raise ParameterError(
-                f"weights='msd' with include_top=True has {_N_MSD_TAGS} classes, got "
-                f"classes={classes}; use include_top=False and add your own output layer"
-            )
-        return
-    is_file = isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
-    if pretrained and is_file:
-        return
-    if is_file and legacy.is_keras3_file(weights):
-        return
-    if pretrained:
-        raise ParameterError(
-            "weights must be None (random initialisation), 'msd' (pretrained on the "
-            f"Million Song Dataset) or the path to a weight file; got {weights!r}"
-        )
-    raise ParameterError(
-        f"{arch} has no pretrained weights: weights must be None (random "
-        "initialisation) or the path to an existing Keras 3 .keras / .weights.h5 "
-        f"file; got {weights!r}"
-    )
-
-
-def _load_weights(
-    arch: str, model: keras.Model, weights, variant: str, options: dict, semantics: str
-) -> None:
-    if weights is None:
-        return
-    if weights == "msd":
-        if not _is_released_configuration(arch, model, options):
-            raise ParameterError(
-                f"weights='msd' exist only for the released {arch} (its original widths, "
-                "a (96, 1366, 1) input and the time-indexed input BatchNorm); pass "
-                "weights=None to build this configuration randomly initialised"
-            )
-        keys = _MSD[arch][0]
-        if variant not in keys:
-            raise ParameterError(f"variant must be 'theano' or 'tensorflow', got {variant!r}")
-        legacy.load_legacy_weights(model, get_file("weights", keys[variant]), bn_semantics=semantics)
-    elif legacy.is_keras3_file(weights):
-        model.load_weights(str(weights))
-    else:
-        legacy.load_legacy_weights(model, weights, bn_semantics=semantics)
-
+from ..vocabulary import BN_PUBLISHED
+from .loading import MSD_FILES, check_weights, load_weights
 
 def _application(
     arch: str,
@@ -160,9 +87,9 @@ def _application(
             name=name or default_name, **options,
         )  # fmt: skip
     structure = architectures.structure(arch)
-    _check_weights(structure.name, weights, include_top, classes)
+    check_weights(structure.name, weights, include_top, classes)
     bn_semantics = options.pop("bn_semantics", None)
-    semantics = _MSD.get(structure.name, (None, BN_PUBLISHED))[1] if bn_semantics is None else bn_semantics
+    semantics = MSD_FILES.get(structure.name, (None, BN_PUBLISHED))[1] if bn_semantics is None else bn_semantics
     epsilon = legacy.bn_layer_epsilon(structure.name, semantics)  # validates semantics
     model = build_graph(
         structure.name,
@@ -177,7 +104,7 @@ def _application(
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.epsilon = epsilon  # read at call time, and saved with the config
-    _load_weights(structure.name, model, weights, variant, options, semantics)
+    load_weights(structure.name, model, weights, variant, options, semantics)
     return model
 
 

@@ -28,7 +28,7 @@ mode 2 and kapre's decibels, both per clip; tensorflow kernels unflipped; kapre'
 
 Examples
 --------
->>> from music_tagger.models.compact import CompactCNN
+>>> from music_tagger.models.builders import CompactCNN
 >>> model = CompactCNN(conv_until=4)                   # doctest: +SKIP
 >>> model.input_shape, model.output_shape              # doctest: +SKIP
 ((None, 348000), (None, 32))
@@ -44,6 +44,7 @@ from keras import layers, ops
 
 from . import legacy
 from ..errors import ParameterError, WeightsError
+from ..util.checks import int_between, positive_int
 from ..registry import get_file
 
 #: Sample rate of the input audio.
@@ -151,12 +152,7 @@ def min_samples(conv_until: int) -> int:
 
 def check_conv_until(conv_until) -> int:
     """``conv_until`` as an int in 0..4, or a :class:`ParameterError`."""
-    is_int = isinstance(conv_until, (int, np.integer)) and not isinstance(conv_until, bool)
-    if not is_int or not 0 <= conv_until < len(POOLS):
-        raise ParameterError(
-            f"conv_until must be 0, 1, 2, 3 or 4 (the last block is conv_until + 1), got {conv_until!r}"
-        )
-    return int(conv_until)
+    return int_between(conv_until, "conv_until", 0, len(POOLS) - 1)
 
 
 def _input(input_tensor, input_shape, conv_until: int):
@@ -204,8 +200,7 @@ def build_graph(conv_until: int, *, include_top: bool, input_tensor, input_shape
     (None, 32)
     """
     conv_until = check_conv_until(conv_until)
-    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
-        raise ParameterError(f"classes must be a positive integer, got {classes!r}")
+    positive_int(classes, "classes")
     inputs = _input(input_tensor, input_shape, conv_until)
     x = Melspectrogram(name="melgram")(inputs)
     for index, pool in enumerate(POOLS[: conv_until + 1], start=1):
@@ -216,7 +211,7 @@ def build_graph(conv_until: int, *, include_top: bool, input_tensor, input_shape
     return keras.Model(inputs, x, name=name)
 
 
-def read_keras1_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_compact_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of an original ``weights_layerN_tensorflow.hdf5``, by Keras 3 layer weight.
 
     Returns
@@ -261,7 +256,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
     WeightsError
         The file lacks a block of the model, or an array does not fit.
     """
-    stored = read_keras1_file(path)
+    stored = read_compact_file(path)
     for layer in model.layers:
         if not layer.weights or layer.name == "output":
             continue

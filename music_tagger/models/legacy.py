@@ -40,7 +40,7 @@ tensorflow kernels          :func:`convert_conv_kernel` with ``flip=False``
 Examples
 --------
 >>> import numpy as np
->>> from music_tagger import legacy
+>>> from music_tagger.models import legacy
 >>> round(float(legacy.keras1_hard_sigmoid(np.float32(1.0))), 6)
 0.7
 """

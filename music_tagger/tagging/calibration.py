@@ -37,6 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..audio import N_FRAMES
 from ..errors import DataError, ParameterError
 from ..util.checks import readable_file, writable_output
 from .thresholds import load_thresholds, save_thresholds
@@ -97,17 +98,14 @@ def _labelled_scores(source: Path, model: Any, split: str | None, batch_size: in
 
     model_tags = _default_tags()
     if source.suffix.lower() in (".h5", ".hdf5"):
-        from ..datasets.cache import load_store, read_melgrams
+        from ..datasets.cache import load_store
+        from ..datasets.store import iter_batches
 
         store = load_store(source)
-        if store.frames != 1366:
-            raise ParameterError(f"{source} holds {store.frames} frames per clip; the tagger needs 1366")
+        batches = iter_batches(source, batch_size, frames=N_FRAMES)  # checks the frames now
         _check_labels(source, store.n, store.tags, model_tags, None)
         keras_model = get_model(model)
-        scores = np.concatenate([
-            np.asarray(keras_model.predict_on_batch(read_melgrams(source, range(i, min(i + batch_size, store.n)))[..., None]))
-            for i in range(0, store.n, batch_size)
-        ])  # fmt: skip
+        scores = np.concatenate([np.asarray(keras_model.predict_on_batch(x[..., None])) for x, _ in batches])
         return store.y, scores, store.tags, model_tags
     from ..datasets.dataset import read_csv
 

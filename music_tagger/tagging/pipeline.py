@@ -35,10 +35,8 @@ Examples
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -47,7 +45,7 @@ import numpy as np
 from ..audio import KAISER_BEST_2016
 from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
 from ..errors import ParameterError
-from ..util.workers import default_workers, resolve_workers, worker_context, worker_init
+from ..util.workers import JOBS_PER_WORKER, default_workers, failure_text, imap_jobs, resolve_workers
 
 __all__ = ["FileScores", "read_chunks", "run"]
 
@@ -70,6 +68,9 @@ class FileScores:
     length : int
         Length of the track in samples at 12 kHz (0 on failure).
     error : str or None
+    outputs : list of np.ndarray of float32, or None
+        A network with several outputs: the mean of each over the crops (``scores``
+        is the first); None for a network with one.
     """
 
     index: int
@@ -79,6 +80,7 @@ class FileScores:
     starts: np.ndarray | None = None
     length: int = 0
     error: str | None = None
+    outputs: list[np.ndarray] | None = None
 
     @property
     def n_crops(self) -> int:
@@ -90,46 +92,21 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
     ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
-    ``(index, path, first, melgrams, starts, length, error, last)``: crops
-    ``first...`` of the file, or ``error`` (a message; no crops) when it cannot be
-    read, which never raises: one bad file must not cost the others. ``last``
-    marks the file's last message.
+    ``(index, path, first, melgrams, starts, length, error)``: crops
+    ``first...`` of the file, or ``error`` (:func:`~music_tagger.util.workers.failure_text`;
+    no crops) when it cannot be read, which never raises: one bad file must not
+    cost the others.
     """
-    from .. import audio
     from ..audio import reading
 
     index, path, n_crops, resampler, starts, chunk, melgram = job
     try:
-        pending = None  # a chunk is sent once the next is known, so `last` is right
         for first, mels, at, length in reading.iter_melgrams(
             path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
         ):
-            if pending is not None:
-                yield pending
-            pending = (index, path, first, mels, at, length, None, False)
-    except (KeyboardInterrupt, SystemExit, MemoryError):
-        raise
+            yield index, path, first, mels, at, length, None
     except Exception as err:  # one bad file must not cost the others
-        message = str(err) if isinstance(err, audio.AudioError) else f"{path}: {type(err).__name__}: {err}"
-        yield index, path, 0, None, None, 0, message, True
-        return
-    yield pending[:-1] + (True,)
-
-
-def _work(tasks, results) -> None:
-    """A worker process: read the files of ``tasks`` until None, chunks to ``results``
-    (the sending end of this worker's own pipe).
-
-    One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
-    left to the main process, which stops the workers.
-    """
-    from threadpoolctl import threadpool_limits
-
-    worker_init()  # dies with this run's process, even after a SIGKILL
-    threadpool_limits(1)
-    for job in iter(tasks.get, None):
-        for message in _read_file(job):
-            results.send(message)
+        yield index, path, 0, None, None, 0, failure_text(path, err)
 
 
 def read_chunks(
@@ -145,13 +122,10 @@ def read_chunks(
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
     The reading stage of :func:`run` (and of the benchmark's stage alone): each
-    file is read by one worker (:func:`music_tagger.audio.reading.iter_melgrams`), at
-    most 4 files per worker are given out at a time, and chunks come back through
-    one pipe per worker: a worker waits in its send while the consumer is behind, so
-    memory is bounded by chunks, not by files or by the length of a track. A worker
-    that dies, even half-way through a send, closes its pipe, which ends the run
-    with an error instead of a read that never returns. The workers start at once,
-    before the first chunk is asked for.
+    file is read by one worker (:func:`music_tagger.audio.reading.iter_melgrams`) of
+    the package's pool (:func:`music_tagger.util.workers.imap_jobs`: a few files
+    per worker given out at a time, chunks back through one pipe per worker), so
+    memory is bounded by chunks, not by files or by the length of a track.
 
     Parameters
     ----------
@@ -163,7 +137,7 @@ def read_chunks(
     Yields
     ------
     tuple
-        ``(index, path, first, melgrams, starts, length, error, last)``, the chunks
+        ``(index, path, first, melgrams, starts, length, error)``, the chunks
         of a file in order, files in the order they finish (see :func:`_read_file`).
 
     Raises
@@ -172,82 +146,8 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = ((i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files))
-    if workers == 0:
-        return (message for job in jobs for message in _read_file(job))
-    # several workers inherit the audio stack imported here; a single one imports it
-    # itself, while this process goes on
-    modules = READ_MODULES if melgram else DECODE_MODULES
-    context = worker_context([__name__, *modules], inherit=workers > 1)
-    tasks = context.Queue()
-    pipes = [context.Pipe(duplex=False) for _ in range(workers)]
-    procs = [context.Process(target=_work, args=(tasks, send), daemon=True) for _, send in pipes]
-    for proc in procs:
-        proc.start()
-    for _, send in pipes:
-        send.close()  # the worker's end lives in the worker alone: its death is EOF here
-    results = [receive for receive, _ in pipes]
-    in_flight = _hand_out(jobs, 4 * workers, tasks)  # the workers start reading now
-    stream = _stream(jobs, in_flight, procs, tasks, results)
-    # a stream dropped before it started (the model failed to load) stops them too
-    weakref.finalize(stream, _stop, procs, tasks, results)
-    return stream
-
-
-def _hand_out(jobs: Iterator[tuple], n: int, tasks) -> int:
-    """Put the next ``n`` jobs (fewer at the end) on ``tasks``; return how many."""
-    given = 0
-    for job in itertools.islice(jobs, n):
-        tasks.put(job)
-        given += 1
-    return given
-
-
-def _stop(procs: list, tasks, results: list) -> None:
-    """Stop the workers that are still running; close their pipes and queue."""
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=10)
-        if proc.exitcode is None:  # stuck where SIGTERM cannot end it
-            proc.kill()
-            proc.join()
-    tasks.cancel_join_thread()
-    tasks.close()
-    for receive in results:
-        receive.close()
-
-
-def _stream(jobs: Iterator[tuple], in_flight: int, procs: list, tasks, results: list) -> Iterator[tuple]:
-    """Yield the messages of the started workers ``procs`` (``results``: the
-    receiving end of each one's pipe), which have ``in_flight`` jobs, handing them
-    the rest of ``jobs`` one per finished file; stop the workers when done or
-    stopped early."""
-    from multiprocessing.connection import wait
-
-    try:
-        while in_flight:
-            for receive in wait(results):
-                try:
-                    message = receive.recv()
-                except (EOFError, OSError):
-                    # its pipe closed, maybe half-way through a message: the worker died
-                    dead = procs[results.index(receive)]
-                    dead.join(timeout=5)
-                    raise RuntimeError(
-                        f"a reading worker process died (exit code {dead.exitcode}); "
-                        "the files it was reading have no result"
-                    ) from None
-                yield message
-                if message[-1]:
-                    in_flight += _hand_out(jobs, 1, tasks) - 1
-        for _ in procs:
-            tasks.put(None)
-        for proc in procs:
-            proc.join(timeout=10)
-    finally:  # stopped early (an error, a closed pipe, Ctrl-C): stop the workers
-        _stop(procs, tasks, results)
+    jobs = [(i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files)]
+    return imap_jobs(_read_file, jobs, workers, preload=READ_MODULES if melgram else DECODE_MODULES)
 
 
 def run(
@@ -271,8 +171,11 @@ def run(
         Audio files (a folder gives an error entry).
     model : Predictor or callable
         The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
-        see :class:`music_tagger.tagging.networks.Predictor`), or a function without
-        arguments that builds it: called when the first crops are ready.
+        see :class:`music_tagger.tagging.networks.Predictor`; one output or several,
+        see :attr:`FileScores.outputs`), or a function without arguments that
+        builds it: called once the workers have their first files (model loading
+        overlaps with the first decodes), or with the first crops when none of
+        those files exists or the files are read in this process.
     crops : int
         Crops per file spread over the track; 1 when ``starts`` is given (``starts``
         places the crops; another value is an error, not ignored).
@@ -341,27 +244,31 @@ def run(
             # predict_on_batch again for a new shape; a run of fewer crops than one
             # batch traces its own shape instead of computing the padding
             x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        y = np.asarray(network.predict_on_batch(x), dtype=np.float32)[:n]
+        y = network.predict_on_batch(x)
+        ys = [np.asarray(o, dtype=np.float32)[:n] for o in (y if isinstance(y, (list, tuple)) else [y])]
         padded_shape = padded_shape or n == batch_size
-        for out, i in zip(y, owners[:n]):
+        for k, i in enumerate(owners[:n]):
             if i not in waiting:  # the file failed after its first chunk
                 continue
             path, at, length, outs = waiting[i]
-            outs.append(out)
+            outs.append([o[k] for o in ys])
             if len(outs) == len(at):
                 del waiting[i]
-                per_crop = np.stack(outs)
-                mean = per_crop.mean(axis=0, dtype=np.float64).astype(np.float32)
-                done[i] = FileScores(i, path, mean, per_crop if keep_crops else None, at, length)
+                per_crop = [np.stack(crops_of) for crops_of in zip(*outs)]  # one per output
+                means = [p.mean(axis=0, dtype=np.float64).astype(np.float32) for p in per_crop]
+                done[i] = FileScores(
+                    i, path, means[0], per_crop[0] if keep_crops else None, at, length,
+                    outputs=means if len(means) > 1 else None,
+                )  # fmt: skip
         del queue[:n], owners[:n]
 
     try:
-        if processes and any(os.path.isfile(f) for f in files[: 4 * processes]):
+        if processes and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * processes]):
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
             network = build()
-        for index, path, first, mels, at, length, error, _ in results:
+        for index, path, first, mels, at, length, error in results:
             if error is not None:  # crops of its earlier chunks are dropped when predicted
                 waiting.pop(index, None)
                 done[index] = FileScores(index, path, None, error=error)

@@ -5,7 +5,7 @@ Examples
 >>> import numpy as np
 >>> from music_tagger.tagging.results import decode_predictions
 >>> decode_predictions(np.linspace(0, 1, 50)[None], top_n=1)[0][0][0]
-'rap'"""
+'happy'"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

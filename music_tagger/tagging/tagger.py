@@ -310,7 +310,7 @@ def prepare_run(
 
         threshold_of = load_thresholds(thresholds, tags)
     if model is None or isinstance(model, str):
-        _check_model_name(model)  # a pretrained model is built when the first crops are ready
+        _check_model_name(model)  # built by pipeline.run, once its workers have their first files
     else:
         get_model(model)
     _check_tags(model, tags)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import audio
 from ..errors import DataError, OutputExistsError, ParameterError
+from ..util.checks import positive_int
 
 __all__ = ["DEFAULT_HOP", "Taggram", "check_plot_folder", "plot_names", "plot_taggram", "taggram_starts"]
 
@@ -49,8 +50,7 @@ def taggram_starts(n: int, hop: int) -> np.ndarray:
     >>> taggram_starts(1000, 12000)
     array([0])
     """
-    if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
-        raise ParameterError(f"hop must be a positive number of samples, got {hop!r}")
+    hop = positive_int(hop, "hop (samples)")
     return np.arange(0, max(0, n - audio.N_SAMPLES) + 1, int(hop), dtype=np.int64)
 
 
@@ -146,16 +146,15 @@ def plot_taggram(
     --------
     >>> import numpy as np
     >>> from music_tagger.tagging.taggram import Taggram, plot_taggram
-    >>> t = Taggram(np.arange(3.0), np.arange(3.0) + 29.12, np.random.rand(3, 4), list("abcd"))
+    >>> t = Taggram(np.arange(3.0), np.arange(3.0) + 29.12, np.arange(12.0).reshape(3, 4) / 12, list("abcd"))
     >>> fig = plot_taggram(t, top_n=2)
     >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
-    ['a', 'b']
+    ['d', 'c']
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
-        raise ParameterError(f"top_n must be a positive integer, got {top_n!r}")
+    top_n = positive_int(top_n, "top_n")
     scores = np.asarray(taggram.scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape != (len(taggram.start), len(taggram.tags)):
         raise ParameterError(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import cache
-from ..embeddings import extract as embedding
+from ..embeddings import extract
 from ..util.files import atomic_path
 from ..vocabulary import BN_PUBLISHED
 
@@ -37,8 +37,8 @@ def split_network(weights, bn_semantics: str, head: str, stage2_from: str | None
     base = CRNN(weights=weights, include_top=False, bn_semantics=bn_semantics)
     names = [layer.name for layer in base.layers]
     start = None if stage2_from is None else names.index(stage2_from)
-    pools = embedding.pool_layers(base) if head == "multi" else []
-    gaps = [embedding.global_average(base.get_layer(p).output, f"gap_{p}") for p in pools]
+    pools = extract.pool_layers(base) if head == "multi" else []
+    gaps = [extract.global_average(base.get_layer(p).output, f"gap_{p}") for p in pools]
     head_in = gaps + [base.output]
     merged = keras.layers.Concatenate(name="head_features")(head_in) if len(head_in) > 1 else head_in[0]
     # the cache: the head's features, and (for stage 2) the input of its first layer
@@ -61,7 +61,7 @@ def cached(cache_model, store: cache.Store, cache_dir: Path, config: dict[str, A
             if list(data["ids"]) == store.ids:  # the same clips, in the same order
                 return {k: data[k] for k in data.files if k != "ids"}
     start = time.perf_counter()
-    outs = embedding.run_model(cache_model, str(store.path), batch_size=8,
+    outs = extract.run_model(cache_model, str(store.path), batch_size=8,
                                progress=bool(config.get("verbose")), desc=f"cache {store.split}")  # fmt: skip
     data = {"head": outs[0]}
     if len(outs) > 1:

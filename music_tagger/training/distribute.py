@@ -1,6 +1,6 @@
 """Training on accelerators: tf.distribute strategies and mixed precision, scoped.
 
-:func:`music_tagger.training.loop.train` and :func:`~music_tagger.training.loop.finetune`
+:func:`music_tagger.training.loop.train` and :func:`~music_tagger.training.loop.finetune_unfreeze`
 take ``distribute``, ``mixed_precision`` and ``jit_compile``; this module turns them
 into TensorFlow and Keras settings without changing anything global for longer than
 the model is built:

@@ -11,7 +11,7 @@ e.g. ``k2c2-0.25M``, see :func:`music_tagger.training.loop.train` for its conten
 
 * ``<run>/result.json``: the configuration's row of the table, written last, so a
   run folder with it is finished and is skipped when the grid is run again;
-* ``results.csv`` / ``results.json``: the table (see :data:`music_tagger.training.evaluation.GRID_COLUMNS`), rewritten
+* ``results.csv`` / ``results.json``: the table (see :data:`GRID_COLUMNS`), rewritten
   after every configuration.
 
 An interrupted grid loses at most the epoch in progress: run it again and the
@@ -32,6 +32,7 @@ Examples
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -43,15 +44,28 @@ from typing import Any, Sequence
 
 from ..models import architectures
 from ..datasets import cache
-from . import loop as training
-from ..util.files import write_text
+from . import loop
+from ..util.files import atomic_path, write_text
 from ..models.architectures import ARCHS, BUDGET_SIZES
 from ..errors import MissingFileError, ParameterError
-from .evaluation import evaluate_model, write_grid_results
+from .evaluation import evaluate_model
 
-__all__ = ["Config", "grid", "merge_results", "run_experiment", "select"]
+__all__ = [
+    "GRID_COLUMNS", "Config", "grid", "merge_results", "read_grid_results", "run_experiment", "select",
+    "write_grid_results",
+]  # fmt: skip
 
-
+#: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
+#: ``params``: exact trainable count on the store's input; ``best_val_roc_auc`` at
+#: ``best_epoch``; ``test_*``: macro means of the best model on the test store;
+#: ``epochs``: epochs trained; ``train_seconds``: their total training time;
+#: ``seconds_per_sample``: ``train_seconds / (epochs * n_train)``.
+GRID_COLUMNS = (
+    "arch", "budget", "widths", "params", "best_val_roc_auc", "best_epoch",
+    "test_roc_auc", "test_pr_auc", "epochs", "train_seconds", "seconds_per_sample",
+    "n_train", "n_test",
+)  # fmt: skip
+_TAG_PREFIX = "auc:"
 
 @dataclass(frozen=True)
 class Config:
@@ -270,7 +284,7 @@ def run_experiment(
     Returns
     -------
     list of dict
-        The rows of the configurations trained (``results.json`` for a whole grid), in grid order: :data:`music_tagger.training.evaluation.GRID_COLUMNS`, ``per_tag``
+        The rows of the configurations trained (``results.json`` for a whole grid), in grid order: :data:`GRID_COLUMNS`, ``per_tag``
         (tag -> test ROC-AUC) and ``settings``.
 
     Raises
@@ -305,7 +319,7 @@ def run_experiment(
             if verbose:
                 print(f"{prefix}: training", file=sys.stderr)
             start = time.perf_counter()
-            training.train(
+            loop.train(
                 store_dir, run_dir, arch=config.arch, widths=config.widths, epochs=epochs,
                 batch_size=batch_size, patience=patience, seed=seed, resume=True,
                 verbose=max(0, verbose - 1),
@@ -346,7 +360,7 @@ def merge_results(
     -------
     list of dict
         The rows, in grid order (also written by
-        :func:`music_tagger.training.evaluation.write_grid_results`).
+        :func:`write_grid_results`).
 
     Raises
     ------
@@ -374,3 +388,55 @@ def merge_results(
     merged = [rows[c.name] for c in configs]
     write_grid_results(merged, out_dir)
     return merged
+
+
+def write_grid_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``results.json`` (rows as returned) and ``results.csv`` (flat) atomically.
+
+    The CSV has :data:`GRID_COLUMNS` (``widths`` joined by ``x``), then one
+    ``auc:<tag>`` column per tag with its test ROC-AUC (empty when undefined).
+
+    Examples
+    --------
+    >>> write_grid_results(rows, "runs")                      # doctest: +SKIP
+    (PosixPath('runs/results.json'), PosixPath('runs/results.csv'))
+    """
+    out_dir = Path(out_dir)
+    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
+    write_text(json_path, json.dumps(list(rows), indent=1))
+    tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*GRID_COLUMNS, *(_TAG_PREFIX + tag for tag in tags)])
+        for row in rows:
+            flat = {**row, "widths": "x".join(str(w) for w in row["widths"])}
+            aucs = [row["per_tag"].get(tag) for tag in tags]
+            writer.writerow(
+                [flat[c] for c in GRID_COLUMNS]
+                + ["" if a is None else repr(a) for a in aucs]
+            )
+    return json_path, csv_path
+
+
+def read_grid_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a results table: ``results.json`` or the folder holding it.
+
+    Raises
+    ------
+    MissingFileError
+        No ``results.json`` there.
+
+    Examples
+    --------
+    >>> rows = read_grid_results("runs")                      # doctest: +SKIP
+    >>> rows[0]["arch"], rows[0]["budget"]               # doctest: +SKIP
+    ('k1c2', 100000)
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise MissingFileError(
+            f"no results table at {path}; create it with music-tagger experiment"
+        )
+    return json.loads(path.read_text())

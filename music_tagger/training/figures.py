@@ -34,7 +34,7 @@ from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormat
 from ..util.files import atomic_path
 from ..models.architectures import ARCHS
 from ..errors import DataError, ParameterError
-from .evaluation import read_grid_results
+from .experiment import read_grid_results
 
 __all__ = [
     "FIGURES",
@@ -118,7 +118,7 @@ def plot_auc_vs_params(
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`music_tagger.training.evaluation.read_grid_results`.
+        Rows of :func:`music_tagger.training.experiment.read_grid_results`.
     reference : float, optional
         Draw a dashed horizontal line at this AUC (e.g. the paper's 0.851).
     reference_label : str
@@ -257,7 +257,7 @@ def plot_per_tag(
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`music_tagger.training.evaluation.read_grid_results`.
+        Rows of :func:`music_tagger.training.experiment.read_grid_results`.
     budget : int, optional
         Which budget's models (default: the one nearest 1M among the baseline's).
     baseline : str

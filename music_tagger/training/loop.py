@@ -4,7 +4,7 @@ Choi et al. (2016) trained with Adam (default parameters) on binary cross-entrop
 mini-batches, computed the validation ROC-AUC after every epoch, and stopped early
 when it had not improved for a while, keeping the best weights. :func:`train` does
 this for any structure of :func:`music_tagger.models.builders.build`;
-:func:`finetune` starts from the MSD-pretrained CRNN instead.
+:func:`finetune_unfreeze` starts from the MSD-pretrained CRNN instead.
 
 A run writes into its output folder:
 
@@ -45,12 +45,15 @@ from . import distribute as dist, runstate
 from ..util.files import atomic_path, write_text
 from ..vocabulary import BN_PUBLISHED
 from ..errors import ParameterError
-from .evaluation import evaluate, load_model, predict_store
+from ..util.checks import positive_int
+from ..models.loading import load_model
+from ..tagging.metrics import evaluate
+from .evaluation import predict_store
 from ..datasets.store import make_dataset, steps_per_epoch
 
-__all__ = ["CONV_BLOCKS", "finetune", "train"]
+__all__ = ["CONV_BLOCKS", "finetune_unfreeze", "train"]
 
-#: Layers of the CRNN that :func:`finetune` freezes first: the input BatchNorm and
+#: Layers of the CRNN that :func:`finetune_unfreeze` freezes first: the input BatchNorm and
 #: the four conv blocks.
 CONV_BLOCKS = ("bn_0_freq",) + tuple(f"{k}{i}" for i in range(1, 5) for k in ("conv", "bn"))
 _HISTORY_FIELDS = (
@@ -72,7 +75,7 @@ def _fit(
     resume: bool,
     before_epoch: Callable[[Any, int], Any] | None = None,
 ) -> Path:
-    """The epoch loop shared by :func:`train` and :func:`finetune`.
+    """The epoch loop shared by :func:`train` and :func:`finetune_unfreeze`.
 
     ``build_model()`` returns a new compiled model; ``before_epoch(model, epoch)``
     may change it (e.g. unfreeze) before each epoch and returns the model to train.
@@ -200,13 +203,12 @@ def _compile(model, learning_rate: float, config: dict[str, Any]) -> None:
 def _accelerator_config(
     mixed_precision: bool, jit_compile: bool | None, distribute: str | None, shuffle_block: int
 ) -> dict[str, Any]:
-    """The config entries of :func:`train` and :func:`finetune` for accelerators."""
+    """The config entries of :func:`train` and :func:`finetune_unfreeze` for accelerators."""
     if distribute is not None and distribute not in dist.STRATEGIES:
         raise ParameterError(
             f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
         )
-    if isinstance(shuffle_block, bool) or not isinstance(shuffle_block, int) or shuffle_block < 1:
-        raise ParameterError(f"shuffle_block must be a positive integer, got {shuffle_block!r}")
+    positive_int(shuffle_block, "shuffle_block")
     return {
         "mixed_precision": bool(mixed_precision),
         "jit_compile": None if jit_compile is None else bool(jit_compile),
@@ -316,7 +318,7 @@ def train(
     return _fit(out_dir, config, stores, build_model, resume=resume)
 
 
-def finetune(
+def finetune_unfreeze(
     store_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
@@ -385,7 +387,7 @@ def finetune(
 
     Examples
     --------
-    >>> finetune("features", "runs/finetune", freeze_epochs=2)   # doctest: +SKIP
+    >>> finetune_unfreeze("features", "runs/finetune", freeze_epochs=2)   # doctest: +SKIP
     PosixPath('runs/finetune/model.keras')
     """
     stores = runstate.load_stores(store_dir)

@@ -1,6 +1,6 @@
 """Fine-tuning the MSD-pretrained CRNN: a two-stage recipe that can only improve on its head.
 
-The recipe of :func:`music_tagger.training.loop.finetune` (``recipe="unfreeze"`` here)
+The recipe of :func:`music_tagger.training.loop.finetune_unfreeze` (``recipe="unfreeze"`` here)
 trains a new output layer for one epoch beside frozen conv blocks, then everything
 at 1e-4. On a small set of real music it ends below a linear read-out of the same
 network and below training from scratch; docs/transfer.md gives the
@@ -51,12 +51,12 @@ from typing import Any
 
 import numpy as np
 
-from ..embeddings import extract as embedding
-from . import loop as training, runstate
+from ..embeddings import extract
+from . import loop, runstate
 from ..errors import ParameterError
 from ..util.files import atomic_path, write_text
 from .activations import cached, split_network
-from .evaluation import evaluate
+from ..tagging.metrics import evaluate
 from ..util.checks import one_of, positive_int
 from ..vocabulary import BN_PUBLISHED, HEAD_FITS, HEADS, RECIPES, STAGE2_FROM
 
@@ -104,7 +104,7 @@ def finetune(
         Folder of the run.
     recipe : {"two-stage", "unfreeze"}
         ``"two-stage"`` (default, see the module docstring) or the former recipe of
-        :func:`music_tagger.training.loop.finetune` (``freeze_epochs`` epochs with frozen
+        :func:`music_tagger.training.loop.finetune_unfreeze` (``freeze_epochs`` epochs with frozen
         conv blocks at ``head_learning_rate``, then everything at ``learning_rate``;
         BatchNorm in training mode).
     weights : "msd", None or path
@@ -150,7 +150,7 @@ def finetune(
         0: silent; 1: one line per stage-2 epoch and a summary per stage.
     **accelerator
         Unfreeze recipe only: ``mixed_precision``, ``jit_compile``, ``distribute``,
-        ``shuffle_block`` of :func:`music_tagger.training.loop.finetune`. The two-stage
+        ``shuffle_block`` of :func:`music_tagger.training.loop.finetune_unfreeze`. The two-stage
         recipe trains small layers on cached activations and takes none of them.
 
     Returns
@@ -174,7 +174,7 @@ def finetune(
     head_lr = 1e-3 if head_learning_rate is None else float(head_learning_rate)
     lr = 1e-4 if learning_rate is None else float(learning_rate)
     if recipe == "unfreeze":
-        return training.finetune(
+        return loop.finetune_unfreeze(
             store_dir, out_dir, weights=weights, epochs=epochs, batch_size=batch_size,
             patience=patience, freeze_epochs=freeze_epochs, learning_rate=head_lr,
             unfreeze_learning_rate=lr, seed=seed, resume=resume,
@@ -347,8 +347,8 @@ class _TwoStage:
                 trained.append(layer.name)
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # inference mode: the stored statistics, never updated
-            if self.config["head"] == "multi" and layer.name in embedding.pool_layers(self.base):
-                taps.append(embedding.global_average(x, f"stage2_gap_{layer.name}"))
+            if self.config["head"] == "multi" and layer.name in extract.pool_layers(self.base):
+                taps.append(extract.global_average(x, f"stage2_gap_{layer.name}"))
         merged = keras.layers.Concatenate()(taps + [x]) if taps else x
         model = keras.Model(inputs, self.output(self.norm(merged)))
         for layer in self.base.layers[: self.start]:

@@ -50,10 +50,34 @@ def non_negative_int(value: Any, name: str, *, allow_none: bool = False) -> int 
     return _int_at_least(value, name, 0, "a non-negative integer", allow_none)
 
 
-def _int_at_least(value: Any, name: str, low: int, expected: str, allow_none: bool) -> int | None:
+def int_between(
+    value: Any, name: str, low: int, high: int | None = None, *, allow_none: bool = False
+) -> int | None:
+    """``value`` as an int if it is an integer (not a bool) in ``[low, high]``, else ParameterError.
+
+    The one integer check of the package: :func:`positive_int` and
+    :func:`non_negative_int` are its two common cases.
+
+    Examples
+    --------
+    >>> int_between(2, "frames", 2)
+    2
+    >>> int_between(5, "conv_until", 0, 4)
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.ParameterError: conv_until must be an integer in [0, 4], got 5
+    """
+    expected = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+    return _int_at_least(value, name, low, expected, allow_none, high)
+
+
+def _int_at_least(
+    value: Any, name: str, low: int, expected: str, allow_none: bool, high: int | None = None
+) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+    bad = isinstance(value, bool) or not isinstance(value, Integral)
+    if bad or value < low or (high is not None and value > high):
         extra = " or None" if allow_none else ""
         raise ParameterError(f"{name} must be {expected}{extra}, got {value!r}")
     return int(value)

@@ -17,7 +17,13 @@ starts its processes through :func:`worker_context` and runs
   ends it within a fraction of a second, so no reader outlives a killed run.
 * **workers**: one meaning everywhere (:func:`resolve_workers`): 0 works in the
   calling process, N starts N worker processes, None means the CPU cores this
-  process may use (:func:`default_workers`).
+  process may use (:func:`default_workers`); never more processes than jobs.
+* **the pool**: :func:`imap_jobs` is the package's one pool (the tagging
+  pipeline's readers and ``prepare``'s spectrograms): :data:`JOBS_PER_WORKER` jobs
+  in flight per worker, one pipe per worker so that a worker waits in its send
+  while the consumer is behind (memory bounded by messages, not by jobs), one
+  BLAS thread per worker, one rule for what the workers import first, and one
+  text for a file a job cannot read (:func:`failure_text`).
 
 Examples
 --------
@@ -30,20 +36,26 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import multiprocessing.context as mp_context
 import os
 import signal
 import sys
 import threading
-from typing import Any, Iterator, Sequence
+import weakref
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from ..errors import AudioError
 from .checks import non_negative_int
 
 __all__ = [
+    "JOBS_PER_WORKER",
     "Terminated",
     "default_workers",
     "exit_on_sigterm",
+    "failure_text",
+    "imap_jobs",
     "resolve_workers",
     "worker_context",
     "worker_init",
@@ -225,6 +237,183 @@ def _exit_with(parent) -> None:
     """Block until ``parent`` has ended (the pipe to it closes), then end this process."""
     parent.join()
     os._exit(1)
+
+
+# ------------------------------------------------------------------ the pool
+
+#: Jobs a pool hands out per worker process at a time: enough that a worker never
+#: waits for its next job, few enough that nothing grows with the number of jobs.
+JOBS_PER_WORKER = 4
+
+
+def failure_text(path: str, err: BaseException) -> str:
+    """The one-line message of a file a job could not read, the same from every command.
+
+    An :class:`~music_tagger.errors.AudioError` names the file already; any other
+    error gets the path and its type in front.
+
+    Raises
+    ------
+    MemoryError, KeyboardInterrupt, SystemExit
+        ``err`` itself: running out of memory or being stopped is not one file's
+        fault, it ends the run.
+
+    Examples
+    --------
+    >>> failure_text("a.mp3", AudioError("a.mp3: contains no audio samples"))
+    'a.mp3: contains no audio samples'
+    >>> failure_text("a.mp3", OSError("disk on fire"))
+    'a.mp3: OSError: disk on fire'
+    """
+    if isinstance(err, (MemoryError, KeyboardInterrupt, SystemExit)):
+        raise err
+    return str(err) if isinstance(err, AudioError) else f"{path}: {type(err).__name__}: {err}"
+
+
+def imap_jobs(
+    work: Callable[[Any], Iterable[Any]],
+    jobs: Sequence[Any],
+    workers: int | None,
+    *,
+    preload: Sequence[str] = (),
+) -> Iterator[Any]:
+    """The messages of ``work(job)`` for every job, from worker processes: the package's one pool.
+
+    Each job runs in one worker; a job's messages come in order, jobs in the order
+    they finish. At most :data:`JOBS_PER_WORKER` jobs per worker are given out at a
+    time, and messages come back through one pipe per worker: a worker waits in its
+    send while the consumer is behind, so memory is bounded by messages, not by
+    jobs. A worker that dies, even half-way through a send, closes its pipe, which
+    ends the run with an error instead of a read that never returns. The workers
+    start at once, before the first message is asked for, and stop when the
+    stream ends, is closed or is dropped.
+
+    Parameters
+    ----------
+    work : callable
+        A module-level function (it must pickle) from a job to its messages, at
+        least one; a file it cannot read should be a message carrying
+        :func:`failure_text`, not an exception, so that it costs no other job.
+    jobs : sequence
+        Picklable jobs.
+    workers : int or None
+        As for :func:`resolve_workers`, never more than the jobs; 0 runs ``work``
+        in this process.
+    preload : sequence of str
+        Modules the workers need (``work``'s own module is added): with several
+        workers this process imports them and the workers inherit them (fork), a
+        single worker imports them itself while this process goes on.
+
+    Yields
+    ------
+    Any
+        The messages of ``work``.
+
+    Raises
+    ------
+    RuntimeError
+        A worker process died (killed, out of memory); the jobs in flight then
+        have no result.
+
+    Examples
+    --------
+    >>> list(imap_jobs(range, [2, 3], 0))
+    [0, 1, 0, 1, 2]
+    """
+    processes = resolve_workers(workers, n_jobs=len(jobs))
+    if processes == 0:
+        return (message for job in jobs for message in work(job))
+    context = worker_context([work.__module__, *preload], inherit=processes > 1)
+    tasks = context.Queue()
+    pipes = [context.Pipe(duplex=False) for _ in range(processes)]
+    procs = [context.Process(target=_work, args=(work, tasks, send), daemon=True) for _, send in pipes]
+    for proc in procs:
+        proc.start()
+    for _, send in pipes:
+        send.close()  # the worker's end lives in the worker alone: its death is EOF here
+    results = [receive for receive, _ in pipes]
+    pending = iter(jobs)
+    in_flight = _hand_out(pending, JOBS_PER_WORKER * processes, tasks)  # the workers start now
+    stream = _stream(pending, in_flight, procs, tasks, results)
+    # a stream dropped before it started (the caller failed first) stops them too
+    weakref.finalize(stream, _stop, procs, tasks, results)
+    return stream
+
+
+def _work(work: Callable[[Any], Iterable[Any]], tasks, results) -> None:
+    """A worker process: run ``work`` on the jobs of ``tasks`` until None, each message
+    to ``results`` (the sending end of this worker's own pipe) with a flag on a job's last.
+
+    One BLAS thread per worker (the cores are shared out by process); Ctrl-C is
+    left to the main process, which stops the workers.
+    """
+    from threadpoolctl import threadpool_limits
+
+    worker_init()  # dies with the run's process, even after a SIGKILL
+    threadpool_limits(1)
+    for job in iter(tasks.get, None):
+        pending = None  # a message is sent once the next is known, so `last` is right
+        for message in work(job):
+            if pending is not None:
+                results.send((pending, False))
+            pending = message
+        results.send((pending, True))
+
+
+def _hand_out(jobs: Iterator[Any], n: int, tasks) -> int:
+    """Put the next ``n`` jobs (fewer at the end) on ``tasks``; return how many."""
+    given = 0
+    for job in itertools.islice(jobs, n):
+        tasks.put(job)
+        given += 1
+    return given
+
+
+def _stop(procs: list, tasks, results: list) -> None:
+    """Stop the workers that are still running; close their pipes and queue."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=10)
+        if proc.exitcode is None:  # stuck where SIGTERM cannot end it
+            proc.kill()
+            proc.join()
+    tasks.cancel_join_thread()
+    tasks.close()
+    for receive in results:
+        receive.close()
+
+
+def _stream(jobs: Iterator[Any], in_flight: int, procs: list, tasks, results: list) -> Iterator[Any]:
+    """Yield the messages of the started workers ``procs`` (``results``: the
+    receiving end of each one's pipe), which have ``in_flight`` jobs, handing them
+    the rest of ``jobs`` one per finished job; stop the workers when done or
+    stopped early."""
+    from multiprocessing.connection import wait
+
+    try:
+        while in_flight:
+            for receive in wait(results):
+                try:
+                    message, last = receive.recv()
+                except (EOFError, OSError):
+                    # its pipe closed, maybe half-way through a message: the worker died
+                    dead = procs[results.index(receive)]
+                    dead.join(timeout=5)
+                    raise RuntimeError(
+                        f"a worker process died (exit code {dead.exitcode}); "
+                        "the files it was reading have no result"
+                    ) from None
+                yield message
+                if last:
+                    in_flight += _hand_out(jobs, 1, tasks) - 1
+        for _ in procs:
+            tasks.put(None)
+        for proc in procs:
+            proc.join(timeout=10)
+    finally:  # stopped early (an error, a closed pipe, Ctrl-C): stop the workers
+        _stop(procs, tasks, results)
 
 
 # ------------------------------------------------------------------ in the parent
