@@ -261,7 +261,7 @@ def teach(
     positive_float(C, "C")
     pos, neg = _check_examples(positives, negatives, positive_int(min_examples, "min_examples"))
     options = dict(arch=arch, level=level, crops=crops, resampler=resampler)
-    x, read, failed = cached_features(pos + neg, cache_dir=cache_dir, batch_size=batch_size,
+    x, _, failed = cached_features(pos + neg, cache_dir=cache_dir, batch_size=batch_size,
                                       progress=progress, **options)  # fmt: skip
     if failed:
         raise AudioError(f"{failed[0][1]} (an example of {tag!r}: every example must be readable)")
