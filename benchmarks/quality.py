@@ -45,6 +45,10 @@ def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
 
     if name == "crnn default":
         results = tag(clips, top_n=None)
+    elif name == "crnn default, tf":
+        results = tag(clips, top_n=None, runtime="tf")
+    elif name == "cnn, tf":
+        results = tag(clips, model="cnn", top_n=None, runtime="tf")
     elif name == "crnn faithful":
         results = tag(clips, top_n=None, faithful=True)
     elif name == "crnn as-trained BN":
@@ -187,10 +191,10 @@ def main() -> None:
     (folder / "scores").mkdir(exist_ok=True)
     print(f"{len(clips)} clips, {len(set(recordings))} recordings; tags {', '.join(TAGS)}")
     models = {}
-    for name in ("crnn default", "crnn faithful", "crnn as-trained BN", "cnn"):
+    for name in ("crnn default", "crnn default, tf", "crnn faithful", "crnn as-trained BN", "cnn", "cnn, tf"):
         models[name] = cached(name, clips, folder / "scores", lambda name=name: tagger_scores(name, clips))
     models["crnn + cnn"] = ((models["crnn default"][0] + models["cnn"][0]) / 2, models["cnn"][1])
-    models["crnn as-trained + cnn"] = ((models["crnn as-trained BN"][0] + models["cnn"][0]) / 2, models["cnn"][1])
+    models["crnn as-trained + cnn, tf"] = ((models["crnn as-trained BN"][0] + models["cnn, tf"][0]) / 2, models["cnn"][1])
     for model in ("MSD_musicnn", "MTT_musicnn"):
         name = f"musicnn {model[:3]}"
         models[name] = cached(name, clips, folder / "scores",

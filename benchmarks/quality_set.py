@@ -50,6 +50,7 @@ import argparse
 import csv
 import glob
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -98,13 +99,18 @@ def audio_clips(out: Path, max_clips: int) -> list[dict]:
     return rows
 
 
+def normal(name: str) -> str:
+    """A piece name as make_devset.py spells it (``be_sharp_bw`` -> ``be-sharp-bw``)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 def ezy_street() -> set[str]:
-    """The OpenMSX pieces of the "Ezy Street" (jazz) playlist, by file stem."""
+    """The OpenMSX pieces of the "Ezy Street" (jazz) playlist, by :func:`normal` file stem."""
     stems = set()
     for line in Path(OPENMSX_PLAYLISTS).read_text(encoding="utf-8", errors="replace").splitlines():
         key, _, value = line.partition("=")
         if key.strip().startswith("ezy_") and value.strip().endswith(".mid"):
-            stems.add(Path(value.strip()).stem)
+            stems.add(normal(Path(value.strip()).stem))
     return stems
 
 
@@ -116,7 +122,7 @@ def midi_clips(midi: Path) -> list[dict]:
     with open(midi / "clips.tsv", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             source, piece = row["source"], row["piece"]
-            stem = piece.split("/", 1)[-1]
+            stem = normal(piece.split("/", 1)[-1])
             jazz = 0 if source == "freedoom" else (1 if stem in ezy else None)
             guitar = int(annotations[row["mp3_path"]]["guitar"])
             rows.append(dict(clip=str(midi / row["mp3_path"]), recording=piece, collection=source,
