@@ -122,3 +122,25 @@ def test_cli_teach_saves_scores_best_first_and_refuses_bad_input(library, tmp_pa
     assert (out / "probe.npz").read_bytes() == before
     assert main(["teach", "metal", "--yes", *tones[:3], "--no", *noises[:3], "--cache", cache]) == 1
     assert "shadows the MSD tag 'metal'" in capsys.readouterr().err
+
+
+def test_a_run_stopped_midway_keeps_the_features_it_finished(library, tmp_path, monkeypatch):
+    from music_tagger.embeddings import few_shot
+
+    _, tones, _ = library
+    real, calls = extract.file_features, []
+
+    def stop_on_second_chunk(paths, **options):
+        calls.append(list(paths))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(paths, **options)
+
+    monkeypatch.setattr(few_shot, "CHUNK", 2)
+    monkeypatch.setattr(extract, "file_features", stop_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        cached_features(tones[:4], cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2  # the first chunk, complete
+    monkeypatch.setattr(extract, "file_features", real)
+    x, read, _ = cached_features(tones[:4], cache_dir=tmp_path / "cache")
+    assert read == tones[:4] and x.shape[0] == 4 and len(list((tmp_path / "cache").rglob("*.npy"))) == 4

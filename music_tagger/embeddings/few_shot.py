@@ -50,6 +50,8 @@ MIN_EXAMPLES = 3
 #: Inverse L2 regularisation of the taught logistic regression, on standardised
 #: features: strong, as a handful of examples against 480 features needs.
 DEFAULT_C = 0.01
+#: Files computed between two writes of the cache.
+CHUNK = 32
 #: Environment variable naming the feature cache folder.
 ENV_CACHE = "MUSIC_TAGGER_FEATURE_CACHE"
 
@@ -110,8 +112,8 @@ def cached_features(
     """:func:`~music_tagger.embeddings.extract.file_features`, each file's row cached on disk.
 
     Rows already in the cache are read (no network is built when all are); the
-    others are computed in one pass and each written atomically as
-    ``<cache>/<options>/<key>.npy``, so a run killed midway keeps what it finished.
+    others are computed and each written atomically as
+    ``<cache>/<options>/<key>.npy`` every :data:`CHUNK` files, so a killed run keeps what it finished.
 
     Parameters
     ----------
@@ -149,11 +151,12 @@ def cached_features(
             rows[i], dims = row, len(row)
     todo = [i for i in range(len(files)) if i not in rows]
     failures: dict[str, str] = {}
-    if todo:
-        x, read, failed = file_features([files[i] for i in todo], batch_size=batch_size, progress=progress, **options)
-        failures = dict(failed)
+    for chunk in range(0, len(todo), CHUNK):  # written chunk by chunk: a killed run keeps its work
+        part = todo[chunk : chunk + CHUNK]
+        x, _, failed = file_features([files[i] for i in part], batch_size=batch_size, progress=progress, **options)
+        failures.update(failed)
         computed = iter(x)
-        for i in todo:
+        for i in part:
             if files[i] in failures:
                 continue
             rows[i] = next(computed)
