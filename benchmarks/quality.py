@@ -4,9 +4,10 @@ On the set of ``benchmarks/quality_set.py`` (real recordings and rendered MIDI, 
 fixed before any score), prints in one run:
 
 1. per-tag ROC-AUC and PR-AUC, and the macro ROC-AUC over the tags each model has, of
-   today's default tagger (``music_tagger.tag``), each configuration tried (the
-   faithful centre crop, the CRNN's as-trained BatchNorm reading, the CNN, CRNN + CNN
-   averaged) and musicnn's MSD and MagnaTagATune models (run in their own virtual
+   today's default tagger (``music_tagger.tag``: onnxruntime where installed), each
+   configuration tried (the same on TensorFlow, the CRNN's as-trained BatchNorm
+   reading, the CNN on either runtime, CRNN + CNN averaged; the clips are one crop
+   long, so the default's crops and the faithful centre crop read the same window) and musicnn's MSD and MagnaTagATune models (run in their own virtual
    environment, ``benchmarks/setup_musicnn.sh``), each macro with a 95 % bootstrap
    interval that resamples recordings (clips of one recording stay together), and the
    interval of each one's difference to musicnn's MSD model;
@@ -49,8 +50,6 @@ def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
         results = tag(clips, top_n=None, runtime="tf")
     elif name == "cnn, tf":
         results = tag(clips, model="cnn", top_n=None, runtime="tf")
-    elif name == "crnn faithful":
-        results = tag(clips, top_n=None, faithful=True)
     elif name == "crnn as-trained BN":
         from music_tagger import CRNN
         from music_tagger.vocabulary import BN_AS_TRAINED
@@ -191,7 +190,7 @@ def main() -> None:
     (folder / "scores").mkdir(exist_ok=True)
     print(f"{len(clips)} clips, {len(set(recordings))} recordings; tags {', '.join(TAGS)}")
     models = {}
-    for name in ("crnn default", "crnn default, tf", "crnn faithful", "crnn as-trained BN", "cnn", "cnn, tf"):
+    for name in ("crnn default", "crnn default, tf", "crnn as-trained BN", "cnn", "cnn, tf"):
         models[name] = cached(name, clips, folder / "scores", lambda name=name: tagger_scores(name, clips))
     models["crnn + cnn"] = ((models["crnn default"][0] + models["cnn"][0]) / 2, models["cnn"][1])
     models["crnn as-trained + cnn, tf"] = ((models["crnn as-trained BN"][0] + models["cnn, tf"][0]) / 2, models["cnn"][1])

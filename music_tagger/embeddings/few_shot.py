@@ -106,8 +106,7 @@ def cached_features(
     bn_semantics: str | None = None,
     crops: int = 1,
     resampler: str = KAISER_BEST_2016,
-    batch_size: int = 8,
-    progress: bool = False,
+    **options: Any,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`~music_tagger.embeddings.extract.file_features`, each file's row cached on disk.
 
@@ -121,16 +120,15 @@ def cached_features(
         Audio files and folders (searched recursively).
     cache_dir : path, optional
         See :func:`feature_cache_folder`.
-    arch, level, bn_semantics, crops, resampler, batch_size, progress
-        As for :func:`~music_tagger.embeddings.extract.features`.
+    arch, level, bn_semantics, crops, resampler
+        How the features are computed, as for :func:`~music_tagger.embeddings.extract.features`.
+    **options
+        ``batch_size``, ``progress``: how they are computed.
 
     Returns
     -------
-    x : np.ndarray, shape (n_read, dims), float32
-    read : list of str
-        The files read, in order.
-    failed : list of (str, str)
-        ``(path, message)`` of each unreadable file.
+    x, read, failed
+        As :func:`~music_tagger.embeddings.extract.file_features` returns them.
 
     Examples
     --------
@@ -139,8 +137,8 @@ def cached_features(
     from .extract import _check_options, file_features
 
     _check_options(arch, level, bn_semantics, crops)
-    options = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
-    folder = feature_cache_folder(cache_dir) / _options_key(options)
+    setting = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
+    folder = feature_cache_folder(cache_dir) / _options_key(setting)
     files = expand_paths(paths)
     keys = [_file_key(p) for p in files]
     rows: dict[int, np.ndarray] = {}
@@ -153,7 +151,7 @@ def cached_features(
     failures: dict[str, str] = {}
     for chunk in range(0, len(todo), CHUNK):  # written chunk by chunk: a killed run keeps its work
         part = todo[chunk : chunk + CHUNK]
-        x, _, failed = file_features([files[i] for i in part], batch_size=batch_size, progress=progress, **options)
+        x, _, failed = file_features([files[i] for i in part], **setting, **options)
         failures.update(failed)
         computed = iter(x)
         for i in part:
@@ -281,15 +279,8 @@ def score(
     batch_size: int = 8,
     progress: bool = False,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """A probe's scores for a library, through the feature cache.
-
-    Returns
-    -------
-    scores : np.ndarray, shape (n_read, n_tags)
-        Probabilities, one column per tag of the probe.
-    read : list of str
-    failed : list of (str, str)
-        ``(path, message)`` of each unreadable file (reported, not raised).
+    """:meth:`LinearProbe.tag_files <music_tagger.embeddings.linear_probe.LinearProbe.tag_files>`
+    through the feature cache: ``(scores, read, failed)``, unreadable files reported.
 
     Examples
     --------
