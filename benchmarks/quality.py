@@ -5,8 +5,8 @@ fixed before any score), prints in one run:
 
 1. per-tag ROC-AUC and PR-AUC, and the macro ROC-AUC over the tags each model has, of
    today's default tagger (``music_tagger.tag``: onnxruntime where installed), each
-   configuration tried (the same on TensorFlow, the CRNN's as-trained BatchNorm
-   reading, the CNN on either runtime, CRNN + CNN averaged; the clips are one crop
+   configuration tried (the CRNN's as-trained BatchNorm reading, the CNN, CRNN + CNN
+   averaged; the clips are one crop
    long, so the default's crops and the faithful centre crop read the same window) and musicnn's MSD and MagnaTagATune models (run in their own virtual
    environment, ``benchmarks/setup_musicnn.sh``), each macro with a 95 % bootstrap
    interval that resamples recordings (clips of one recording stay together), and the
@@ -46,10 +46,6 @@ def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
 
     if name == "crnn default":
         results = tag(clips, top_n=None)
-    elif name == "crnn default, tf":
-        results = tag(clips, top_n=None, runtime="tf")
-    elif name == "cnn, tf":
-        results = tag(clips, model="cnn", top_n=None, runtime="tf")
     elif name == "crnn as-trained BN":
         from music_tagger import CRNN
         from music_tagger.vocabulary import BN_AS_TRAINED
@@ -141,7 +137,7 @@ def print_table(models: dict, y: np.ndarray, recordings: list[str], n_boot: int)
               f"{delta:+.3f} [{dlo:+.3f}, {dhi:+.3f}] on {len(shared)}")  # fmt: skip
 
 
-def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int) -> None:
+def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int, C: float | None = None) -> None:
     from music_tagger import teach
     from music_tagger.embeddings.few_shot import cached_features
 
@@ -149,9 +145,9 @@ def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int) -
     if failed or read != clips:
         raise SystemExit(f"features failed for {len(failed)} clips, e.g. {failed[:1]}")
     recordings = np.array(recordings)
-    print(f"\n== teaching curve: ROC-AUC on held-out recordings, mean (sd) over {seeds} draws; "
-          "musicnn MSD zero-shot on the same clips")
-    print(f"{'tag':12s}" + "".join(f"{'k=' + str(k):>22s}" for k in KS))
+    print(f"\n== teaching curve{'' if C is None else f' (C={C:g})'}: ROC-AUC on held-out recordings, "
+          f"mean (sd) over {seeds} draws; musicnn MSD zero-shot on the same clips")
+    print(f"{'tag':12s}" + "".join(f"{'k=' + str(k):>25s}" for k in KS))
     lower = [t.lower() for t in musicnn[1]]
     for j, tag in enumerate(TAGS):
         known = ~np.isnan(y[:, j])
@@ -169,12 +165,13 @@ def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int) -
                 n = rng.choice([r for r in neg if r not in p], k, replace=False)
                 files = {side: [clips[rng.choice(np.flatnonzero((recordings == r) & known & (y[:, j] == v)))]
                                 for r in chosen] for side, chosen, v in (("yes", p, 1), ("no", n, 0))}  # fmt: skip
-                probe = teach(f"taught {tag}", files["yes"], files["no"], cache_dir=cache_dir)
+                options = {} if C is None else {"C": C}
+                probe = teach(f"taught {tag}", files["yes"], files["no"], cache_dir=cache_dir, **options)
                 held = known & ~np.isin(recordings, np.concatenate([p, n]))
                 taught.append(roc_auc_score(y[held, j], probe.predict_proba(x[held])[:, 0]))
                 peer.append(roc_auc_score(y[held, j], musicnn[0][held, lower.index(tag)]))
             cells.append(f"{np.mean(taught):.3f} ({np.std(taught):.3f}) vs {np.mean(peer):.3f}")
-        print(f"{tag:12s}" + "".join(f"{c:>22s}" for c in cells))
+        print(f"{tag:12s}" + "".join(f"{c:>25s}" for c in cells))
 
 
 def main() -> None:
@@ -190,10 +187,10 @@ def main() -> None:
     (folder / "scores").mkdir(exist_ok=True)
     print(f"{len(clips)} clips, {len(set(recordings))} recordings; tags {', '.join(TAGS)}")
     models = {}
-    for name in ("crnn default", "crnn default, tf", "crnn as-trained BN", "cnn", "cnn, tf"):
+    for name in ("crnn default", "cnn", "crnn as-trained BN"):
         models[name] = cached(name, clips, folder / "scores", lambda name=name: tagger_scores(name, clips))
     models["crnn + cnn"] = ((models["crnn default"][0] + models["cnn"][0]) / 2, models["cnn"][1])
-    models["crnn as-trained + cnn, tf"] = ((models["crnn as-trained BN"][0] + models["cnn, tf"][0]) / 2, models["cnn"][1])
+    models["crnn as-trained + cnn"] = ((models["crnn as-trained BN"][0] + models["cnn"][0]) / 2, models["cnn"][1])
     for model in ("MSD_musicnn", "MTT_musicnn"):
         name = f"musicnn {model[:3]}"
         models[name] = cached(name, clips, folder / "scores",
