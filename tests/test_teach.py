@@ -122,6 +122,9 @@ def test_cli_teach_saves_scores_best_first_and_refuses_bad_input(library, tmp_pa
     assert (out / "probe.npz").read_bytes() == before
     assert main(["teach", "metal", "--yes", *tones[:3], "--no", *noises[:3], "--cache", cache]) == 1
     assert "shadows the MSD tag 'metal'" in capsys.readouterr().err
+    assert main(["teach", "sine", "--yes", *tones[:3], "--no", *noises[:3], "--cache", cache, "-o", tones[4]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the taught probe" in err and "a file is there" in err and "\n" not in err
 
 
 def test_a_run_stopped_midway_keeps_the_features_it_finished(library, tmp_path, monkeypatch):

@@ -213,12 +213,17 @@ def run_teach(args: argparse.Namespace) -> int:
 
     from ..embeddings.linear_probe import probe_files
     from ..embeddings.few_shot import describe, score, teach
+    from ..util.checks import writable_output
     from ..util.files import check_outputs
 
     out = args.out or f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', args.tag.strip()).strip('-.') or 'tag'}"
-    check_outputs(probe_files(out)[:2], overwrite=args.overwrite)  # before any feature is computed
+    writable_output(out, "taught probe", folder=True)  # before any feature is computed
+    check_outputs(probe_files(out)[:2], overwrite=args.overwrite)
     taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet)
-    taught.save(out)
+    try:
+        taught.save(out)
+    except OSError as err:  # what the check cannot foresee (a read-only file system, /proc, a full disk)
+        raise DataError(f"cannot write the taught probe {out}: {err.strerror or err}") from None
     print(f"{describe(taught)}; saved in {out}", file=sys.stderr)
     if args.score is None:
         return 0
