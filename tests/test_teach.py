@@ -106,10 +106,15 @@ def test_cli_teach_saves_scores_best_first_and_refuses_bad_input(library, tmp_pa
     assert {p for _, p in lines[:5]} == set(tones)  # the tones first, held-out ones included
     assert "taught from 3 positive and 3 negative files" in err and "missing.wav: no such file" in err
     assert json.loads((out / "probe.json").read_text())["tags"] == ["sine"]
-    # probe --tag uses the taught probe as any other
-    assert main(["probe", str(out), "--tag", tones[4], noises[4], "--top", "1"]) == 0
-    tagged = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
-    assert float(tagged[tones[4]].split()[1]) > float(tagged[noises[4]].split()[1])
+    # probe --tag shows the taught tag beside the default tagger's 50 MSD tags
+    assert main(["probe", str(out), "--tag", tones[4], noises[4], "--top", "51"]) == 0
+    tagged = {}
+    for line in capsys.readouterr().out.splitlines():
+        path, cells = line.split("\t")
+        tagged[path] = {t: float(v) for t, v in (c.rsplit(" ", 1) for c in cells.split("  "))}
+    assert len(tagged[tones[4]]) == 51 and {"sine", "jazz", "heavy metal"} <= set(tagged[tones[4]])
+    assert tagged[tones[4]]["sine"] > tagged[noises[4]]["sine"]
+    assert list(tagged[tones[4]].values()) == sorted(tagged[tones[4]].values(), reverse=True)
     # an existing probe is not replaced silently; bad input is one line, exit 1
     before = (out / "probe.npz").read_bytes()
     for extra, match in [([], "exists: pass --overwrite"),
