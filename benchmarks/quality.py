@@ -42,7 +42,7 @@ KS = (3, 5, 10, 20)
 
 def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
     """Scores ``(n_clips, 50)`` of one configuration of this package's taggers."""
-    from music_tagger import TAGS as MSD, tag
+    from music_tagger import tag
 
     if name == "crnn default":
         results = tag(clips, top_n=None)
@@ -55,10 +55,7 @@ def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
         results = tag(clips, model="cnn", top_n=None)
     else:
         raise ValueError(name)
-    bad = [r for r in results if r.error]
-    if bad:
-        raise SystemExit(f"{len(bad)} clips failed, e.g. {bad[0].error}")
-    return np.stack([r.scores for r in results]), list(MSD)
+    return _scores(results)
 
 
 def musicnn_scores(model: str, clips: list[str], python: str, folder: Path) -> tuple[np.ndarray, list[str]]:
@@ -174,6 +171,43 @@ def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int, C
         print(f"{tag:12s}" + "".join(f"{c:>25s}" for c in cells))
 
 
+def full_tracks(folder: Path, n_boot: int) -> None:
+    """Crop aggregation on whole recordings: the audio collections' files, one row each."""
+    import glob
+
+    from music_tagger import tag
+    from quality_set import AUDIO
+
+    tracks, y, names = [], [], []
+    for collection, (pattern, labels) in AUDIO.items():
+        for path in sorted(glob.glob(pattern)):
+            tracks.append(path)
+            names.append(path)
+            y.append([np.nan if labels[t] is None else labels[t] for t in TAGS])
+    y = np.array(y, float)
+    runs = {"8 crops (default)": {}, "1 crop (centre)": {"crops": 1}, "faithful": {"faithful": True}}
+    models = {}
+    for name, options in runs.items():
+        models[name] = cached(f"full {name}", tracks, folder / "scores",
+                              lambda options=options: _scores(tag(tracks, top_n=None, **options)))  # fmt: skip
+    samples = bootstrap_rows(names, n_boot)
+    print(f"\n== crop aggregation on {len(tracks)} whole recordings (the audio collections): ROC-AUC, 95% interval")
+    for name, (scores, labels) in models.items():
+        for tag_name in per_tag(scores, labels, y):
+            boots = [per_tag(scores, labels, y, rows).get(tag_name, (np.nan,))[0] for rows in samples]
+            lo, hi = np.nanpercentile(boots, [2.5, 97.5])
+            print(f"{name:22s}{tag_name:>12s}{per_tag(scores, labels, y)[tag_name][0]:8.3f}  [{lo:.3f}, {hi:.3f}]")
+
+
+def _scores(results) -> tuple[np.ndarray, list[str]]:
+    from music_tagger import TAGS as MSD
+
+    bad = [r for r in results if r.error]
+    if bad:
+        raise SystemExit(f"{len(bad)} files failed, e.g. {bad[0].error}")
+    return np.stack([r.scores for r in results]), list(MSD)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("set", help="the folder of quality_set.py (labels.tsv)")
@@ -181,6 +215,8 @@ def main() -> None:
                         help="python of setup_musicnn.sh's environment")  # fmt: skip
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of recordings")
     parser.add_argument("--seeds", type=int, default=10, help="draws per k of the teaching curve")
+    parser.add_argument("--full-tracks", action="store_true",
+                        help="also compare crop aggregations on the audio collections' whole recordings")  # fmt: skip
     args = parser.parse_args()
     folder = Path(args.set)
     clips, recordings, y = read_set(folder)
@@ -197,6 +233,8 @@ def main() -> None:
                               lambda model=model: musicnn_scores(model, clips, args.musicnn_python, folder / "scores"))  # fmt: skip
     print_table(models, y, recordings, args.boot)
     teaching_curve(clips, recordings, y, models["musicnn MSD"], folder / "features", args.seeds)
+    if args.full_tracks:
+        full_tracks(folder, args.boot)
 
 
 if __name__ == "__main__":
