@@ -12,7 +12,7 @@ set -euo pipefail
 VENV=${1:-/work/venv-musicnn}
 PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-TF=$("$VENV/bin/python" -c "print('2.21.0')")
+TF=${TF_VERSION:-2.21.0}  # the TensorFlow the benchmark was run with
 "$VENV/bin/pip" install -q "tensorflow==$TF" "tf-keras~=${TF%.*}.0" librosa soundfile
 "$VENV/bin/pip" install -q --no-deps musicnn==0.1.0
 TF_USE_LEGACY_KERAS=1 "$VENV/bin/python" -c "import musicnn, tensorflow as tf; print('musicnn ready, TensorFlow', tf.__version__)"
