@@ -52,6 +52,7 @@ _EXPORTS = {
     "LinearProbe": "embeddings.linear_probe",
     "probe": "embeddings.linear_probe",
     "load_probe": "embeddings.linear_probe",
+    "teach": "embeddings.few_shot",
     "evaluate_model": "training.evaluation",
     "run_experiment": "training.experiment",
     "draw_figures": "training.figures",

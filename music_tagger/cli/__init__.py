@@ -13,7 +13,7 @@ Each subcommand is a pair of functions registered in :data:`SUBCOMMANDS`:
 
 The pairs live in one module per command group: :mod:`.tag` (tag, plot, calibrate),
 :mod:`.train` (synth, prepare, convert-store, train, finetune), :mod:`.transfer`
-(features, probe, evaluate), :mod:`.experiment` (experiment, figures) and
+(features, probe, teach, evaluate), :mod:`.experiment` (experiment, figures) and
 :mod:`.deploy` (export), :mod:`.library` (write, playlist) and :mod:`.serve` (serve); what they
 share is in :mod:`.common`. To add a subcommand, write the two functions in its group
 and append the pair to :data:`SUBCOMMANDS`; nothing else needs to change. Heavy
@@ -59,6 +59,7 @@ SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
     (train.add_finetune_parser, train.run_finetune),
     (transfer.add_features_parser, transfer.run_features),
     (transfer.add_probe_parser, transfer.run_probe),
+    (transfer.add_teach_parser, transfer.run_teach),
     (experiment.add_experiment_parser, experiment.run_experiment),
     (experiment.add_figures_parser, experiment.run_figures),
     (deploy.add_export_parser, deploy.run_export),

@@ -1,4 +1,4 @@
-"""``music-tagger features``, ``probe`` and ``evaluate``: transfer features, linear probes, scoring models."""
+"""``music-tagger features``, ``probe``, ``teach`` and ``evaluate``: transfer features, linear probes, scoring models."""
 import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
@@ -100,7 +100,8 @@ def add_probe_parser(subparsers) -> argparse.ArgumentParser:
             "FEATURES/valid.npy, score FEATURES/test.npy, and save the probe in OUT "
             "(probe.npz + probe.json, no pickle; results-test.json/csv). "
             "Tag: with --tag, OUT is a saved probe and the remaining arguments are audio "
-            "files or folders, tagged with it."
+            "files or folders, tagged with it (a probe of 'music-tagger teach': its tag beside "
+            "the default tagger's 50 MSD tags)."
         ),
         formatter_class=HelpFormatter,
     )
@@ -123,6 +124,8 @@ def _float_list(text: str) -> list[float]:
 
 
 def run_probe(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..training.evaluation import format_table
     from ..embeddings.linear_probe import load_probe, probe
 
@@ -132,8 +135,10 @@ def run_probe(args: argparse.Namespace) -> int:
         model = load_probe(args.out)
         scores, paths, failed = model.tag_files(args.tag)
         tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
+        if (model.feature_meta or {}).get("taught") and paths:  # a taught tag: beside the 50 MSD tags
+            scores, tags = _with_msd_tags(scores, tags, paths)
         for path, row in zip(paths, scores):
-            best = sorted(zip(tags, row), key=lambda item: -item[1])[: args.top]
+            best = sorted(zip(tags, row), key=lambda item: -np.nan_to_num(item[1], nan=-1.0))[: args.top]
             print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
         for _, message in failed:  # reported after the good files' results
             print_error(message)
@@ -144,6 +149,17 @@ def run_probe(args: argparse.Namespace) -> int:
     print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
     print(format_table(results["test"]))
     return 0
+
+
+def _with_msd_tags(scores, tags: list, paths: list) -> tuple:
+    """A taught probe's scores followed by the default tagger's 50 MSD scores of the same files."""
+    import numpy as np
+
+    from ..registry import TAGS
+    from ..tagging.tagger import tag
+
+    msd = [r.scores if r.error is None else np.full(len(TAGS), np.nan) for r in tag(paths, top_n=None)]
+    return np.hstack([scores, np.stack(msd)]), list(tags) + list(TAGS)
 
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
@@ -174,3 +190,67 @@ def run_evaluate(args: argparse.Namespace) -> int:
     results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
     print(format_table(results))
     return 0
+
+
+def add_teach_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "teach",
+        help="teach a new tag from a handful of files that have it and files that do not",
+        description=(
+            "Fit one new tag (a logistic regression on the CRNN's multi-level features) from "
+            "files that have it (--yes) and files that do not (--no), at least 3 on each side "
+            "(10 or more work well), and save it as a probe in OUT (probe.npz + probe.json), "
+            "which 'music-tagger probe OUT --tag FILES' uses. Features are cached per file "
+            "(--cache), so teaching again or scoring the same library needs no network pass. "
+            "With --score, the files and folders given are scored with the new tag, best first. "
+            "Refused with one line: no or too few files on a side, a file on both sides, an "
+            "unreadable example, a tag named like one of the 50 MSD tags."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("tag", metavar="TAG", help="the new tag's name (not one of the 50 MSD tags)")
+    p.add_argument("--yes", nargs="+", required=True, metavar="FILE", help="audio files/folders that have the tag")
+    p.add_argument("--no", nargs="+", required=True, metavar="FILE", help="audio files/folders that do not")
+    p.add_argument("-o", "--out", default=None, metavar="OUT",
+                   help="folder of the taught probe (default: probes/<TAG>)")  # fmt: skip
+    p.add_argument("--score", nargs="+", default=None, metavar="AUDIO",
+                   help="then score these audio files/folders with the tag (score<TAB>path, best first)")  # fmt: skip
+    p.add_argument("--top", type=positive_int_arg, default=None, metavar="N", help="with --score: print the best N")
+    p.add_argument("--C", type=positive_float_arg, default=0.01, help="inverse L2 regularisation of the fit")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="per-file feature cache (default: $MUSIC_TAGGER_FEATURE_CACHE, else "
+                   "~/.keras/music_tagger/features)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace a probe already in OUT")
+    return p
+
+
+def run_teach(args: argparse.Namespace) -> int:
+    import re
+    import sys
+
+    import numpy as np
+
+    from ..embeddings.linear_probe import probe_files
+    from ..embeddings.few_shot import describe, score, teach
+    from ..util.checks import writable_output
+    from ..util.files import check_outputs
+
+    out = args.out or f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', args.tag.strip()).strip('-.') or 'tag'}"
+    writable_output(out, "taught probe", folder=True)  # before any feature is computed
+    check_outputs(probe_files(out)[:2], overwrite=args.overwrite)
+    taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet)
+    try:
+        taught.save(out)
+    except OSError as err:  # what the check cannot foresee (a read-only file system, /proc, a full disk)
+        raise DataError(f"cannot write the taught probe {out}: {err.strerror or err}") from None
+    print(f"{describe(taught)}; saved in {out}", file=sys.stderr)
+    if args.score is None:
+        return 0
+    scores, paths, failed = score(taught, args.score, cache_dir=args.cache, progress=not args.quiet)
+    order = np.argsort(-scores[:, 0], kind="stable")[: args.top]
+    for row in order:
+        print(f"{scores[row, 0]:.4f}\t{paths[row]}")
+    for _, message in failed:
+        print_error(message)
+    return 1 if failed else 0

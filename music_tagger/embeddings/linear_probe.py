@@ -177,7 +177,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Per-tag probabilities, shape ``(n, n_tags)`` (one column per tag, not per class)."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        from scipy.special import expit  # no overflow warning for logits far below 0
+
+        return expit(self.decision_function(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """0/1 per tag, at probability 0.5."""

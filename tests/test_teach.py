@@ -1,0 +1,154 @@
+"""Teaching a tag: fit from a few files, the per-file feature cache, one-line refusals, the CLI."""
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from music_tagger.cli import main
+from music_tagger.embeddings import extract
+from music_tagger.embeddings.few_shot import cached_features, score, teach
+from music_tagger.embeddings.linear_probe import load_probe
+from music_tagger.errors import AudioError, ParameterError
+
+SR = 12000
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Five tones (the tag) and five noises (not it), 10 s each, plus a cache folder."""
+    root = tmp_path_factory.mktemp("library")
+    rng = np.random.default_rng(0)
+    t = np.arange(SR * 10) / SR
+    tones, noises = [], []
+    for i in range(5):
+        tones.append(root / f"tone{i}.wav")
+        sf.write(tones[-1], (0.3 * np.sin(2 * np.pi * 180 * (i + 1) * t)).astype("float32"), SR)
+        noises.append(root / f"noise{i}.wav")
+        sf.write(noises[-1], (0.1 * rng.normal(size=t.size)).astype("float32"), SR)
+    return root, [str(p) for p in tones], [str(p) for p in noises]
+
+
+def _no_forward_pass(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a forward pass was run although every file is cached")
+
+    monkeypatch.setattr(extract, "file_features", refuse)
+
+
+def test_a_taught_tag_ranks_held_out_files_and_a_second_teaching_needs_no_forward_pass(
+    library, tmp_path, monkeypatch
+):
+    root, tones, noises = library
+    cache = tmp_path / "cache"
+    probe = teach("sine", tones[:3], noises[:3], cache_dir=cache)
+    assert probe.tags == ["sine"] and probe.feature_meta["taught"]["positives"] == tones[:3]
+    scores, read, failed = score(probe, [root], cache_dir=cache)
+    assert failed == [] and sorted(read) == sorted(tones + noises)
+    held = {p: s for p, s in zip(read, scores[:, 0]) if p in (tones[3:] + noises[3:])}
+    assert min(held[p] for p in tones[3:]) > max(held[p] for p in noises[3:])
+    # saved and loaded as any probe, same scores
+    probe.save(tmp_path / "probe")
+    again = load_probe(tmp_path / "probe")
+    np.testing.assert_allclose(score(again, [root], cache_dir=cache)[0], scores)
+    # everything is cached now: teaching again and scoring run no network
+    _no_forward_pass(monkeypatch)
+    other = teach("sine", tones[1:4], noises[1:4], cache_dir=cache)
+    assert score(other, [root], cache_dir=cache)[0].shape == (10, 1)
+
+
+def test_an_edited_or_damaged_file_is_computed_again(library, tmp_path):
+    root, tones, noises = library
+    cache = tmp_path / "cache"
+    first, _, _ = cached_features(tones[:2], cache_dir=cache)
+    entries = sorted(cache.rglob("*.npy"))
+    assert len(entries) == 2
+    entries[0].write_bytes(b"garbage")  # damaged: recomputed, same row
+    again, _, _ = cached_features(tones[:2], cache_dir=cache)
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
+    edited = tmp_path / "edited.wav"
+    sf.write(edited, sf.read(tones[0])[0].astype("float32"), SR)
+    row, _, _ = cached_features([edited], cache_dir=cache)
+    sf.write(edited, sf.read(noises[0])[0].astype("float32"), SR)
+    os.utime(edited, ns=(1, 1))  # another content under the same name: its own entry
+    changed, _, _ = cached_features([edited], cache_dir=cache)
+    assert not np.allclose(changed, row)
+
+
+def test_bad_teaching_inputs_are_refused_with_one_line(library, tmp_path):
+    root, tones, noises = library
+    bad = tmp_path / "broken.wav"
+    bad.write_text("not audio")
+    cases = [
+        (dict(tag="sine", positives=[], negatives=noises), ParameterError, "no positive"),
+        (dict(tag="sine", positives=tones, negatives=[]), ParameterError, "no negative"),
+        (dict(tag="sine", positives=tones, negatives=noises[:1] + tones[:1]), ParameterError, "both a positive"),
+        (dict(tag="sine", positives=tones[:2], negatives=noises), ParameterError, "at least 3 files on each side"),
+        (dict(tag="Jazz", positives=tones, negatives=noises), ParameterError, "shadows the MSD tag 'jazz'"),
+        (dict(tag=" ", positives=tones, negatives=noises), ParameterError, "non-empty"),
+        (dict(tag="sine", positives=tones[:3] + [str(bad)], negatives=noises), AudioError, "broken.wav"),
+    ]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match) as info:
+            teach(**kwargs, cache_dir=tmp_path / "cache")
+        assert "\n" not in str(info.value)
+
+
+def test_cli_teach_saves_scores_best_first_and_refuses_bad_input(library, tmp_path, capsys):
+    root, tones, noises = library
+    out, cache = tmp_path / "probe", str(tmp_path / "cache")
+    argv = ["teach", "sine", "--yes", *tones[:3], "--no", *noises[:3], "-o", str(out), "--cache", cache, "--quiet"]
+    assert main(argv + ["--score", str(root), str(tmp_path / "missing.wav")]) == 1
+    printed, err = capsys.readouterr()
+    lines = [line.split("\t") for line in printed.splitlines()]
+    assert len(lines) == 10 and [float(s) for s, _ in lines] == sorted((float(s) for s, _ in lines), reverse=True)
+    assert {p for _, p in lines[:5]} == set(tones)  # the tones first, held-out ones included
+    assert "taught from 3 positive and 3 negative files" in err and "missing.wav: no such file" in err
+    assert json.loads((out / "probe.json").read_text())["tags"] == ["sine"]
+    # probe --tag shows the taught tag beside the default tagger's 50 MSD tags
+    assert main(["probe", str(out), "--tag", tones[4], noises[4], "--top", "51"]) == 0
+    tagged = {}
+    for line in capsys.readouterr().out.splitlines():
+        path, cells = line.split("\t")
+        tagged[path] = {t: float(v) for t, v in (c.rsplit(" ", 1) for c in cells.split("  "))}
+    assert len(tagged[tones[4]]) == 51 and {"sine", "jazz", "heavy metal"} <= set(tagged[tones[4]])
+    assert tagged[tones[4]]["sine"] > tagged[noises[4]]["sine"]
+    assert list(tagged[tones[4]].values()) == sorted(tagged[tones[4]].values(), reverse=True)
+    # an existing probe is not replaced silently; bad input is one line, exit 1
+    before = (out / "probe.npz").read_bytes()
+    for extra, match in [([], "exists: pass --overwrite"),
+                         (["--overwrite", "--no", tones[0]], "both a positive"),
+                         (["--overwrite", "--yes", tones[0]], "at least 3 files")]:  # fmt: skip
+        args = argv[:2] + ["--yes", *tones[:3], "--no", *noises[:3]] + extra + argv[-5:]
+        assert main(args) == 1, extra
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("music-tagger: error: ") and match in err and "\n" not in err
+    assert (out / "probe.npz").read_bytes() == before
+    assert main(["teach", "metal", "--yes", *tones[:3], "--no", *noises[:3], "--cache", cache]) == 1
+    assert "shadows the MSD tag 'metal'" in capsys.readouterr().err
+    assert main(["teach", "sine", "--yes", *tones[:3], "--no", *noises[:3], "--cache", cache, "-o", tones[4]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the taught probe" in err and "a file is there" in err and "\n" not in err
+
+
+def test_a_run_stopped_midway_keeps_the_features_it_finished(library, tmp_path, monkeypatch):
+    from music_tagger.embeddings import few_shot
+
+    _, tones, _ = library
+    real, calls = extract.file_features, []
+
+    def stop_on_second_chunk(paths, **options):
+        calls.append(list(paths))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(paths, **options)
+
+    monkeypatch.setattr(few_shot, "CHUNK", 2)
+    monkeypatch.setattr(extract, "file_features", stop_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        cached_features(tones[:4], cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 2  # the first chunk, complete
+    monkeypatch.setattr(extract, "file_features", real)
+    x, read, _ = cached_features(tones[:4], cache_dir=tmp_path / "cache")
+    assert read == tones[:4] and x.shape[0] == 4 and len(list((tmp_path / "cache").rglob("*.npy"))) == 4
