@@ -351,6 +351,8 @@ FLOORS = (
     ("music_tagger.tagging",),
     ("music_tagger.embeddings",),
     ("music_tagger.training",),
+    ("music_tagger.library",),
+    ("music_tagger.serve",),
     ("music_tagger.cli",),
     ("music_tagger.__main__",),
 )

@@ -258,8 +258,9 @@ def _reason(err: BaseException) -> str:
 
 def _warn_once(message: str) -> None:
     """Warn in the main process only: the tagging workers build the same graph again."""
-    import multiprocessing
     import warnings
 
-    if multiprocessing.parent_process() is None:
+    from ..util.workers import in_worker
+
+    if not in_worker():
         warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -254,7 +254,7 @@ def teach(
     Examples
     --------
     >>> p = teach("chiptune", ["a.ogg", "b.ogg", "c.ogg"], ["d.mp3", "e.mp3", "f.mp3"])  # doctest: +SKIP
-    >>> p.tags
+    >>> p.tags  # doctest: +SKIP
     ['chiptune']
     """
     from ..util.checks import positive_float, positive_int

@@ -121,10 +121,13 @@ def record_scores(record: Mapping[str, Any]) -> list[tuple[str, float]]:
     out = []
     for entry in record.get("tags") or ():
         ok = isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)
-        score = entry[1] if ok else None
-        if not ok or isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
+        try:
+            score = probability(entry[1] if ok else None, "a score")
+        except ParameterError:
+            ok = False
+        if not ok:
             raise DataError(f"the record of {record.get('path')} holds {entry!r}, not [tag, score in [0, 1]]")
-        out.append((entry[0], float(score)))
+        out.append((entry[0], score))
     return out
 
 

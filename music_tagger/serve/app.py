@@ -24,7 +24,6 @@ import mimetypes
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import resources
 from typing import Any, Mapping
@@ -40,6 +39,7 @@ from ..errors import MusicTaggerError
 from ..registry import TAGS, registry
 from ..tagging.readback import csv_text
 from ..util.checks import positive_int
+from ..util.workers import threads
 from .library import Library, inside
 from .openapi import openapi
 from .requests import (
@@ -102,10 +102,10 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
 
     # uploads are tagged on threads of their own, at most tag_slots at once: the same
     # few threads, so that their buffers are reused (fresh threads each get a malloc arena)
-    uploads = ThreadPoolExecutor(tag_slots, thread_name_prefix="music-tagger-upload")
-    drawing = ThreadPoolExecutor(1, thread_name_prefix="music-tagger-draw")
+    uploads = threads(tag_slots, "upload")
+    drawing = threads(1, "draw")
     # index reads off the event loop (a page of 100,000 tracks takes up to 0.3 s)
-    reading = ThreadPoolExecutor(2, thread_name_prefix="music-tagger-read")
+    reading = threads(2, "read")
 
     async def read(fn, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(reading, partial(fn, *args, **kwargs))
@@ -253,7 +253,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
 class _Lifespan:
     """Start the library's job with the app and stop it after."""
 
-    def __init__(self, library: Library, start: bool, pools: list[ThreadPoolExecutor]):
+    def __init__(self, library: Library, start: bool, pools: list[Any]):
         self.library, self.start, self.pools = library, start, pools
 
     async def __aenter__(self) -> None:

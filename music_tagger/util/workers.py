@@ -47,7 +47,7 @@ import weakref
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import AudioError
-from .checks import non_negative_int
+from .checks import non_negative_int, positive_int
 
 __all__ = [
     "JOBS_PER_WORKER",
@@ -56,7 +56,9 @@ __all__ = [
     "exit_on_sigterm",
     "failure_text",
     "imap_jobs",
+    "in_worker",
     "resolve_workers",
+    "threads",
     "worker_context",
     "worker_init",
 ]
@@ -244,6 +246,24 @@ def _exit_with(parent) -> None:
 #: Jobs a pool hands out per worker process at a time: enough that a worker never
 #: waits for its next job, few enough that nothing grows with the number of jobs.
 JOBS_PER_WORKER = 4
+
+
+def in_worker() -> bool:
+    """Whether this process was started by another Python process (``in_worker()`` is False here)."""
+    return multiprocessing.parent_process() is not None
+
+
+def threads(n: int, name: str) -> "concurrent.futures.ThreadPoolExecutor":
+    """``n`` threads ``music-tagger-<name>`` for a server's blocking calls (they keep their buffers).
+
+    Examples
+    --------
+    >>> threads(1, "draw").submit(sum, [1, 2]).result()
+    3
+    """
+    import concurrent.futures
+
+    return concurrent.futures.ThreadPoolExecutor(positive_int(n, "threads"), thread_name_prefix=f"music-tagger-{name}")
 
 
 def failure_text(path: str, err: BaseException) -> str:
