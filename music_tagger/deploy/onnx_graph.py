@@ -301,7 +301,10 @@ def _network(g: GraphBuilder, x: str, structure, arrays: LayerArrays, epsilon: f
     x = g.op("Gemm", [x, g.const("output_kernel", kernel.astype(np.float32)),
                       g.const("output_bias", bias.astype(np.float32))], name="output")  # fmt: skip
     if classifier_activation == "sigmoid":
-        return g.op("Sigmoid", [x])
+        # 1 / (1 + exp(-x)), not onnxruntime's Sigmoid, which returns exactly 0 from x <= -18
+        # (the CNN's logits of some tags reach -43: Keras gives 1e-19, never 0)
+        one = g.const("one", np.ones((), np.float32))
+        return g.op("Reciprocal", [g.op("Add", [one, g.op("Exp", [g.op("Neg", [x])])])])
     if classifier_activation == "softmax":
         return g.op("Softmax", [x], axis=-1)
     return x

@@ -35,7 +35,7 @@ from ..util.files import atomic_path, clean_stale
 from ..vocabulary import EXPORT_INPUTS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 #: The pretrained taggers by name, and the registry key of their weights.
 MSD_WEIGHTS = {"crnn": "crnn_msd_theano", "cnn": "cnn_msd_theano"}
 
