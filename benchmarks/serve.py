@@ -36,9 +36,9 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from live_server import LiveServer, make_library
+from live_server import LiveServer, make_library  # noqa: E402
 
-from music_tagger.registry import example, example_names
+from music_tagger.registry import example, example_names  # noqa: E402
 
 
 def long_track(path: Path, seconds: float = 240.0) -> Path:

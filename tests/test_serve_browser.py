@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("starlette", reason="needs music_tagger[serve]")
 playwright = pytest.importorskip("playwright.sync_api", reason="needs music_tagger[browser]")
-from live_server import LiveServer, make_library
+from live_server import LiveServer, make_library  # noqa: E402
 
-from music_tagger.registry import example
+from music_tagger.registry import example  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.reference, pytest.mark.slow]

@@ -35,6 +35,7 @@ Examples
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import itertools
 import multiprocessing
@@ -253,7 +254,7 @@ def in_worker() -> bool:
     return multiprocessing.parent_process() is not None
 
 
-def threads(n: int, name: str) -> "concurrent.futures.ThreadPoolExecutor":
+def threads(n: int, name: str) -> concurrent.futures.ThreadPoolExecutor:
     """``n`` threads ``music-tagger-<name>`` for a server's blocking calls (they keep their buffers).
 
     Examples
@@ -261,8 +262,6 @@ def threads(n: int, name: str) -> "concurrent.futures.ThreadPoolExecutor":
     >>> threads(1, "draw").submit(sum, [1, 2]).result()
     3
     """
-    import concurrent.futures
-
     return concurrent.futures.ThreadPoolExecutor(positive_int(n, "threads"), thread_name_prefix=f"music-tagger-{name}")
 
 
