@@ -408,3 +408,22 @@ def test_the_index_keeps_the_latest_record_of_a_path_and_its_id(tmp_path):
     assert index.remove_missing({"/m/axyb.mp3"}) == 1 and index.query()[0] == 1
     with pytest.raises(DataError, match="other tags"):
         Index(str(tmp_path / "i.sqlite"), ["rock", "jazz"])
+
+
+def test_a_file_name_that_is_not_utf8_is_left_out_in_one_line_and_the_job_goes_on(tmp_path, caplog):
+    from music_tagger.serve.library import Library
+
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copyfile(example("bensound-cute"), library / "b.mp3")
+    latin1 = os.fsencode(library) + b"/caf\xe9.mp3"  # a name from a Latin-1 machine
+    shutil.copyfile(example("bensound-cute"), latin1)
+    lib = Library([library], tmp_path / "index.sqlite", workers=0)
+    with caplog.at_level("WARNING", logger="music_tagger.serve"):
+        lib._run()  # the background job, in this thread
+    status = lib.status()
+    assert status["state"] == "done" and status["error"] is None, status
+    assert (status["done"], status["left_out"]) == (1, 1)
+    assert [t["path"] for t in lib.index.query()[1]] == [str(library / "b.mp3")]
+    (line,) = [r.getMessage() for r in caplog.records if "not UTF-8" in r.getMessage()]
+    assert "caf\\xe9.mp3" in line and "\n" not in line

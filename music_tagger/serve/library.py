@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ __all__ = ["DEFAULT_HOP", "Library", "default_index"]
 #: Seconds between the taggram crops of the library's tracks: a 4 minute track gets
 #: 16 crops (``music-tagger tag`` averages 8).
 DEFAULT_HOP = 15.0
+_LOG = logging.getLogger("music_tagger.serve")
 
 
 def default_index(roots: Sequence[str]) -> str:
@@ -95,7 +97,8 @@ class Library:
             raise ParameterError(f"cannot write the index in {folder}: the folder is not writable")
         self.index = Index(self.index_path, TAGS)
         self._status: dict[str, Any] = {"state": "idle", "done": 0, "total": 0, "errors": 0, "skipped": 0,
-                                        "files_per_second": 0.0, "started": None, "eta_s": None, "error": None}
+                                        "files_per_second": 0.0, "started": None, "eta_s": None, "error": None,
+                                        "left_out": 0}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -121,7 +124,8 @@ class Library:
     def status(self) -> dict[str, Any]:
         """The job: ``state`` (idle, scanning, tagging, done, failed), files ``done`` of
         ``total`` to tag, ``errors``, ``skipped`` (unchanged), ``files_per_second``,
-        ``started`` (Unix time), ``eta_s`` and ``error`` (why it failed)."""
+        ``started`` (Unix time), ``eta_s``, ``error`` (why it failed) and ``left_out``
+        (files whose name is not UTF-8: the index and the API cannot hold them)."""
         with self._lock:
             return dict(self._status)
 
@@ -145,7 +149,12 @@ class Library:
             size = os.path.getsize(self.records_path)
             if size != self.index.records_size:
                 self.index.rebuild(read_records(self.records_path, "jsonl"), records_size=size)
-            files = self.files()
+            found = self.files()
+            files = [p for p in found if _utf8(p)]
+            for p in sorted(set(found) - set(files)):  # SQLite and JSON hold text: one line each, the others go on
+                _LOG.warning("%s: the file name is not UTF-8; left out (rename it to serve it)",
+                             p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+            self._set(left_out=len(found) - len(files))
             known = self.index.stats()
             stats = {p: _stat(p) for p in files}
             self.index.remove_missing(set(files))
@@ -165,6 +174,14 @@ class Library:
                     results.close()
                     break
         self._set(state="done" if not self._stop.is_set() else "stopped", eta_s=0.0)
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _stat(path: str) -> tuple[int, float]:
