@@ -102,3 +102,17 @@ def test_a_dropped_file_shows_the_top_tags_of_the_api(page, server):
     assert shown == [f"{t} {s:.3f}" for t, s in want]
     page.screenshot(path=page.shots / "dropped.png", full_page=True)
     assert page.errors == [], json.dumps(page.errors)
+
+
+def test_a_narrow_window_stacks_the_page_and_nothing_is_wider_than_it(page):
+    page.set_viewport_size({"width": 360, "height": 800})  # a phone
+    try:
+        page.wait_for_timeout(200)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width  # no sideways scrolling: the list is below the tags, long names wrap
+        tags, tracks = page.locator("#chips").bounding_box(), page.locator("#list").bounding_box()
+        assert tracks["y"] > tags["y"] + tags["height"]
+        page.screenshot(path=page.shots / "narrow.png", full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.errors == []
