@@ -116,3 +116,24 @@ def test_a_narrow_window_stacks_the_page_and_nothing_is_wider_than_it(page):
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
     assert page.errors == []
+
+
+def test_an_empty_list_says_why_and_what_to_do(page, tmp_path):
+    page.fill("#search", "no track has this in its path")
+    page.wait_for_selector("#list tbody tr.empty")
+    assert "No track matches" in page.text_content("#list tbody")
+    page.fill("#search", "")
+    page.wait_for_selector("#list tbody tr:not(.empty)")
+    (tmp_path / "empty").mkdir()
+    empty = LiveServer(tmp_path / "empty", tmp_path / "index.sqlite")  # a library with no audio yet
+    try:
+        empty.wait_done()
+        tab = page.context.browser.new_page()
+        tab.goto(empty.url + "/")
+        tab.wait_for_selector("#list tbody tr.empty")
+        tab.wait_for_function("document.querySelector('#list tbody').textContent.includes('no audio files')")
+        tab.screenshot(path=page.shots / "empty.png")
+        tab.close()
+    finally:
+        empty.stop()
+    assert page.errors == []
