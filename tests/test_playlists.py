@@ -107,3 +107,18 @@ def test_outputs_that_cannot_be_written_are_one_line(library, tmp_path, capsys):
         assert main(["playlist", str(records), *argv]) == 1
         assert capsys.readouterr().err.startswith("music-tagger: error: cannot write the playlist")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_name_a_player_would_skip_and_a_playlist_name_with_a_newline(tmp_path, capsys):
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = [make(music, "ogg", stem, seconds=1.0) for stem in ("#1 hit", " blank", "plain")]
+    records = tmp_path / "tags.jsonl"
+    records.write_text("".join(json.dumps({"path": str(p), "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths))
+    playlist = music / "two\nlines ü.m3u8"  # in the music's own folder: bare names
+    assert main(["playlist", str(records), "--tag", "jazz", "-o", str(playlist)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].endswith("two\\nlines ü.m3u8: 3 tracks"), out
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    assert [ln for ln in lines if not ln.startswith("#")] == ["./ blank.ogg", "./#1 hit.ogg", "plain.ogg"]
+    assert sorted(_read_m3u8(playlist)[0]) == sorted(p.stem for p in paths)

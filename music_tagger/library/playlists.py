@@ -13,7 +13,8 @@ writes them as an extended M3U8 file (UTF-8)::
 ``#EXTINF`` carries the duration in whole seconds and the title (``Artist - Title``
 when both are in the file's metadata, else the file name) as mutagen reads them
 (-1 and the file name when it cannot). Paths are relative to the playlist's folder
-(a player resolves them from there) unless ``absolute``. A path holding a newline
+(a player resolves them from there) unless ``absolute``; one that would start with
+``#`` (a comment line) or a blank gets ``./`` before it. A path holding a newline
 cannot be a playlist line: it is left out with one line on stderr. The playlist is
 written atomically.
 
@@ -116,7 +117,10 @@ def playlist_text(records: Iterable[Mapping[str, Any]], playlist: str | os.PathL
         if "\n" in path or "\r" in path:
             print(f"{show_path(path)}: a path with a newline cannot be a playlist line; left out", file=sys.stderr)
             continue
-        lines += [_extinf(path), path if absolute else os.path.relpath(path, folder)]
+        line = path if absolute else os.path.relpath(path, folder)
+        if line.startswith(("#", " ", "\t")):  # a comment to a player, or blanks it strips
+            line = os.path.join(os.curdir, line)
+        lines += [_extinf(path), line]
     return "\n".join(lines) + "\n"
 
 
