@@ -91,8 +91,9 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         })  # fmt: skip
         self.fields = self.config["fields"].as_str_seq()
         unknown = sorted(set(self.fields) - set(FILE_FIELDS))
-        if unknown:
-            raise ui.UserError(f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}")
+        # an error raised here is a traceback and a missing command; it is said at use instead
+        self.config_error = f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}" if unknown else None
+        self.fields = [f for f in self.fields if f in FILE_FIELDS]
         for name in self.fields:
             self.add_media_field(f"mt_{name}", _media_field(FILE_FIELDS[name]))
         if self.config["auto"].get(bool):
@@ -124,8 +125,12 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         cannot be tagged is logged and left as it was.
         """
         from music_tagger import tag
+        from music_tagger.errors import MusicTaggerError
         from music_tagger.library.fields import model_identity, record_tags
+        from music_tagger.util.checks import probability
 
+        if self.config_error is not None:
+            raise ui.UserError(self.config_error)
         cfg = self.config
         model = cfg["model"].as_choice(["crnn", "cnn"])
         identity = model_identity(model)
@@ -134,12 +139,16 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
             self._log.info("nothing to tag: every item is tagged by {}", identity)
             return 0
         thresholds = cfg["thresholds"].get()
-        min_score = cfg["min_score"].get()
-        results = tag(
-            [os.fsdecode(item.path) for item in todo], model=model, top_n=None,
-            crops=cfg["crops"].get(), workers=cfg["workers"].get(), runtime=cfg["runtime"].as_choice(["onnx", "tf"]),
-            thresholds=thresholds, progress=False,
-        )  # fmt: skip
+        try:  # a bad value of the config is one line (beets' UserError), before any tagging
+            min_score = cfg["min_score"].get()
+            min_score = None if min_score is None else probability(min_score, "min_score")
+            results = tag(
+                [os.fsdecode(item.path) for item in todo], model=model, top_n=None,
+                crops=cfg["crops"].get(), workers=cfg["workers"].get(), runtime=cfg["runtime"].as_choice(["onnx", "tf"]),
+                thresholds=thresholds, progress=False,
+            )  # fmt: skip
+        except MusicTaggerError as err:
+            raise ui.UserError(f"musictagger: {err}") from None
         done = 0
         for item, result in zip(todo, results, strict=True):
             if result.error is not None:
