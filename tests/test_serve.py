@@ -427,3 +427,19 @@ def test_a_file_name_that_is_not_utf8_is_left_out_in_one_line_and_the_job_goes_o
     assert [t["path"] for t in lib.index.query()[1]] == [str(library / "b.mp3")]
     (line,) = [r.getMessage() for r in caplog.records if "not UTF-8" in r.getMessage()]
     assert "caf\\xe9.mp3" in line and "\n" not in line
+
+
+def test_a_file_that_vanishes_after_the_listing_does_not_stop_the_job(tmp_path):
+    from music_tagger.serve.library import Library
+
+    class Vanishing(Library):
+        def files(self):  # a file removed between the listing and its stat
+            return super().files() + [str(tmp_path / "library" / "gone.mp3")]
+
+    (tmp_path / "library").mkdir()
+    shutil.copyfile(example("bensound-cute"), tmp_path / "library" / "b.mp3")
+    lib = Vanishing([tmp_path / "library"], tmp_path / "index.sqlite", workers=0)
+    lib._run()
+    status = lib.status()
+    assert status["state"] == "done" and (status["done"], status["total"]) == (1, 1), status
+    assert [t["path"] for t in lib.index.query()[1]] == [str(tmp_path / "library" / "b.mp3")]

@@ -156,7 +156,8 @@ class Library:
                              p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
             self._set(left_out=len(found) - len(files))
             known = self.index.stats()
-            stats = {p: _stat(p) for p in files}
+            stats = {p: st for p in files if (st := _stat(p)) is not None}
+            files = [p for p in files if p in stats]  # gone since the listing: as if never there
             self.index.remove_missing(set(files))
             todo = [p for p in files if known.get(p) != stats[p]]
             self._set(state="tagging", total=len(todo), skipped=len(files) - len(todo))
@@ -184,6 +185,9 @@ def _utf8(path: str) -> bool:
     return True
 
 
-def _stat(path: str) -> tuple[int, float]:
-    st = os.stat(path)
+def _stat(path: str) -> tuple[int, float] | None:
+    try:
+        st = os.stat(path)
+    except OSError:  # removed (or made unreadable) since it was listed
+        return None
     return st.st_size, st.st_mtime
