@@ -18,7 +18,7 @@ __all__ = ["ENDPOINTS", "openapi"]
 _FILTERS = [
     ("tag", "string", "a tag to filter on (repeat for several: all must hold)"),
     ("min", "number", "the score the tag before it must reach (default: its threshold in force)"),
-    ("q", "string", "a piece of the path (case-insensitive)"),
+    ("q", "string", "a piece of the path (case-insensitive, at most 4096 characters)"),
     ("sort", "string", "path, id or a tag (by its score)"),
     ("order", "string", "asc or desc (default: asc by path, desc by a score)"),
 ]
