@@ -458,3 +458,18 @@ def test_a_search_longer_than_any_path_is_400_not_a_crash(tmp_path):
         for path in ("/v1/tracks", "/v1/tracks.csv", "/v1/playlist.m3u8"):  # SQLite: "LIKE pattern too complex"
             answer = client.get(path, params={"q": "a" * 60000})
             assert answer.status_code == 400 and "at most 4096" in answer.json()["error"], (path, answer.text[:200])
+
+
+def test_one_folder_typed_twice_or_inside_another_root_is_tagged_once(tmp_path, monkeypatch):
+    from music_tagger.serve.library import Library
+
+    library = tmp_path / "library"
+    (library / "sub").mkdir(parents=True)
+    shutil.copyfile(example("bensound-cute"), library / "a.mp3")
+    shutil.copyfile(example("bensound-cute"), library / "sub" / "b.mp3")
+    monkeypatch.chdir(tmp_path)
+    lib = Library(["library", "library/", "./library/../library", str(library / "sub")], "index.sqlite", workers=0)
+    assert lib.files() == [str(library / "a.mp3"), str(library / "sub" / "b.mp3")]
+    lib._run()
+    assert lib.status()["done"] == 2
+    assert len(read_records(str(tmp_path / "index.sqlite.records.jsonl"))) == 2  # not 6

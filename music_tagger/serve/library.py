@@ -81,7 +81,8 @@ class Library:
 
     def __init__(self, roots: Sequence[str | os.PathLike], index: str | os.PathLike | None = None,
                  *, workers: int = 1, hop: float = DEFAULT_HOP):  # fmt: skip
-        self.roots = [os.path.realpath(existing_folder(r, "library folder")) for r in roots]
+        # one folder typed twice ("music", "music/", "./music") is one root
+        self.roots = list(dict.fromkeys(os.path.realpath(existing_folder(r, "library folder")) for r in roots))
         self.index_path = os.path.abspath(os.fspath(index) if index is not None else default_index(self.roots))
         self.records_path = self.index_path + ".records.jsonl"
         self.workers = non_negative_int(workers, "workers")
@@ -133,7 +134,8 @@ class Library:
         """The audio files under the roots, sorted, symlinks leading out left out."""
         from ..audio.files import expand_paths
 
-        return [p for p in expand_paths(self.roots) if os.path.isfile(p) and inside(p, self.roots)]
+        found = [p for p in expand_paths(self.roots) if os.path.isfile(p) and inside(p, self.roots)]
+        return sorted(set(found))  # a folder inside another root: its files once
 
     def _run(self) -> None:
         try:
