@@ -122,3 +122,17 @@ def test_a_name_a_player_would_skip_and_a_playlist_name_with_a_newline(tmp_path,
     lines = playlist.read_text(encoding="utf-8").splitlines()
     assert [ln for ln in lines if not ln.startswith("#")] == ["./ blank.ogg", "./#1 hit.ogg", "plain.ogg"]
     assert sorted(_read_m3u8(playlist)[0]) == sorted(p.stem for p in paths)
+
+
+def test_records_of_another_machine_are_listed_with_one_line_and_a_nul_path_left_out(tmp_path, capsys):
+    here = make(tmp_path, "ogg", "here", seconds=1.0)
+    paths = [str(here), "/home/alice/Music/a.ogg", "/home/alice/Music/b.ogg", str(tmp_path / "a\0b.ogg")]
+    records = tmp_path / "tags.jsonl"
+    records.write_text("".join(json.dumps({"path": p, "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths))
+    playlist = tmp_path / "out.m3u8"
+    assert main(["playlist", str(records), "--tag", "jazz", "-o", str(playlist), "--absolute"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "a\\0b.ogg" in err[0] and "left out" in err[0], err
+    assert err[1].startswith("2 of the tracks are not files here (the first: /home/alice/Music/a.ogg)"), err
+    text = playlist.read_text(encoding="utf-8")
+    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == paths[1:3] + [str(here)] and "\0" not in text
