@@ -473,3 +473,19 @@ def test_one_folder_typed_twice_or_inside_another_root_is_tagged_once(tmp_path, 
     lib._run()
     assert lib.status()["done"] == 2
     assert len(read_records(str(tmp_path / "index.sqlite.records.jsonl"))) == 2  # not 6
+
+
+def test_a_client_gone_during_the_upload_is_a_400_not_an_unexpected_error(tmp_path):
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    from music_tagger.serve.requests import ApiError, read_upload
+
+    async def chunks():
+        yield b"RIFF" + b"\0" * 1000
+        raise ClientDisconnect()  # what request.stream() raises when curl is killed
+
+    with pytest.raises(ApiError) as err:
+        asyncio.run(read_upload(chunks(), str(tmp_path), cap=2**20, timeout=10))
+    assert err.value.status == 400 and "went away" in err.value.message
