@@ -305,8 +305,8 @@ def test_sigkill_during_the_job_then_restart_under_load(tmp_path):
     assert first.proc.returncode == -signal.SIGKILL
     second = LiveServer(library, index)
     try:
-        running = second.json("/v1/status")
-        assert running["state"] in ("scanning", "tagging") and running["skipped"] + running["total"] in (0, 8)
+        running = second.json("/v1/status")  # the 6 files left take about 1 s here: it may be done already
+        assert running["state"] in ("scanning", "tagging", "done") and running["skipped"] + running["total"] in (0, 8)
         answers = _load(second, requests=200, clients=8)
         assert len(answers) == 200 and not [a for a in answers if a >= 500], answers
         assert second.json("/v1/status")["done"] >= 0
