@@ -137,3 +137,15 @@ def test_an_empty_list_says_why_and_what_to_do(page, tmp_path):
     finally:
         empty.stop()
     assert page.errors == []
+
+
+def test_a_long_name_without_spaces_never_widens_the_page(page):
+    long_name = "/music/" + "x" * 300 + ".mp3"
+    page.click("#list tbody tr >> nth=0")
+    page.wait_for_selector("#player:not([hidden])")
+    page.eval_on_selector("#now-playing", "(p, name) => { p.textContent = name; }", long_name)
+    page.eval_on_selector("#list tbody td", "(td, name) => { td.textContent = name; }", long_name)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, width  # it was 2500 px: the playing track's path on one line
+    page.evaluate("document.querySelector('#audio').pause()")
+    assert page.errors == []
