@@ -92,7 +92,9 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         self.fields = self.config["fields"].as_str_seq()
         unknown = sorted(set(self.fields) - set(FILE_FIELDS))
         # an error raised here is a traceback and a missing command; it is said at use instead
-        self.config_error = f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}" if unknown else None
+        self.config_error = (
+            f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}" if unknown else None
+        )
         self.fields = [f for f in self.fields if f in FILE_FIELDS]
         for name in self.fields:
             self.add_media_field(f"mt_{name}", _media_field(FILE_FIELDS[name]))

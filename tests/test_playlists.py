@@ -114,7 +114,9 @@ def test_a_name_a_player_would_skip_and_a_playlist_name_with_a_newline(tmp_path,
     music.mkdir()
     paths = [make(music, "ogg", stem, seconds=1.0) for stem in ("#1 hit", " blank", "plain")]
     records = tmp_path / "tags.jsonl"
-    records.write_text("".join(json.dumps({"path": str(p), "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths))
+    records.write_text(
+        "".join(json.dumps({"path": str(p), "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths)
+    )
     playlist = music / "two\nlines ü.m3u8"  # in the music's own folder: bare names
     assert main(["playlist", str(records), "--tag", "jazz", "-o", str(playlist)]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -117,7 +117,9 @@ def playlist_text(records: Iterable[Mapping[str, Any]], playlist: str | os.PathL
     for record in records:
         path = os.path.abspath(record["path"])
         if "\n" in path or "\r" in path or "\0" in path:
-            print(f"{show_path(path)}: a path with a newline or NUL cannot be a playlist line; left out", file=sys.stderr)
+            print(
+                f"{show_path(path)}: a path with a newline or NUL cannot be a playlist line; left out", file=sys.stderr
+            )
             continue
         if not os.path.isfile(path):
             missing.append(path)

@@ -97,9 +97,10 @@ class Library:
         if not os.access(folder, os.W_OK):
             raise ParameterError(f"cannot write the index in {folder}: the folder is not writable")
         self.index = Index(self.index_path, TAGS)
-        self._status: dict[str, Any] = {"state": "idle", "done": 0, "total": 0, "errors": 0, "skipped": 0,
-                                        "files_per_second": 0.0, "started": None, "eta_s": None, "error": None,
-                                        "left_out": 0}
+        self._status: dict[str, Any] = {
+            "state": "idle", "done": 0, "total": 0, "errors": 0, "skipped": 0, "files_per_second": 0.0,
+            "started": None, "eta_s": None, "error": None, "left_out": 0,
+        }  # fmt: skip
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -154,8 +155,10 @@ class Library:
             found = self.files()
             files = [p for p in found if _utf8(p)]
             for p in sorted(set(found) - set(files)):  # SQLite and JSON hold text: one line each, the others go on
-                _LOG.warning("%s: the file name is not UTF-8; left out (rename it to serve it)",
-                             p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+                _LOG.warning(
+                    "%s: the file name is not UTF-8; left out (rename it to serve it)",
+                    p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                )
             self._set(left_out=len(found) - len(files))
             known = self.index.stats()
             stats = {p: st for p in files if (st := _stat(p)) is not None}

@@ -194,7 +194,9 @@ def _scan_json(data: bytes, name: str) -> RecordScan:
         try:
             record, i = decoder.raw_decode(text, j)
         except RecursionError:
-            raise DataError(f"{name}: record {len(scan.records) + 1} is not a tagging record (nested too deep)") from None
+            raise DataError(
+                f"{name}: record {len(scan.records) + 1} is not a tagging record (nested too deep)"
+            ) from None
         except json.JSONDecodeError as err:
             if "\n" in text[j:].rstrip():  # more lines follow: not the record a kill cut
                 raise DataError(f"{name}: line {err.lineno} is not a JSON record ({err.msg})") from None
