@@ -91,8 +91,11 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
         })  # fmt: skip
         self.fields = self.config["fields"].as_str_seq()
         unknown = sorted(set(self.fields) - set(FILE_FIELDS))
-        if unknown:
-            raise ui.UserError(f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}")
+        # an error raised here is a traceback and a missing command; it is said at use instead
+        self.config_error = (
+            f"musictagger: fields are {', '.join(FILE_FIELDS)}, not {', '.join(unknown)}" if unknown else None
+        )
+        self.fields = [f for f in self.fields if f in FILE_FIELDS]
         for name in self.fields:
             self.add_media_field(f"mt_{name}", _media_field(FILE_FIELDS[name]))
         if self.config["auto"].get(bool):
@@ -120,12 +123,17 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
     def tag_items(self, items: Iterable[Any], *, force: bool = False, write: bool = False) -> int:
         """Tag ``items`` (those not tagged by this model unless ``force``); return how many.
 
-        Each item's scores, tags and model are stored (``item.store()``); a file that
-        cannot be tagged is logged and left as it was.
+        Each item's scores, tags and model are stored (``item.store()``) as soon as
+        it is tagged, so that a run killed half way keeps the items it did (the next
+        skips them); a file that cannot be tagged is logged and left as it was.
         """
-        from music_tagger import tag
+        from music_tagger.errors import MusicTaggerError
         from music_tagger.library.fields import model_identity, record_tags
+        from music_tagger.tagging.tagger import iter_tag
+        from music_tagger.util.checks import probability
 
+        if self.config_error is not None:
+            raise ui.UserError(self.config_error)
         cfg = self.config
         model = cfg["model"].as_choice(["crnn", "cnn"])
         identity = model_identity(model)
@@ -134,26 +142,33 @@ class MusicTaggerPlugin(plugins.BeetsPlugin):
             self._log.info("nothing to tag: every item is tagged by {}", identity)
             return 0
         thresholds = cfg["thresholds"].get()
-        min_score = cfg["min_score"].get()
-        results = tag(
-            [os.fsdecode(item.path) for item in todo], model=model, top_n=None,
-            crops=cfg["crops"].get(), workers=cfg["workers"].get(), runtime=cfg["runtime"].as_choice(["onnx", "tf"]),
-            thresholds=thresholds, progress=False,
-        )  # fmt: skip
+        try:  # a bad value of the config is one line (beets' UserError), before any tagging
+            min_score = cfg["min_score"].get()
+            min_score = None if min_score is None else probability(min_score, "min_score")
+            results = iter_tag(  # each item stored as soon as it is tagged: a kill keeps those done
+                [os.fsdecode(item.path) for item in todo], model=model, top_n=None,
+                crops=cfg["crops"].get(), workers=cfg["workers"].get(), runtime=cfg["runtime"].as_choice(["onnx", "tf"]),
+                thresholds=thresholds, progress=False,
+            )  # fmt: skip
+        except MusicTaggerError as err:
+            raise ui.UserError(f"musictagger: {err}") from None
         done = 0
-        for item, result in zip(todo, results, strict=True):
-            if result.error is not None:
-                self._log.warning("{}: {}", item, result.error)
-                continue
-            for name, score in zip(result.tags, result.scores, strict=True):
-                item[attribute(name)] = float(score)
-            item["mt_tags"] = "; ".join(record_tags(result.to_dict(), min_score))
-            if "scores" in self.fields:
-                item["mt_scores"] = "; ".join(f"{t}={s:.4f}" for t, s in result.top)
-            item["mt_model"] = identity
-            item.store()
-            if write:
-                item.try_write()
-            done += 1
+        try:
+            for item, result in zip(todo, results, strict=True):
+                if result.error is not None:
+                    self._log.warning("{}: {}", item, result.error)
+                    continue
+                for name, score in zip(result.tags, result.scores, strict=True):
+                    item[attribute(name)] = float(score)
+                item["mt_tags"] = "; ".join(record_tags(result.to_dict(), min_score))
+                if "scores" in self.fields:
+                    item["mt_scores"] = "; ".join(f"{t}={s:.4f}" for t, s in result.top)
+                item["mt_model"] = identity
+                item.store()
+                if write:
+                    item.try_write()
+                done += 1
+        finally:
+            results.close()  # stops the worker processes on Ctrl-C too
         self._log.info("tagged {} of {} items with {}", done, len(todo), identity)
         return done

@@ -105,3 +105,58 @@ def test_auto_tags_on_import_and_write_goes_through_beets(tmp_path):
     assert tags["MUSIC_TAGGER_MODEL"] == [item["mt_model"]] and tags["MUSIC_TAGGER_TAGS"] == [item["mt_tags"]]
     scores = dict(pair.split("=") for pair in tags["MUSIC_TAGGER_SCORES"][0].split("; "))
     assert len(scores) == 50 and abs(float(scores["jazz"]) - float(item["mt_jazz"])) < 1e-4
+
+
+def test_a_bad_config_value_is_one_line_before_any_tagging(tmp_path):
+    music = _library(tmp_path, ["tone"])
+    _beet(tmp_path, "import", "-A", "-q", str(music))
+    config = (tmp_path / "config.yaml").read_text()
+    for extra, said in [("  min_score: 2\n", "min_score must be a number in [0, 1], got 2"),
+                        ("  crops: abc\n", "crops must be a positive integer, got 'abc'"),
+                        ("  thresholds: /no/such.json\n", "no thresholds file"),
+                        ("  fields: [tags, bogus]\n", "fields are tags, model, scores, not bogus")]:  # fmt: skip
+        (tmp_path / "config.yaml").write_text(config.replace("  min_score: 0.1\n", "") + extra)
+        proc = subprocess.run(
+            [sys.executable, "-m", "beets", "-c", str(tmp_path / "config.yaml"), "musictagger"],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "BEETSDIR": str(tmp_path)}, cwd=tmp_path,
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"error: musictagger: {said}" in proc.stderr, proc.stderr
+    assert all(not v for v in _items(tmp_path)["tone"].values())  # nothing stored
+
+
+def test_each_item_is_stored_as_soon_as_it_is_tagged(tmp_path):
+    """A run killed half way keeps the items it did: the first is stored before the
+    last file is even read (here: the last is removed in the first's store())."""
+    import shutil
+
+    from beets import config
+
+    from beetsplug.musictagger import MusicTaggerPlugin
+
+    music = _library(tmp_path, ["tone"])
+    paths = [music / "tone.flac"] + [music / f"copy{i:02d}.flac" for i in range(23)]  # 3 batches of 8
+    for p in paths[1:]:
+        shutil.copyfile(paths[0], p)
+    config.clear()
+    config.set({"musictagger": {"workers": 0, "crops": 2, "runtime": "onnx"}})
+    plugin = MusicTaggerPlugin()
+    events = []
+
+    class Item(dict):
+        def __init__(self, path):
+            super().__init__()
+            self.path = os.fsencode(path)
+
+        def store(self):
+            events.append(os.path.basename(self.path))
+            if len(events) == 1:
+                os.remove(paths[-1])  # not read yet: it fails, and the others are stored
+
+        def try_write(self):
+            pass
+
+    items = [Item(p) for p in paths]
+    assert plugin.tag_items(items) == 23  # all 24 with tag(), which read every file first
+    assert len(events) == 23 and "mt_model" not in items[-1]

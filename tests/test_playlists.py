@@ -107,3 +107,34 @@ def test_outputs_that_cannot_be_written_are_one_line(library, tmp_path, capsys):
         assert main(["playlist", str(records), *argv]) == 1
         assert capsys.readouterr().err.startswith("music-tagger: error: cannot write the playlist")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_name_a_player_would_skip_and_a_playlist_name_with_a_newline(tmp_path, capsys):
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = [make(music, "ogg", stem, seconds=1.0) for stem in ("#1 hit", " blank", "plain")]
+    records = tmp_path / "tags.jsonl"
+    records.write_text(
+        "".join(json.dumps({"path": str(p), "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths)
+    )
+    playlist = music / "two\nlines ü.m3u8"  # in the music's own folder: bare names
+    assert main(["playlist", str(records), "--tag", "jazz", "-o", str(playlist)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].endswith("two\\nlines ü.m3u8: 3 tracks"), out
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    assert [ln for ln in lines if not ln.startswith("#")] == ["./ blank.ogg", "./#1 hit.ogg", "plain.ogg"]
+    assert sorted(_read_m3u8(playlist)[0]) == sorted(p.stem for p in paths)
+
+
+def test_records_of_another_machine_are_listed_with_one_line_and_a_nul_path_left_out(tmp_path, capsys):
+    here = make(tmp_path, "ogg", "here", seconds=1.0)
+    paths = [str(here), "/home/alice/Music/a.ogg", "/home/alice/Music/b.ogg", str(tmp_path / "a\0b.ogg")]
+    records = tmp_path / "tags.jsonl"
+    records.write_text("".join(json.dumps({"path": p, "tags": [["jazz", 0.5]], "error": None}) + "\n" for p in paths))
+    playlist = tmp_path / "out.m3u8"
+    assert main(["playlist", str(records), "--tag", "jazz", "-o", str(playlist), "--absolute"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "a\\0b.ogg" in err[0] and "left out" in err[0], err
+    assert err[1].startswith("2 of the tracks are not files here (the first: /home/alice/Music/a.ogg)"), err
+    text = playlist.read_text(encoding="utf-8")
+    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == paths[1:3] + [str(here)] and "\0" not in text

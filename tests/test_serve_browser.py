@@ -102,3 +102,50 @@ def test_a_dropped_file_shows_the_top_tags_of_the_api(page, server):
     assert shown == [f"{t} {s:.3f}" for t, s in want]
     page.screenshot(path=page.shots / "dropped.png", full_page=True)
     assert page.errors == [], json.dumps(page.errors)
+
+
+def test_a_narrow_window_stacks_the_page_and_nothing_is_wider_than_it(page):
+    page.set_viewport_size({"width": 360, "height": 800})  # a phone
+    try:
+        page.wait_for_timeout(200)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width  # no sideways scrolling: the list is below the tags, long names wrap
+        tags, tracks = page.locator("#chips").bounding_box(), page.locator("#list").bounding_box()
+        assert tracks["y"] > tags["y"] + tags["height"]
+        page.screenshot(path=page.shots / "narrow.png", full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.errors == []
+
+
+def test_an_empty_list_says_why_and_what_to_do(page, tmp_path):
+    page.fill("#search", "no track has this in its path")
+    page.wait_for_selector("#list tbody tr.empty")
+    assert "No track matches" in page.text_content("#list tbody")
+    page.fill("#search", "")
+    page.wait_for_selector("#list tbody tr:not(.empty)")
+    (tmp_path / "empty").mkdir()
+    empty = LiveServer(tmp_path / "empty", tmp_path / "index.sqlite")  # a library with no audio yet
+    try:
+        empty.wait_done()
+        tab = page.context.browser.new_page()
+        tab.goto(empty.url + "/")
+        tab.wait_for_selector("#list tbody tr.empty")
+        tab.wait_for_function("document.querySelector('#list tbody').textContent.includes('no audio files')")
+        tab.screenshot(path=page.shots / "empty.png")
+        tab.close()
+    finally:
+        empty.stop()
+    assert page.errors == []
+
+
+def test_a_long_name_without_spaces_never_widens_the_page(page):
+    long_name = "/music/" + "x" * 300 + ".mp3"
+    page.click("#list tbody tr >> nth=0")
+    page.wait_for_selector("#player:not([hidden])")
+    page.eval_on_selector("#now-playing", "(p, name) => { p.textContent = name; }", long_name)
+    page.eval_on_selector("#list tbody td", "(td, name) => { td.textContent = name; }", long_name)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, width  # it was 2500 px: the playing track's path on one line
+    page.evaluate("document.querySelector('#audio').pause()")
+    assert page.errors == []

@@ -221,3 +221,35 @@ def test_audio_given_is_tagged_then_written(tmp_path, capsys):
     tags = mutagen.File(path).tags
     assert tags["MUSIC_TAGGER_TAGS"] == ["; ".join(record_tags(r.to_dict(), 0.05))]
     assert tags["MUSIC_TAGGER_SCORES"] == ["; ".join(f"{t}={s:.4f}" for t, s in r.top)]
+
+
+def test_garbage_in_records_is_one_line_each_and_nothing_is_written(tmp_path, capsys):
+    from music_tagger.library import write_tags
+
+    path = make(tmp_path, "flac-picture", seconds=0.2)
+    sha = digest(path)
+    (good,) = _records([path])
+    bad = [dict(good, tags=[["jazz", 0.5], ["jazz", 0.6]]),  # a tag twice: written twice
+           dict(good, tags=[["jazz", 0.5]] * 10000),
+           dict(good, tags=[["x" * 10**6, 0.5]]),  # a megabyte into the file's metadata
+           dict(good, tags=[["ja\nzz; rock=1", 0.5]]),  # the fields' separators, a newline
+           dict(good, passed="jazz"),  # was written as "j; a; z; z"
+           dict(good, passed=[1, 2]),  # was a TypeError traceback
+           dict(good, passed={"jazz": 1}),
+           dict(good, path=str(tmp_path / "a\0b.flac")),  # was a ValueError traceback
+           dict(good, error="could not\ndecode")]  # fmt: skip
+    code, out, err = _one_line(capsys, _save(bad, tmp_path / "bad.jsonl"))
+    assert code == 1 and out == [] and len(err) == len(bad), err
+    assert "Traceback" not in "".join(err) and all(len(e) < 400 for e in err), err
+    why = ["twice", "twice", "not a tag name", "not a tag name", "not a list", "not a tag name", "not a list"]
+    assert all(w in e for w, e in zip(why, err)), err
+    assert "NUL" in err[7] and "a\\0b.flac" in err[7] and "was not tagged (could not)" in err[8]
+    assert digest(path) == sha
+    # a deeply nested line: one line, not a RecursionError
+    (tmp_path / "deep.jsonl").write_text("[" * 100000 + "]" * 100000 + "\n")
+    code, out, err = _one_line(capsys, tmp_path / "deep.jsonl")
+    assert code in (1, 2) and len(err) == 1 and "nested too deep" in err[0], err
+    # the Python API given what is not a record: an outcome each, the others go on
+    outcomes = list(write_tags([{}, None, {"path": 5}, good], force=True, dry_run=True))
+    assert [o.action for o in outcomes] == ["skipped"] * 3 + ["would write"]
+    assert all("no path" in o.reason for o in outcomes[:3])

@@ -192,6 +192,7 @@ def add_playlist_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_playlist(args: argparse.Namespace) -> int:
     from ..library.fields import record_tags
+    from ..library.formats import show_path
     from ..library.playlists import select, write_playlist
     from ..registry import TAGS
     from ..tagging.readback import read_records
@@ -212,7 +213,7 @@ def run_playlist(args: argparse.Namespace) -> int:
     options = dict(exclude=args.exclude, min_score=args.min_score, limit=args.limit, sort=args.sort)
     if args.output is not None:
         chosen = select(records, args.tags, **options)
-        print(f"{write_playlist(chosen, args.output, absolute=args.absolute)}: {len(chosen)} tracks")
+        print(f"{show_path(write_playlist(chosen, args.output, absolute=args.absolute))}: {len(chosen)} tracks")
         return 0
     writable_output(args.per_tag, "playlist folder", folder=True)
     os.makedirs(args.per_tag, exist_ok=True)
@@ -221,7 +222,7 @@ def run_playlist(args: argparse.Namespace) -> int:
     for t in tags:
         chosen = select(records, [t], **options)
         out = write_playlist(chosen, os.path.join(args.per_tag, f"{t}.m3u8"), absolute=args.absolute)
-        print(f"{out}: {len(chosen)} tracks")
+        print(f"{show_path(out)}: {len(chosen)} tracks")
     if not tags:
         print("no track has any tag: no playlist written", file=sys.stderr)
     return 0

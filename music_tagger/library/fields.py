@@ -118,7 +118,7 @@ def record_scores(record: Mapping[str, Any]) -> list[tuple[str, float]]:
     >>> record_scores({"path": "a.mp3", "tags": [["jazz", 0.5]]})
     [('jazz', 0.5)]
     """
-    out = []
+    out, seen = [], set()
     for entry in record.get("tags") or ():
         ok = isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)
         try:
@@ -126,9 +126,39 @@ def record_scores(record: Mapping[str, Any]) -> list[tuple[str, float]]:
         except ParameterError:
             ok = False
         if not ok:
-            raise DataError(f"the record of {record.get('path')} holds {entry!r}, not [tag, score in [0, 1]]")
+            raise DataError(f"the record of {_where(record)} holds {_short(entry)}, not [tag, score in [0, 1]]")
+        _check_name(entry[0], record)
+        if entry[0] in seen:  # written twice into the file otherwise
+            raise DataError(f"the record of {_where(record)} lists the tag {entry[0]!r} twice")
+        seen.add(entry[0])
         out.append((entry[0], score))
     return out
+
+
+#: The longest tag name a record may hold (the model's longest is 18 characters).
+MAX_TAG_NAME = 100
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    from .formats import show_path
+
+    path = record.get("path")
+    return show_path(path) if isinstance(path, (str, os.PathLike)) else repr(path)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_name(name: Any, record: Mapping[str, Any]) -> str:
+    """A tag name that can be a field's item: one line, no ``;`` or ``=`` (the fields'
+    separators), not empty, at most :data:`MAX_TAG_NAME` characters."""
+    if not (isinstance(name, str) and name.strip() and len(name) <= MAX_TAG_NAME and name.isprintable()
+            and ";" not in name and "=" not in name):  # fmt: skip
+        raise DataError(f"the record of {_where(record)} holds the tag {_short(name)}, not a tag name "
+                        f"(one line of at most {MAX_TAG_NAME} characters, no ';' or '=')")  # fmt: skip
+    return name
 
 
 def record_tags(record: Mapping[str, Any], min_score: float | None = None) -> list[str]:
@@ -150,7 +180,11 @@ def record_tags(record: Mapping[str, Any], min_score: float | None = None) -> li
     ['jazz']
     """
     if min_score is None and record.get("passed") is not None:
-        return list(record["passed"])
+        passed = record["passed"]
+        if not isinstance(passed, (list, tuple)):
+            raise DataError(f"the record of {_where(record)} has passed={_short(passed)}, not a list of tags")
+        names = [_check_name(t, record) for t in passed]
+        return list(dict.fromkeys(names))
     floor = DEFAULT_MIN_SCORE if min_score is None else probability(min_score, "min_score")
     return [t for t, s in record_scores(record) if s >= floor]
 
@@ -193,7 +227,8 @@ def field_values(
     if unknown:
         raise ParameterError(f"unknown field {unknown[0]!r}: fields are {', '.join(FIELDS)}")
     if record.get("error") is not None:
-        raise ParameterError(f"{record['path']} was not tagged ({record['error']})")
+        why = (str(record["error"]).splitlines() or [""])[0][:200]
+        raise ParameterError(f"{_where(record)} was not tagged ({why})")
     tags = record_tags(record, min_score)
     out: dict[str, str] = {}
     for name in fields:

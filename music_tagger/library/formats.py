@@ -143,7 +143,7 @@ def check_whole(path: str | os.PathLike, audio: Any) -> None:
 
 
 def show_path(path: str | os.PathLike) -> str:
-    """``path`` on one line: newlines and bytes that are not UTF-8 escaped.
+    """``path`` on one line: newlines, NUL and bytes that are not UTF-8 escaped.
 
     Examples
     --------
@@ -151,7 +151,7 @@ def show_path(path: str | os.PathLike) -> str:
     'a\\\\nb\\\\xff.mp3'
     """
     text = os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return text.replace("\n", "\\n").replace("\r", "\\r")
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\0", "\\0")
 
 
 def get_field(audio: Any, name: str) -> str | None:

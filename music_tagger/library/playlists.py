@@ -13,8 +13,11 @@ writes them as an extended M3U8 file (UTF-8)::
 ``#EXTINF`` carries the duration in whole seconds and the title (``Artist - Title``
 when both are in the file's metadata, else the file name) as mutagen reads them
 (-1 and the file name when it cannot). Paths are relative to the playlist's folder
-(a player resolves them from there) unless ``absolute``. A path holding a newline
-cannot be a playlist line: it is left out with one line on stderr. The playlist is
+(a player resolves them from there) unless ``absolute``; one that would start with
+``#`` (a comment line) or a blank gets ``./`` before it. A path holding a newline
+or NUL cannot be a playlist line: it is left out with one line on stderr. Tracks that
+are not files here (records of another machine) are listed, with one line on stderr
+saying how many. The playlist is
 written atomically.
 
 Examples
@@ -110,13 +113,23 @@ def _extinf(path: str) -> str:
 def playlist_text(records: Iterable[Mapping[str, Any]], playlist: str | os.PathLike, *, absolute: bool = False) -> str:
     """The extended M3U8 text of ``records`` for a playlist file at ``playlist``."""
     folder = os.path.dirname(os.path.abspath(playlist))
-    lines = ["#EXTM3U"]
+    lines, missing = ["#EXTM3U"], []
     for record in records:
         path = os.path.abspath(record["path"])
-        if "\n" in path or "\r" in path:
-            print(f"{show_path(path)}: a path with a newline cannot be a playlist line; left out", file=sys.stderr)
+        if "\n" in path or "\r" in path or "\0" in path:
+            print(
+                f"{show_path(path)}: a path with a newline or NUL cannot be a playlist line; left out", file=sys.stderr
+            )
             continue
-        lines += [_extinf(path), path if absolute else os.path.relpath(path, folder)]
+        if not os.path.isfile(path):
+            missing.append(path)
+        line = path if absolute else os.path.relpath(path, folder)
+        if line.startswith(("#", " ", "\t")):  # a comment to a player, or blanks it strips
+            line = os.path.join(os.curdir, line)
+        lines += [_extinf(path), line]
+    if missing:  # records of another machine, or files moved since: listed, and said once
+        print(f"{len(missing)} of the tracks are not files here (the first: {show_path(missing[0])}): "
+              "listed anyway; records of another machine?", file=sys.stderr)  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -117,6 +117,8 @@ def _target(path: str) -> tuple[str, os.stat_result]:
     except OSError as err:
         why = "a symlink loop" if err.errno == errno.ELOOP else err.strerror
         raise AudioError(f"{show_path(path)}: {why}") from None
+    except ValueError:  # a NUL byte: no file has such a name
+        raise AudioError(f"{show_path(path)}: not a file name (it holds a NUL byte)") from None
     if not os.path.isfile(path):
         raise AudioError(f"{show_path(path)}: not a regular file")
     target = os.path.realpath(path)
@@ -165,6 +167,11 @@ def _plan(audio: Any, values: Mapping[str, str] | None) -> tuple[dict, list[str]
             changes[name] = (old, new)
     notes = [f"kept its own {n}" for n in kept]
     return changes, notes
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _fsync(path: str) -> None:
@@ -314,7 +321,10 @@ def write_tags(
     >>> outcomes = list(write_tags([{"path": "a.mp3"}], remove=True))   # doctest: +SKIP
     """
     for record in records:
-        path = record["path"]
+        path = record.get("path") if isinstance(record, Mapping) else None
+        if not isinstance(path, (str, os.PathLike)):
+            yield WriteOutcome(str(path), "skipped", {}, f"not a tagging record (no path): {_short(record)}")
+            continue
         try:
             values = None if remove else field_values(record, fields, model=model, min_score=min_score, table=table)
             yield write_file(path, values, stamp=record, force=force, dry_run=dry_run, keep_mtime=keep_mtime)

@@ -59,6 +59,8 @@ __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_UPLOAD_CAP", "create_app"]
 DEFAULT_THRESHOLD = 0.2
 #: Largest ``POST /v1/tag`` body: 64 MB, a 4 minute WAV at 44.1 kHz stereo is 42 MB.
 DEFAULT_UPLOAD_CAP = 64 * 2**20
+#: Longest ``q`` (search) of ``/v1/tracks``: a path is at most 4096 bytes on Linux.
+MAX_SEARCH = 4096
 #: Seconds an upload may take to arrive.
 UPLOAD_TIMEOUT = 120.0
 _STATIC = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
@@ -147,7 +149,10 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
     def filters(request: Request) -> dict[str, Any]:
         pairs = list(request.query_params.multi_items())
         sort = request.query_params.get("sort", "path")
-        return {"filters": tag_filters(pairs, threshold), "search": request.query_params.get("q") or None,
+        search = request.query_params.get("q") or None
+        if search is not None and len(search) > MAX_SEARCH:  # SQLite refuses a LIKE of 50,000
+            raise ApiError(400, f"q must be at most {MAX_SEARCH} characters (no path is longer), got {len(search)}")
+        return {"filters": tag_filters(pairs, threshold), "search": search,
                 "sort": sort, "descending": request.query_params.get("order", "asc" if sort == "path" else "desc") == "desc"}  # fmt: skip
 
     async def query(request: Request, limit: int | None = None, **extra: Any) -> tuple[int, list]:

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ __all__ = ["DEFAULT_HOP", "Library", "default_index"]
 #: Seconds between the taggram crops of the library's tracks: a 4 minute track gets
 #: 16 crops (``music-tagger tag`` averages 8).
 DEFAULT_HOP = 15.0
+_LOG = logging.getLogger("music_tagger.serve")
 
 
 def default_index(roots: Sequence[str]) -> str:
@@ -79,7 +81,8 @@ class Library:
 
     def __init__(self, roots: Sequence[str | os.PathLike], index: str | os.PathLike | None = None,
                  *, workers: int = 1, hop: float = DEFAULT_HOP):  # fmt: skip
-        self.roots = [os.path.realpath(existing_folder(r, "library folder")) for r in roots]
+        # one folder typed twice ("music", "music/", "./music") is one root
+        self.roots = list(dict.fromkeys(os.path.realpath(existing_folder(r, "library folder")) for r in roots))
         self.index_path = os.path.abspath(os.fspath(index) if index is not None else default_index(self.roots))
         self.records_path = self.index_path + ".records.jsonl"
         self.workers = non_negative_int(workers, "workers")
@@ -94,8 +97,10 @@ class Library:
         if not os.access(folder, os.W_OK):
             raise ParameterError(f"cannot write the index in {folder}: the folder is not writable")
         self.index = Index(self.index_path, TAGS)
-        self._status: dict[str, Any] = {"state": "idle", "done": 0, "total": 0, "errors": 0, "skipped": 0,
-                                        "files_per_second": 0.0, "started": None, "eta_s": None, "error": None}
+        self._status: dict[str, Any] = {
+            "state": "idle", "done": 0, "total": 0, "errors": 0, "skipped": 0, "files_per_second": 0.0,
+            "started": None, "eta_s": None, "error": None, "left_out": 0,
+        }  # fmt: skip
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -121,7 +126,8 @@ class Library:
     def status(self) -> dict[str, Any]:
         """The job: ``state`` (idle, scanning, tagging, done, failed), files ``done`` of
         ``total`` to tag, ``errors``, ``skipped`` (unchanged), ``files_per_second``,
-        ``started`` (Unix time), ``eta_s`` and ``error`` (why it failed)."""
+        ``started`` (Unix time), ``eta_s``, ``error`` (why it failed) and ``left_out``
+        (files whose name is not UTF-8: the index and the API cannot hold them)."""
         with self._lock:
             return dict(self._status)
 
@@ -129,7 +135,8 @@ class Library:
         """The audio files under the roots, sorted, symlinks leading out left out."""
         from ..audio.files import expand_paths
 
-        return [p for p in expand_paths(self.roots) if os.path.isfile(p) and inside(p, self.roots)]
+        found = [p for p in expand_paths(self.roots) if os.path.isfile(p) and inside(p, self.roots)]
+        return sorted(set(found))  # a folder inside another root: its files once
 
     def _run(self) -> None:
         try:
@@ -145,9 +152,17 @@ class Library:
             size = os.path.getsize(self.records_path)
             if size != self.index.records_size:
                 self.index.rebuild(read_records(self.records_path, "jsonl"), records_size=size)
-            files = self.files()
+            found = self.files()
+            files = [p for p in found if _utf8(p)]
+            for p in sorted(set(found) - set(files)):  # SQLite and JSON hold text: one line each, the others go on
+                _LOG.warning(
+                    "%s: the file name is not UTF-8; left out (rename it to serve it)",
+                    p.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                )
+            self._set(left_out=len(found) - len(files))
             known = self.index.stats()
-            stats = {p: _stat(p) for p in files}
+            stats = {p: st for p in files if (st := _stat(p)) is not None}
+            files = [p for p in files if p in stats]  # gone since the listing: as if never there
             self.index.remove_missing(set(files))
             todo = [p for p in files if known.get(p) != stats[p]]
             self._set(state="tagging", total=len(todo), skipped=len(files) - len(todo))
@@ -167,6 +182,17 @@ class Library:
         self._set(state="done" if not self._stop.is_set() else "stopped", eta_s=0.0)
 
 
-def _stat(path: str) -> tuple[int, float]:
-    st = os.stat(path)
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _stat(path: str) -> tuple[int, float] | None:
+    try:
+        st = os.stat(path)
+    except OSError:  # removed (or made unreadable) since it was listed
+        return None
     return st.st_size, st.st_mtime

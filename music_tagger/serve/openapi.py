@@ -18,7 +18,7 @@ __all__ = ["ENDPOINTS", "openapi"]
 _FILTERS = [
     ("tag", "string", "a tag to filter on (repeat for several: all must hold)"),
     ("min", "number", "the score the tag before it must reach (default: its threshold in force)"),
-    ("q", "string", "a piece of the path (case-insensitive)"),
+    ("q", "string", "a piece of the path (case-insensitive, at most 4096 characters)"),
     ("sort", "string", "path, id or a tag (by its score)"),
     ("order", "string", "asc or desc (default: asc by path, desc by a score)"),
 ]
@@ -47,7 +47,7 @@ ENDPOINTS: list[tuple[str, str, str, list, dict[int, str]]] = [
     ("get", "/v1/tracks/{id}/audio", "the track's file (byte ranges: 206)", _ID,
      {200: "the file", 206: "a range", 403: "the file is not inside the library", 404: "no such track"}),
     ("get", "/v1/tracks/{id}/taggram.png", "the track's taggram drawn", _ID, {200: "PNG", 404: "no taggram"}),
-    ("get", "/v1/status", "the background tagging job", [], {200: "state, done, total, errors, files_per_second, eta_s"}),
+    ("get", "/v1/status", "the background tagging job", [], {200: "state, done, total, errors, files_per_second, eta_s, left_out"}),
     ("get", "/v1/status/events", "the job's status as server-sent events, every second until it ends", [],
      {200: "text/event-stream"}),
 ]  # fmt: skip

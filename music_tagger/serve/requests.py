@@ -158,15 +158,18 @@ async def drain(chunks: AsyncIterator[bytes]) -> None:
             if seen > LINGER_BYTES:
                 return
 
+    from starlette.requests import ClientDisconnect
+
     try:
         await asyncio.wait_for(read(), LINGER_SECONDS)
-    except (asyncio.TimeoutError, OSError):
+    except (asyncio.TimeoutError, OSError, ClientDisconnect):
         pass
 
 
 async def read_upload(chunks: AsyncIterator[bytes], folder: str, *, cap: int, timeout: float) -> str:
     """Write a request body to a file in ``folder``, at most ``cap`` bytes, within
-    ``timeout`` seconds; its path. 413 over the cap, 408 too slow, 400 empty."""
+    ``timeout`` seconds; its path. 413 over the cap, 408 too slow, 400 empty or
+    the client gone."""
     path = os.path.join(folder, "upload")
     size = 0
 
@@ -180,10 +183,14 @@ async def read_upload(chunks: AsyncIterator[bytes], folder: str, *, cap: int, ti
                     raise ApiError(413, f"the audio is over the upload cap of {cap} bytes")
                 f.write(chunk)
 
+    from starlette.requests import ClientDisconnect
+
     try:
         await asyncio.wait_for(copy(), timeout)
     except asyncio.TimeoutError:
         raise ApiError(408, f"the upload took over {timeout:g} s") from None
+    except ClientDisconnect:  # a closed tab or a killed curl: no traceback in the server's log
+        raise ApiError(400, "the client went away before the upload ended") from None
     if size == 0:
         raise ApiError(400, "the request body is empty: send the audio file as the body")
     with open(path, "rb") as f:

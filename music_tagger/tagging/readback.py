@@ -150,6 +150,8 @@ def _scan_jsonl(data: bytes, name: str) -> RecordScan:
             if not ended:  # the last line, cut by a kill
                 break
             raise DataError(f"{name}: line {number} is not a JSON record ({err.msg})") from None
+        except RecursionError:  # thousands of nested brackets: no record is
+            raise DataError(f"{name}: line {number} is not a tagging record (nested too deep)") from None
         scan.records.append(_check_record(record, f"{name}: line {number}"))
         scan.ends.append(end)
         scan.newline = ended
@@ -191,6 +193,10 @@ def _scan_json(data: bytes, name: str) -> RecordScan:
                 return scan
         try:
             record, i = decoder.raw_decode(text, j)
+        except RecursionError:
+            raise DataError(
+                f"{name}: record {len(scan.records) + 1} is not a tagging record (nested too deep)"
+            ) from None
         except json.JSONDecodeError as err:
             if "\n" in text[j:].rstrip():  # more lines follow: not the record a kill cut
                 raise DataError(f"{name}: line {err.lineno} is not a JSON record ({err.msg})") from None

@@ -85,11 +85,28 @@ async function reload(keepOffset) {
   state.total = total;
   $("count").textContent = `${total} track${total === 1 ? "" : "s"}`;
   $("score-head").textContent = state.sort in state.model.thresholds ? state.sort : "";
-  $("list").tBodies[0].replaceChildren(...tracks.map(row));
+  $("list").tBodies[0].replaceChildren(...(tracks.length ? tracks.map(row) : [emptyRow()]));
   const pages = Math.max(1, Math.ceil(total / PAGE));
   $("page").textContent = `page ${Math.floor(state.offset / PAGE) + 1} of ${pages}`;
   $("prev").disabled = state.offset === 0;
   $("next").disabled = state.offset + PAGE >= total;
+}
+
+// What an empty list means, and what to do about it (the page is used without the docs).
+function emptyRow() {
+  const tr = document.createElement("tr");
+  tr.className = "empty";
+  const td = document.createElement("td");
+  td.colSpan = 3;
+  const job = state.job || {};
+  td.textContent = state.filters.size || state.search
+    ? "No track matches: lower a filter's slider (✕ removes it) or change the search."
+    : job.state === "scanning" || job.state === "tagging" || job.state === "idle"
+    ? "No track tagged yet: the library is being tagged, tracks appear here as they are done."
+    : job.state === "failed" ? `No track: tagging failed (${job.error}).`
+    : "No track: the library folders hold no audio files. Drop a file under “Tag a file” to tag it.";
+  tr.append(td);
+  return tr;
 }
 
 function row(track) {
@@ -227,11 +244,13 @@ $("pick").addEventListener("change", (e) => { if (e.target.files.length) tagFile
 // ------------------------------------------------------------------ the job
 
 function showJob(job) {
+  state.job = job;
   const bar = $("job-bar"), text = $("job-text");
   bar.max = Math.max(job.total, 1);
   bar.value = job.state === "done" ? bar.max : job.done;
   const eta = job.eta_s ? `, ${Math.round(job.eta_s)} s left` : "";
-  const errors = job.errors ? `, ${job.errors} failed` : "";
+  const errors = (job.errors ? `, ${job.errors} failed` : "")
+    + (job.left_out ? `, ${job.left_out} left out (file names not UTF-8)` : "");
   text.textContent = job.state === "tagging"
     ? `tagging ${job.done} of ${job.total} (${job.files_per_second.toFixed(2)} files/s${eta}${errors})`
     : job.state === "failed" ? `tagging failed: ${job.error}`
@@ -244,8 +263,9 @@ function follow() {
   source.onmessage = (event) => {
     const job = JSON.parse(event.data);
     showJob(job);
-    if (job.done !== seen) { seen = job.done; loadChips(); reload(true); }
-    if (job.state !== "tagging" && job.state !== "scanning" && job.state !== "idle") source.close();
+    const ended = job.state !== "tagging" && job.state !== "scanning" && job.state !== "idle";
+    if (job.done !== seen || (ended && !state.total)) { seen = job.done; loadChips(); reload(true); }
+    if (ended) source.close();
   };
   source.onerror = () => source.close();
 }
