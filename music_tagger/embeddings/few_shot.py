@@ -212,7 +212,14 @@ def _write_entry(folder: Path, key: str, row: np.ndarray) -> None:
         pass  # a read-only cache: the features are still returned, only not kept
 
 
-def _check_tag_name(tag: Any) -> str:
+def check_tag_name(tag: Any) -> str:
+    """A taught tag's name, stripped; ParameterError if empty or one of the MSD tags (any case).
+
+    Examples
+    --------
+    >>> check_tag_name(" chiptune ")
+    'chiptune'
+    """
     if not isinstance(tag, str) or not tag.strip():
         raise ParameterError(f"the tag to teach must be a non-empty name, got {tag!r}")
     tag = tag.strip()
@@ -299,7 +306,7 @@ def teach(
     """
     from ..util.checks import positive_float, positive_int
 
-    tag = _check_tag_name(tag)
+    tag = check_tag_name(tag)
     positive_float(C, "C")
     pos, neg = _check_examples(positives, negatives, positive_int(min_examples, "min_examples"))
     options = dict(arch=arch, level=level, crops=crops, resampler=resampler)
