@@ -42,7 +42,6 @@ from ..util.checks import positive_int
 from ..util.workers import threads
 from .library import Library, inside
 from .openapi import openapi
-from .teaching import TAUGHT_THRESHOLD, TeachError
 from .requests import (
     ApiError,
     drain,
@@ -52,6 +51,7 @@ from .requests import (
     tag_filters,
     tag_options,
 )
+from .teaching import TAUGHT_THRESHOLD, TeachError
 
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_UPLOAD_CAP", "create_app"]
 

@@ -27,7 +27,7 @@ import hashlib
 import os
 import shutil
 import threading
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import AudioError, MusicTaggerError, ParameterError
 from ..util.checks import non_negative_int
