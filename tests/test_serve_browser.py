@@ -102,3 +102,51 @@ def test_a_dropped_file_shows_the_top_tags_of_the_api(page, server):
     assert shown == [f"{t} {s:.3f}" for t, s in want]
     page.screenshot(path=page.shots / "dropped.png", full_page=True)
     assert page.errors == [], json.dumps(page.errors)
+
+
+@pytest.fixture(scope="module")
+def teach_server(tmp_path_factory):
+    """A library of 8 tracks (two copies of each clip): enough to mark 3 yes and 3 no."""
+    base = tmp_path_factory.mktemp("browser-teach")
+    live = LiveServer(make_library(base / "library", copies=2), base / "index.sqlite")
+    live.wait_done()
+    yield live
+    assert "HEAVY []" in live.stop(), "the server imported TensorFlow or Keras"
+
+
+def test_marking_tracks_and_teaching_makes_a_chip_that_filters(teach_server, tmp_path_factory):
+    server = teach_server
+    shots = tmp_path_factory.mktemp("screenshots")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelectorAll('#list tbody tr').length === 8")
+        page.wait_for_function("document.querySelector('#job-text').textContent.startsWith('done')")
+        assert page.is_disabled("#teach")  # nothing named or marked yet
+        page.fill("#teach-name", "road trip")
+        paths = _listed(page)
+        clip = lambda i: paths[i].rsplit("/", 1)[1].rsplit("-", 1)[0]  # noqa: E731
+        first = sorted({clip(i) for i in range(8)})[:2]  # two of the four clips have the tag
+        yes = [i for i in range(8) if clip(i) in first][:3]
+        no = [i for i in range(8) if clip(i) not in first][:3]
+        for i in yes:
+            page.click(f"#list tbody tr >> nth={i} >> button.yes")
+        for i in no:
+            page.click(f"#list tbody tr >> nth={i} >> button.no")
+        assert page.text_content("#teach-count") == "3 ✓, 3 ✗" and not page.is_disabled("#teach")
+        assert page.evaluate("document.querySelector('#audio').src") == ""  # marking did not play
+        page.screenshot(path=shots / "marked.png")
+        page.click("#teach")
+        page.wait_for_selector("#chips .chip.taught[data-tag='road trip']", timeout=60000)
+        assert "taught" in page.text_content("#teach-status")
+        want = sorted(t["path"] for t in server.json("/v1/tracks?tag=road%20trip&min=0.5&limit=1000")["tracks"])
+        page.click("#chips .chip[data-tag='road trip']")
+        page.wait_for_function(f"document.querySelectorAll('#list tbody tr').length === {len(want)}")
+        assert 0 < len(want) < 8 and sorted(_listed(page)) == want
+        page.screenshot(path=shots / "taught.png", full_page=True)
+        assert errors == [], errors
+        browser.close()
