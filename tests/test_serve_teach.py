@@ -124,6 +124,25 @@ def test_a_taught_tag_is_scored_by_its_probe_and_acts_as_a_tag(setup):
     print(f"teach + scoring 8 tracks: {took:.1f} s")
 
 
+def test_the_teaching_curl_examples_of_the_docs_work(setup, tmp_path):
+    import subprocess
+
+    server = setup[0]
+    text = (Path(__file__).parent.parent / "docs" / "serve.md").read_text()
+    block = text.split("These teaching commands are run by", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith("curl ")]
+    assert len(commands) >= 4 and any("DELETE" in c for c in commands)
+    for command in commands:
+        if "DELETE" in command:
+            _wait_taught(server)  # a tag being scored is not deleted (409)
+        command = command.replace("http://127.0.0.1:8000", server.url).replace("curl -s", "curl -sS --fail", 1)
+        proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+        assert proc.returncode == 0, (command, proc.stderr)
+        if "-o " not in command:
+            json.loads(proc.stdout)
+    assert [t["tag"] for t in server.json("/v1/taught")["taught"]] == [TAG]  # road trip came and went
+
+
 def test_a_taught_tag_survives_a_restart_and_is_deleted(setup):
     server, library, base = setup
     before = server.json(f"/v1/tracks?tag={quote(TAG)}&min=0&scores=true&limit=1000")

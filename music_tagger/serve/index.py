@@ -248,11 +248,12 @@ class Index:
             return
         found: dict[tuple[str, int], float] = {}
         db = self._db()
-        for start in range(0, len(ids), 500):  # SQLite's bound on parameters
-            part = ids[start : start + 500]
-            marks = ", ".join("?" * len(part))
+        if len(ids) > 500:  # a CSV of the library: one scan, not a query per 500 ids
+            found.update(((t, i), s) for t, i, s in db.execute("SELECT tag, id, score FROM taught"))
+        else:
+            marks = ", ".join("?" * len(ids))
             found.update(((t, i), s) for t, i, s in db.execute(
-                f"SELECT tag, id, score FROM taught WHERE id IN ({marks})", part))  # fmt: skip
+                f"SELECT tag, id, score FROM taught WHERE id IN ({marks})", ids))  # fmt: skip
         for row, i in zip(scores, ids):
             row.update({t: found.get((t, i)) for t in taught})
 
