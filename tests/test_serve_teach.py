@@ -143,7 +143,10 @@ def test_the_teaching_curl_examples_of_the_docs_work(setup, tmp_path):
     assert [t["tag"] for t in server.json("/v1/taught")["taught"]] == [TAG]  # road trip came and went
 
 
+@pytest.mark.slow
 def test_a_taught_tag_survives_a_restart_and_is_deleted(setup):
+    """A restart (3.4 s with it, on 2 busy cores) keeps the tag; DELETE forgets it; an
+    example that no longer decodes gets 422."""
     server, library, base = setup
     before = server.json(f"/v1/tracks?tag={quote(TAG)}&min=0&scores=true&limit=1000")
     assert before["total"] == 8
