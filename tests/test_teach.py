@@ -66,7 +66,8 @@ def test_an_edited_or_damaged_file_is_computed_again(library, tmp_path):
     assert len(entries) == 2
     entries[0].write_bytes(b"garbage")  # damaged: recomputed, same row
     again, _, _ = cached_features(tones[:2], cache_dir=cache)
-    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-6)
+    # computed alone, not beside the other file: Keras' oneDNN kernels differ by up to 4e-6
+    np.testing.assert_allclose(again, first, rtol=1e-5, atol=1e-5)
     edited = tmp_path / "edited.wav"
     sf.write(edited, sf.read(tones[0])[0].astype("float32"), SR)
     row, _, _ = cached_features([edited], cache_dir=cache)
