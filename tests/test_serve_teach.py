@@ -64,6 +64,7 @@ def test_refusals_are_one_line_with_their_status(setup):
         ({"tag": TAG, "yes": ["1", 2, 3], "no": ids[3:6]}, 400, "list of track ids"),
         ({"tag": "", "yes": ids[:3], "no": ids[3:6]}, 400, "non-empty"),
         ({"tag": "x" * 61, "yes": ids[:3], "no": ids[3:6]}, 400, "printable name"),
+        ({"tag": TAG, "yes": list(range(1000, 1201)), "no": ids[3:6]}, 400, "at most 200"),
         ({"yes": ids[:3]}, 400, "the body is JSON"),
         (b"{not json", 400, "not JSON"),
     ]

@@ -33,12 +33,16 @@ from ..errors import AudioError, MusicTaggerError, ParameterError
 from ..util.checks import non_negative_int
 from ..util.workers import threads
 
-__all__ = ["MAX_NAME", "TAUGHT_THRESHOLD", "TeachError", "Teacher"]
+__all__ = ["MAX_MARKS", "MAX_NAME", "TAUGHT_THRESHOLD", "TeachError", "Teacher"]
 
 #: Where a taught tag's filter starts: its probe's probability, 0.5 the even odds.
 TAUGHT_THRESHOLD = 0.5
 #: Longest tag name, in characters.
 MAX_NAME = 60
+#: Most tracks marked on a side: the request fits at once, a forward pass per track not
+#: cached yet (0.3 s each on 2 busy cores: 400 marks take 2 minutes at worst); more
+#: than 20 a side barely helps (docs/quality.md).
+MAX_MARKS = 200
 #: Tracks scored between two progress updates.
 STEP = 32
 
@@ -123,6 +127,9 @@ class Teacher:
         if len(yes) < MIN_EXAMPLES or len(no) < MIN_EXAMPLES:
             raise TeachError(400, f"mark at least {MIN_EXAMPLES} tracks yes and {MIN_EXAMPLES} no (10 or more "
                                   f"work well); got {len(yes)} yes and {len(no)} no")  # fmt: skip
+        if max(len(yes), len(no)) > MAX_MARKS:
+            raise TeachError(400, f"mark at most {MAX_MARKS} tracks on each side (20 work about as well); "
+                                  f"got {len(yes)} yes and {len(no)} no")  # fmt: skip
         return tag, yes, no
 
     def teach(self, body: Any) -> dict[str, Any]:
