@@ -18,7 +18,7 @@ pytest.importorskip("starlette", reason="needs music_tagger[serve]")
 from live_server import LiveServer, make_library
 
 pytestmark = pytest.mark.reference
-TAG = "my favourites"
+TAG = "my favourites / 90s"  # a slash too: DELETE /v1/taught/{tag} takes it
 
 
 @pytest.fixture(scope="module")

@@ -283,7 +283,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
         Route("/v1/tracks/{id:int}/taggram.png", taggram_png),
         Route("/v1/status", status), Route("/v1/status/events", events),
         Route("/v1/teach", teach, methods=["POST"]), Route("/v1/taught", taught),
-        Route("/v1/taught/{tag:str}", forget, methods=["DELETE"]),
+        Route("/v1/taught/{tag:path}", forget, methods=["DELETE"]),
     ]  # fmt: skip
 
     def lifespan(app: Starlette):
