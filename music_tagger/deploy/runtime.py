@@ -270,7 +270,7 @@ def _warn_once(message: str) -> None:
 def pretrained_features(name: str = "crnn", threads: int | None = None) -> OnnxModel:
     """The multi-level features of the pretrained tagger ``name`` run by onnxruntime
     (:func:`music_tagger.embeddings.extract.feature_model` without TensorFlow: CRNN
-    480 values a crop), built from the weights in memory once per process (0.3 s).
+    480 values a crop), built from the weights in memory once per process (0.05 s, so not cached on disk).
 
     Examples
     --------
