@@ -1,6 +1,7 @@
 """The page of ``music-tagger serve`` in a real browser: Debian's chromium, headless,
 driven by playwright (no browser download). It loads without a console error, its
-chips, filter, player, taggram and drop zone show what the API says."""
+chips, filter, player, taggram and drop zone show what the API says, and a tag taught
+from marked rows becomes a chip that filters."""
 from __future__ import annotations
 
 import base64
@@ -28,19 +29,26 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server, tmp_path_factory):
+def browser():
+    """One headless chromium for the module (playwright's sync API runs one at a time)."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--autoplay-policy=no-user-gesture-required"])  # fmt: skip
-        tab = browser.new_page(viewport={"width": 1280, "height": 900})
-        tab.errors = []
-        tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: tab.errors.append(str(e)))
-        tab.shots = tmp_path_factory.mktemp("screenshots")
-        tab.goto(server.url + "/")
-        tab.wait_for_selector("#chips .chip")
-        yield tab
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser, tmp_path_factory):
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab.errors = []
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+    tab.shots = tmp_path_factory.mktemp("screenshots")
+    tab.goto(server.url + "/")
+    tab.wait_for_selector("#chips .chip")
+    yield tab
+    tab.close()
 
 
 def _listed(page) -> list[str]:
@@ -149,3 +157,49 @@ def test_a_long_name_without_spaces_never_widens_the_page(page):
     assert width <= 1280, width  # it was 2500 px: the playing track's path on one line
     page.evaluate("document.querySelector('#audio').pause()")
     assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def teach_server(tmp_path_factory):
+    """A library of 8 tracks (two copies of each clip): enough to mark 3 yes and 3 no."""
+    base = tmp_path_factory.mktemp("browser-teach")
+    live = LiveServer(make_library(base / "library", copies=2), base / "index.sqlite")
+    live.wait_done()
+    yield live
+    assert "HEAVY []" in live.stop(), "the server imported TensorFlow or Keras"
+
+
+def test_marking_tracks_and_teaching_makes_a_chip_that_filters(teach_server, browser, tmp_path_factory):
+    server = teach_server
+    shots = tmp_path_factory.mktemp("screenshots")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelectorAll('#list tbody tr').length === 8")
+    page.wait_for_function("document.querySelector('#job-text').textContent.startsWith('done')")
+    assert page.is_disabled("#teach")  # nothing named or marked yet
+    page.fill("#teach-name", "road trip")
+    paths = _listed(page)
+    clip = lambda i: paths[i].rsplit("/", 1)[1].rsplit("-", 1)[0]  # noqa: E731
+    first = sorted({clip(i) for i in range(8)})[:2]  # two of the four clips have the tag
+    yes = [i for i in range(8) if clip(i) in first][:3]
+    no = [i for i in range(8) if clip(i) not in first][:3]
+    for i in yes:
+        page.click(f"#list tbody tr >> nth={i} >> button.yes")
+    for i in no:
+        page.click(f"#list tbody tr >> nth={i} >> button.no")
+    assert page.text_content("#teach-count") == "3 ✓, 3 ✗" and not page.is_disabled("#teach")
+    assert page.evaluate("document.querySelector('#audio').src") == ""  # marking did not play
+    page.screenshot(path=shots / "marked.png")
+    page.click("#teach")
+    page.wait_for_selector("#chips .chip.taught[data-tag='road trip']", timeout=60000)
+    assert "taught" in page.text_content("#teach-status")
+    want = sorted(t["path"] for t in server.json("/v1/tracks?tag=road%20trip&min=0.5&limit=1000")["tracks"])
+    page.click("#chips .chip[data-tag='road trip']")
+    page.wait_for_function(f"document.querySelectorAll('#list tbody tr').length === {len(want)}")
+    assert 0 < len(want) < 8 and sorted(_listed(page)) == want
+    page.screenshot(path=shots / "taught.png", full_page=True)
+    assert errors == [], errors
+    page.close()

@@ -194,6 +194,7 @@ def network_graph(
     include_top: bool = True,
     classifier_activation: str | None = "sigmoid",
     name: str | None = None,
+    multi_level: bool = False,
 ):
     """The ONNX model of one of the paper's structures with the given weights.
 
@@ -218,6 +219,12 @@ def network_graph(
     classifier_activation : {"sigmoid", "softmax", None}
     name : str, optional
         The graph's name (default ``arch``).
+    multi_level : bool
+        Give the multi-level feature of
+        :func:`music_tagger.embeddings.extract.feature_model` instead of the scores:
+        the mean over frequency and time of each conv block's output (after ELU and
+        pooling), then the last GRU state of a CRNN (CRNN: 480 values). The
+        top is left out.
 
     Returns
     -------
@@ -257,7 +264,11 @@ def network_graph(
         x = add_onnx_frontend(g, AUDIO)
     else:
         raise ParameterError(f"input must be 'melgram' or 'audio', got {input!r}")
-    x = _network(g, x, structure, arrays, epsilon, include_top, classifier_activation)
+    taps: list | None = [] if multi_level else None
+    x = _network(g, x, structure, arrays, epsilon, include_top and not multi_level, classifier_activation, taps)
+    if multi_level:  # each block's maps averaged over (bands, frames), then the GRU state
+        means = [g.op("ReduceMean", [t], name=f"gap_pool{i}", axes=[2, 3], keepdims=0) for i, t in enumerate(taps, 1)]
+        x = g.op("Concat", means + ([x] if structure.n_rnn else []), name="multi_level", axis=1)
     g.op("Identity", [x], name=OUTPUT)
     outputs = [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", None])]
     doc = f"{structure.name}: {input} in, scores out"
@@ -265,8 +276,9 @@ def network_graph(
 
 
 def _network(g: GraphBuilder, x: str, structure, arrays: LayerArrays, epsilon: float,
-             include_top: bool, classifier_activation: str | None) -> str:
-    """The nodes of the network on the channels-last melgram ``x``."""
+             include_top: bool, classifier_activation: str | None, taps: list | None = None) -> str:
+    """The nodes of the network on the channels-last melgram ``x``; each conv block's
+    output is appended to ``taps`` when given."""
     x = g.op("Transpose", [x], name="to_nchw", perm=[0, 3, 1, 2])  # (b, 1, 96, T)
     if structure.time_padding:
         pad = structure.time_padding
@@ -278,6 +290,8 @@ def _network(g: GraphBuilder, x: str, structure, arrays: LayerArrays, epsilon: f
     x = g.op("Add", [x, g.const("bn_0_freq_shift", shift.reshape(shape).astype(np.float32))], name="bn_0_freq")
     for i, (kernel, pool) in enumerate(zip(structure.kernels, structure.pools), start=1):
         x = _conv_block(g, x, i, arrays, epsilon, kernel[0] is None, pool)
+        if taps is not None:
+            taps.append(x)
     if structure.n_rnn:
         # (b, maps, bands, T) -> (T, b, bands * maps): one step per frame, as Keras'
         # Permute((2, 1, 3)) + Reshape of the channels-last maps
@@ -310,7 +324,7 @@ def _network(g: GraphBuilder, x: str, structure, arrays: LayerArrays, epsilon: f
     return x
 
 
-def msd_graph(name: str, weights=None, *, input: str = "melgram"):
+def msd_graph(name: str, weights=None, *, input: str = "melgram", multi_level: bool = False):
     """The ONNX model of a pretrained tagger, from its original Keras 1 weight file.
 
     Parameters
@@ -320,6 +334,8 @@ def msd_graph(name: str, weights=None, *, input: str = "melgram"):
         The original HDF5 file (theano or tensorflow variant); default the
         registry's theano file (:func:`music_tagger.registry.get_file`).
     input : {"melgram", "audio"}
+    multi_level : bool
+        The multi-level features instead of the scores (see :func:`network_graph`).
 
     Returns
     -------
@@ -339,4 +355,4 @@ def msd_graph(name: str, weights=None, *, input: str = "melgram"):
     if weights is None:
         weights = get_file("weights", f"{key}_msd_theano")
     arrays, epsilon = read_msd_arrays(weights, arch)
-    return network_graph(arch, arrays, epsilon, input=input, name=f"music_tagger_{key}")
+    return network_graph(arch, arrays, epsilon, input=input, name=f"music_tagger_{key}", multi_level=multi_level)

@@ -264,3 +264,24 @@ def _warn_once(message: str) -> None:
 
     if not in_worker():
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+@lru_cache(maxsize=2)
+def pretrained_features(name: str = "crnn", threads: int | None = None) -> OnnxModel:
+    """The multi-level features of the pretrained tagger ``name`` run by onnxruntime
+    (:func:`music_tagger.embeddings.extract.feature_model` without TensorFlow: CRNN
+    480 values a crop), built from the weights in memory once per process (0.05 s, so not cached on disk).
+
+    Examples
+    --------
+    >>> pretrained_features("crnn").output_shape         # doctest: +SKIP
+    (None, None)
+    """
+    from .onnx_graph import msd_graph
+
+    check_onnxruntime()
+    key = str(name).lower()
+    if key not in MSD_WEIGHTS:
+        raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
+    graph = msd_graph(key, get_file("weights", MSD_WEIGHTS[key]), multi_level=True)
+    return OnnxModel(graph.SerializeToString(), threads=threads, max_batch=1)

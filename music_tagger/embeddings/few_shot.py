@@ -44,7 +44,7 @@ from ..registry import TAGS, cache_folder
 from ..util.files import atomic_path
 from .linear_probe import LinearProbe
 
-__all__ = ["DEFAULT_C", "MIN_EXAMPLES", "cached_features", "describe", "feature_cache_folder", "score", "teach"]
+__all__ = ["DEFAULT_C", "MIN_EXAMPLES", "RUNTIMES", "cached_features", "describe", "feature_cache_folder", "score", "teach"]
 
 #: Fewest files on each side that :func:`teach` accepts.
 MIN_EXAMPLES = 3
@@ -74,8 +74,38 @@ def feature_cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(ENV_CACHE) or cache_folder() / "features")
 
 
+#: How features can be computed: the Keras network, or its ONNX graph on onnxruntime
+#: (CRNN multi-level only; no TensorFlow: what ``music-tagger serve`` uses).
+RUNTIMES = ("keras", "onnx")
+
+
 def _options_key(options: dict[str, Any]) -> str:
-    return "-".join(str(options[k]) for k in ("arch", "level", "bn_semantics", "crops", "resampler"))
+    key = "-".join(str(options[k]) for k in ("arch", "level", "bn_semantics", "crops", "resampler"))
+    return key + ("-onnx" if options.get("runtime") == "onnx" else "")  # its own rows: equal to 1e-6, not bit for bit
+
+
+def _onnx_features(paths: list[str], *, arch: str, level: str, bn_semantics: str | None, crops: int,
+                   resampler: str, batch_size: int = 8, progress: bool = False,
+                   workers: int | None = 0) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """:func:`~music_tagger.embeddings.extract.file_features` on onnxruntime (CRNN, multi-level)."""
+    from ..deploy.runtime import pretrained_features
+    from ..tagging.pipeline import run
+
+    if (arch, level, bn_semantics) != ("crnn", "multi", None):
+        raise ParameterError(f"the onnx runtime computes the crnn/multi features only, got {arch}/{level}")
+    rows, read, failed = [], [], []
+    stream = run(paths, pretrained_features(arch), crops=crops, resampler=resampler,
+                 batch_size=batch_size, workers=workers)  # fmt: skip
+    try:
+        for r in stream:
+            if r.error is not None:
+                failed.append((r.path, r.error))
+            else:
+                rows.append(np.asarray(r.scores, np.float32))
+                read.append(r.path)
+    finally:
+        stream.close()
+    return (np.stack(rows) if rows else np.zeros((0, 0), np.float32)), read, failed
 
 
 def _file_key(path: str) -> str | None:
@@ -107,6 +137,7 @@ def cached_features(
     bn_semantics: str | None = None,
     crops: int = 1,
     resampler: str = KAISER_BEST_2016,
+    runtime: str = "keras",
     **options: Any,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`~music_tagger.embeddings.extract.file_features`, each file's row cached on disk.
@@ -123,6 +154,10 @@ def cached_features(
         See :func:`feature_cache_folder`.
     arch, level, bn_semantics, crops, resampler
         How the features are computed, as for :func:`~music_tagger.embeddings.extract.features`.
+    runtime : {"keras", "onnx"}
+        ``"onnx"``: the CRNN's multi-level features on onnxruntime, no TensorFlow
+        imported (:func:`music_tagger.deploy.runtime.pretrained_features`; within 1e-6 of
+        the largest Keras value, see ``tests/test_teach.py``); cached apart.
     **options
         ``batch_size``, ``progress``: how they are computed.
 
@@ -135,11 +170,13 @@ def cached_features(
     --------
     >>> x, read, failed = cached_features(["library/"], cache_dir="/tmp/feats")   # doctest: +SKIP
     """
+    from ..util.checks import one_of
     from .extract import _check_options, file_features
 
     _check_options(arch, level, bn_semantics, crops)
+    compute = file_features if one_of(runtime, "runtime", RUNTIMES) == "keras" else _onnx_features
     setting = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
-    folder = feature_cache_folder(cache_dir) / _options_key(setting)
+    folder = feature_cache_folder(cache_dir) / _options_key(dict(setting, runtime=runtime))
     files = expand_paths(paths)
     keys = [_file_key(p) for p in files]
     rows: dict[int, np.ndarray] = {}
@@ -152,7 +189,7 @@ def cached_features(
     failures: dict[str, str] = {}
     for chunk in range(0, len(todo), CHUNK):  # written chunk by chunk: a killed run keeps its work
         part = todo[chunk : chunk + CHUNK]
-        x, _, failed = file_features([files[i] for i in part], **setting, **options)
+        x, _, failed = compute([files[i] for i in part], **setting, **options)
         failures.update(failed)
         computed = iter(x)
         for i in part:
@@ -175,7 +212,14 @@ def _write_entry(folder: Path, key: str, row: np.ndarray) -> None:
         pass  # a read-only cache: the features are still returned, only not kept
 
 
-def _check_tag_name(tag: Any) -> str:
+def check_tag_name(tag: Any) -> str:
+    """A taught tag's name, stripped; ParameterError if empty or one of the MSD tags (any case).
+
+    Examples
+    --------
+    >>> check_tag_name(" chiptune ")
+    'chiptune'
+    """
     if not isinstance(tag, str) or not tag.strip():
         raise ParameterError(f"the tag to teach must be a non-empty name, got {tag!r}")
     tag = tag.strip()
@@ -219,6 +263,7 @@ def teach(
     resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
+    runtime: str = "keras",
 ) -> LinearProbe:
     """Fit one new tag from files that have it and files that do not.
 
@@ -237,6 +282,8 @@ def teach(
         The per-file feature cache (:func:`feature_cache_folder`).
     arch, level, crops, resampler, batch_size, progress
         How the features are computed (:func:`~music_tagger.embeddings.extract.features`).
+    runtime : {"keras", "onnx"}
+        See :func:`cached_features`; kept in the probe, which :func:`score` then uses.
 
     Returns
     -------
@@ -259,16 +306,18 @@ def teach(
     """
     from ..util.checks import positive_float, positive_int
 
-    tag = _check_tag_name(tag)
+    tag = check_tag_name(tag)
     positive_float(C, "C")
     pos, neg = _check_examples(positives, negatives, positive_int(min_examples, "min_examples"))
     options = dict(arch=arch, level=level, crops=crops, resampler=resampler)
     x, _, failed = cached_features(pos + neg, cache_dir=cache_dir, batch_size=batch_size,
-                                      progress=progress, **options)  # fmt: skip
+                                      progress=progress, runtime=runtime, **options)  # fmt: skip
     if failed:
         raise AudioError(f"{failed[0][1]} (an example of {tag!r}: every example must be readable)")
     y = np.array([[1]] * len(pos) + [[0]] * len(neg), np.uint8)
     meta = dict(options, bn_semantics=None, taught={"tag": tag, "positives": pos, "negatives": neg})
+    if runtime == "onnx":
+        meta["runtime"] = runtime
     return LinearProbe(Cs=[C], tags=[tag], feature_meta=meta).fit(x, y)
 
 
@@ -287,7 +336,7 @@ def score(
     --------
     >>> scores, read, failed = score(load_probe("probes/chiptune"), ["library/"])   # doctest: +SKIP
     """
-    options = probe._feature_options()
+    options = dict(probe._feature_options(), runtime=(probe.feature_meta or {}).get("runtime", "keras"))
     x, read, failed = cached_features(paths, cache_dir=cache_dir, batch_size=batch_size, progress=progress, **options)
     scores = probe.predict_proba(x) if read else np.zeros((0, len(probe.intercept_)))
     return scores, read, failed

@@ -51,6 +51,7 @@ from .requests import (
     tag_filters,
     tag_options,
 )
+from .teaching import TAUGHT_THRESHOLD, TeachError
 
 __all__ = ["DEFAULT_THRESHOLD", "DEFAULT_UPLOAD_CAP", "create_app"]
 
@@ -61,6 +62,8 @@ DEFAULT_THRESHOLD = 0.2
 DEFAULT_UPLOAD_CAP = 64 * 2**20
 #: Longest ``q`` (search) of ``/v1/tracks``: a path is at most 4096 bytes on Linux.
 MAX_SEARCH = 4096
+#: Largest ``POST /v1/teach`` body (a list of ids: 1 MB is 100,000 of them).
+TEACH_CAP = 2**20
 #: Seconds an upload may take to arrive.
 UPLOAD_TIMEOUT = 120.0
 _STATIC = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
@@ -108,6 +111,12 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
     drawing = threads(1, "draw")
     # index reads off the event loop (a page of 100,000 tracks takes up to 0.3 s)
     reading = threads(2, "read")
+    fitting = threads(1, "fit")  # POST /v1/teach fits here; the library is scored on the teacher's own thread
+    teacher = library.teacher
+
+    def limits() -> dict[str, float]:
+        """The threshold of every tag, the taught ones included (their probe's 0.5)."""
+        return {**threshold, **dict.fromkeys(library.index.taught_tags(), TAUGHT_THRESHOLD)}
 
     async def read(fn, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(reading, partial(fn, *args, **kwargs))
@@ -152,7 +161,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
         search = request.query_params.get("q") or None
         if search is not None and len(search) > MAX_SEARCH:  # SQLite refuses a LIKE of 50,000
             raise ApiError(400, f"q must be at most {MAX_SEARCH} characters (no path is longer), got {len(search)}")
-        return {"filters": tag_filters(pairs, threshold), "search": search,
+        return {"filters": tag_filters(pairs, limits()), "search": search,
                 "sort": sort, "descending": request.query_params.get("order", "asc" if sort == "path" else "desc") == "desc"}  # fmt: skip
 
     async def query(request: Request, limit: int | None = None, **extra: Any) -> tuple[int, list]:
@@ -172,7 +181,9 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
 
     async def tracks_csv(request: Request) -> Response:
         _, rows = await query(request, limit=10**9, scores=True)
-        table = [["id", "path", *TAGS]] + [[r["id"], r["path"], *(repr(r["scores"][t]) for t in TAGS)] for r in rows]
+        names = [*TAGS, *library.index.taught_tags()]  # a track not scored yet by a taught tag: empty
+        table = [["id", "path", *names]] + [[r["id"], r["path"], *(repr(r["scores"].get(t)) if r["scores"].get(t) is not None
+                                                                   else "" for t in names)] for r in rows]  # fmt: skip
         return Response(csv_text(table), media_type="text/csv")
 
     async def playlist(request: Request) -> Response:
@@ -208,9 +219,39 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
 
     async def tags(request: Request) -> Response:
         low = number(request.query_params, "min", "prob")
-        lows = {t: threshold[t] if low is None else low for t in TAGS}
+        lows = {t: v if low is None else low for t, v in limits().items()}
         counts = await read(library.index.counts, lows)
-        return _json({"tags": [{"tag": t, "min": lows[t], "count": counts[t]} for t in TAGS]})
+        return _json({"tags": [{"tag": t, "min": lows[t], "count": counts[t], **({"taught": True} if t not in threshold else {})}
+                               for t in lows]})  # fmt: skip
+
+    async def teach(request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > TEACH_CAP:
+                raise ApiError(413, f"the body is over {TEACH_CAP} bytes")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise ApiError(400, 'the body is not JSON: {"tag": NAME, "yes": [track ids], "no": [track ids]}') from None
+        try:
+            job = await asyncio.get_running_loop().run_in_executor(fitting, teacher.teach, data)
+        except TeachError as err:
+            raise ApiError(err.status, err.message) from None
+        return _json(job, 202)
+
+    async def taught(request: Request) -> Response:
+        return _json({"taught": await read(teacher.status)})
+
+    async def forget(request: Request) -> Response:
+        tag = request.path_params["tag"]
+        try:
+            known = await read(teacher.delete, tag)
+        except TeachError as err:
+            raise ApiError(err.status, err.message) from None
+        if not known:
+            raise ApiError(404, f"no taught tag {tag[:60]!r}")
+        return _json({"deleted": tag})
 
     async def status(request: Request) -> Response:
         return _json(library.status())
@@ -246,10 +287,12 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
         Route("/v1/tracks/{id:int}", track), Route("/v1/tracks/{id:int}/audio", audio),
         Route("/v1/tracks/{id:int}/taggram.png", taggram_png),
         Route("/v1/status", status), Route("/v1/status/events", events),
+        Route("/v1/teach", teach, methods=["POST"]), Route("/v1/taught", taught),
+        Route("/v1/taught/{tag:path}", forget, methods=["DELETE"]),
     ]  # fmt: skip
 
     def lifespan(app: Starlette):
-        return _Lifespan(library, start, [uploads, drawing, reading])
+        return _Lifespan(library, start, [uploads, drawing, reading, fitting])
 
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: crash})  # fmt: skip
@@ -267,6 +310,7 @@ class _Lifespan:
 
     async def __aexit__(self, *exc: Any) -> None:
         await anyio.to_thread.run_sync(self.library.stop)
+        self.library.teacher.close()
         for pool in self.pools:
             pool.shutdown(wait=False, cancel_futures=True)
 

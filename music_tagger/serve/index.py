@@ -6,7 +6,9 @@ cache of it that makes filtering, sorting and paging fast. Each track is one row
 of ``tracks`` with one ``REAL`` column per tag (``t0``, ``t1``, ...: the tag's
 position in ``tags``) and an SQL index on each, so that a filter ``jazz >= 0.3``
 or a sort by a tag's score reads an index, not the table. Taggrams live apart in
-``taggrams`` (JSON), so that scans stay small. The database runs in WAL mode:
+``taggrams`` (JSON), so that scans stay small. Tags taught by the user live in
+``taught`` (one row per tag and track, indexed by tag and score): a filter or a sort
+by one reads that index, and every query treats them as tags like the model's. The database runs in WAL mode:
 readers never block the background writer, nor it them.
 
 ``meta.records_size`` is the size of the records file that the index holds; when
@@ -39,6 +41,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS tags (col INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS taggrams (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS taught (tag TEXT NOT NULL, id INTEGER NOT NULL, score REAL NOT NULL,
+                                   PRIMARY KEY (tag, id));
+CREATE INDEX IF NOT EXISTS taught_score ON taught (tag, score);
 """
 
 
@@ -116,6 +121,7 @@ class Index:
                     f"ON CONFLICT(path) DO UPDATE SET {update} RETURNING id",
                     row + [scores.get(t) for t in self.tags],
                 ).fetchone()  # fmt: skip
+                db.execute("DELETE FROM taught WHERE id = ?", (track,))  # a changed file: scored again
                 if r.get("taggram") is not None:
                     db.execute("INSERT OR REPLACE INTO taggrams VALUES (?, ?)", (track, json.dumps(r["taggram"])))
                 else:
@@ -131,6 +137,7 @@ class Index:
             db.execute("DELETE FROM keep")
             db.executemany("INSERT INTO keep VALUES (?)", ((p,) for p in latest))
             db.execute("DELETE FROM taggrams WHERE id IN (SELECT id FROM tracks WHERE path NOT IN keep)")
+            db.execute("DELETE FROM taught WHERE id IN (SELECT id FROM tracks WHERE path NOT IN keep)")
             db.execute("DELETE FROM tracks WHERE path NOT IN keep")
 
     def remove_missing(self, present: set[str]) -> int:
@@ -138,8 +145,32 @@ class Index:
         gone = [(p,) for (p,) in self._db().execute("SELECT path FROM tracks") if p not in present]
         with self._write, self._db() as db:
             db.executemany("DELETE FROM taggrams WHERE id = (SELECT id FROM tracks WHERE path = ?)", gone)
+            db.executemany("DELETE FROM taught WHERE id = (SELECT id FROM tracks WHERE path = ?)", gone)
             db.executemany("DELETE FROM tracks WHERE path = ?", gone)
         return len(gone)
+
+    def set_taught(self, tag: str, scores: dict[int, float]) -> None:
+        """Replace the scores of the taught tag ``tag``: ``{track id: score}``."""
+        with self._write, self._db() as db:
+            db.execute("DELETE FROM taught WHERE tag = ?", (tag,))
+            db.executemany("INSERT INTO taught VALUES (?, ?, ?)", ((tag, i, float(s)) for i, s in scores.items()))
+
+    def drop_taught(self, tag: str) -> None:
+        """Forget the taught tag ``tag``."""
+        with self._write, self._db() as db:
+            db.execute("DELETE FROM taught WHERE tag = ?", (tag,))
+
+    def taught_tags(self) -> list[str]:
+        """The taught tags that have scores, sorted."""
+        return [t for (t,) in self._db().execute("SELECT DISTINCT tag FROM taught ORDER BY tag")]
+
+    def taught_scores(self, tag: str) -> dict[int, float]:
+        """``{track id: score}`` of the taught tag ``tag``."""
+        return dict(self._db().execute("SELECT id, score FROM taught WHERE tag = ?", (tag,)))
+
+    def ids(self) -> dict[str, int]:
+        """``{path: id}`` of the tracks tagged without error."""
+        return dict(self._db().execute("SELECT path, id FROM tracks WHERE error IS NULL"))
 
     # ----------------------------------------------------------------- reading
 
@@ -149,10 +180,15 @@ class Index:
 
     def _where(self, filters: Sequence[tuple[str, float]], search: str | None) -> tuple[str, list]:
         clauses, args = ["error IS NULL"], []
+        taught = self.taught_tags() if any(name not in self.column for name, _ in filters) else []
         for name, low in filters:
-            if name not in self.column:
-                raise ParameterError(f"unknown tag {name!r}: the tags are {', '.join(self.tags)}")
-            clauses.append(f"{self.column[name]} >= ?")
+            if name in self.column:
+                clauses.append(f"{self.column[name]} >= ?")
+            elif name in taught:
+                clauses.append("id IN (SELECT id FROM taught WHERE tag = ? AND score >= ?)")
+                args.append(name)
+            else:
+                raise ParameterError(f"unknown tag {name!r}: the tags are {', '.join(self.tags + taught)}")
             args.append(float(low))
         if search:
             clauses.append("path LIKE ? ESCAPE '\\'")
@@ -185,19 +221,41 @@ class Index:
         scores : bool
             Each row holds every tag's score (else only its top tags).
         """
+        sort_args: list = []
         if sort not in self.column and sort not in SORTS:
-            raise ParameterError(f"sort must be 'path', 'id' or a tag, got {sort!r}")
+            if sort not in self.taught_tags():
+                raise ParameterError(f"sort must be 'path', 'id' or a tag, got {sort!r}")
+            sort_args = [sort]
         where, args = self._where(filters, search)
         db = self._db()
         (total,) = db.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).fetchone()
-        key = self.column.get(sort, sort)
+        key = "(SELECT score FROM taught WHERE tag = ? AND taught.id = tracks.id)" if sort_args else self.column.get(sort, sort)
         cols = ", ".join(self.column.values()) if scores else ""
         rows = db.execute(
             f"SELECT id, path, top{', ' + cols if cols else ''} FROM tracks WHERE {where} "
             f"ORDER BY {key} {'DESC' if descending else 'ASC'}, id LIMIT ? OFFSET ?",
-            args + [int(limit), int(offset)],
+            args + sort_args + [int(limit), int(offset)],
         ).fetchall()  # fmt: skip
-        return total, [self._row(row, scores) for row in rows]
+        out = [self._row(row, scores) for row in rows]
+        if scores:
+            self._add_taught([r["scores"] for r in out], [r["id"] for r in out])
+        return total, out
+
+    def _add_taught(self, scores: list[dict[str, Any]], ids: list[int]) -> None:
+        """Add each taught tag's score (None where a track has none) to the rows' scores."""
+        taught = self.taught_tags()
+        if not taught or not ids:
+            return
+        found: dict[tuple[str, int], float] = {}
+        db = self._db()
+        if len(ids) > 500:  # a CSV of the library: one scan, not a query per 500 ids
+            found.update(((t, i), s) for t, i, s in db.execute("SELECT tag, id, score FROM taught"))
+        else:
+            marks = ", ".join("?" * len(ids))
+            found.update(((t, i), s) for t, i, s in db.execute(
+                f"SELECT tag, id, score FROM taught WHERE id IN ({marks})", ids))  # fmt: skip
+        for row, i in zip(scores, ids):
+            row.update({t: found.get((t, i)) for t in taught})
 
     def _row(self, row: Sequence, scores: bool) -> dict[str, Any]:
         out = {"id": row[0], "path": row[1], "top": json.loads(row[2])}
@@ -214,15 +272,22 @@ class Index:
             return None
         out = {"id": row[0], "path": row[1], "top": json.loads(row[2]), "error": row[3], "size": row[4],
                "mtime": row[5], "scores": None if row[3] else dict(zip(self.tags, row[6:]))}  # fmt: skip
+        if out["scores"] is not None:
+            self._add_taught([out["scores"]], [track])
         taggram = db.execute("SELECT data FROM taggrams WHERE id = ?", (track,)).fetchone()
         out["taggram"] = None if taggram is None else json.loads(taggram[0])
         return out
 
     def counts(self, low: dict[str, float]) -> dict[str, int]:
-        """Tracks whose score of each tag reaches ``low[tag]``."""
+        """Tracks whose score of each tag (the model's and the taught) reaches ``low[tag]``."""
         db = self._db()
-        return {t: db.execute(f"SELECT COUNT(*) FROM tracks WHERE {self.column[t]} >= ?", (low[t],)).fetchone()[0]
-                for t in self.tags}  # fmt: skip
+        counts = {t: db.execute(f"SELECT COUNT(*) FROM tracks WHERE {self.column[t]} >= ?", (low[t],)).fetchone()[0]
+                  for t in self.tags if t in low}  # fmt: skip
+        for t in self.taught_tags():
+            if t in low:
+                counts[t] = db.execute("SELECT COUNT(*) FROM taught WHERE tag = ? AND score >= ? AND id IN "
+                                       "(SELECT id FROM tracks WHERE error IS NULL)", (t, low[t])).fetchone()[0]
+        return counts
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -30,6 +30,7 @@ from ..errors import ParameterError
 from ..registry import TAGS, cache_folder
 from ..util.checks import existing_folder, non_negative_int, positive_float
 from .index import Index
+from .teaching import Teacher
 
 __all__ = ["DEFAULT_HOP", "Library", "default_index"]
 
@@ -104,6 +105,7 @@ class Library:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.teacher = Teacher(self)
 
     # ----------------------------------------------------------------- the job
 
@@ -141,6 +143,8 @@ class Library:
     def _run(self) -> None:
         try:
             self._tag_library()
+            if not self._stop.is_set():
+                self.teacher.refresh()  # taught tags scored on new, changed or re-indexed tracks
         except Exception as err:  # the server stays up and says why in /v1/status
             self._set(state="failed", error=f"{type(err).__name__}: {err}".splitlines()[0])
 

@@ -50,6 +50,14 @@ ENDPOINTS: list[tuple[str, str, str, list, dict[int, str]]] = [
     ("get", "/v1/status", "the background tagging job", [], {200: "state, done, total, errors, files_per_second, eta_s, left_out"}),
     ("get", "/v1/status/events", "the job's status as server-sent events, every second until it ends", [],
      {200: "text/event-stream"}),
+    ("post", "/v1/teach", 'teach a tag of your own from the JSON body {"tag": NAME, "yes": [ids], "no": [ids]}: '
+     "fitted at once, then the library is scored in the background (GET /v1/taught)", [],
+     {202: "the tag's job: state scoring, done of total", 400: "bad name, too few, one-sided, a track on both sides, "
+      "unknown ids", 409: "another tag is being taught", 413: "body over 1 MB", 422: "a marked track's audio is unreadable"}),
+    ("get", "/v1/taught", "each taught tag: state (scoring, done, failed), done of total, examples", [],
+     {200: "the taught tags"}),
+    ("delete", "/v1/taught/{tag}", "forget a taught tag: its probe and its scores",
+     [("tag", "string", "the taught tag")], {200: "deleted", 404: "no such taught tag", 409: "being taught"}),
 ]  # fmt: skip
 
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -61,13 +69,14 @@ def openapi() -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     for method, path, summary, params, answers in ENDPOINTS:
-        parameters = [{"name": n, "in": "path" if n == "id" else "query", "required": n == "id",
+        parameters = [{"name": n, "in": "path" if f"{{{n}}}" in path else "query", "required": f"{{{n}}}" in path,
                        "description": d, "schema": {"type": t}} for n, t, d in params]  # fmt: skip
         operation: dict[str, Any] = {"summary": summary, "parameters": parameters, "responses": {
             str(code): {"description": meaning, **({"content": {"application/json": {"schema": _ERROR}}}
                                                    if code >= 400 else {})}
             for code, meaning in answers.items()}}  # fmt: skip
         if method == "post":
-            operation["requestBody"] = {"required": True, "content": {"application/octet-stream": {}}}
+            kind = "application/json" if path == "/v1/teach" else "application/octet-stream"
+            operation["requestBody"] = {"required": True, "content": {kind: {}}}
         paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.1.0", "info": {"title": "music-tagger serve", "version": __version__}, "paths": paths}

@@ -2,7 +2,7 @@
 "use strict";
 
 const PAGE = 50;
-const state = { model: null, filters: new Map(), search: "", sort: "path", desc: false, offset: 0, total: 0, track: null };
+const state = { model: null, thresholds: {}, taught: new Set(), marks: new Map(), filters: new Map(), search: "", sort: "path", desc: false, offset: 0, total: 0, track: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options) {
@@ -25,13 +25,17 @@ function query() {
 
 async function loadChips() {
   const { tags } = await api("/v1/tags");
-  tags.sort((a, b) => b.count - a.count);  // the library's tags first
+  tags.sort((a, b) => (b.taught || 0) - (a.taught || 0) || b.count - a.count);  // taught tags, then the library's
+  for (const { tag, min, taught } of tags) {
+    state.thresholds[tag] = min;
+    if (taught && !state.taught.has(tag)) { state.taught.add(tag); $("sort").append(new Option(`${tag} score`, tag)); }
+  }
   const box = $("chips");
-  box.replaceChildren(...tags.map(({ tag, count }) => {
+  box.replaceChildren(...tags.map(({ tag, count, taught }) => {
     const chip = document.createElement("button");
-    chip.className = "chip" + (state.filters.has(tag) ? " on" : "") + (count ? "" : " empty");
+    chip.className = "chip" + (state.filters.has(tag) ? " on" : "") + (count ? "" : " empty") + (taught ? " taught" : "");
     chip.dataset.tag = tag;
-    chip.title = `${count} tracks score at least ${state.model.thresholds[tag].toFixed(2)} for ${tag}`;
+    chip.title = `${count} tracks score at least ${state.thresholds[tag].toFixed(2)} for ${tag}` + (taught ? " (a tag you taught)" : "");
     chip.append(tag);
     const n = document.createElement("span");
     n.className = "n";
@@ -44,7 +48,7 @@ async function loadChips() {
 
 function toggle(tag) {
   if (state.filters.has(tag)) state.filters.delete(tag);
-  else state.filters.set(tag, state.model.thresholds[tag]);
+  else state.filters.set(tag, state.thresholds[tag]);
   for (const chip of $("chips").children) chip.classList.toggle("on", state.filters.has(chip.dataset.tag));
   drawFilters();
   reload();
@@ -84,7 +88,7 @@ async function reload(keepOffset) {
   if (ticket !== listing) return; // a later request has been made
   state.total = total;
   $("count").textContent = `${total} track${total === 1 ? "" : "s"}`;
-  $("score-head").textContent = state.sort in state.model.thresholds ? state.sort : "";
+  $("score-head").textContent = state.sort in state.thresholds ? state.sort : "";
   $("list").tBodies[0].replaceChildren(...(tracks.length ? tracks.map(row) : [emptyRow()]));
   const pages = Math.max(1, Math.ceil(total / PAGE));
   $("page").textContent = `page ${Math.floor(state.offset / PAGE) + 1} of ${pages}`;
@@ -97,7 +101,7 @@ function emptyRow() {
   const tr = document.createElement("tr");
   tr.className = "empty";
   const td = document.createElement("td");
-  td.colSpan = 3;
+  td.colSpan = 4;
   const job = state.job || {};
   td.textContent = state.filters.size || state.search
     ? "No track matches: lower a filter's slider (✕ removes it) or change the search."
@@ -124,11 +128,108 @@ function row(track) {
     tags.append(chip);
   }
   const score = document.createElement("td");
-  score.textContent = state.sort in track.scores ? track.scores[state.sort].toFixed(3) : "";
-  tr.append(name, tags, score);
+  score.textContent = track.scores[state.sort] != null ? track.scores[state.sort].toFixed(3) : "";
+  tr.append(name, tags, score, marks(track.id, tr));
   tr.onclick = () => play(track.id);
   return tr;
 }
+
+// ------------------------------------------------------------------ teaching a tag
+
+// The ✓ and ✗ buttons of a row: mark the track as having the new tag or not (again: unmark).
+function marks(id, tr) {
+  const cell = document.createElement("td");
+  cell.className = "marks";
+  const paint = () => {
+    const mark = state.marks.get(id);
+    for (const b of cell.children) b.classList.toggle("on", b.dataset.mark === mark);
+    tr.classList.toggle("marked-yes", mark === "yes");
+    tr.classList.toggle("marked-no", mark === "no");
+  };
+  for (const [mark, text, title] of [["yes", "✓", "has the tag to teach"], ["no", "✗", "does not have it"]]) {
+    const b = Object.assign(document.createElement("button"), { textContent: text, title, className: mark });
+    b.dataset.mark = mark;
+    b.setAttribute("aria-label", `${mark}: ${title}`);
+    b.onclick = (event) => {
+      event.stopPropagation(); // marking is not playing
+      if (state.marks.get(id) === mark) state.marks.delete(id); else state.marks.set(id, mark);
+      paint();
+      countMarks();
+    };
+    cell.append(b);
+  }
+  paint();
+  return cell;
+}
+
+function countMarks() {
+  const marked = [...state.marks.values()];
+  const yes = marked.filter((m) => m === "yes").length, no = marked.length - yes;
+  $("teach-count").textContent = `${yes} ✓, ${no} ✗`;
+  $("teach").disabled = !$("teach-name").value.trim() || yes < 3 || no < 3;
+  $("teach").title = $("teach").disabled ? "name the tag and mark at least 3 tracks ✓ and 3 ✗" : "";
+  return { yes, no };
+}
+
+function teachStatus(text, error) {
+  $("teach-status").textContent = text;
+  $("teach-status").classList.toggle("error", Boolean(error));
+}
+
+async function teach() {
+  const tag = $("teach-name").value.trim();
+  const pick = (mark) => [...state.marks].filter(([, m]) => m === mark).map(([id]) => id);
+  $("teach").disabled = true;
+  teachStatus(`teaching ${tag}…`);
+  try {
+    await api("/v1/teach", { method: "POST", headers: { "Content-Type": "application/json" },
+                             body: JSON.stringify({ tag, yes: pick("yes"), no: pick("no") }) });
+    for (;;) {
+      const job = (await api("/v1/taught")).taught.find((t) => t.tag === tag);
+      if (!job || job.state === "failed") throw new Error(job ? job.error : "the tag was lost");
+      if (job.state === "done") break;
+      const bar = Object.assign(document.createElement("progress"), { max: Math.max(job.total, 1), value: job.done });
+      $("teach-status").replaceChildren(`scoring the library: ${job.done} of ${job.total}`, bar);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    teachStatus(`taught “${tag}”: its chip is under Tags, click it to filter`);
+    state.marks.clear();
+    $("teach-name").value = "";
+    await Promise.all([loadChips(), loadTaught()]);
+    reload(true);
+  } catch (err) {
+    teachStatus(`could not teach ${tag}: ${err.message}`, true);
+  }
+  countMarks();
+}
+
+async function loadTaught() {
+  const { taught } = await api("/v1/taught");
+  $("taught").replaceChildren(...taught.filter((t) => t.state === "done").map(({ tag, yes, no }) => {
+    const li = document.createElement("li");
+    li.append(`${tag} (from ${yes} ✓, ${no} ✗)`);
+    const drop = Object.assign(document.createElement("button"), { textContent: "✕", className: "link-button",
+                                                                 title: `forget the taught tag ${tag}` });
+    drop.onclick = async () => {
+      if (!confirm(`Forget the tag “${tag}” and its scores?`)) return;
+      await api(`/v1/taught/${encodeURIComponent(tag)}`, { method: "DELETE" });
+      state.filters.delete(tag);
+      state.taught.delete(tag);
+      delete state.thresholds[tag];
+      for (const option of [...$("sort").options]) if (option.value === tag) option.remove();
+      if (state.sort === tag) { state.sort = "path"; $("sort").value = "path"; }
+      drawFilters();
+      await Promise.all([loadChips(), loadTaught()]);
+      reload();
+    };
+    li.append(drop);
+    return li;
+  }));
+}
+
+$("teach").addEventListener("click", teach);
+$("teach-name").addEventListener("input", countMarks);
+$("teach-clear").addEventListener("click", () => { state.marks.clear(); countMarks(); reload(true); });
 
 // ------------------------------------------------------------------ player and taggram
 
@@ -283,6 +384,7 @@ $("next").addEventListener("click", () => { state.offset += PAGE; reload(true); 
   state.model = await api("/v1/model");
   for (const tag of state.model.tags) $("sort").append(new Option(`${tag} score`, tag));
   drawFilters();
-  await Promise.all([loadChips(), reload()]);
+  await loadChips();
+  await Promise.all([reload(), loadTaught()]);
   follow();
 })();
