@@ -40,6 +40,7 @@ Examples
 >>> attribute("Hip-Hop"), attribute("female vocalists")
 ('mt_hip_hop', 'mt_female_vocalists')
 """
+
 from __future__ import annotations
 
 import os

@@ -15,6 +15,7 @@ Usage::
     python benchmarks/architectures.py                          # all 20
     python benchmarks/architectures.py --archs crnn k2c2 --budgets 100000 --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,10 +61,7 @@ def flops_per_clip(model: keras.Model) -> int:
         elif isinstance(layer, (layers.GRU, layers.LSTM, layers.Bidirectional)):
             _, steps, features = layer.input.shape
             if isinstance(layer, layers.Bidirectional):
-                total += sum(
-                    _recurrent_flops(d, steps, features)
-                    for d in (layer.forward_layer, layer.backward_layer)
-                )
+                total += sum(_recurrent_flops(d, steps, features) for d in (layer.forward_layer, layer.backward_layer))
             else:
                 total += _recurrent_flops(layer, steps, features)
     return total

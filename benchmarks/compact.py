@@ -15,6 +15,7 @@ Usage::
 
     PYTHONPATH=. python benchmarks/compact.py
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import numpy as np  # noqa: E402
-
 import compact_reference as ref  # noqa: E402
+import numpy as np  # noqa: E402
 
 PUBLISHED_NORM = 9.916916
 

@@ -22,6 +22,7 @@ Usage::
 
     python benchmarks/deploy.py --data /tmp/tagging-bench --tracks 4 --runs 3
 """
+
 from __future__ import annotations
 
 import argparse

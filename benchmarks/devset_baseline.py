@@ -36,10 +36,10 @@ def mfcc_stats(path: str, sr: int = 22050, n_mfcc: int = 20) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Load a make_devset.py set and score per-tag logistic regression "
-        "on MFCC statistics (C chosen on valid, ROC-AUC/PR-AUC on test).")
+        "on MFCC statistics (C chosen on valid, ROC-AUC/PR-AUC on test)."
+    )
     parser.add_argument("root", help="the set (annotations_final.csv, split/, 0..f)")
-    parser.add_argument("--melgrams", type=int, default=3,
-                        help="clips passed through compute_melgram as a check")
+    parser.add_argument("--melgrams", type=int, default=3, help="clips passed through compute_melgram as a check")
     args = parser.parse_args(argv)
 
     from sklearn.linear_model import LogisticRegression
@@ -67,17 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     y = {s: data.y[m].astype(int) for s, m in part.items()}
     scores = np.zeros(y["test"].shape)
     for j, tag in enumerate(data.tags):
-        fits = [LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"][:, j])
-                for c in (0.01, 0.1, 1.0)]
-        valid = [evaluate(y["valid"][:, [j]], f.decision_function(x["valid"])[:, None])
-                 ["roc_auc_macro"] for f in fits]
+        fits = [LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"][:, j]) for c in (0.01, 0.1, 1.0)]
+        valid = [evaluate(y["valid"][:, [j]], f.decision_function(x["valid"])[:, None])["roc_auc_macro"] for f in fits]
         scores[:, j] = fits[int(np.argmax(valid))].decision_function(x["test"])
     result = evaluate(y["test"], scores, data.tags)
     for row in result["per_tag"]:
-        print(f"{row['tag']:<10} test ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}"
-              f"  positives {row['n_positive']}")
-    print(f"macro test ROC-AUC {result['roc_auc_macro']:.3f}, "
-          f"PR-AUC {result['pr_auc_macro']:.3f}")
+        print(
+            f"{row['tag']:<10} test ROC-AUC {row['roc_auc']:.3f}  PR-AUC {row['pr_auc']:.3f}"
+            f"  positives {row['n_positive']}"
+        )
+    print(f"macro test ROC-AUC {result['roc_auc_macro']:.3f}, PR-AUC {result['pr_auc_macro']:.3f}")
     return 0
 
 

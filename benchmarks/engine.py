@@ -19,6 +19,7 @@ Usage::
 
     python benchmarks/engine.py --data /tmp/engine-bench --files 100 1000
 """
+
 from __future__ import annotations
 
 import argparse

@@ -25,6 +25,7 @@ Usage::
     python benchmarks/input_pipeline.py                      # 256 clips, batch 64
     python benchmarks/input_pipeline.py --clips 512 --repeats 5 --step-batch 16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from music_tagger.datasets import cache
-from music_tagger.datasets import store
+from music_tagger.datasets import cache, store
 
 N_MELS, FRAMES, N_TAGS = 96, 1366, 50
 
@@ -183,8 +183,9 @@ def main() -> None:
         for name in readers:
             cells = [f"{median[name, s]:9.0f}" for s in (True, False)]
             print(f"{name:58s} {cells[0]} {cells[1]}")
-            print(f"{'':58s} " + " ".join(
-                "[" + ",".join(f"{v:.0f}" for v in rates[name, s]) + "]" for s in (True, False)))
+            print(
+                f"{'':58s} " + " ".join("[" + ",".join(f"{v:.0f}" for v in rates[name, s]) + "]" for s in (True, False))
+            )
         base = median[next(iter(readers)), True]
         for name in list(readers)[1:]:
             print(f"shuffled speed-up, {name}: {median[name, True] / base:.1f}x")
@@ -192,7 +193,9 @@ def main() -> None:
         print("\nnot in the page cache (evicted before each read)")
         evict(new_path)
         disk = sequential_mb_per_s(new_path)
-        print(f"plain sequential read of the file: {disk:7.0f} MB/s = {disk * 1e6 / (size_mb * 1e6 / args.clips):6.0f} clips/s")
+        print(
+            f"plain sequential read of the file: {disk:7.0f} MB/s = {disk * 1e6 / (size_mb * 1e6 / args.clips):6.0f} clips/s"
+        )
         for label, seed, block in (("new reader, in order", None, 1),
                                    (f"new reader, shuffled in runs of {args.block}", (0, 0), args.block),
                                    ("new reader, shuffled clip by clip", (0, 0), 1)):  # fmt: skip
@@ -204,8 +207,10 @@ def main() -> None:
 
     step = crnn_step_clips_per_second(args.step_batch, args.steps)
     print(f"\nCRNN (released widths) training step alone, batch {args.step_batch}: {step:.1f} clips/s")
-    print(f"page-cached shuffled reader / training step: old {base / step:.0f}x, "
-          f"new {median['new reader, contiguous layout', True] / step:.0f}x")
+    print(
+        f"page-cached shuffled reader / training step: old {base / step:.0f}x, "
+        f"new {median['new reader, contiguous layout', True] / step:.0f}x"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -106,9 +106,22 @@ CLIP_SECONDS = 29.12
 FAST_BPM = 120.0
 #: The General MIDI program families, eight programs each, in program order.
 GM_FAMILIES = (
-    "piano", "chromatic_percussion", "organ", "guitar", "bass", "strings",
-    "ensemble", "brass", "reed", "pipe", "synth_lead", "synth_pad", "synth_effects",
-    "ethnic", "percussive", "sound_effects",
+    "piano",
+    "chromatic_percussion",
+    "organ",
+    "guitar",
+    "bass",
+    "strings",
+    "ensemble",
+    "brass",
+    "reed",
+    "pipe",
+    "synth_lead",
+    "synth_pad",
+    "synth_effects",
+    "ethnic",
+    "percussive",
+    "sound_effects",
 )
 #: Candidate instrument tags: tag -> General MIDI programs (0-based, half-open
 #: ranges); ``drums`` is any note on MIDI channel 10 instead.
@@ -149,17 +162,18 @@ class Source:
 
 
 SOURCES = (
-    Source("freedoom", "freedoom", "BSD-3-Clause (Freedoom licence)",
-           ("/usr/share/games/doom/freedoom1.wad", "/usr/share/games/doom/freedoom2.wad"),
-           wad=True),
-    Source("openmsx", "openttd-openmsx", "GPL-2.0",
-           ("/usr/share/games/openttd/baseset/openmsx/*.mid",)),
+    Source(
+        "freedoom",
+        "freedoom",
+        "BSD-3-Clause (Freedoom licence)",
+        ("/usr/share/games/doom/freedoom1.wad", "/usr/share/games/doom/freedoom2.wad"),
+        wad=True,
+    ),
+    Source("openmsx", "openttd-openmsx", "GPL-2.0", ("/usr/share/games/openttd/baseset/openmsx/*.mid",)),
     Source("blupi", "planetblupi-music-midi", "GPL-3+", ("/usr/share/planetblupi/music/*.mid",)),
     Source("mma", "mma", "GPL-2+", ("/usr/share/doc/mma/examples/**/*.mid",)),
 )
-APT_LINE = "sudo apt-get install fluidsynth fluid-soundfont-gm " + " ".join(
-    s.package for s in SOURCES
-)
+APT_LINE = "sudo apt-get install fluidsynth fluid-soundfont-gm " + " ".join(s.package for s in SOURCES)
 
 
 # --------------------------------------------------------------------------- MIDI
@@ -202,8 +216,9 @@ def _varlen(data: bytes, i: int) -> tuple[int, int]:
             return value, i
 
 
-def _track_events(data: bytes | bytearray, programs=None,
-                  keep: set[int] | None = None) -> list[tuple[int, str, int, int]]:
+def _track_events(
+    data: bytes | bytearray, programs=None, keep: set[int] | None = None
+) -> list[tuple[int, str, int, int]]:
     """``(tick, kind, channel, value)`` of one track: kinds ``note``, ``program``,
     ``tempo`` (microseconds per quarter), ``volume`` and ``expression`` (CC 7 and
     11), ``other``. With ``programs`` (tick -> {channel: GM program}) and a
@@ -222,7 +237,7 @@ def _track_events(data: bytes | bytearray, programs=None,
             kind = data[i]
             length, i = _varlen(data, i + 1)
             if kind == 0x51 and length == 3:
-                events.append((tick, "tempo", 0, int.from_bytes(data[i:i + 3], "big")))
+                events.append((tick, "tempo", 0, int.from_bytes(data[i : i + 3], "big")))
             else:
                 events.append((tick, "other", 0, 0))
             if kind == 0x2F:
@@ -242,7 +257,7 @@ def _track_events(data: bytes | bytearray, programs=None,
                     data[i + 1] = 0
             if keep is not None and high == 0x90 and channel not in keep and i + n <= len(data):
                 data[i + 1] = 0
-            values = data[i:i + n]
+            values = data[i : i + n]
             i += n
             if high == 0x90 and len(values) == 2 and values[1] > 0:
                 events.append((tick, "note", channel, values[0]))
@@ -290,9 +305,9 @@ def parse_midi(data: bytes) -> Midi:
     _, _, division = struct.unpack(">HHH", data[8:14])
     events, i, order = [], 8 + header_len, 0
     while i + 8 <= len(data):
-        kind, length = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "big")
+        kind, length = data[i : i + 4], int.from_bytes(data[i + 4 : i + 8], "big")
         if kind == b"MTrk":
-            for e in _track_events(data[i + 8:i + 8 + length]):
+            for e in _track_events(data[i + 8 : i + 8 + length]):
                 events.append((e[0], order, *e[1:]))
                 order += 1
         i += 8 + length
@@ -323,8 +338,13 @@ def parse_midi(data: bytes) -> Midi:
             onsets.append(now)
             channels.append(channel)
             programs.append(program[channel])
-    return Midi(np.array(onsets, float), np.array(channels, int), np.array(programs, int),
-                np.array(tempo, float).reshape(-1, 2), now)
+    return Midi(
+        np.array(onsets, float),
+        np.array(channels, int),
+        np.array(programs, int),
+        np.array(tempo, float).reshape(-1, 2),
+        now,
+    )
 
 
 def reorchestrate(data: bytes, programs: dict[int, int] | list[tuple[int, dict[int, int]]]) -> bytes:
@@ -367,10 +387,10 @@ def _rewrite_tracks(data: bytes, **rewrite) -> bytearray:
     """A copy of the Standard MIDI File ``data`` with every track passed through
     :func:`_track_events` with ``rewrite`` (its in-place rewrites)."""
     header_len = int.from_bytes(data[4:8], "big")
-    out, i = bytearray(data[:8 + header_len]), 8 + header_len
+    out, i = bytearray(data[: 8 + header_len]), 8 + header_len
     while i + 8 <= len(data):
-        length = int.from_bytes(data[i + 4:i + 8], "big")
-        chunk = bytearray(data[i:i + 8 + length])
+        length = int.from_bytes(data[i + 4 : i + 8], "big")
+        chunk = bytearray(data[i : i + 8 + length])
         if chunk[:4] == b"MTrk":
             _track_events(memoryview(chunk)[8:], **rewrite)
         out += chunk
@@ -415,10 +435,11 @@ def ticks_at(data: bytes, seconds: list[float]) -> list[int]:
         return [int(round(t * (256 - (division >> 8)) * (division & 0xFF))) for t in seconds]
     tempos, i = [], 8 + header_len
     while i + 8 <= len(data):
-        length = int.from_bytes(data[i + 4:i + 8], "big")
-        if data[i:i + 4] == b"MTrk":
-            tempos += [(e[0], e[3]) for e in _track_events(data[i + 8:i + 8 + length])
-                       if e[1] == "tempo" and e[3] > 0]
+        length = int.from_bytes(data[i + 4 : i + 8], "big")
+        if data[i : i + 4] == b"MTrk":
+            tempos += [
+                (e[0], e[3]) for e in _track_events(data[i + 8 : i + 8 + length]) if e[1] == "tempo" and e[3] > 0
+            ]
         i += 8 + length
     pieces = [[0, 0.0, 0.5 / division]]  # (tick, seconds, seconds per tick) from there on
     for tick, usec in sorted(tempos, key=lambda e: e[0]):  # stable: the file order at a tick
@@ -556,10 +577,10 @@ def wad_midi_lumps(path: Path) -> dict[str, bytes]:
         raise DevsetError(f"{path} is not a WAD file")
     lumps = {}
     for k in range(n):
-        pos, size, raw = struct.unpack("<ii8s", data[offset + 16 * k:offset + 16 * k + 16])
+        pos, size, raw = struct.unpack("<ii8s", data[offset + 16 * k : offset + 16 * k + 16])
         name = raw.rstrip(b"\0").decode("ascii", "replace")
-        if name.startswith("D_") and data[pos:pos + 4] == b"MThd":
-            lumps[name] = data[pos:pos + size]
+        if name.startswith("D_") and data[pos : pos + 4] == b"MThd":
+            lumps[name] = data[pos : pos + size]
     return lumps
 
 
@@ -660,8 +681,7 @@ def split_by_piece(
         assignment, counts = {}, dict.fromkeys(names, 0)
         split_index = 0
         for key in order:
-            while (split_index < len(names) - 1
-                   and counts[names[split_index]] >= fractions[names[split_index]] * total):
+            while split_index < len(names) - 1 and counts[names[split_index]] >= fractions[names[split_index]] * total:
                 split_index += 1
             assignment[key] = names[split_index]
             counts[names[split_index]] += len(pieces[key])
@@ -691,8 +711,7 @@ def mtt_folder(split: str, key: str) -> str:
     return letters[int(hashlib.sha1(key.encode()).hexdigest(), 16) % len(letters)]
 
 
-def write_annotations(path: Path, rows: list[tuple[str, list[bool], str]],
-                      tags: list[str]) -> None:
+def write_annotations(path: Path, rows: list[tuple[str, list[bool], str]], tags: list[str]) -> None:
     """Write MTT's ``annotations_final.csv``: tab-separated ``clip_id``, tags, path.
 
     Examples
@@ -711,8 +730,7 @@ def write_annotations(path: Path, rows: list[tuple[str, list[bool], str]],
             writer.writerow([clip_id, *("1" if h else "0" for h in hot), mp3])
 
 
-def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: int,
-            clip_seconds: float) -> str:
+def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: int, clip_seconds: float) -> str:
     """Counts per split, positives per tag per split, pieces and minutes, as text.
 
     Examples
@@ -724,8 +742,7 @@ def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: i
     a                 1      0      0
     """
     lines = [
-        "clips: " + ", ".join(f"{s} {int(np.sum(splits == s))}" for s in SPLIT_FRACTIONS)
-        + f", all {len(splits)}",
+        "clips: " + ", ".join(f"{s} {int(np.sum(splits == s))}" for s in SPLIT_FRACTIONS) + f", all {len(splits)}",
         f"pieces: {n_pieces}; audio: {len(splits) * clip_seconds / 60:.1f} min; "
         f"clips with none of the tags (read_mtt leaves them out): "
         f"{int(np.sum(~labels.any(axis=1)))}",
@@ -740,8 +757,7 @@ def summary(tags: list[str], labels: np.ndarray, splits: np.ndarray, n_pieces: i
 # --------------------------------------------------------------------------- render
 
 
-def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path,
-           peak: float | None = 0.9) -> np.ndarray:
+def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path, peak: float | None = 0.9) -> np.ndarray:
     """Render MIDI with FluidSynth and FluidR3_GM: mono float32 at :data:`SR`.
 
     FluidSynth runs under ``timeout``, and is stopped once its output holds
@@ -758,13 +774,31 @@ def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path,
     midi_path.write_bytes(midi_bytes)
     raw_path.unlink(missing_ok=True)
     cap = int((seconds + 5) * SR) * 2 * 4  # stereo float32
-    command = ["timeout", "-k", "5", str(int(timeout)), "fluidsynth", "-n", "-i", "-q",
-               "-r", str(SR), "-T", "raw", "-O", "float", "-E", "little",
-               "-F", str(raw_path), str(SOUNDFONT), str(midi_path)]
+    command = [
+        "timeout",
+        "-k",
+        "5",
+        str(int(timeout)),
+        "fluidsynth",
+        "-n",
+        "-i",
+        "-q",
+        "-r",
+        str(SR),
+        "-T",
+        "raw",
+        "-O",
+        "float",
+        "-E",
+        "little",
+        "-F",
+        str(raw_path),
+        str(SOUNDFONT),
+        str(midi_path),
+    ]
     # RLIMIT_FSIZE cannot cap the output: FluidSynth dies of SIGXFSZ before writing
     # a byte even under a cap above its whole output, so the size is watched instead.
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as process:
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
         while process.poll() is None:
             if raw_path.is_file() and raw_path.stat().st_size > cap:
                 process.terminate()
@@ -780,8 +814,9 @@ def render(midi_bytes: bytes, seconds: float, timeout: float, workdir: Path,
     return (peak * y / top).astype(np.float32) if peak and top > 0 else y.astype(np.float32)
 
 
-def stem_levels(midi_bytes: bytes, starts: list[float], clip_seconds: float, timeout: float,
-                workdir: Path) -> list[dict[str, float]]:
+def stem_levels(
+    midi_bytes: bytes, starts: list[float], clip_seconds: float, timeout: float, workdir: Path
+) -> list[dict[str, float]]:
     """How loud each instrument tag is in each clip: its level (dB) against all notes.
 
     Every channel is rendered alone (:func:`solo`, unscaled). In a clip, a tag's level
@@ -794,9 +829,8 @@ def stem_levels(midi_bytes: bytes, starts: list[float], clip_seconds: float, tim
     energy = {}
     for channel in sorted(set(midi.channels.tolist())):
         y = render(solo(midi_bytes, channel), max(starts) + clip_seconds, timeout, workdir, peak=None)
-        segments = [y[int(round(s * SR)):][:n] for s in starts]
-        energy[channel] = [float(np.mean(np.square(seg, dtype=np.float64))) if len(seg) else 0.0
-                           for seg in segments]
+        segments = [y[int(round(s * SR)) :][:n] for s in starts]
+        energy[channel] = [float(np.mean(np.square(seg, dtype=np.float64))) if len(seg) else 0.0 for seg in segments]
     levels = []
     for k, start in enumerate(starts):
         total = sum(e[k] for e in energy.values())
@@ -812,8 +846,10 @@ def stem_levels(midi_bytes: bytes, starts: list[float], clip_seconds: float, tim
 
 def stems_summary(tags: list[str], labels: np.ndarray, levels: list[dict[str, float]]) -> str:
     """Per instrument tag: positives, their median level and the share under -20 dB."""
-    lines = ["stems: level of a tag's notes against all notes of the clip (dB), over the positives",
-             f"{'':12s} {'positives':>9s} {'median':>7s} {'< -20 dB':>8s}"]
+    lines = [
+        "stems: level of a tag's notes against all notes of the clip (dB), over the positives",
+        f"{'':12s} {'positives':>9s} {'median':>7s} {'< -20 dB':>8s}",
+    ]
     for j, tag in enumerate(tags):
         if tag not in INSTRUMENT_TAGS:
             continue
@@ -825,9 +861,15 @@ def stems_summary(tags: list[str], labels: np.ndarray, levels: list[dict[str, fl
 
 def check_tools(sources=SOURCES) -> None:
     """Raise :class:`DevsetError` with the ``apt-get install`` line if tools lack."""
-    lacking = [name for name, ok in (("fluidsynth", shutil.which("fluidsynth")),
-                                     ("fluid-soundfont-gm", SOUNDFONT.is_file()),
-                                     ("coreutils timeout", shutil.which("timeout"))) if not ok]
+    lacking = [
+        name
+        for name, ok in (
+            ("fluidsynth", shutil.which("fluidsynth")),
+            ("fluid-soundfont-gm", SOUNDFONT.is_file()),
+            ("coreutils timeout", shutil.which("timeout")),
+        )
+        if not ok
+    ]
     if lacking:
         raise DevsetError(f"missing: {', '.join(lacking)}; install with:\n  {APT_LINE}")
 
@@ -838,8 +880,9 @@ def _choose_clips(pieces: list[Piece], args: argparse.Namespace) -> list[Piece]:
     for piece in pieces:
         duration = min(piece.midi.duration, args.max_piece_seconds)
         starts = clip_starts(duration, args.clip_seconds, args.max_clips)
-        piece.starts = [s for s in starts if clip_labels(
-            piece.midi, s, s + args.clip_seconds)["notes"] >= args.min_notes]
+        piece.starts = [
+            s for s in starts if clip_labels(piece.midi, s, s + args.clip_seconds)["notes"] >= args.min_notes
+        ]
         if piece.starts:
             kept.append(piece)
     return kept
@@ -850,8 +893,7 @@ def build(args: argparse.Namespace) -> str:
     sources = [s for s in SOURCES if s.name in args.sources]
     pieces, missing = find_pieces(sources)
     if missing:
-        print(f"warning: no files from {', '.join(missing)}; install with:\n  {APT_LINE}",
-              file=sys.stderr)
+        print(f"warning: no files from {', '.join(missing)}; install with:\n  {APT_LINE}", file=sys.stderr)
     if args.orchestration == "random":  # instruments no longer follow the source
         for piece in pieces:
             plan = random_orchestration(piece.midi, piece.key, args.seed)
@@ -861,8 +903,10 @@ def build(args: argparse.Namespace) -> str:
     if args.orchestration == "per-clip":  # and no longer follow the piece either
         for piece in pieces:
             ticks = ticks_at(piece.midi_bytes, piece.starts)
-            plans = [(0 if k == 0 else t, random_orchestration(piece.midi, f"{piece.key}#{k}", args.seed))
-                     for k, t in enumerate(ticks)]
+            plans = [
+                (0 if k == 0 else t, random_orchestration(piece.midi, f"{piece.key}#{k}", args.seed))
+                for k, t in enumerate(ticks)
+            ]
             piece.midi_bytes = reorchestrate(piece.midi_bytes, plans)
             piece.midi = parse_midi(piece.midi_bytes)
     if not pieces:
@@ -873,13 +917,10 @@ def build(args: argparse.Namespace) -> str:
         raise DevsetError(f"unknown tags {sorted(unknown)}")
 
     def hot(piece: Piece, labels: dict) -> list[bool]:
-        return [piece.source.name == t if t in {s.name for s in SOURCES} else bool(labels[t])
-                for t in tags]
+        return [piece.source.name == t if t in {s.name for s in SOURCES} else bool(labels[t]) for t in tags]
 
-    clip_info = {p.key: [clip_labels(p.midi, s, s + args.clip_seconds) for s in p.starts]
-                 for p in pieces}
-    per_piece = {p.key: np.array([hot(p, lab) for lab in clip_info[p.key]], bool)
-                 for p in pieces}
+    clip_info = {p.key: [clip_labels(p.midi, s, s + args.clip_seconds) for s in p.starts] for p in pieces}
+    per_piece = {p.key: np.array([hot(p, lab) for lab in clip_info[p.key]], bool) for p in pieces}
     assignment = split_by_piece(per_piece, seed=args.seed)
     n_clips = sum(len(p.starts) for p in pieces)
     if args.dry_run:
@@ -901,8 +942,11 @@ def build(args: argparse.Namespace) -> str:
             seconds = max(piece.starts) + args.clip_seconds
             try:
                 y = render(piece.midi_bytes, seconds, args.timeout, Path(work))
-                levels = (stem_levels(piece.midi_bytes, piece.starts, args.clip_seconds, args.timeout,
-                                      Path(work)) if args.stems else [{}] * len(piece.starts))
+                levels = (
+                    stem_levels(piece.midi_bytes, piece.starts, args.clip_seconds, args.timeout, Path(work))
+                    if args.stems
+                    else [{}] * len(piece.starts)
+                )
             except DevsetError as err:
                 print(f"skip {piece.key}: {err}", file=sys.stderr, flush=True)
                 return []
@@ -911,8 +955,8 @@ def build(args: argparse.Namespace) -> str:
         rows, n = [], int(round(args.clip_seconds * SR))
         folder = mtt_folder(assignment[piece.key], piece.key)
         for k, (start, labels) in enumerate(zip(piece.starts, clip_info[piece.key])):
-            clip = y[int(round(start * SR)):][:n]
-            if len(clip) < n or float(np.sqrt(np.mean(clip ** 2))) < 1e-3:
+            clip = y[int(round(start * SR)) :][:n]
+            if len(clip) < n or float(np.sqrt(np.mean(clip**2))) < 1e-3:
                 continue
             name = f"{folder}/{piece.source.name}-{piece.name}-{k}.ogg"
             sf.write(stage / name, clip, SR, format="OGG", subtype="VORBIS")
@@ -928,16 +972,27 @@ def build(args: argparse.Namespace) -> str:
     for clip_id, (_, _, piece, start, labels, name, _) in enumerate(results, start=1):
         annotations.append((str(clip_id), hot(piece, labels), name))
         split_rows[assignment[piece.key]].append(name)
-        meta.append([clip_id, piece.source.name, piece.source.package, piece.key, start,
-                     f"{labels['bpm']:.1f}", ",".join(labels["families"]),
-                     assignment[piece.key], name])
+        meta.append(
+            [
+                clip_id,
+                piece.source.name,
+                piece.source.package,
+                piece.key,
+                start,
+                f"{labels['bpm']:.1f}",
+                ",".join(labels["families"]),
+                assignment[piece.key],
+                name,
+            ]
+        )
     write_annotations(stage / "annotations_final.csv", annotations, tags)
     for split, names in split_rows.items():
         (stage / "split" / f"{split}.txt").write_text("".join(n + "\n" for n in names))
     with open(stage / "clips.tsv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        writer.writerow(["clip_id", "source", "package", "piece", "start_s", "mean_bpm",
-                         "families", "split", "mp3_path"])
+        writer.writerow(
+            ["clip_id", "source", "package", "piece", "start_s", "mean_bpm", "families", "split", "mp3_path"]
+        )
         writer.writerows(meta)
     labels = np.array([a[1] for a in annotations], bool).reshape(-1, len(tags))
     splits = np.array([m[7] for m in meta])
@@ -947,18 +1002,22 @@ def build(args: argparse.Namespace) -> str:
         with open(stage / "stems.tsv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(["clip_id", *INSTRUMENT_TAGS, "mp3_path"])
-            writer.writerows([m[0], *(f"{r[6][t]:.1f}" if t in r[6] else "" for t in INSTRUMENT_TAGS), m[8]]
-                             for m, r in zip(meta, results))
+            writer.writerows(
+                [m[0], *(f"{r[6][t]:.1f}" if t in r[6] else "" for t in INSTRUMENT_TAGS), m[8]]
+                for m, r in zip(meta, results)
+            )
         text += "\n" + stems_summary(tags, labels, [r[6] for r in results])
-    text += ("\nsources: " + ", ".join(f"{s.name} ({s.package}, {s.licence})" for s in sources)
-             + f"\nrender: {time.time() - started:.0f} s with --jobs {args.jobs}"
-             + f"\ncommand: {args.command}\n")
+    text += (
+        "\nsources: "
+        + ", ".join(f"{s.name} ({s.package}, {s.licence})" for s in sources)
+        + f"\nrender: {time.time() - started:.0f} s with --jobs {args.jobs}"
+        + f"\ncommand: {args.command}\n"
+    )
     (stage / "READY").write_text(text)
     if out.exists():  # others may still read it: moved aside, not deleted
         old = out.with_name(out.name + f".old-{int(time.time())}")
         out.rename(old)
-        print(f"previous set moved to {old}; delete it once no one reads it",
-              file=sys.stderr)
+        print(f"previous set moved to {old}; delete it once no one reads it", file=sys.stderr)
     stage.rename(out)
     return text
 
@@ -973,36 +1032,49 @@ def main(argv: list[str] | None = None) -> int:
         f"Needs: {APT_LINE}",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("out", help="output folder; an existing one is moved to "
-                        "OUT.old-<time> when the new one is complete")
-    parser.add_argument("--tags", nargs="+", default=list(DEFAULT_TAGS),
-                        help="kept tags, among: " + ", ".join(
-                            [*INSTRUMENT_TAGS, "fast", *(s.name for s in SOURCES)]))
-    parser.add_argument("--sources", nargs="+", default=[s.name for s in SOURCES],
-                        choices=[s.name for s in SOURCES], help="MIDI collections used")
-    parser.add_argument("--max-clips", type=int, default=4,
-                        help="most clips cut from one piece")
+    parser.add_argument(
+        "out", help="output folder; an existing one is moved to OUT.old-<time> when the new one is complete"
+    )
+    parser.add_argument(
+        "--tags",
+        nargs="+",
+        default=list(DEFAULT_TAGS),
+        help="kept tags, among: " + ", ".join([*INSTRUMENT_TAGS, "fast", *(s.name for s in SOURCES)]),
+    )
+    parser.add_argument(
+        "--sources",
+        nargs="+",
+        default=[s.name for s in SOURCES],
+        choices=[s.name for s in SOURCES],
+        help="MIDI collections used",
+    )
+    parser.add_argument("--max-clips", type=int, default=4, help="most clips cut from one piece")
     parser.add_argument("--clip-seconds", type=float, default=CLIP_SECONDS)
-    parser.add_argument("--max-piece-seconds", type=float, default=400.0,
-                        help="only this much of a piece is rendered and cut")
-    parser.add_argument("--min-notes", type=int, default=8,
-                        help="a clip needs this many note onsets")
-    parser.add_argument("--timeout", type=float, default=180.0,
-                        help="seconds one fluidsynth call may run")
+    parser.add_argument(
+        "--max-piece-seconds", type=float, default=400.0, help="only this much of a piece is rendered and cut"
+    )
+    parser.add_argument("--min-notes", type=int, default=8, help="a clip needs this many note onsets")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds one fluidsynth call may run")
     parser.add_argument("--jobs", type=int, default=1, help="fluidsynth calls at once")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the split search and of --orchestration random")
-    parser.add_argument("--orchestration", choices=("source", "random", "per-clip"), default="source",
-                        help="random: per piece, draw 2-4 families of " + ", ".join(ORCHESTRA)
-                        + " and put each melodic channel on a program of one of them (drums "
-                        "stay on channel 10); labels follow the new programs. per-clip: a new "
-                        "draw from each clip's start, so labels no longer follow the piece")
-    parser.add_argument("--stems", action="store_true",
-                        help="also render every channel alone and write stems.tsv: each instrument "
-                        "tag's level (dB) against all notes of each clip, to check that labelled "
-                        "instruments are audible (about twice the render time)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="parse and label only; print the summary, write nothing")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split search and of --orchestration random")
+    parser.add_argument(
+        "--orchestration",
+        choices=("source", "random", "per-clip"),
+        default="source",
+        help="random: per piece, draw 2-4 families of "
+        + ", ".join(ORCHESTRA)
+        + " and put each melodic channel on a program of one of them (drums "
+        "stay on channel 10); labels follow the new programs. per-clip: a new "
+        "draw from each clip's start, so labels no longer follow the piece",
+    )
+    parser.add_argument(
+        "--stems",
+        action="store_true",
+        help="also render every channel alone and write stems.tsv: each instrument "
+        "tag's level (dB) against all notes of each clip, to check that labelled "
+        "instruments are audible (about twice the render time)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="parse and label only; print the summary, write nothing")
     args = parser.parse_args(argv)
     words = sys.argv if argv is None else [__file__, *argv]
     args.command = " ".join(shlex.quote(a) for a in ["python", *words])

@@ -22,6 +22,7 @@ a second run only prints.
 
     python benchmarks/quality.py /work/data28/quality --musicnn-python /work/venv-musicnn/bin/python
 """
+
 from __future__ import annotations
 
 import argparse
@@ -142,8 +143,10 @@ def teaching_curve(clips, recordings, y, musicnn, cache_dir: Path, seeds: int, C
     if failed or read != clips:
         raise SystemExit(f"features failed for {len(failed)} clips, e.g. {failed[:1]}")
     recordings = np.array(recordings)
-    print(f"\n== teaching curve{'' if C is None else f' (C={C:g})'}: ROC-AUC on held-out recordings, "
-          f"mean (sd) over {seeds} draws; musicnn MSD zero-shot on the same clips")
+    print(
+        f"\n== teaching curve{'' if C is None else f' (C={C:g})'}: ROC-AUC on held-out recordings, "
+        f"mean (sd) over {seeds} draws; musicnn MSD zero-shot on the same clips"
+    )
     print(f"{'tag':12s}" + "".join(f"{'k=' + str(k):>25s}" for k in KS))
     lower = [t.lower() for t in musicnn[1]]
     for j, tag in enumerate(TAGS):
@@ -175,8 +178,9 @@ def full_tracks(folder: Path, n_boot: int) -> None:
     """Crop aggregation on whole recordings: the audio collections' files, one row each."""
     import glob
 
-    from music_tagger import tag
     from quality_set import AUDIO
+
+    from music_tagger import tag
 
     tracks, y, names = [], [], []
     for collection, (pattern, labels) in AUDIO.items():

@@ -13,6 +13,7 @@ to float16, which overflows to inf on loud music with today's numpy and librosa:
 ``log10(10000 * inf + 1)``), and the graph is built and restored once for all
 files rather than once per file (same weights, same layers, same patches).
 """
+
 from __future__ import annotations
 
 import argparse

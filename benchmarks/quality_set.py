@@ -44,6 +44,7 @@ recording (the bootstrap's unit) and labels.
         --tags guitar piano synth freedoom openmsx --max-clips 4
     python benchmarks/quality_set.py /work/data28/quality --midi /work/data28/midi
 """
+
 from __future__ import annotations
 
 import argparse
@@ -159,8 +160,10 @@ def main() -> None:
         known = ~np.isnan(labels[:, j])
         pos = {r for r, k, v in zip(recordings, known, labels[:, j]) if k and v == 1}
         neg = {r for r, k, v in zip(recordings, known, labels[:, j]) if k and v == 0}
-        print(f"  {tag}: {int((labels[known, j] == 1).sum())} positive / {int((labels[known, j] == 0).sum())} "
-              f"negative clips; {len(pos)} / {len(neg)} recordings with a positive / negative clip")
+        print(
+            f"  {tag}: {int((labels[known, j] == 1).sum())} positive / {int((labels[known, j] == 0).sum())} "
+            f"negative clips; {len(pos)} / {len(neg)} recordings with a positive / negative clip"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Usage::
     python benchmarks/serve.py                       # about 3 minutes on 2 cores
     python benchmarks/serve.py --copies 4 --requests 16 --workers 2
 """
+
 from __future__ import annotations
 
 import argparse

@@ -28,6 +28,7 @@ Usage::
 
     python benchmarks/tagging.py --data /tmp/tagging-bench --tracks 8 --memory
 """
+
 from __future__ import annotations
 
 import argparse
@@ -190,6 +191,7 @@ def main() -> None:
             def go() -> None:
                 for i in range(0, n, 8):
                     model.predict_on_batch(crops[: min(8, n - i)])
+
             return go
 
         n = len(files)

@@ -16,6 +16,7 @@ every file goes through the network and the run measures featuring instead.
 
     python benchmarks/teach_speed.py [--tracks 1000] [--folder /tmp/teach-speed]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,10 @@ def main() -> None:
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     scored = len(done.stdout.splitlines())
-    print(f"teach from 20 files + score {scored} tracks (cached features), one process, imports "
-          f"included: {seconds:.2f} s on {os.cpu_count()} cores")
+    print(
+        f"teach from 20 files + score {scored} tracks (cached features), one process, imports "
+        f"included: {seconds:.2f} s on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

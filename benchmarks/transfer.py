@@ -44,6 +44,7 @@ Usage::
     nice -n 5 python benchmarks/transfer.py /work/devset --split-lists /work/devset/split \\
         --work runs/transfer-bench --seeds 0,1,2 --epochs 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,9 @@ def piece_names(data: str) -> dict[str, str]:
         return {str(Path(data) / r["mp3_path"]): r["piece"] for r in csv.DictReader(f, delimiter="\t")}
 
 
-def grouped_cv(x: np.ndarray, y: np.ndarray, groups: np.ndarray, shares=(1.0,), folds: int = 5,
-               draws: int = 3) -> dict[float, tuple[float, float]]:
+def grouped_cv(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, shares=(1.0,), folds: int = 5, draws: int = 3
+) -> dict[float, tuple[float, float]]:
     """Linear-probe macro ROC-AUC in a ``folds``-fold cross-validation grouped by ``groups``
     (pieces): fold k is tested, fold k+1 chooses C, the others train; with a share
     below 1, that share of the train groups is drawn ``draws`` times (seeded).
@@ -150,8 +152,13 @@ def train_fraction(dataset, data: str, fraction: float, seed: int = 0):
         kept.add(names[k])
         count += group.count(names[k])
     keep = sorted(set(range(len(dataset))) - set(train) | {i for i, g in zip(train, group) if g in kept})
-    return Dataset(paths=[dataset.paths[i] for i in keep], y=dataset.y[keep], tags=dataset.tags,
-                   split=dataset.split[keep], ids=[dataset.ids[i] for i in keep])
+    return Dataset(
+        paths=[dataset.paths[i] for i in keep],
+        y=dataset.y[keep],
+        tags=dataset.tags,
+        split=dataset.split[keep],
+        ids=[dataset.ids[i] for i in keep],
+    )
 
 
 def _features(stores: Path, work: Path, reading: str) -> tuple[dict, float]:
@@ -209,8 +216,8 @@ def _audio_features(stores: Path, work: Path, kind: str) -> tuple[dict, float, i
 
 
 def _probe_row(data, level: str) -> tuple[dict, float]:
-    from music_tagger.training.evaluation import evaluate
     from music_tagger.embeddings.linear_probe import LinearProbe
+    from music_tagger.training.evaluation import evaluate
 
     pick = (lambda x: x[:, -32:]) if level == "top" else (lambda x: x)
     start = time.perf_counter()
@@ -279,8 +286,7 @@ def _auc_with_batch_statistics(model_path: Path, store: Path, batch_size: int = 
     import keras
 
     from music_tagger.datasets import cache
-    from music_tagger.training.evaluation import evaluate
-    from music_tagger.training.evaluation import load_model
+    from music_tagger.training.evaluation import evaluate, load_model
 
     model = load_model(model_path, compile=False)
     info = cache.load_store(store)
@@ -313,9 +319,11 @@ def _print_cv(probed: dict[str, dict], info: dict, data: str) -> None:
     paths = [p for s in ("train", "valid", "test") for p in info[s].paths]
     groups = np.array([piece.get(p, p) for p in paths])
     shares = (0.25, 0.5, 0.75, 1.0)
-    print(f"\nLinear probes, 5-fold cross-validation over all {len(paths)} clips grouped by piece "
-          f"({len(set(groups))} groups; fold k tests, fold k+1 chooses C), macro ROC-AUC (mean ± "
-          "standard error), by the share of each fold's train pieces used (3 draws below 100%)\n")
+    print(
+        f"\nLinear probes, 5-fold cross-validation over all {len(paths)} clips grouped by piece "
+        f"({len(set(groups))} groups; fold k tests, fold k+1 chooses C), macro ROC-AUC (mean ± "
+        "standard error), by the share of each fold's train pieces used (3 draws below 100%)\n"
+    )
     print("| features | " + " | ".join(f"{s:.0%} of train pieces" for s in shares) + " |")
     print("| --- |" + " --- |" * len(shares))
     for name, split_data in probed.items():
@@ -332,23 +340,42 @@ def main(argv=None) -> int:
     p.add_argument("--top", type=int, default=None, help="most frequent tags kept (default: all)")
     p.add_argument("--work", default="runs/transfer-bench", help="folder of stores, features and runs")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=3, help="epoch budget of the unfreeze recipe and scratch, and of a two-stage row held to it")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="epoch budget of the unfreeze recipe and scratch, and of a two-stage row held to it",
+    )
     p.add_argument("--patience", type=int, default=3, help="early stopping of unfreeze and scratch")
-    p.add_argument("--methods", default="two-stage,unfreeze,scratch,probe,compact,mfcc",
-                   help="comma-separated subset of two-stage,unfreeze,scratch,probe,compact,mfcc")
-    p.add_argument("--unfreeze-readings", default="variance,std_keras106",
-                   help="BatchNorm readings run with the (slow) unfreeze recipe")
-    p.add_argument("--slow-seeds", default=None,
-                   help="seeds of the unfreeze recipe (whole network trained; default: --seeds)")
+    p.add_argument(
+        "--methods",
+        default="two-stage,unfreeze,scratch,probe,compact,mfcc",
+        help="comma-separated subset of two-stage,unfreeze,scratch,probe,compact,mfcc",
+    )
+    p.add_argument(
+        "--unfreeze-readings",
+        default="variance,std_keras106",
+        help="BatchNorm readings run with the (slow) unfreeze recipe",
+    )
+    p.add_argument(
+        "--slow-seeds", default=None, help="seeds of the unfreeze recipe (whole network trained; default: --seeds)"
+    )
     p.add_argument("--scratch-seeds", default=None, help="seeds of scratch (default: --seeds)")
-    p.add_argument("--train-fraction", type=float, default=1.0,
-                   help="keep this share of the train clips (whole pieces when the set has a "
-                   "clips.tsv); use its own --work folder")
+    p.add_argument(
+        "--train-fraction",
+        type=float,
+        default=1.0,
+        help="keep this share of the train clips (whole pieces when the set has a "
+        "clips.tsv); use its own --work folder",
+    )
     p.add_argument("--fraction-seed", type=int, default=0, help="seed of --train-fraction's draw")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cv", action="store_true",
-                   help="also score the probes in a 5-fold cross-validation grouped by piece (clips.tsv), "
-                   "with a learning curve over the share of train pieces: tighter than one test split")
+    p.add_argument(
+        "--cv",
+        action="store_true",
+        help="also score the probes in a 5-fold cross-validation grouped by piece (clips.tsv), "
+        "with a learning curve over the share of train pieces: tighter than one test split",
+    )
     p.add_argument("--no-diagnosis", action="store_true", help="print the table only")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -364,9 +391,12 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     stores = _stores(args)
     info = {s: cache.load_store(cache.store_path(stores, s)) for s in ("train", "valid", "test")}
-    print(f"data: {args.data}; {len(info['train'].tags)} tags; train/valid/test "
-          f"{info['train'].n}/{info['valid'].n}/{info['test'].n} clips "
-          f"(prepared in {time.perf_counter() - t0:.0f} s, or cached)", flush=True)
+    print(
+        f"data: {args.data}; {len(info['train'].tags)} tags; train/valid/test "
+        f"{info['train'].n}/{info['valid'].n}/{info['test'].n} clips "
+        f"(prepared in {time.perf_counter() - t0:.0f} s, or cached)",
+        flush=True,
+    )
 
     rows: list[tuple[str, str, list, list, list]] = []  # method, reading, roc, pr, seconds
     probed: dict[str, dict] = {}  # the probes' features, for --cv
@@ -463,24 +493,32 @@ def main(argv=None) -> int:
     n_train = info["train"].n
     prior = np.clip(info["train"].y.mean(axis=0), 1e-7, 1 - 1e-7)
     constant = float(np.mean(-(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))))
-    print(f"- a constant prediction (the train tag frequencies) has loss {constant:.4f}; "
-          f"one frozen epoch is {-(-n_train // 16)} Adam steps for the new head")
+    print(
+        f"- a constant prediction (the train tag frequencies) has loss {constant:.4f}; "
+        f"one frozen epoch is {-(-n_train // 16)} Adam steps for the new head"
+    )
     for reading in unfreeze_readings if "unfreeze" in methods else []:
         for seed in slow_seeds:
             history = json.loads((work / f"unfreeze-{reading}-{seed}" / "history.json").read_text())
-            print(f"  unfreeze {reading} seed {seed}: loss per epoch "
-                  + ", ".join(f"{h['loss']:.4f}" for h in history)
-                  + "; val ROC-AUC " + ", ".join(f"{h['val_roc_auc']:.3f}" for h in history))
+            print(
+                f"  unfreeze {reading} seed {seed}: loss per epoch "
+                + ", ".join(f"{h['loss']:.4f}" for h in history)
+                + "; val ROC-AUC "
+                + ", ".join(f"{h['val_roc_auc']:.3f}" for h in history)
+            )
     if "two-stage" in methods:
         for reading in READINGS:
             inference, batch = _auc_with_batch_statistics(
-                work / f"two-stage-{reading}-{seeds[0]}" / "model.keras", cache.store_path(stores, "valid"))
+                work / f"two-stage-{reading}-{seeds[0]}" / "model.keras", cache.store_path(stores, "valid")
+            )
             print(f"- two-stage model ({reading}, seed {seeds[0]}), validation ROC-AUC with BatchNorm in "
                   f"inference mode {inference:.3f}; the same weights with mini-batch statistics "
                   f"(batches of 16, as fit uses) {batch:.3f}")  # fmt: skip
     for reading in READINGS:
-        print(f"- BatchNorm mini-batch vs stored statistics, {reading} reading "
-              "(median over channels of batch std / stored std, |batch mean - stored mean| / stored std):")
+        print(
+            f"- BatchNorm mini-batch vs stored statistics, {reading} reading "
+            "(median over channels of batch std / stored std, |batch mean - stored mean| / stored std):"
+        )
         for name, ratio, shift in _bn_statistics(stores, reading):
             print(f"    {name:<10} std ratio {ratio:8.3f}   mean shift {shift:8.3f}")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")

@@ -16,6 +16,7 @@ Run::
     python examples/extract_features.py --examples --out features/
     python examples/extract_features.py music/ --crops 4 --models crnn
 """
+
 from __future__ import annotations
 
 import argparse

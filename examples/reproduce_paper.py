@@ -48,6 +48,7 @@ Examples
 $ python examples/reproduce_paper.py --synthetic 160 --work /tmp/study \\
       --budgets 0.1,0.25,1 --width-scale 0.25 --epochs 4 --patience 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,11 +57,11 @@ from pathlib import Path
 
 from music_tagger.datasets import cache
 from music_tagger.datasets.mtt import read_mtt
+from music_tagger.datasets.synth import TAGS as SYNTH_TAGS
+from music_tagger.datasets.synth import make_mtt_like
 from music_tagger.models.architectures import ARCHS, parse_budgets
 from music_tagger.training.experiment import run_experiment
 from music_tagger.training.figures import draw_figures, read_groups
-from music_tagger.datasets.synth import TAGS as SYNTH_TAGS
-from music_tagger.datasets.synth import make_mtt_like
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -13,6 +13,7 @@ Usage::
     MUSIC_TAGGER_WEIGHTS_DIR=../shared/reference/music-auto_tagging-keras \\
         python examples/reproduce_published_scores.py --expected ../shared/reference/EXPECTED.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,7 @@ CLIPS = ("bensound-cute", "bensound-actionable", "bensound-dubstep", "bensound-t
 
 def max_error(preds: np.ndarray, expected: dict) -> float:
     return max(
-        abs(float(row[TAGS.index(tag)]) - score)
-        for clip, row in zip(CLIPS, preds)
-        for tag, score in expected[clip]
+        abs(float(row[TAGS.index(tag)]) - score) for clip, row in zip(CLIPS, preds) for tag, score in expected[clip]
     )
 
 
@@ -46,9 +45,7 @@ def main() -> None:
     if all(p.is_file() for p in npys):
         inputs["npy"] = np.stack([np.load(p)[0, 0] for p in npys])
     for resampler in ("kaiser_best_2016", "soxr_hq"):
-        inputs[f"mp3 {resampler}"] = np.stack(
-            [compute_melgram(p, resampler=resampler) for p in mp3s]
-        )
+        inputs[f"mp3 {resampler}"] = np.stack([compute_melgram(p, resampler=resampler) for p in mp3s])
     print(f"{'weights':<12} {'input':<22} {'max abs error (40 numbers)':>28}")
     for variant in ("theano", "tensorflow"):
         model = CRNN(weights="msd", variant=variant)

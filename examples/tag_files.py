@@ -16,6 +16,7 @@ Run::
     python examples/tag_files.py
     python examples/tag_files.py my_song.mp3 music/ --crops 8 --top 5
 """
+
 from __future__ import annotations
 
 import argparse

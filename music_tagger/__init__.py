@@ -12,6 +12,7 @@ Examples
 >>> decode_predictions(model.predict(x[None, ..., None]), top_n=3)  # doctest: +SKIP
 [[('jazz', 0.444), ('instrumental', 0.151), ('folk', 0.103)]]
 """
+
 from .util.lazy import attach
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """``python -m music_tagger``: the ``music-tagger`` command line (see :mod:`music_tagger.cli`)."""
+
 import sys
 
 from .cli import main

@@ -17,6 +17,7 @@ Examples
 ('rock', 'pop', 'alternative')
 >>> path = registry.example("bensound-cute")   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -12,6 +12,7 @@ Examples
 >>> PRETRAINED
 ('crnn', 'cnn')
 """
+
 #: How a Keras 1 file's BatchNorm "running_std" is read
 #: (:func:`music_tagger.models.legacy.convert_bn_statistics`): as a variance, the
 #: reading under which the CRNN's scores were published ...

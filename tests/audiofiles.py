@@ -1,5 +1,6 @@
 """Audio files in every format the tag writer handles, made with ffmpeg and mutagen, and
 what must not change in them: decoded samples, audio frame bytes, other tags."""
+
 from __future__ import annotations
 
 import hashlib
@@ -76,7 +77,9 @@ def samples(path: Path) -> bytes:
     """The decoded samples (ffmpeg's decoder, 32-bit float), to compare bit for bit."""
     return subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le", "-"],
-        capture_output=True, check=True, timeout=60,
+        capture_output=True,
+        check=True,
+        timeout=60,
     ).stdout
 
 

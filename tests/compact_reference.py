@@ -18,6 +18,7 @@ Each legacy choice is a keyword, so the tests can show what the wrong one change
 - ``pad``: ``"same"`` (tensorflow's SAME split of kapre's ``'same'`` STFT) or
   ``"center"`` (librosa's ``n_dft // 2`` on each side).
 """
+
 from __future__ import annotations
 
 import h5py
@@ -110,8 +111,9 @@ def max_pool(x: np.ndarray, pool: tuple[int, int]) -> np.ndarray:
     return x[:, :, : h2 * ph, : w2 * pw].reshape(b, c, h2, ph, w2, pw).max(axis=(3, 5))
 
 
-def levels(xs, weights, upto: int = 4, *, flip=False, bn="clip", bn_eps=1e-3,
-           bn_std_eps=False, db_max="clip", pad="same") -> list[np.ndarray]:
+def levels(
+    xs, weights, upto: int = 4, *, flip=False, bn="clip", bn_eps=1e-3, bn_std_eps=False, db_max="clip", pad="same"
+) -> list[np.ndarray]:
     """The features ``(batch, 32)`` of levels 0 to ``upto`` of raw 12 kHz audio ``(batch, n)``.
 
     ``weights`` is the output of :func:`read_weights`. Level N (the original's

@@ -7,6 +7,7 @@ gets the same default), otherwise downloaded once into the Keras cache (or from
 ``$MUSIC_TAGGER_BASE_URL``) and checked against its sha256. When a file can be had
 neither way, the run stops before any test with one message naming what is missing.
 """
+
 from __future__ import annotations
 
 import os

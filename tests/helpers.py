@@ -1,5 +1,6 @@
 """Helpers the tests share that are not fixtures: running Python in a subprocess with
 this checkout importable, and a training process killed inside an epoch."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_python(
-    code: str, *args: object, stdout=subprocess.DEVNULL, env: dict | None = None
-) -> subprocess.Popen:
+def start_python(code: str, *args: object, stdout=subprocess.DEVNULL, env: dict | None = None) -> subprocess.Popen:
     """``python -c code args...`` with this checkout importable, TensorFlow quiet,
     no TF_CONFIG but the one in ``env`` (extra environment variables)."""
     environ = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
@@ -47,8 +46,9 @@ keras.Model.fit = _counted_fit
 """
 
 
-def run_killed_in_epoch(code: str, *args: object, run_dir: Path, epoch: int = 2,
-                        stdout=subprocess.DEVNULL, timeout: float = 300) -> subprocess.Popen:
+def run_killed_in_epoch(
+    code: str, *args: object, run_dir: Path, epoch: int = 2, stdout=subprocess.DEVNULL, timeout: float = 300
+) -> subprocess.Popen:
     """Run ``SELF_KILL + code args...`` until it kills itself inside ``epoch``; checks
     that it died of SIGKILL with ``epoch - 1`` epochs committed in ``run_dir``."""
     proc = start_python(SELF_KILL + code, *args, stdout=stdout,

@@ -5,6 +5,7 @@ reads its address from stderr, and speaks HTTP to it with the standard library
 only. When the process ends it prints which ``tensorflow`` or ``keras`` modules it
 had imported (``HEAVY [...]`` on stderr), so a test can assert there were none.
 """
+
 from __future__ import annotations
 
 import json

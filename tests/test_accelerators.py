@@ -1,5 +1,6 @@
 """Mixed precision and XLA reach the validation AUC of float32 training on generated
 data, within the spread of float32 runs that differ only in their seed (measured over 6 seeds)."""
+
 import json
 import math
 import warnings

@@ -4,6 +4,7 @@ Every one of the 20 configurations is built on the real 96 x 1366 input, checked
 against its budget and run forward on a batch of 2; each structure, at its smallest
 budget, is trained for one step (the budgets of a structure differ only in widths).
 """
+
 import keras
 import numpy as np
 import pytest
@@ -55,9 +56,7 @@ def test_the_released_models_are_named_configurations():
     assert count_params(crnn)[0] == 396_786  # the released MusicTaggerCRNN
     assert crnn.get_layer("gru2").units == ORIGINAL_WIDTHS["crnn"][-1]
     cnn = music_tagger.K2C2()
-    assert [cnn.get_layer(f"conv{i}").filters for i in range(1, 6)] == list(
-        ORIGINAL_WIDTHS["k2c2"]
-    )
+    assert [cnn.get_layer(f"conv{i}").filters for i in range(1, 6)] == list(ORIGINAL_WIDTHS["k2c2"])
 
 
 @pytest.mark.parametrize("arch", ["k1c2", "k2c1"])
@@ -142,7 +141,11 @@ SMALL_CRNN = (4, 4, 4, 4, 3)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_crnn_recurrent_options(rnn, bidirectional):
     model = build(
-        "crnn", widths=SMALL_CRNN, rnn=rnn, bidirectional=bidirectional, rnn_units=5,
+        "crnn",
+        widths=SMALL_CRNN,
+        rnn=rnn,
+        bidirectional=bidirectional,
+        rnn_units=5,
         include_top=False,
     )
     assert model.output_shape == (None, 10 if bidirectional else 5)
@@ -162,7 +165,5 @@ def test_variable_length_crnn_matches_the_fixed_length_one():
     fixed.set_weights(weights)
     variable.set_weights(weights)
     x = melgrams(2)
-    np.testing.assert_allclose(
-        variable.predict_on_batch(x), fixed.predict_on_batch(x), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(variable.predict_on_batch(x), fixed.predict_on_batch(x), rtol=1e-5, atol=1e-6)
     assert variable.predict_on_batch(melgrams(2, frames=700)).shape == (2, 50)

@@ -1,4 +1,5 @@
 """The one write-then-rename mechanism behind every file the package publishes."""
+
 import os
 
 import pytest

@@ -4,6 +4,7 @@ The four ``bensound-*.npy`` files are the 2016 code's output. Every step of
 :mod:`music_tagger.audio` is shown to be needed by leaving it out and watching the
 error against them grow.
 """
+
 import importlib
 import math
 import os
@@ -201,8 +202,14 @@ def test_symmetric_kaiser_taper(clips, faithful):
 # below an integer; 44100 -> 12001 has too many phases and takes the grouped path
 @pytest.mark.parametrize(
     "sr_orig, sr_new, n",
-    [(44100, 12000, 1200), (22050, 12000, 900), (48000, 12000, 1200), (8000, 12000, 300),
-     (11025, 12000, 250), (44100, 12001, 400)],
+    [
+        (44100, 12000, 1200),
+        (22050, 12000, 900),
+        (48000, 12000, 1200),
+        (8000, 12000, 300),
+        (11025, 12000, 250),
+        (44100, 12001, 400),
+    ],
 )
 def test_vectorised_resampler_equals_loop(sr_orig, sr_new, n):
     x = np.random.default_rng(sr_orig + n).standard_normal(n)
@@ -219,7 +226,9 @@ def test_generic_path_equals_loop(monkeypatch):
     for sr_orig, sr_new in [(44100, 12000), (8000, 12000)]:
         np.testing.assert_allclose(
             audio.resample_kaiser_best_2016(x, sr_orig, sr_new),
-            slow_resample(x, sr_orig, sr_new), rtol=0, atol=1e-12,
+            slow_resample(x, sr_orig, sr_new),
+            rtol=0,
+            atol=1e-12,
         )
 
 
@@ -285,8 +294,12 @@ def _id3v2(payload: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     "header, side",
-    [(b"\xff\xfb\x90\xc4", 17), (b"\xff\xfb\x90\x64", 32),  # MPEG-1 mono, joint stereo
-     (b"\xff\xf3\x80\xc4", 9), (b"\xff\xf3\x80\x64", 17)],  # MPEG-2 mono, joint stereo
+    [
+        (b"\xff\xfb\x90\xc4", 17),
+        (b"\xff\xfb\x90\x64", 32),  # MPEG-1 mono, joint stereo
+        (b"\xff\xf3\x80\xc4", 9),
+        (b"\xff\xf3\x80\x64", 17),
+    ],  # MPEG-2 mono, joint stereo
 )
 @pytest.mark.parametrize("tag", [b"Xing", b"Info"])
 def test_gapless_header_at_side_info_offset(tmp_path, header, side, tag):
@@ -477,9 +490,16 @@ def test_log_melgram_scaling():
 
 @pytest.mark.parametrize(
     "y, sr",
-    [(np.zeros((2, 3, 100)), 12000), (np.zeros(0), 12000), (np.array([0.0, np.nan]), 12000),
-     (np.array([0.0, np.inf]), 12000), (np.zeros(100), 0), (np.zeros(100), -5),
-     (np.array(["a", "b"]), 12000), (np.zeros((44100, 2)), 44100)],
+    [
+        (np.zeros((2, 3, 100)), 12000),
+        (np.zeros(0), 12000),
+        (np.array([0.0, np.nan]), 12000),
+        (np.array([0.0, np.inf]), 12000),
+        (np.zeros(100), 0),
+        (np.zeros(100), -5),
+        (np.array(["a", "b"]), 12000),
+        (np.zeros((44100, 2)), 44100),
+    ],
 )
 def test_compute_melgram_from_array_validates(y, sr):
     with pytest.raises(ValueError):

@@ -1,6 +1,7 @@
 """The beets plugin: a library imported from generated files, tagged by `beet musictagger`
 with the package's worker processes, queried by its attributes, tagged once (about 11 s:
 marked slow)."""
+
 from __future__ import annotations
 
 import os

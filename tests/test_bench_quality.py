@@ -1,4 +1,5 @@
 """``benchmarks/quality.py``: bootstrap by recording, per-tag scores that skip unknown labels."""
+
 import sys
 from pathlib import Path
 

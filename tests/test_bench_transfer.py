@@ -1,4 +1,5 @@
 """``benchmarks/transfer.py --train-fraction``: whole pieces of the train split, seeded."""
+
 import importlib.util
 from pathlib import Path
 
@@ -28,8 +29,13 @@ def test_train_fraction_keeps_whole_pieces_and_the_other_splits(tmp_path):
     for i, (path, piece, _) in enumerate(rows):
         lines.append(f"{i}\t{piece}\t{path}")
     (tmp_path / "clips.tsv").write_text("\n".join(lines) + "\n")
-    ds = Dataset(paths=[str(tmp_path / r[0]) for r in rows], y=np.ones((len(rows), 1), int),
-                 tags=["x"], split=[r[2] for r in rows], ids=[str(i) for i in range(len(rows))])
+    ds = Dataset(
+        paths=[str(tmp_path / r[0]) for r in rows],
+        y=np.ones((len(rows), 1), int),
+        tags=["x"],
+        split=[r[2] for r in rows],
+        ids=[str(i) for i in range(len(rows))],
+    )
     n_train = int(np.sum(ds.split == "train"))
     kept = bt.train_fraction(ds, str(tmp_path), 0.25, seed=3)
     assert kept.paths == bt.train_fraction(ds, str(tmp_path), 0.25, seed=3).paths
@@ -37,8 +43,9 @@ def test_train_fraction_keeps_whole_pieces_and_the_other_splits(tmp_path):
     train = [p for p, s in zip(kept.paths, kept.split) if s == "train"]
     pieces = {Path(p).name.split("-")[0] for p in train}
     # whole pieces: every clip of a kept piece is kept
-    assert sorted(train) == sorted(str(tmp_path / r[0]) for r in rows
-                                   if r[2] == "train" and r[1].split("/")[1] in pieces)
+    assert sorted(train) == sorted(
+        str(tmp_path / r[0]) for r in rows if r[2] == "train" and r[1].split("/")[1] in pieces
+    )
     assert 0.25 * n_train <= len(train) < 0.25 * n_train + 4  # stops once the share is reached
     assert [s for s in kept.split if s != "train"] == ["valid", "test"]
 

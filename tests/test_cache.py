@@ -1,4 +1,5 @@
 """The feature cache: contents, failures, resuming, settings checks."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +93,7 @@ def test_interrupted_prepare_resumes_without_recomputing(dataset, prepared, tmp_
     stores = cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=0, progress=False)
     assert len(calls) == len(dataset.subset("test").paths)  # 3 before, the rest after
     assert not (tmp_path / "test.partial").exists()
-    np.testing.assert_array_equal(
-        cache.read_melgrams(stores["test"]), cache.read_melgrams(prepared["test"])
-    )
+    np.testing.assert_array_equal(cache.read_melgrams(stores["test"]), cache.read_melgrams(prepared["test"]))
     # a finished store is reused, not recomputed
     cache.prepare(dataset, tmp_path, splits=["test"], frames=FRAMES, workers=0, progress=False)
     assert len(calls) == len(dataset.subset("test").paths)

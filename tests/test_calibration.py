@@ -1,4 +1,5 @@
 """Per-tag thresholds: F1-optimal on labelled data, saved, applied by tag --thresholds."""
+
 import json
 
 import numpy as np
@@ -74,9 +75,41 @@ def test_calibrate_a_csv_then_tag_with_the_thresholds(labelled, tmp_path, capsys
     expected = [t for t, s in r.top if s >= thresholds.get(t, {"threshold": np.inf})["threshold"]]
     assert r.passed == [t for t in expected] and r.to_dict()["passed"] == r.passed
     # the CLI: calibrate, then tag --thresholds FILE --format csv has a passed column
-    assert cli.main(["calibrate", str(labelled / "labels.csv"), "--out", str(tmp_path / "t2.json"), "--crops", "1", "--workers", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "calibrate",
+                str(labelled / "labels.csv"),
+                "--out",
+                str(tmp_path / "t2.json"),
+                "--crops",
+                "1",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert cli.main(["tag", str(labelled / "c1.wav"), "--crops", "1", "--thresholds", str(tmp_path / "t2.json"), "--format", "csv", "--top", "50", "--workers", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "tag",
+                str(labelled / "c1.wav"),
+                "--crops",
+                "1",
+                "--thresholds",
+                str(tmp_path / "t2.json"),
+                "--format",
+                "csv",
+                "--top",
+                "50",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     rows = capsys.readouterr().out.splitlines()
     assert rows[0] == "path,rank,tag,score,error,passed"
     assert {row.split(",")[2] for row in rows[1:] if row.endswith(",1")} == set(r.passed)

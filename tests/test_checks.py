@@ -1,4 +1,5 @@
 """The shared validators (util/checks.py) and the one meaning of ``workers`` (util/workers.py)."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Most tests call :func:`music_tagger.cli.main` in-process (the CRNN is built once
 cached); one runs ``python -m music_tagger`` in a subprocess to check that stdout
 holds only the JSON while TensorFlow's logging stays off it.
 """
+
 import csv
 import io
 import json
@@ -111,9 +112,7 @@ def test_bad_files_are_reported_and_the_rest_still_tagged(crnn, capsys, referenc
 @pytest.mark.reference
 def test_csv_and_table_formats(crnn, capsys, reference_data, bad_files):
     clip = str(reference_data / "bensound-cute.mp3")
-    code, out, _ = run_main(
-        capsys, "tag", clip, bad_files[0], "--faithful", "--top", "3", "--format", "csv"
-    )
+    code, out, _ = run_main(capsys, "tag", clip, bad_files[0], "--faithful", "--top", "3", "--format", "csv")
     assert code == 1
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["path", "rank", "tag", "score", "error"]
@@ -213,6 +212,7 @@ def test_package_errors_are_one_line_and_bugs_show_their_traceback(capsys, monke
     def fails(error):
         def make_mtt_like(*args, **kwargs):
             raise error
+
         return make_mtt_like
 
     extra = ["--debug"] if debug else []

@@ -5,12 +5,13 @@ Each Keras 1.2 / kapre behaviour of ``music_tagger.models.legacy`` that its feat
 depend on is pinned by showing that the wrong choice changes them (docs/compact.md
 lists the sizes).
 """
+
+import compact_reference as ref
 import h5py
 import keras
 import numpy as np
 import pytest
 
-import compact_reference as ref
 from music_tagger import CompactCNN, features
 from music_tagger.embeddings.extract import FeatureExtractor, feature_names
 from music_tagger.errors import ParameterError, WeightsError

@@ -1,4 +1,5 @@
 """Tests for music_tagger.datasets.dataset on tiny hand-made layouts."""
+
 import csv
 import logging
 
@@ -13,10 +14,7 @@ from music_tagger.datasets.synth import make_mtt_like
 
 
 def _warnings(caplog):
-    return [
-        r for r in caplog.records
-        if r.levelno == logging.WARNING and r.name == "music_tagger.datasets.dataset"
-    ]
+    return [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "music_tagger.datasets.dataset"]
 
 
 def _reasons(data):
@@ -64,8 +62,13 @@ def test_dataset_validates(changes, match):
 
 
 def test_report_counts_reasons_with_examples():
-    data = _dataset(problems=[Problem("x", "missing audio", "/x.mp3"), Problem("y", "no tags"),
-                              Problem("z", "missing audio", "/z.mp3")])
+    data = _dataset(
+        problems=[
+            Problem("x", "missing audio", "/x.mp3"),
+            Problem("y", "no tags"),
+            Problem("z", "missing audio", "/z.mp3"),
+        ]
+    )
     text = data.report()
     assert text.startswith("kept 3 rows; left out 3: 2 missing audio, 1 no tags")
     assert "x (missing audio: /x.mp3)" in text and "y (no tags)" in text
@@ -120,8 +123,7 @@ def mtt_root(tmp_path):
         ["9", "1", "1", "1", "0", "g/elsewhere.mp3"],  # not a 0-f folder
     ]
     _write_annotations(tmp_path, ["a", "b", "c", "d"], rows)
-    for rel in ["0/one.mp3", "c/two.mp3", "d/three.mp3", "e/only_d.mp3", "2/bad.mp3",
-                "g/elsewhere.mp3"]:
+    for rel in ["0/one.mp3", "c/two.mp3", "d/three.mp3", "e/only_d.mp3", "2/bad.mp3", "g/elsewhere.mp3"]:
         _touch(tmp_path, rel)
     _touch(tmp_path, "f/empty.mp3", b"")
     return tmp_path
@@ -139,8 +141,14 @@ def test_read_mtt_reports_bad_rows_once(mtt_root, caplog):
     assert list(data.split) == ["train", "valid", "test"]
     np.testing.assert_array_equal(data.y, [[1, 0, 1], [1, 1, 0], [0, 1, 1]])  # b, c, a
     assert data.paths[0] == str(mtt_root / "0" / "one.mp3")
-    assert _reasons(data) == {"4": "missing audio", "5": "no tags", "6": "no tags",
-                              "7": "bad row", "8": "bad row", "9": "bad split"}
+    assert _reasons(data) == {
+        "4": "missing audio",
+        "5": "no tags",
+        "6": "no tags",
+        "7": "bad row",
+        "8": "bad row",
+        "9": "bad split",
+    }
     records = _warnings(caplog)
     assert len(records) == 1
     message = records[0].getMessage()
@@ -219,12 +227,15 @@ def msd(tmp_path):
     split_dir.mkdir()
     for split, ids in IDS.items():
         (split_dir / f"{split}_x_msd_id.txt").write_text("\n".join(ids) + "\n")
-    for track, ext in [("TRAAAAW128F429D538", ".mp3"), ("TRAAABD128F429CF47", ".clip.mp3"),
-                       ("TRBBBBB128F429D538", ".wav"), ("TRCCCCC128F429D538", ".mp3")]:
+    for track, ext in [
+        ("TRAAAAW128F429D538", ".mp3"),
+        ("TRAAABD128F429CF47", ".clip.mp3"),
+        ("TRBBBBB128F429D538", ".wav"),
+        ("TRCCCCC128F429D538", ".mp3"),
+    ]:
         _touch(audio, f"{track[2]}/{track[3]}/{track[4]}/{track}{ext}")
     (split_dir / "tags.txt").write_text("rock\npop\njazz\n")
-    ys = {"train": [[1, 0, 0], [0, 1, 1], [1, 0, 0]], "valid": [[0, 0, 1]],
-          "test": [[1, 1, 0], [0, 0, 0]]}
+    ys = {"train": [[1, 0, 0], [0, 1, 1], [1, 0, 0]], "valid": [[0, 0, 1]], "test": [[1, 1, 0], [0, 0, 0]]}
     for split, y in ys.items():
         np.save(split_dir / f"{split}_y.npy", np.array(y, dtype=np.uint8))
     return audio, split_dir
@@ -234,15 +245,13 @@ def test_read_msd_public_layout(msd, caplog):
     audio, split_dir = msd
     data = read_msd(audio, split_dir)
     assert data.tags == ["rock", "pop", "jazz"]
-    assert data.ids == ["TRAAAAW128F429D538", "TRAAABD128F429CF47", "TRBBBBB128F429D538",
-                        "TRCCCCC128F429D538"]
+    assert data.ids == ["TRAAAAW128F429D538", "TRAAABD128F429CF47", "TRBBBBB128F429D538", "TRCCCCC128F429D538"]
     assert list(data.split) == ["train", "train", "valid", "test"]
     np.testing.assert_array_equal(data.y, [[1, 0, 0], [0, 1, 1], [0, 0, 1], [1, 1, 0]])
     assert data.paths[1] == str(audio / "A" / "A" / "A" / "TRAAABD128F429CF47.clip.mp3")
     # third train id has no audio; the test copy of a train id is a duplicate and,
     # having no tags in test_y.npy, is reported for that first
-    assert _reasons(data) == {"TRAAADZ128F9348C2E": "missing audio",
-                              "TRAAAAW128F429D538": "no tags"}
+    assert _reasons(data) == {"TRAAADZ128F9348C2E": "missing audio", "TRAAAAW128F429D538": "no tags"}
     assert len(_warnings(caplog)) == 1
 
 
@@ -315,13 +324,11 @@ def test_read_csv(tmp_path, caplog):
     )
     data = read_csv(tmp_path / "list.csv")
     assert data.tags == ["guitar", "jazz", "rock"]
-    assert data.paths == [str(tmp_path / "audio/a.mp3"), str(outside),
-                          str(tmp_path / "audio/b.wav")]
+    assert data.paths == [str(tmp_path / "audio/a.mp3"), str(outside), str(tmp_path / "audio/b.wav")]
     assert data.ids == ["audio/a.mp3", str(outside), "audio/b.wav"]
     assert list(data.split) == ["train", "valid", "test"]
     np.testing.assert_array_equal(data.y, [[1, 0, 1], [0, 1, 0], [0, 0, 1]])
-    assert sorted(p.reason for p in data.problems) == [
-        "bad split", "duplicate id", "missing audio", "no tags"]
+    assert sorted(p.reason for p in data.problems) == ["bad split", "duplicate id", "missing audio", "no tags"]
     records = _warnings(caplog)
     assert len(records) == 1 and "left out 4" in records[0].getMessage()
 
@@ -329,9 +336,7 @@ def test_read_csv(tmp_path, caplog):
 def test_read_csv_with_vocabulary_and_ids(tmp_path):
     _touch(tmp_path, "a.mp3")
     _touch(tmp_path, "b.mp3")
-    (tmp_path / "list.csv").write_text(
-        "id,path,tags,split\nA,a.mp3,rock,train\nB,b.mp3,rock|polka,test\n"
-    )
+    (tmp_path / "list.csv").write_text("id,path,tags,split\nA,a.mp3,rock,train\nB,b.mp3,rock|polka,test\n")
     data = read_csv(tmp_path / "list.csv", tags=["pop", "rock"])
     assert data.tags == ["pop", "rock"] and data.ids == ["A"]
     assert data.problems == [Problem("B", "unknown tags", "polka")]

@@ -4,18 +4,18 @@ Every comparison is against the Keras model of :mod:`music_tagger.models` on the
 input: the four original spectrograms, crops of generated audio, and the published
 scores of the original README.
 """
+
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import start_python
 
 from music_tagger import TAGS, audio
 from music_tagger.errors import OutputExistsError, ParameterError, WeightsError
 from music_tagger.registry import example_names
-
-from helpers import start_python
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -70,7 +70,12 @@ def test_onnx_melgram_scores_equal_keras(name, tmp_path, reference_melgrams, cro
         expected = keras_models[name].predict_on_batch(x)
         assert _max_diff(onnx_model.predict_on_batch(x), expected) <= MELGRAM_TOL
     # one clip at a time gives the same as in a batch
-    assert _max_diff(onnx_model.predict_on_batch(reference_melgrams[1:2])[0], onnx_model.predict_on_batch(reference_melgrams)[1]) <= 1e-6
+    assert (
+        _max_diff(
+            onnx_model.predict_on_batch(reference_melgrams[1:2])[0], onnx_model.predict_on_batch(reference_melgrams)[1]
+        )
+        <= 1e-6
+    )
 
 
 def test_onnx_runtime_reproduces_the_40_published_scores(reference_melgrams, published_scores):
@@ -147,7 +152,9 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_saved_model_loads_without_music_tagger_and_scores_equal(tmp_path, reference_melgrams, crops, crop_melgrams, keras_models):
+def test_saved_model_loads_without_music_tagger_and_scores_equal(
+    tmp_path, reference_melgrams, crops, crop_melgrams, keras_models
+):
     folder = export(tmp_path / "crnn_saved", model="crnn", format="saved_model", input="audio")
     np.save(tmp_path / "melgram.npy", reference_melgrams)
     np.save(tmp_path / "audio.npy", crops)
@@ -277,6 +284,7 @@ def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_pat
             runtime.OnnxModel(tmp_path / "bad.onnx")
     with pytest.raises(WeightsError, match="missing.onnx"):
         runtime.OnnxModel(tmp_path / "missing.onnx")
+
     # a cache folder that cannot be written (a read-only home): the graph is built in memory
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -321,7 +329,9 @@ def test_the_pretrained_taggers_run_on_onnx_by_default_when_it_is_installed(monk
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 @pytest.mark.parametrize("input", ["melgram", "audio"])
-def test_litert_uses_builtin_ops_only_and_scores_equal(input, tmp_path, reference_melgrams, crops, crop_melgrams, keras_models):
+def test_litert_uses_builtin_ops_only_and_scores_equal(
+    input, tmp_path, reference_melgrams, crops, crop_melgrams, keras_models
+):
     tf = pytest.importorskip("tensorflow")
     from music_tagger.deploy.litert import flex_ops
 

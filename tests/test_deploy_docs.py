@@ -3,6 +3,7 @@
 The blocks run in order in one folder (the SavedModel recipe loads what the block
 before it exported); a ``print(...)  # text`` line must print exactly ``text``.
 """
+
 import re
 import subprocess
 import sys

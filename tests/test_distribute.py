@@ -1,5 +1,6 @@
 """Training under tf.distribute.MirroredStrategy on 2 logical CPU devices, killed and
 resumed; strategy selection from TF_CONFIG."""
+
 import json
 import socket
 import subprocess

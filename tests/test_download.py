@@ -4,6 +4,7 @@
 downloaded once into the cache and checked against its sha256, a cached file is used
 without a request, and a file with the wrong sha256 is refused and not kept.
 """
+
 from __future__ import annotations
 
 import functools
@@ -71,9 +72,7 @@ def test_url_is_the_public_address_unless_a_mirror_is_set(monkeypatch):
     monkeypatch.delenv(registry.ENV_BASE_URL, raising=False)
     assert registry.url("weights", "crnn_msd_theano").startswith("https://github.com/keunwoochoi/")
     monkeypatch.setenv(registry.ENV_BASE_URL, "http://models.internal:8080/crnn/")
-    assert registry.url("examples", "bensound-cute") == (
-        "http://models.internal:8080/crnn/data/bensound-cute.mp3"
-    )
+    assert registry.url("examples", "bensound-cute") == ("http://models.internal:8080/crnn/data/bensound-cute.mp3")
 
 
 def test_download_from_mirror_then_cache_hit(served, tmp_path, monkeypatch, no_local_copy, reference_data):
@@ -123,7 +122,11 @@ def test_suite_without_reference_files_or_network_stops_with_one_message(tmp_pat
     (tmp_path / "empty").mkdir()
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_atomic.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     out = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, out

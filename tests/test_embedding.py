@@ -1,4 +1,5 @@
 """Pretrained features: shapes, determinism, inputs of every kind, the sklearn transformer."""
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -7,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from music_tagger.datasets import cache
 from music_tagger.audio import compute_melgrams
+from music_tagger.datasets import cache
 from music_tagger.embeddings.extract import FeatureExtractor, feature_names, features
 from music_tagger.models.builders import CNN, CRNN
 
@@ -28,7 +29,7 @@ def test_shapes_and_the_top_level_is_the_topless_network(arch, dims, melgrams):
     reference = builder(weights="msd", include_top=False).predict(melgrams[:3, ..., None], verbose=0)
     np.testing.assert_allclose(top, reference, atol=1e-5)
     # the multi-level feature ends with the top feature (CNN: its last block is 1 x 1)
-    np.testing.assert_allclose(multi[:, -dims[1]:], top, atol=1e-5)
+    np.testing.assert_allclose(multi[:, -dims[1] :], top, atol=1e-5)
 
 
 def test_deterministic_and_independent_of_the_batch(melgrams):

@@ -1,4 +1,5 @@
 """Tests for music_tagger.training.evaluation against scikit-learn's own metrics."""
+
 import csv
 import json
 import math
@@ -40,9 +41,7 @@ def test_per_tag_and_macro_equal_sklearn(random_data):
 def test_micro_equals_sklearn(random_data):
     y_true, y_score = random_data
     results = evaluate(y_true, y_score)
-    assert results["roc_auc_micro"] == pytest.approx(
-        roc_auc_score(y_true, y_score, average="micro")
-    )
+    assert results["roc_auc_micro"] == pytest.approx(roc_auc_score(y_true, y_score, average="micro"))
     assert results["roc_auc_micro"] != pytest.approx(results["roc_auc_macro"])
 
 

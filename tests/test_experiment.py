@@ -1,18 +1,18 @@
 """The paper's study on a tiny grid: results table, figures, skipping finished runs."""
+
 import json
 import math
 
 import pytest
 
+from music_tagger.cli import main
 from music_tagger.datasets import cache
+from music_tagger.datasets.synth import TAGS
+from music_tagger.models.architectures import parse_budgets
 from music_tagger.training import experiment
 from music_tagger.training import loop as training
-from music_tagger.cli import main
-from music_tagger.models.architectures import parse_budgets
-from music_tagger.training.experiment import GRID_COLUMNS, read_grid_results
-from music_tagger.training.experiment import Config, grid
+from music_tagger.training.experiment import GRID_COLUMNS, Config, grid, read_grid_results
 from music_tagger.training.figures import FIGURES, plot_per_tag, tag_groups
-from music_tagger.datasets.synth import TAGS
 
 #: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
 pytestmark = pytest.mark.slow
@@ -72,9 +72,7 @@ def test_running_again_trains_nothing(runs, stores, monkeypatch):
     assert main(["experiment", "--data", str(stores), "--out", str(runs), *GRID]) == 0
     after = _snapshot(runs)
     results = {runs / "results.json", runs / "results.csv"}
-    assert {p: t for p, t in after.items() if p not in results} == {
-        p: t for p, t in before.items() if p not in results
-    }
+    assert {p: t for p, t in after.items() if p not in results} == {p: t for p, t in before.items() if p not in results}
 
 
 def test_figures_of_the_grid(runs, tmp_path):
@@ -104,8 +102,8 @@ def test_parse_budgets_and_grid():
 
 
 def test_tag_groups():
-    from music_tagger.training.figures import MSD_TAG_GROUPS
     from music_tagger.registry import TAGS as MSD_TAGS
+    from music_tagger.training.figures import MSD_TAG_GROUPS
 
     grouped = [t for ts in MSD_TAG_GROUPS.values() for t in ts]
     assert sorted(grouped) == sorted(MSD_TAGS)  # every MSD tag in exactly one group

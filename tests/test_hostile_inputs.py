@@ -6,6 +6,7 @@ state, labelled data without examples, an output that cannot be written. The CLI
 rows run ``music-tagger`` in this process and check its exit status and stderr;
 none of them needs TensorFlow (each fails before a model is built).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ def hostile(tmp_path_factory) -> Path:
     shape = dict(TAGGRAM, scores=[[0.1, 0.2, 0.3]])
     no_tags = {k: v for k, v in TAGGRAM.items() if k != "tags"}
     for name, taggram in {"shape": shape, "notags": no_tags, "string": "abc"}.items():
-        (root / f"rec-{name}.jsonl").write_text(json.dumps({"path": "x.wav", "tags": [], "error": None, "taggram": taggram}) + "\n")
+        (root / f"rec-{name}.jsonl").write_text(
+            json.dumps({"path": "x.wav", "tags": [], "error": None, "taggram": taggram}) + "\n"
+        )
     (root / "header.csv").write_text("path,tags,split\n")
     (root / "labels.csv").write_text("path,tags,split\na.wav,rock,valid\n")
     (root / "run_state").mkdir()
@@ -143,9 +146,21 @@ CLI_CASES = {
     "probe Cs inf": (["probe", "feats_ok", "p5", "--Cs", "1,inf"], 2, "--Cs"),
     "probe tag corrupt probe.json": (["probe", "probe_json", "--tag", "a.wav"], 1, "probe.json"),
     "probe tag corrupt probe.npz": (["probe", "probe_npz", "--tag", "a.wav"], 1, "probe.npz"),
-    "train resume corrupt state.json": (["train", "stores16", "run_state", "--resume", "--epochs", "1"], 1, "state.json"),
-    "train resume state.json an array": (["train", "stores16", "run_state_list", "--resume", "--epochs", "1"], 1, "state.json"),
-    "train resume state.json partial": (["train", "stores16", "run_state_partial", "--resume", "--epochs", "1"], 1, "state.json"),
+    "train resume corrupt state.json": (
+        ["train", "stores16", "run_state", "--resume", "--epochs", "1"],
+        1,
+        "state.json",
+    ),
+    "train resume state.json an array": (
+        ["train", "stores16", "run_state_list", "--resume", "--epochs", "1"],
+        1,
+        "state.json",
+    ),
+    "train resume state.json partial": (
+        ["train", "stores16", "run_state_partial", "--resume", "--epochs", "1"],
+        1,
+        "state.json",
+    ),
 }
 
 
@@ -231,9 +246,7 @@ def test_a_huge_hop_gives_the_first_crop_alone():
     assert options["starts"](10**9).tolist() == [0]
 
 
-@pytest.mark.parametrize(
-    "value", ["abc", None, [0.2], {"f1": 0.2}, 1.5, -0.1, float("nan"), float("inf"), True]
-)
+@pytest.mark.parametrize("value", ["abc", None, [0.2], {"f1": 0.2}, 1.5, -0.1, float("nan"), float("inf"), True])
 def test_load_thresholds_takes_only_numbers_in_0_1(value):
     with pytest.raises((ParameterError, DataError)):
         load_thresholds({"rock": value}, ["rock", "pop"])
@@ -254,7 +267,18 @@ def test_load_thresholds_takes_only_numbers_in_0_1(value):
         dict(TAGGRAM, tags="rock"),
         {k: v for k, v in TAGGRAM.items() if k != "tags"},
     ],
-    ids=["string", "list", "no scores", "shape", "end length", "empty", "text scores", "null score", "tags a string", "no tags"],
+    ids=[
+        "string",
+        "list",
+        "no scores",
+        "shape",
+        "end length",
+        "empty",
+        "text scores",
+        "null score",
+        "tags a string",
+        "no tags",
+    ],
 )
 def test_a_malformed_taggram_is_a_data_error(taggram):
     with pytest.raises(DataError):
@@ -283,9 +307,13 @@ def test_plot_reads_any_records_file_or_says_why_not(hostile, monkeypatch, capsy
 
 
 def test_plot_into_a_file_is_one_line(hostile, monkeypatch, capsys):
-    pytest.importorskip("music_tagger.tagging.readback", reason="plot folders are checked by the output writer's module")
+    pytest.importorskip(
+        "music_tagger.tagging.readback", reason="plot folders are checked by the output writer's module"
+    )
     monkeypatch.chdir(hostile)
-    Path("records.jsonl").write_text(json.dumps({"path": "x.wav", "tags": [], "error": None, "taggram": TAGGRAM}) + "\n")
+    Path("records.jsonl").write_text(
+        json.dumps({"path": "x.wav", "tags": [], "error": None, "taggram": TAGGRAM}) + "\n"
+    )
     assert cli.main(["plot", "records.jsonl", "--out", "a.wav"]) == 1
     assert "Traceback" not in capsys.readouterr().err
 

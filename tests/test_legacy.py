@@ -3,13 +3,14 @@
 For every switch, the faithful choice reproduces the original's outputs and the wrong
 choice measurably changes them (the sizes quoted are FINDINGS.md's measurements).
 """
+
 import keras
 import numpy as np
 import pytest
 
+from music_tagger.errors import WeightsError
 from music_tagger.models import keras1, legacy
 from music_tagger.models.builders import CRNN, build
-from music_tagger.errors import WeightsError
 from music_tagger.models.legacy import load_legacy_weights
 from music_tagger.registry import example_names, get_file
 
@@ -94,9 +95,7 @@ def test_keras106_std_semantics_is_exact():
     x = rng.normal(size=(5, 3))
     mean, std = rng.normal(size=3), rng.uniform(0.1, 3, size=3)
     m, var = legacy.convert_bn_statistics(mean, std, "std_keras106")
-    np.testing.assert_allclose(
-        (x - m) / np.sqrt(var + legacy.BN_EPSILON), (x - mean) / (std + 1e-6), rtol=1e-12
-    )
+    np.testing.assert_allclose((x - m) / np.sqrt(var + legacy.BN_EPSILON), (x - mean) / (std + 1e-6), rtol=1e-12)
     with pytest.raises(ValueError, match="sqrt"):
         legacy.convert_bn_statistics(mean, np.zeros(3), "std_keras106")
     with pytest.raises(ValueError, match="unknown BatchNorm semantics"):
@@ -114,8 +113,7 @@ def test_conv_kernel_conversion():
 
 
 def test_gru_packing_order_is_update_reset_candidate():
-    arrays = {f"{k}_{g}": np.full((2, 2) if k != "b" else 2, i, "float32")
-              for i, g in enumerate("zrh") for k in "WUb"}
+    arrays = {f"{k}_{g}": np.full((2, 2) if k != "b" else 2, i, "float32") for i, g in enumerate("zrh") for k in "WUb"}
     kernel, recurrent, bias = legacy.pack_gru_weights(arrays)
     np.testing.assert_array_equal(bias, [0, 0, 1, 1, 2, 2])
     assert kernel.shape == (2, 6) and recurrent.shape == (2, 6)

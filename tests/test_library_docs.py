@@ -1,5 +1,6 @@
 """The recipes of docs/library.md run as written, in order, in one folder holding two of the
 example clips; what each must do is checked after it (about 30 s: marked slow)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The linear probe: fitting, C chosen on validation, save/load, and the features + probe CLI."""
+
 import json
 import shutil
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from music_tagger.datasets import cache
 from music_tagger.cli import main
+from music_tagger.datasets import cache
 from music_tagger.embeddings.files import read_features
 from music_tagger.embeddings.linear_probe import LinearProbe, load_probe
 

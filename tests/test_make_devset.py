@@ -53,13 +53,23 @@ def tempo(bpm: float) -> bytes:
 # Track 1: piano (program 0) note at 0 s; drums (channel 10) at 1 s only; program 48
 # (strings ensemble) at 35 s with running-status notes at quarter 35 (35 s) and at
 # quarter 45 (40 s + 5 quarters at 150 bpm = 42 s).
-TINY = smf([
-    [(0, tempo(60)), (96 * 40, tempo(150))],
-    [(0, b"\xc0\x00"), (0, b"\x90\x3c\x64"), (96, b"\x80\x3c\x00"),
-     (0, b"\x99\x24\x64"), (10, b"\x89\x24\x00"),
-     (96 * 34 - 10, b"\xc0\x30"), (0, b"\x90\x40\x64"), (48, b"\x40\x00"),
-     (96 * 10 - 48, b"\x43\x64"), (48, b"\x43\x00")],
-])
+TINY = smf(
+    [
+        [(0, tempo(60)), (96 * 40, tempo(150))],
+        [
+            (0, b"\xc0\x00"),
+            (0, b"\x90\x3c\x64"),
+            (96, b"\x80\x3c\x00"),
+            (0, b"\x99\x24\x64"),
+            (10, b"\x89\x24\x00"),
+            (96 * 34 - 10, b"\xc0\x30"),
+            (0, b"\x90\x40\x64"),
+            (48, b"\x40\x00"),
+            (96 * 10 - 48, b"\x43\x64"),
+            (48, b"\x43\x00"),
+        ],
+    ]
+)
 
 
 def test_parse_midi_times_programs_and_tempo(md):
@@ -72,9 +82,20 @@ def test_parse_midi_times_programs_and_tempo(md):
 
 
 def test_notes_on_a_silenced_channel_do_not_count(md):
-    muted = smf([[(0, b"\xc1\x38"), (0, b"\xb1\x07\x00"), (0, b"\x91\x40\x64"),
-                  (0, b"\xb1\x07\x64"), (0, b"\xb1\x0b\x00"), (96, b"\x91\x41\x64"),
-                  (0, b"\xb1\x0b\x40"), (96, b"\x91\x42\x64")]])
+    muted = smf(
+        [
+            [
+                (0, b"\xc1\x38"),
+                (0, b"\xb1\x07\x00"),
+                (0, b"\x91\x40\x64"),
+                (0, b"\xb1\x07\x64"),
+                (0, b"\xb1\x0b\x00"),
+                (96, b"\x91\x41\x64"),
+                (0, b"\xb1\x0b\x40"),
+                (96, b"\x91\x42\x64"),
+            ]
+        ]
+    )
     m = md.parse_midi(muted)
     np.testing.assert_allclose(m.onsets, [1.0])  # only after volume and expression > 0
     assert m.programs.tolist() == [56]
@@ -89,8 +110,7 @@ def test_clip_labels_from_the_clip_time_range(md):
     m = md.parse_midi(TINY)
     first = md.clip_labels(m, 0.0, 30.0)
     assert first["families"] == ["drums", "piano"]
-    assert (first["piano"], first["drums"], first["strings"], first["fast"]) == (
-        True, True, False, False)
+    assert (first["piano"], first["drums"], first["strings"], first["fast"]) == (True, True, False, False)
     second = md.clip_labels(m, 30.0, 45.0)
     assert second["families"] == ["ensemble"]
     assert second["strings"] and not second["piano"] and not second["drums"]
@@ -104,17 +124,26 @@ def test_random_orchestration_relabels_by_the_new_programs(md):
     # Channel 0 changes program (piano -> strings) mid-piece, channel 2 has none (GM
     # program 0) and a bank select; channel 10 is drums. After reorchestration each
     # melodic channel plays its one drawn program throughout and the labels follow.
-    piece = smf([[(0, b"\xc0\x00"), (0, b"\x90\x3c\x64"), (96, b"\x99\x24\x64"),
-                  (96, b"\xc0\x30"), (0, b"\x90\x40\x64"),
-                  (0, b"\xb2\x00\x7f"), (96, b"\x92\x30\x64")]])
+    piece = smf(
+        [
+            [
+                (0, b"\xc0\x00"),
+                (0, b"\x90\x3c\x64"),
+                (96, b"\x99\x24\x64"),
+                (96, b"\xc0\x30"),
+                (0, b"\x90\x40\x64"),
+                (0, b"\xb2\x00\x7f"),
+                (96, b"\x92\x30\x64"),
+            ]
+        ]
+    )
     m = md.parse_midi(piece)
     plans = [md.random_orchestration(m, "gen/piece", seed) for seed in range(20)]
     assert plans[3] == md.random_orchestration(m, "gen/piece", 3)  # deterministic
     assert len({tuple(sorted(p.items())) for p in plans}) > 5  # and seeded
     for plan in plans:
         assert sorted(plan) == [0, 2]  # the drum channel is not reassigned
-        fams = {t for t in md.ORCHESTRA for c, q in plan.items()
-                if any(q in r for r in md.INSTRUMENT_TAGS[t])}
+        fams = {t for t in md.ORCHESTRA for c, q in plan.items() if any(q in r for r in md.INSTRUMENT_TAGS[t])}
         assert len(fams) == 2  # two channels: each drawn family is used
     plan = {0: 56, 2: 81}  # brass, synth lead
     data = md.reorchestrate(piece, plan)
@@ -180,8 +209,7 @@ def test_wad_lumps_keep_only_midi_music(md, tmp_path):
 
 def test_split_by_piece_balances_clips_and_tags(md):
     rng = np.random.default_rng(0)
-    pieces = {f"p{i:02d}": rng.random((int(rng.integers(1, 5)), 2)) < [0.5, 0.15]
-              for i in range(60)}
+    pieces = {f"p{i:02d}": rng.random((int(rng.integers(1, 5)), 2)) < [0.5, 0.15] for i in range(60)}
     split = md.split_by_piece(pieces, seed=3)
     assert split == md.split_by_piece(pieces, seed=3)
     assert set(split) == set(pieces)
@@ -214,17 +242,15 @@ def test_written_files_are_read_by_read_mtt(md, tmp_path):
     assert all(MTT_FOLDER_SPLIT[r[2][0]] == s for r, s in zip(rows, listed.split))
 
 
-def test_dry_run_labels_and_dedupes_a_generated_collection(md, tmp_path, monkeypatch,
-                                                           capsys):
-    long_piece = smf([[(0, tempo(150))],
-                      [(0, b"\xc0\x00")] + [(96 if k else 0, b"\x90\x3c\x64")
-                                            for k in range(400)]])  # 160 s of piano
+def test_dry_run_labels_and_dedupes_a_generated_collection(md, tmp_path, monkeypatch, capsys):
+    long_piece = smf(
+        [[(0, tempo(150))], [(0, b"\xc0\x00")] + [(96 if k else 0, b"\x90\x3c\x64") for k in range(400)]]
+    )  # 160 s of piano
     for name, data in [("a", long_piece), ("b", long_piece), ("c", TINY)]:
         (tmp_path / f"{name}.mid").write_bytes(data)
     source = md.Source("gen", "none", "test", (str(tmp_path / "*.mid"),))
     monkeypatch.setattr(md, "SOURCES", (source,))
-    assert md.main([str(tmp_path / "out"), "--dry-run", "--tags", "piano", "fast",
-                    "strings", "--max-clips", "3"]) == 0
+    assert md.main([str(tmp_path / "out"), "--dry-run", "--tags", "piano", "fast", "strings", "--max-clips", "3"]) == 0
     text = capsys.readouterr().out
     # b is a copy of a; c has one 29.12 s clip of 42 s but only 2 notes in it.
     assert "pieces: 1;" in text

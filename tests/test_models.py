@@ -3,6 +3,7 @@
 The 40 reference numbers are read at test time from the original repository's README
 (or the reference ``EXPECTED.md`` that copies it): published scores, not our outputs.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -112,5 +113,6 @@ def test_input_tensor_is_used(reference_melgrams):
 def test_original_widths_given_explicitly_still_take_the_msd_weights(reference_melgrams):
     explicit = CRNN(weights="msd", widths=[64, 128, 128, 128, 32])
     np.testing.assert_array_equal(
-        explicit.predict(reference_melgrams[:1], verbose=0), CRNN(weights="msd").predict(reference_melgrams[:1], verbose=0)
+        explicit.predict(reference_melgrams[:1], verbose=0),
+        CRNN(weights="msd").predict(reference_melgrams[:1], verbose=0),
     )

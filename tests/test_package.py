@@ -1,5 +1,6 @@
 """The package's shape: a Keras-free registry, uniform builders, no import cycle, no
 side effects at import."""
+
 import argparse
 import ast
 import inspect
@@ -187,7 +188,10 @@ def snapshot():
 
 def test_importing_every_module_changes_nothing_global():
     # a backend of the user's choice (matplotlib.use("Agg") at import would replace it)
-    code = _SNAPSHOT + "matplotlib.use('svg')\n" + f"""
+    code = (
+        _SNAPSHOT
+        + "matplotlib.use('svg')\n"
+        + f"""
 import importlib
 before = snapshot()
 for name in {_modules()!r}:
@@ -195,6 +199,7 @@ for name in {_modules()!r}:
 after = snapshot()
 print(json.dumps([k for k in before if before[k] != after[k]]))
 """
+    )
     assert json.loads(_run_python(code)) == []
 
 
@@ -448,7 +453,10 @@ def test_every_import_a_module_docstring_shows_works():
         doc = ast.get_docstring(ast.parse(source.read_text()))
         for target, names in _IMPORT.findall(doc or ""):
             for name in (n.strip() for n in names.split(",")):
-                if not hasattr(importlib.import_module(target), name) and importlib.util.find_spec(f"{target}.{name}") is None:
+                if (
+                    not hasattr(importlib.import_module(target), name)
+                    and importlib.util.find_spec(f"{target}.{name}") is None
+                ):
                     broken.append(f"{module}: from {target} import {name}")
     assert broken == []
 

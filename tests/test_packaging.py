@@ -4,12 +4,14 @@ The wheel itself is built and installed non-editable by ``.ci/run`` (building it
 would need the network for the build backend); these tests pin the declarations it
 is built from.
 """
+
 from __future__ import annotations
 
 import re
-import tomllib
 from importlib import resources
 from pathlib import Path
+
+import tomllib
 
 import music_tagger
 from music_tagger import cli
@@ -35,9 +37,7 @@ def test_requirements_txt_matches_pyproject():
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     listed = sorted(ln.replace(" ", "") for ln in lines if ln.strip() and not ln.startswith("#"))
     project = PYPROJECT["project"]
-    declared = sorted(
-        r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"]
-    )
+    declared = sorted(r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"])
     assert listed == declared
 
 

@@ -1,4 +1,5 @@
 """The pipeline: worker processes give the in-process results, in order, errors per file."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -48,9 +49,7 @@ def test_read_modules_are_all_a_read_imports(tmp_path):
         "for r in ('kaiser_best_2016', 'soxr_hq'): read_melgrams(sys.argv[1], 2, resampler=r)\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"a read imported more than READ_MODULES: {out}"
 
 

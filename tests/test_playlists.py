@@ -1,5 +1,6 @@
 """music-tagger playlist: an M3U8 read as a player reads it lists exactly the tracks the
 filter selects in the records (about 2 s)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from audiofiles import make
+
 from music_tagger.cli import main
 
 # path stem -> tags with scores; "passed" for the thresholded record
@@ -94,7 +95,9 @@ def test_bad_playlist_options_are_one_line(library, tmp_path, capsys):
     assert main(["playlist", str(records), "--tag", "nonsense", "-o", str(tmp_path / "x.m3u8")]) == 2
     assert "unknown tag 'nonsense'" in capsys.readouterr().err
     assert main(["playlist", str(tmp_path / "none.jsonl"), "--tag", "jazz", "-o", str(tmp_path / "x.m3u8")]) == 1
-    assert capsys.readouterr().err.strip().splitlines() == [f"music-tagger: error: no records file at {tmp_path / 'none.jsonl'}"]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"music-tagger: error: no records file at {tmp_path / 'none.jsonl'}"
+    ]
     assert main(["playlist", str(records), "--tag", "jazz", "--min", "nan", "-o", str(tmp_path / "x.m3u8")]) == 2
     assert not (tmp_path / "x.m3u8").exists()
 

@@ -4,6 +4,7 @@ Each run starts in a session of its own (``start_new_session``), so that every
 process it starts (workers, the forkserver, multiprocessing's resource tracker) is
 found by its session id in ``/proc``, wherever it was reparented.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,9 @@ def _session(sid: int) -> list[tuple[int, str]]:
 
 
 def _env() -> dict:
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
 
 
 def _start(argv: list[str], log: Path) -> subprocess.Popen:
@@ -92,9 +95,7 @@ def test_a_reader_that_goes_away_ends_the_run_and_its_workers(reference_data, tm
     folder = str(reference_data)
     line = (f"{sys.executable} -m music_tagger tag {folder} {folder} {folder} --workers 2 --crops 1 "
             "--format jsonl 2>/dev/null | head -c 100 >/dev/null; echo ${PIPESTATUS[0]}")  # fmt: skip
-    proc = subprocess.Popen(
-        ["bash", "-c", line], env=_env(), stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = subprocess.Popen(["bash", "-c", line], env=_env(), stdout=subprocess.PIPE, text=True, start_new_session=True)
     status = proc.communicate(timeout=300)[0].strip()
     assert status == "141"
     _assert_nothing_left(proc.pid)
@@ -104,9 +105,7 @@ def test_killing_a_script_whose_workers_come_from_the_forkserver_leaves_none(ref
     # TensorFlow first: the workers come from a forkserver, not from the script
     script = tmp_path / "script.py"
     script.write_text(
-        "import tensorflow\n"
-        "from music_tagger import tag\n"
-        f"tag([{str(reference_data)!r}] * 3, crops=1, workers=2)\n"
+        f"import tensorflow\nfrom music_tagger import tag\ntag([{str(reference_data)!r}] * 3, crops=1, workers=2)\n"
     )
     proc = _start([sys.executable, str(script)], tmp_path / "log.txt")
     # the resource tracker, the forkserver and two workers

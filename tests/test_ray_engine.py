@@ -1,4 +1,5 @@
 """The Ray engine on a local Ray (2 CPUs) equals the local engine (needs the ray extra)."""
+
 import numpy as np
 import pytest
 import soundfile as sf

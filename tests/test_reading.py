@@ -4,6 +4,7 @@ Long files of every writable format are generated once per module (36 s: the
 centre crop of 29.12 s plus the resampler's margins leaves several seconds
 unread on each side).
 """
+
 import tracemalloc
 from functools import partial
 
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from music_tagger.registry import example_names
 from music_tagger import audio
 from music_tagger.audio import reading
 from music_tagger.datasets import synth
 from music_tagger.errors import ParameterError
+from music_tagger.registry import example_names
 from music_tagger.tagging.tagger import get_model
 from music_tagger.tagging.taggram import taggram_starts
 

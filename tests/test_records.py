@@ -1,4 +1,5 @@
 """Streaming records: formats, reading back a cut file, resume (by file, in place, locked), SIGKILL, closed pipes."""
+
 import csv
 import io
 import json

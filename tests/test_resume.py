@@ -5,6 +5,7 @@ resume, and one taggram PNG per input file.
 Most runs call :func:`music_tagger.cli.main` in-process on tiny generated clips (the
 CRNN is built once); the lock test starts two real processes at once.
 """
+
 import csv
 import io
 import json
@@ -69,7 +70,9 @@ def test_two_runs_on_one_output_at_once_one_proceeds(albums, tmp_path):
     assert not (tmp_path / ".tags.jsonl.lock").exists()
 
 
-def test_resume_from_another_directory_with_absolute_paths_through_a_symlink(crnn, albums, tmp_path, monkeypatch, capsys):
+def test_resume_from_another_directory_with_absolute_paths_through_a_symlink(
+    crnn, albums, tmp_path, monkeypatch, capsys
+):
     (tmp_path / "results").mkdir()
     real, link = tmp_path / "results" / "tags.jsonl", tmp_path / "link.jsonl"
     link.symlink_to(real)
@@ -156,8 +159,12 @@ def test_same_file_names_in_two_folders_give_two_taggrams(crnn, albums, tmp_path
 
 @pytest.mark.parametrize("case", ["missing folder", "folder with --resume", "read-only file", "file as folder"])
 def test_an_output_that_cannot_be_written_is_one_line_before_any_work(albums, tmp_path, capsys, case):
-    target = {"missing folder": tmp_path / "no" / "such" / "tags.jsonl", "folder with --resume": tmp_path,
-              "read-only file": tmp_path / "ro.jsonl", "file as folder": tmp_path / "ro.jsonl" / "tags.jsonl"}[case]
+    target = {
+        "missing folder": tmp_path / "no" / "such" / "tags.jsonl",
+        "folder with --resume": tmp_path,
+        "read-only file": tmp_path / "ro.jsonl",
+        "file as folder": tmp_path / "ro.jsonl" / "tags.jsonl",
+    }[case]
     (tmp_path / "ro.jsonl").write_text("")
     (tmp_path / "ro.jsonl").chmod(0o444)
     code, out, err = run(capsys, "tag", albums, "-o", target, "--resume", *OPTIONS)

@@ -1,6 +1,7 @@
 """``music-tagger serve`` against a live server on 127.0.0.1: the API's answers equal the
 library's, the audio stays inside the library, caps hold, a restart or a SIGKILL loses
 and repeats nothing, and TensorFlow is never imported."""
+
 from __future__ import annotations
 
 import csv
@@ -45,7 +46,9 @@ def roots(tmp_path_factory):
 def server(roots, tmp_path_factory):
     folder = tmp_path_factory.mktemp("index")
     (folder / "thresholds.json").write_text(json.dumps({"thresholds": THRESHOLDS}))
-    live = LiveServer(roots[0], folder / "library.sqlite", "--upload-cap", "2", "--thresholds", folder / "thresholds.json")
+    live = LiveServer(
+        roots[0], folder / "library.sqlite", "--upload-cap", "2", "--thresholds", folder / "thresholds.json"
+    )
     live.wait_done()
     yield live
     assert "HEAVY []" in live.stop(), "the server imported TensorFlow or Keras"
@@ -106,7 +109,11 @@ def test_two_tag_filter_equals_the_same_filter_on_the_records(server):
     paged = server.json("/v1/tracks?sort=path&limit=2&offset=2")
     assert [t["path"] for t in paged["tracks"]] == sorted(scores)[2:4] and paged["total"] == 4
     assert [t["path"] for t in server.json("/v1/tracks?q=SUB/")["tracks"]] == sorted(p for p in scores if "/sub/" in p)
-    table = list(csv.DictReader(io.StringIO(server.request("/v1/tracks.csv?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode())))
+    table = list(
+        csv.DictReader(
+            io.StringIO(server.request("/v1/tracks.csv?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode())
+        )
+    )
     assert sorted(row["path"] for row in table) == both
     assert all(float(row["jazz"]) == scores[row["path"]]["jazz"] for row in table)
     playlist = server.request("/v1/playlist.m3u8?tag=jazz&min=0.1&tag=instrumental&min=0.08")[2].decode()
@@ -383,7 +390,9 @@ def test_the_command_fails_in_one_line_and_warns_off_this_machine(tmp_path, caps
     assert cli.main(["serve", "--port", "70000"]) == 2
     assert cli.main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
-    assert all(option in out for option in ["--host", "--port", "--index", "--workers", "--upload-cap", "docs/serve.md"])
+    assert all(
+        option in out for option in ["--host", "--port", "--index", "--workers", "--upload-cap", "docs/serve.md"]
+    )
 
 
 def test_the_index_keeps_the_latest_record_of_a_path_and_its_id(tmp_path):
@@ -402,7 +411,10 @@ def test_the_index_keeps_the_latest_record_of_a_path_and_its_id(tmp_path):
     assert [t["path"] for t in index.query(search="%_")[1]] == ["/m/a%_b.mp3"]  # wildcards match themselves
     index.rebuild([record("/m/axyb.mp3", 0.2), record("/m/a%_b.mp3", 0.9), record("/m/axyb.mp3", 0.7)], records_size=20)
     total, rows = index.query([("jazz", 0.5)], sort="jazz", descending=True, scores=True)
-    assert total == 2 and [(t["path"], t["scores"]["jazz"]) for t in rows] == [("/m/a%_b.mp3", 0.9), ("/m/axyb.mp3", 0.7)]
+    assert total == 2 and [(t["path"], t["scores"]["jazz"]) for t in rows] == [
+        ("/m/a%_b.mp3", 0.9),
+        ("/m/axyb.mp3", 0.7),
+    ]
     assert {t["path"]: t["id"] for t in rows} == ids and index.records_size == 20
     assert index.track(ids["/m/axyb.mp3"])["scores"] == {"jazz": 0.7, "rock": 1 - 0.7}
     assert index.remove_missing({"/m/axyb.mp3"}) == 1 and index.query()[0] == 1

@@ -2,6 +2,7 @@
 driven by playwright (no browser download). It loads without a console error, its
 chips, filter, player, taggram and drop zone show what the API says, and a tag taught
 from marked rows becomes a chip that filters."""
+
 from __future__ import annotations
 
 import base64
@@ -83,7 +84,9 @@ def test_filtering_by_a_tag_shows_exactly_the_tracks_of_the_api(page, server):
 
 def test_the_player_plays_and_a_click_on_the_taggram_seeks(page):
     page.click("#list tbody tr >> nth=0")
-    page.wait_for_function("!document.querySelector('#audio').paused && document.querySelector('#audio').currentTime > 0.3")
+    page.wait_for_function(
+        "!document.querySelector('#audio').paused && document.querySelector('#audio').currentTime > 0.3"
+    )
     box = page.locator("#taggram").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
     seeked = page.evaluate("document.querySelector('#audio').currentTime")

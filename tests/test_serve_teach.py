@@ -2,6 +2,7 @@
 marked tracks, the library's scores of it are those of the saved probe, it filters,
 sorts, counts, exports and survives a restart like a model's tag, refusals are one
 line with their status, and TensorFlow is never imported."""
+
 from __future__ import annotations
 
 import csv
@@ -107,7 +108,8 @@ def test_a_taught_tag_is_scored_by_its_probe_and_acts_as_a_tag(setup):
     assert [r["scores"][TAG] for r in rows["tracks"]] == sorted(served.values(), reverse=True)  # sorted by it
     # the copies of the clips marked yes score above those marked no, the held-out copy included
     assert min(served[p] for p in served if Path(p).name.startswith(clips[1])) > max(
-        served[p] for p in served if Path(p).name.startswith((clips[2], clips[3])))
+        served[p] for p in served if Path(p).name.startswith((clips[2], clips[3]))
+    )
     # it filters, counts, exports like a model's tag
     high = sorted(p for p, s in served.items() if s >= 0.5)
     listed = server.json(f"/v1/tracks?tag={quote(TAG)}&min=0.5&limit=1000")

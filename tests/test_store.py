@@ -1,13 +1,13 @@
 """The fast store reader: same clips as h5py in every layout, proper epoch orders,
 conversion, and the same training batches as the h5py reader."""
+
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from music_tagger.datasets import cache
-from music_tagger.datasets import store
+from music_tagger.datasets import cache, store
 from music_tagger.errors import DataError, ParameterError
 
 #: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
@@ -58,7 +58,7 @@ def test_compressed_store_falls_back_to_h5py(stores, tmp_path):
     with pytest.raises(DataError, match="convert-store"):
         store.MelgramFile(path)
     info = cache.load_store(path)
-    (x, y), = store.make_dataset(info, 64).take(1)  # read through h5py
+    ((x, y),) = store.make_dataset(info, 64).take(1)  # read through h5py
     np.testing.assert_array_equal(x.numpy()[..., 0], cache.read_melgrams(path))
     np.testing.assert_array_equal(y.numpy(), info.y)
 

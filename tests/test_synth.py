@@ -1,4 +1,5 @@
 """Tests for music_tagger.datasets.synth: layout, labels, determinism and audio that fits the tags."""
+
 import csv
 
 import numpy as np
@@ -108,9 +109,7 @@ def test_audio_follows_the_tags(made):
 
     assert max(values("rms", "quiet")) < min(values("rms", "loud"))
     steady = lambda tags: "percussive" not in tags  # noqa: E731
-    assert np.median(values("median_freq", "low", steady)) * 4 < np.median(
-        values("median_freq", "high", steady)
-    )
+    assert np.median(values("median_freq", "low", steady)) * 4 < np.median(values("median_freq", "high", steady))
     assert np.mean(values("onsets", "fast")) > 2 * np.mean(values("onsets", "slow"))
 
 
@@ -118,17 +117,13 @@ def test_deterministic_given_seed(made, tmp_path):
     root = made
     again = make_mtt_like(tmp_path / "again", n_clips=N_CLIPS, duration=2.0, sr=SR, seed=7)
     assert again == tmp_path / "again"
-    assert (again / "annotations_final.csv").read_text() == (
-        root / "annotations_final.csv"
-    ).read_text()
+    assert (again / "annotations_final.csv").read_text() == (root / "annotations_final.csv").read_text()
     _, rows = _read_annotations(root)
     for r in rows[:5]:
         assert (again / r["mp3_path"]).read_bytes() == (root / r["mp3_path"]).read_bytes()
 
     other = make_mtt_like(tmp_path / "other", n_clips=N_CLIPS, duration=2.0, sr=SR, seed=8)
-    assert (other / "annotations_final.csv").read_text() != (
-        root / "annotations_final.csv"
-    ).read_text()
+    assert (other / "annotations_final.csv").read_text() != (root / "annotations_final.csv").read_text()
 
 
 def test_refuses_to_overwrite_unless_asked(tmp_path):

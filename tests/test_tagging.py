@@ -4,15 +4,16 @@ The published top-10 scores are read at test time from the original README (or t
 reference ``EXPECTED.md``). The CRNN is built once (``tagging.get_model`` caches it) and tests use
 one or two crops to stay quick.
 """
+
 import numpy as np
 import pytest
 
 from music_tagger import TAGS, audio, decode_predictions, tag
-from music_tagger.tagging import tagger as tagging
 from music_tagger.audio.files import expand_paths
+from music_tagger.registry import example_names
+from music_tagger.tagging import tagger as tagging
 from music_tagger.tagging.results import TagResult
 from music_tagger.tagging.tagger import get_model, predict_files
-from music_tagger.registry import example_names
 
 CLIPS = example_names()
 
@@ -64,9 +65,7 @@ def test_decode_predictions_ties_keep_tag_order_and_top_n_bounds():
 
 
 def test_decode_predictions_custom_tags_and_lists():
-    assert decode_predictions([[0.1, 0.7, 0.2]], top_n=2, tags=["a", "b", "c"]) == [
-        [("b", 0.7), ("c", 0.2)]
-    ]
+    assert decode_predictions([[0.1, 0.7, 0.2]], top_n=2, tags=["a", "b", "c"]) == [[("b", 0.7), ("c", 0.2)]]
 
 
 @pytest.mark.parametrize(
@@ -247,7 +246,7 @@ def test_features_of_a_topless_model_through_predict_files(crnn, mp3s):
     import keras
 
     features = keras.Model(crnn.inputs, crnn.get_layer("gru2").output)
-    (out, n, error), = predict_files([mp3s[0]], features, faithful=True)
+    ((out, n, error),) = predict_files([mp3s[0]], features, faithful=True)
     assert error is None and n == 1 and out.shape == (32,)
     x = audio.compute_melgram(mp3s[0])[None, ..., None]
     np.testing.assert_allclose(out, features.predict(x, verbose=0)[0], atol=1e-6)

@@ -1,4 +1,5 @@
 """Taggrams: crops every hop with their times, the picture, and the CLI's --plot and plot."""
+
 import json
 import sys
 
@@ -72,7 +73,9 @@ def test_plot_draws_top_tags_without_touching_pyplot(tmp_path):
 def test_cli_plot_option_and_plot_command(song, tmp_path, capsys):
     get_model("crnn")
     out = tmp_path / "tags.jsonl"
-    code = cli.main(["tag", song, "--hop", "15", "--plot", str(tmp_path / "png"), "--output", str(out), "--workers", "0"])
+    code = cli.main(
+        ["tag", song, "--hop", "15", "--plot", str(tmp_path / "png"), "--output", str(out), "--workers", "0"]
+    )
     assert code == 0
     record = json.loads(out.read_text())
     assert len(record["taggram"]["start"]) == 2

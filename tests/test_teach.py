@@ -1,4 +1,5 @@
 """Teaching a tag: fit from a few files, the per-file feature cache, one-line refusals, the CLI."""
+
 import json
 import os
 
@@ -37,9 +38,7 @@ def _no_forward_pass(monkeypatch):
     monkeypatch.setattr(extract, "file_features", refuse)
 
 
-def test_a_taught_tag_ranks_held_out_files_and_a_second_teaching_needs_no_forward_pass(
-    library, tmp_path, monkeypatch
-):
+def test_a_taught_tag_ranks_held_out_files_and_a_second_teaching_needs_no_forward_pass(library, tmp_path, monkeypatch):
     root, tones, noises = library
     cache = tmp_path / "cache"
     probe = teach("sine", tones[:3], noises[:3], cache_dir=cache)

@@ -1,6 +1,7 @@
 """Training killed with SIGKILL inside an epoch resumes to the same end; what resuming
 refuses. In a file of its own, so that under ``-n 2`` it runs beside the long
 training of tests/test_training.py."""
+
 import json
 
 import numpy as np
@@ -48,8 +49,17 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(stores, tmp_path):
 def test_resume_guards(stores, tmp_path):
     from music_tagger.training.loop import train
 
-    state = {"config": {"kind": "train"}, "epochs_done": 1, "best_auc": 0.5, "best_epoch": 1,
-             "wait": 0, "stopped_early": False, "train_seconds": 1.0, "checkpoint": None, "history": []}
+    state = {
+        "config": {"kind": "train"},
+        "epochs_done": 1,
+        "best_auc": 0.5,
+        "best_epoch": 1,
+        "wait": 0,
+        "stopped_early": False,
+        "train_seconds": 1.0,
+        "checkpoint": None,
+        "history": [],
+    }
     (tmp_path / "state.json").write_text(json.dumps(state))
     with pytest.raises(FileExistsError, match="resume"):
         train(stores, tmp_path, widths=(4, 4, 4, 4, 4), epochs=1, verbose=0)

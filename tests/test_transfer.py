@@ -1,6 +1,7 @@
 """The two-stage fine-tune of the MSD CRNN: BatchNorm statistics untouched, stage 2 never
 below stage 1 on validation, resume equal to an uninterrupted run; and the as-trained
 BatchNorm reading."""
+
 import json
 import random
 
@@ -11,9 +12,9 @@ import pytest
 from music_tagger.datasets import cache
 from music_tagger.models import legacy
 from music_tagger.models.builders import CRNN
-from music_tagger.training.transfer import finetune
-from music_tagger.training.evaluation import evaluate_model, load_model
 from music_tagger.registry import get_file
+from music_tagger.training.evaluation import evaluate_model, load_model
+from music_tagger.training.transfer import finetune
 
 #: trains networks or prepares stores: left out of the contributor's `-m "not slow"` run
 pytestmark = pytest.mark.slow

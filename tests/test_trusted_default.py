@@ -8,6 +8,7 @@ temporary file is created or replaced. Special files are made in temporary folde
 About 45 s of CPU, 105 s on the shared two-core machine (a few subprocesses import
 TensorFlow).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,7 +33,7 @@ from music_tagger.errors import MissingFileError, OutputExistsError, ParameterEr
 from music_tagger.tagging import networks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS_OF_ONE_LINE = ("Traceback", "File \"")
+WORDS_OF_ONE_LINE = ("Traceback", 'File "')
 #: ``music-tagger`` in a fresh process.
 COMMAND = [sys.executable, "-c", "import sys; from music_tagger.cli import main; sys.exit(main())"]
 
@@ -40,7 +41,9 @@ COMMAND = [sys.executable, "-c", "import sys; from music_tagger.cli import main;
 def _one_line(err: str) -> str:
     """The error line of a run's stderr; fails on a traceback or several lines."""
     assert not any(w in err for w in WORDS_OF_ONE_LINE), err
-    lines = [x for x in err.splitlines() if x.strip() and not x.startswith(("usage:", " ", "WARNING: All log", "I0000"))]
+    lines = [
+        x for x in err.splitlines() if x.strip() and not x.startswith(("usage:", " ", "WARNING: All log", "I0000"))
+    ]
     assert len(lines) == 1, err
     return lines[0]
 
@@ -134,7 +137,14 @@ def test_non_finite_audio_is_one_line_in_features_and_probe(clips, tmp_path, mon
     for split in ("train", "valid", "test"):  # a probe on crnn features, to tag with
         y = np.tile(np.eye(2, dtype=np.uint8), (10, 1))
         x = (y[:, :1] + 0.1 * rng.standard_normal((20, 1))).repeat(4, axis=1).astype(np.float32)
-        write_features(tmp_path / "f" / split, x, [str(i) for i in range(20)], {"arch": "crnn", "level": "top", "crops": 1, "resampler": "kaiser_best_2016"}, y=y, tags=["a", "b"])
+        write_features(
+            tmp_path / "f" / split,
+            x,
+            [str(i) for i in range(20)],
+            {"arch": "crnn", "level": "top", "crops": 1, "resampler": "kaiser_best_2016"},
+            y=y,
+            tags=["a", "b"],
+        )
     assert cli.main(["probe", str(tmp_path / "f"), str(tmp_path / "probe")]) == 0
     capsys.readouterr()
     assert cli.main(["probe", str(tmp_path / "probe"), "--tag", "inf.wav"]) == 1
@@ -183,7 +193,9 @@ def _read_only(folder: Path, monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(files.os, "access", lambda p, mode, **k: not (mode & os.W_OK and inside(p)) and access(p, mode, **k))
+    monkeypatch.setattr(
+        files.os, "access", lambda p, mode, **k: not (mode & os.W_OK and inside(p)) and access(p, mode, **k)
+    )
     monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: refuse() if inside(self) else mkdir(self, *a, **k))
     monkeypatch.setattr(runtime, "atomic_path", lambda p, **k: refuse() if inside(p) else publish(p, **k))
     yield
@@ -202,7 +214,9 @@ def test_tag_runs_from_memory_where_the_cache_cannot_be_written(case, clips, tf_
         with pytest.warns(RuntimeWarning) as caught:
             (result,) = tag([clips / "song.mp3"])
         after = _state(home)
-    assert len([w for w in caught if "cannot be cached" in str(w.message) and "runs from memory" in str(w.message)]) == 1
+    assert (
+        len([w for w in caught if "cannot be cached" in str(w.message) and "runs from memory" in str(w.message)]) == 1
+    )
     assert np.abs(result.scores - tf_scores).max() <= 2e-5
     assert after == before  # nothing made, nothing replaced
 
@@ -213,7 +227,9 @@ def test_tag_runs_from_memory_on_a_full_disk(clips, tf_scores, tmp_path):
             "from music_tagger import tag; (r,) = tag([sys.argv[1]]); "
             "print(' '.join(f'{s:.9f}' for s in r.scores))")  # fmt: skip
     env = dict(os.environ, KERAS_HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, "-c", code, str(clips / "song.mp3")], env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(clips / "song.mp3")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     assert "File too large" in run.stderr and "runs from memory" in run.stderr and "Traceback" not in run.stderr
     scores = np.array(run.stdout.split(), float)
@@ -231,7 +247,7 @@ def test_a_cached_graph_altered_in_place_is_detected_and_rebuilt(clips, cold_cac
     at = data.index(weight.raw_data)
     values = np.frombuffer(weight.raw_data, np.float32).copy()
     values[:50] *= 3.0  # the first row of the output layer: every tag moves
-    path.write_bytes(data[:at] + values.tobytes() + data[at + len(values.tobytes()):])
+    path.write_bytes(data[:at] + values.tobytes() + data[at + len(values.tobytes()) :])
     onnx.load(path)  # still a loadable graph
     runtime.pretrained.cache_clear()
     networks._pretrained.cache_clear()
@@ -278,8 +294,9 @@ def test_a_broken_onnx_install_falls_back_to_tf_with_one_line(broken, clips, tf_
     run = _cli(["tag", song, "--top", "50", "--format", "json"], path, tmp_path)
     assert run.returncode == 0 and "Traceback" not in run.stderr
     (warning,) = [line for line in run.stderr.splitlines() if "warning" in line.lower() and "absl" not in line]
-    assert warning.startswith("music-tagger: warning: onnxruntime is installed but cannot be imported "
-                              "(ImportError: libonnxruntime.so.1") and warning.endswith("running on tf instead")
+    assert warning.startswith(
+        "music-tagger: warning: onnxruntime is installed but cannot be imported (ImportError: libonnxruntime.so.1"
+    ) and warning.endswith("running on tf instead")
     import json
 
     top = dict(json.loads(run.stdout)[0]["tags"])
@@ -442,12 +459,12 @@ def test_two_exports_to_one_out_give_one_complete_result(tmp_path):
 KILL_POINTS = {
     # a hook run in the exporting process: where it is killed
     "mid-write": "import pathlib; w = pathlib.Path.write_bytes\n"
-                 "def half(self, data):\n    w(self, data[: len(data) // 2]); os.kill(os.getpid(), 9)\n"
-                 "pathlib.Path.write_bytes = half",
+    "def half(self, data):\n    w(self, data[: len(data) // 2]); os.kill(os.getpid(), 9)\n"
+    "pathlib.Path.write_bytes = half",
     "written, before the rename": "from music_tagger.util import files\n"
-                                  "files._publish = lambda *a: os.kill(os.getpid(), 9)",
+    "files._publish = lambda *a: os.kill(os.getpid(), 9)",
     "after the rename": "from music_tagger.util import files\np = files._publish\n"
-                        "def then(*a):\n    p(*a); os.kill(os.getpid(), 9)\nfiles._publish = then",
+    "def then(*a):\n    p(*a); os.kill(os.getpid(), 9)\nfiles._publish = then",
 }
 
 
@@ -465,7 +482,10 @@ def test_sigkill_during_an_export_leaves_old_or_new_and_no_temporary_after_a_rer
     assert status == -signal.SIGKILL
     assert _loads(out)
     assert out.read_bytes() == (old if point != "after the rename" else runtime._graph_bytes("cnn", "melgram"))
-    assert subprocess.run(_export_cmd(out, "--overwrite"), env=_env(tmp_path), capture_output=True, timeout=300).returncode == 0
+    assert (
+        subprocess.run(_export_cmd(out, "--overwrite"), env=_env(tmp_path), capture_output=True, timeout=300).returncode
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["cnn.onnx"]
 
 
@@ -525,8 +545,13 @@ def test_compact_features_of_a_store_work_from_another_folder(tmp_path, monkeypa
     (tmp_path / "b").mkdir()
     monkeypatch.chdir(tmp_path / "a")  # prepare keeps the paths it was given: relative here
     assert cli.main(["synth", "data", "--clips", "24", "--duration", "2"]) == 0
-    assert cli.main(["prepare", "data", "stores", "--top", "5", "--frames", "32", "--workers", "0", "--splits", "valid"]) == 0
+    assert (
+        cli.main(["prepare", "data", "stores", "--top", "5", "--frames", "32", "--workers", "0", "--splits", "valid"])
+        == 0
+    )
     monkeypatch.chdir(tmp_path / "b")
     capsys.readouterr()
-    assert cli.main(["features", "../a/stores/valid.h5", "--arch", "compact", "--quiet", "--out", "f"]) == 0, capsys.readouterr().err
+    assert cli.main(["features", "../a/stores/valid.h5", "--arch", "compact", "--quiet", "--out", "f"]) == 0, (
+        capsys.readouterr().err
+    )
     assert np.load(tmp_path / "b" / "f.npy").shape[0] == 4

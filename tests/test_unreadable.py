@@ -5,6 +5,7 @@ tag``, ``features``, ``prepare`` and ``calibrate`` (the CLI prints these message
 they are); the table compares the four messages. About 4 s on 2 cores once the CRNN
 and its feature model are built (the CRNN is the session's ``crnn`` fixture).
 """
+
 import warnings
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Resolving the original files and importing them, with clear errors when they are wrong."""
+
 import shutil
 
 import h5py
@@ -7,17 +8,17 @@ import numpy as np
 import pytest
 
 from music_tagger import registry
-from music_tagger.models.builders import CRNN, build
-
 from music_tagger.errors import WeightsError
+from music_tagger.models.builders import CRNN, build
 from music_tagger.models.legacy import load_legacy_weights
 from music_tagger.registry import get_file
 
 
 def test_registry_lists_every_file_with_a_sha256():
     reg = registry.registry()
-    entries = [e for section in ("weights", "examples", "spectrograms", "audio", "documents")
-               for e in reg[section].values()]
+    entries = [
+        e for section in ("weights", "examples", "spectrograms", "audio", "documents") for e in reg[section].values()
+    ]
     assert len(entries) == 19
     for entry in entries:
         assert len(entry["sha256"]) == 64 and int(entry["sha256"], 16) >= 0
@@ -26,9 +27,7 @@ def test_registry_lists_every_file_with_a_sha256():
 
 
 def test_local_copy_is_found_and_checked(reference_data):
-    assert get_file("weights", "crnn_msd_theano") == (
-        reference_data / "music_tagger_crnn_weights_theano.h5"
-    )
+    assert get_file("weights", "crnn_msd_theano") == (reference_data / "music_tagger_crnn_weights_theano.h5")
     assert registry.example("bensound-cute").name == "bensound-cute.mp3"
     with pytest.raises(WeightsError, match="unknown example"):
         registry.example("bensound-nope")

@@ -1,13 +1,14 @@
 """Tags written into every format, read back by mutagen and by tinytag, and removed again:
 the samples, the audio frames and every other tag stay exactly as they were (about 5 s)."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
+from audiofiles import KINDS, digest, frames, make, other_tags, samples
 from tinytag import TinyTag
 
-from audiofiles import KINDS, digest, frames, make, other_tags, samples
 from music_tagger.library import field_values, write_tags
 from music_tagger.library.formats import get_field, open_audio
 

@@ -1,5 +1,6 @@
 """music-tagger write never harms a file: SIGKILL at random moments over 200 files,
 hostile files and paths, two runs at once (about 11 s, 6 of them the kills, marked slow)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import mutagen
 import pytest
-
 from audiofiles import digest, frames, make
+
 from music_tagger.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,9 @@ def test_hostile_files_each_get_one_line_and_stay_untouched(tmp_path, capsys):
     cases["hard link"] = hard
 
     records = _records([ok] + [p for k, p in cases.items() if k != "symlink loop"])
-    records.append({"path": str(cases["symlink loop"]), "tags": [["jazz", 0.5]], "error": None, "size": 1, "mtime_ns": 1})
+    records.append(
+        {"path": str(cases["symlink loop"]), "tags": [["jazz", 0.5]], "error": None, "size": 1, "mtime_ns": 1}
+    )
     os.utime(cases["changed since tagged"], ns=(1, 10**18))
     os.chmod(locked, 0o555)
     sha = {k: digest(p) for k, p in cases.items() if k != "symlink loop"}

@@ -34,6 +34,7 @@ Examples
 >>> compute_melgram("song.mp3").shape               # doctest: +SKIP
 (96, 1366)
 """
+
 from ..errors import AudioError
 from .decode import (
     DURATION,

@@ -14,6 +14,7 @@ Examples
 >>> center_crop(y).shape                                # doctest: +SKIP
 (349440,)
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ from typing import Union
 
 import numpy as np
 
-from ..util.checks import non_negative_int, positive_int
 from ..errors import AudioError, ParameterError
+from ..util.checks import non_negative_int, positive_int
 from .mp3 import MP3_DECODER_DELAY, mp3_has_gapless_header
 from .resample import KAISER_BEST_2016, _resample_kaiser_best_2016, check_resampler, resample
 
@@ -149,9 +150,7 @@ def _decode(path: PathLike) -> tuple[np.ndarray, int, str]:
     return finite_frames(data, name), rate, fmt
 
 
-def load_audio(
-    path: PathLike, sr: int | None = SR, *, resampler: str = KAISER_BEST_2016
-) -> np.ndarray:
+def load_audio(path: PathLike, sr: int | None = SR, *, resampler: str = KAISER_BEST_2016) -> np.ndarray:
     """Load an audio file as mono float32, the way the 2016 code's ``librosa.load`` did.
 
     Decodes with soundfile (libsndfile; WAV, FLAC, OGG, MP3, ...), rounds to
@@ -217,9 +216,7 @@ def _signal(
     if sr is None or sr == rate:
         return y
     if resampler == KAISER_BEST_2016:
-        return _resample_kaiser_best_2016(
-            y, rate, sr, periodic=periodic, accumulated_times=accumulated_times
-        )
+        return _resample_kaiser_best_2016(y, rate, sr, periodic=periodic, accumulated_times=accumulated_times)
     return resample(y, rate, sr, resampler=resampler)
 
 
@@ -301,7 +298,11 @@ def crop_starts(n: int, n_crops: int, n_samples: int = N_SAMPLES) -> np.ndarray:
 
 
 def load_crops(
-    path: PathLike, n_crops: int, n_samples: int = N_SAMPLES, *, sr: int = SR,
+    path: PathLike,
+    n_crops: int,
+    n_samples: int = N_SAMPLES,
+    *,
+    sr: int = SR,
     resampler: str = KAISER_BEST_2016,
 ) -> np.ndarray:
     """Raw audio crops spread over a track: :func:`load_audio`, then :func:`crop_starts`.

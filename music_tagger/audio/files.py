@@ -5,6 +5,7 @@ Examples
 >>> from music_tagger.audio.files import expand_paths
 >>> expand_paths("song.mp3")
 ['song.mp3']"""
+
 from __future__ import annotations
 
 import os
@@ -50,20 +51,14 @@ def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[str]:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     elif isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Iterable):
-        raise ParameterError(
-            f"paths must be a path or an iterable of paths, got {type(paths).__name__} {paths!r}"
-        )
+        raise ParameterError(f"paths must be a path or an iterable of paths, got {type(paths).__name__} {paths!r}")
     out: list[str] = []
     for p in paths:
         name = os.fspath(p) if isinstance(p, (str, os.PathLike)) else None
         if not isinstance(name, str):
             raise ParameterError(f"each path must be a str or os.PathLike, got {type(p).__name__} {p!r}")
         if os.path.isdir(name):
-            found = [
-                str(f)
-                for f in Path(name).rglob("*")
-                if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()
-            ]
+            found = [str(f) for f in Path(name).rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()]
             out.extend(sorted(found) or [name])
         else:
             out.append(name)

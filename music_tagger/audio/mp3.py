@@ -7,6 +7,7 @@ Examples
 >>> parse_frame_header(bytes([0xFF, 0xFB, 0x90, 0x64]))["length"]
 417
 """
+
 from __future__ import annotations
 
 import os

@@ -38,6 +38,7 @@ Examples
 >>> x.shape                                           # doctest: +SKIP
 (1, 96, 1366)
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,8 @@ from typing import Callable, Iterator, Union
 import numpy as np
 
 from .. import audio
-from . import decode, mp3
 from ..util.checks import positive_int
+from . import decode, mp3
 from .resample import KAISER_BEST_2016
 from .windowed import input_span, resample_window
 
@@ -72,9 +73,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: sample but their first decoded values after a seek differ in the last float
 #: bits (up to 1.8e-7), enough to flip a 16-bit rounding: they are decoded from
 #: the start up to the end of the last window instead.
-EXACT_SEEK_FORMATS = frozenset(
-    {"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", ("OGG", "VORBIS")}
-)
+EXACT_SEEK_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "CAF", "FLAC", ("OGG", "VORBIS")})
 #: The modules a first :func:`read_melgrams` call imports (librosa loads its
 #: submodules lazily, on first use: about 1.5 s, then 0.5 s of numba caches). A
 #: process about to start reading workers imports them first, so that every
@@ -163,9 +162,7 @@ def exact_length(path: PathLike) -> AudioInfo | None:
         frames, delay = min(frames, walked), audio.MP3_DECODER_DELAY
     if frames <= 0:
         raise audio.AudioError(f"{name}: contains no audio samples")
-    return AudioInfo(
-        frames, int(info.samplerate), int(info.channels), info.format, info.subtype, delay
-    )
+    return AudioInfo(frames, int(info.samplerate), int(info.channels), info.format, info.subtype, delay)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -236,9 +233,7 @@ class _SpanReader:
         except (sf.LibsndfileError, RuntimeError, OSError) as err:
             raise audio.AudioError(f"{self.path}: cannot be read ({err})") from err
         if len(data) != max(0, b - a):
-            raise audio.AudioError(
-                f"{self.path}: ends before its header says ({a + len(data)} < {b})"
-            )
+            raise audio.AudioError(f"{self.path}: ends before its header says ({a + len(data)} < {b})")
         y = decode.pcm16_mono(decode.finite_frames(data, self.path))
         if len(y) < hi - lo:  # past the end of the file
             y = np.concatenate([y, np.zeros(hi - lo - len(y), np.float32)])
@@ -248,9 +243,7 @@ class _SpanReader:
         if a < self._start:
             self._open()
         while self._pos < b:
-            block = self._file.read(
-                min(self._size, self._end - self._pos), dtype=self._dtype, always_2d=True
-            )
+            block = self._file.read(min(self._size, self._end - self._pos), dtype=self._dtype, always_2d=True)
             self._size = _READ_BLOCK
             if len(block) == 0:
                 break
@@ -340,10 +333,7 @@ def iter_melgrams(
     n_fix = info.frames if info.rate == audio.SR else int(math.ceil(info.frames * ratio))
     crop_at = np.asarray(starts(n_fix), dtype=np.int64)
     step = chunk or max(1, len(crop_at))
-    spans = [
-        input_span(int(s), int(s) + audio.N_SAMPLES, info.rate, info.frames, resampler)
-        for s in crop_at
-    ]
+    spans = [input_span(int(s), int(s) + audio.N_SAMPLES, info.rate, info.frames, resampler) for s in crop_at]
     # the 2016 resampler promises the whole-file samples; soxr's windows already
     # differ from them by float rounding, so its reads may too (memory stays bounded)
     exact = resampler == KAISER_BEST_2016
@@ -404,9 +394,7 @@ def read_melgrams(
     >>> from music_tagger.audio.reading import read_melgrams
     >>> x, s, n = read_melgrams("song.ogg", 8, resampler="soxr_hq")  # doctest: +SKIP
     """
-    ((_, mels, crop_at, length),) = iter_melgrams(
-        path, n_crops, resampler=resampler, starts=starts, chunk=None
-    )
+    ((_, mels, crop_at, length),) = iter_melgrams(path, n_crops, resampler=resampler, starts=starts, chunk=None)
     return mels, crop_at, length
 
 
@@ -432,4 +420,3 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], list[int
         else:
             merged.append(([lo, hi], [i]))
     return [((lo, hi), members) for (lo, hi), members in merged]
-

@@ -15,6 +15,7 @@ Examples
 >>> resample(np.zeros(48000, np.float32), 48000, 12000).shape
 (12000,)
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..util.checks import positive_int
 from ..errors import ParameterError
+from ..util.checks import positive_int
 
 #: The faithful resampler: resampy 0.1's 2016 ``kaiser_best`` filter.
 KAISER_BEST_2016 = "kaiser_best_2016"
@@ -66,9 +67,7 @@ def _kaiser_best_2016_window(periodic: bool = False) -> np.ndarray:
 
     num_bits = 2**_KB_PRECISION
     n = num_bits * _KB_NUM_ZEROS
-    sinc_win = _KB_ROLLOFF * np.sinc(
-        _KB_ROLLOFF * np.linspace(0, _KB_NUM_ZEROS, num=n + 1, endpoint=True)
-    )
+    sinc_win = _KB_ROLLOFF * np.sinc(_KB_ROLLOFF * np.linspace(0, _KB_NUM_ZEROS, num=n + 1, endpoint=True))
     taper = kaiser(2 * n + 1, _KB_BETA, sym=not periodic)[n:]
     win = taper * sinc_win
     win.setflags(write=False)
@@ -98,9 +97,7 @@ def _wing_params(frac: np.ndarray, num_table: int) -> tuple[np.ndarray, np.ndarr
     return offset, index_frac - offset
 
 
-def _taps(
-    win: np.ndarray, delta: np.ndarray, offset: int, eta: float, step: int
-) -> np.ndarray:
+def _taps(win: np.ndarray, delta: np.ndarray, offset: int, eta: float, step: int) -> np.ndarray:
     """The taps of one wing for a table offset and interpolation weight.
 
     ``(len(win) - offset) // step`` taps, as resampy counted them (the last
@@ -296,7 +293,7 @@ def _resample_kaiser_best_2016(
         t = np.arange(n_out)
         n_exact = (t * q) // p
         frac_exact = scale * ((t * q) % p) / p
-        bad = (n != n_exact)
+        bad = n != n_exact
         for a, b in ((frac, frac_exact), (scale - frac, scale - frac_exact)):
             bad |= (a * num_table).astype(np.int64) != (b * num_table).astype(np.int64)
         if accumulated_times and bad.any():
@@ -309,9 +306,7 @@ def _resample_kaiser_best_2016(
     return out.astype(out_dtype)
 
 
-def resample(
-    y: np.ndarray, sr_orig: int, sr_new: int, *, resampler: str = KAISER_BEST_2016
-) -> np.ndarray:
+def resample(y: np.ndarray, sr_orig: int, sr_new: int, *, resampler: str = KAISER_BEST_2016) -> np.ndarray:
     """Resample a mono float32 signal with one of :data:`RESAMPLERS`.
 
     Parameters

@@ -20,14 +20,15 @@ Examples
 (96, 1366)
 >>> x = audio.compute_melgram("song.mp3")            # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 
 import numpy as np
 
-from ..util.checks import positive_int
 from ..errors import ParameterError
+from ..util.checks import positive_int
 from .decode import N_SAMPLES, SR, PathLike, center_crop, load_audio, load_crops
 from .resample import KAISER_BEST_2016, check_resampler, resample
 
@@ -52,15 +53,12 @@ def _as_mono(y: np.ndarray) -> np.ndarray:
             )
         y = y.mean(axis=0, dtype=np.float64 if y.dtype == np.float64 else np.float32)
     elif y.ndim != 1:
-        raise ParameterError(
-            f"audio must have shape (n,) or (channels, n), got shape {y.shape}"
-        )
+        raise ParameterError(f"audio must have shape (n,) or (channels, n), got shape {y.shape}")
     if y.size == 0:
         raise ParameterError("audio is empty (0 samples)")
     if not np.all(np.isfinite(y)):
         raise ParameterError("audio contains NaN or infinite values")
     return y.astype(np.float32, copy=False)
-
 
 
 @lru_cache(maxsize=8)
@@ -80,9 +78,7 @@ def mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndar
     """
     import librosa
 
-    basis = librosa.filters.mel(
-        sr=sr, n_fft=n_fft, n_mels=n_mels, htk=False, norm="slaney", dtype=np.float64
-    )
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, htk=False, norm="slaney", dtype=np.float64)
     basis.setflags(write=False)
     return basis
 
@@ -115,18 +111,14 @@ def log_melgram(y: np.ndarray, *, pad_mode: str = "reflect") -> np.ndarray:
     import librosa
 
     y = np.asarray(y, dtype=np.float32)
-    stft = librosa.stft(
-        y, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True, pad_mode=pad_mode
-    )
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True, pad_mode=pad_mode)
     power = stft.real.astype(np.float64) ** 2 + stft.imag.astype(np.float64) ** 2
     mel = mel_basis() @ power
     db = librosa.power_to_db(mel**2, ref=1.0, amin=AMIN, top_db=TOP_DB)
     return db.astype(np.float32)
 
 
-def compute_melgram_from_array(
-    y: np.ndarray, sr: int, *, resampler: str = KAISER_BEST_2016
-) -> np.ndarray:
+def compute_melgram_from_array(y: np.ndarray, sr: int, *, resampler: str = KAISER_BEST_2016) -> np.ndarray:
     """The network input of a signal: resample to 12 kHz, centre crop, log-mel.
 
     Unlike :func:`load_audio`, no 16-bit rounding or decoder delay is applied:
@@ -196,9 +188,7 @@ def compute_melgram(path: PathLike, *, resampler: str = KAISER_BEST_2016) -> np.
     return log_melgram(center_crop(load_audio(path, SR, resampler=resampler)))
 
 
-def compute_melgrams(
-    path: PathLike, n_crops: int, *, resampler: str = KAISER_BEST_2016
-) -> np.ndarray:
+def compute_melgrams(path: PathLike, n_crops: int, *, resampler: str = KAISER_BEST_2016) -> np.ndarray:
     """Log-mels of ``n_crops`` crops spread over a track, for multi-crop tagging.
 
     The file is decoded and resampled once; each crop (from :func:`load_crops`)

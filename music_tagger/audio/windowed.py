@@ -5,6 +5,7 @@ outputs are computed from a window of the input: :func:`input_span` says which i
 samples an output span depends on, :func:`resample_window` computes it, with the
 whole signal's output times (the 2016 resampler's accumulated float times included).
 Used by :mod:`music_tagger.audio.reading` to read only the audio a crop needs."""
+
 from __future__ import annotations
 
 import math
@@ -13,10 +14,10 @@ import numpy as np
 
 from .decode import SR
 from .resample import (
-    KAISER_BEST_2016,
-    _filter_tables,
     _KB_PRECISION,
     _MAX_PHASES,
+    KAISER_BEST_2016,
+    _filter_tables,
     _resample_grouped,
     _resample_polyphase,
 )
@@ -135,9 +136,7 @@ def _kaiser_window(x: np.ndarray, lo: int, n_in: int, rate: int, start: int, sto
         m0 = max(0, start // big_p - (-(-reach // big_q) + 1))
         first = m0 * big_p  # first output computed (a block start)
         seg = x[m0 * big_q - lo :]  # input_span started the window at this block
-        got = _resample_polyphase(
-            seg, big_p, big_q, stop_r - first, win, delta, scale, num_table
-        )[start - first :]
+        got = _resample_polyphase(seg, big_p, big_q, stop_r - first, win, delta, scale, num_table)[start - first :]
         t = np.arange(start, stop_r)
         n_exact = (t * q) // p
         frac_exact = scale * ((t * q) % p) / p
@@ -177,10 +176,7 @@ def _soxr_window(x: np.ndarray, lo: int, rate: int, n_in: int, start: int, stop:
     return np.pad(out, (0, stop - start - len(out)))
 
 
-
-def resample_window(
-    x: np.ndarray, lo: int, rate: int, n_in: int, resampler: str, start: int, stop: int
-) -> np.ndarray:
+def resample_window(x: np.ndarray, lo: int, rate: int, n_in: int, resampler: str, start: int, stop: int) -> np.ndarray:
     """Outputs ``[start, stop)`` at 12 kHz of a whole signal of ``n_in`` samples at
     ``rate``, from its samples ``x = full[lo:]`` (enough of them: :func:`input_span`).
 

@@ -30,6 +30,7 @@ traceback of every error). Machine-readable output
 (``--format json/csv``) is the only thing written to stdout; errors, warnings,
 progress bars and TensorFlow's logging go to stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,8 @@ from typing import Callable, Sequence
 
 from ..errors import MusicTaggerError, UsageError
 from ..util.workers import Terminated, exit_on_sigterm
-from .common import PROG, print_error, print_warning
 from . import deploy, experiment, library, serve, tag, train, transfer
+from .common import PROG, print_error, print_warning
 
 # --------------------------------------------------------------------------- registry
 

@@ -1,9 +1,8 @@
 """What every command group shares: the program name, the help formatter, argument types, the error line."""
+
 import argparse
 import math
 import sys
-
-
 
 PROG = "music-tagger"
 
@@ -47,10 +46,7 @@ def probability_arg(text: str) -> float:
 
 
 #: The help of every --workers option: one meaning everywhere.
-WORKERS_HELP = (
-    "worker processes that read audio (0: in the main process; default: the CPU "
-    "cores this process may use)"
-)
+WORKERS_HELP = "worker processes that read audio (0: in the main process; default: the CPU cores this process may use)"
 
 
 def print_error(message: str) -> None:

@@ -1,4 +1,5 @@
 """``music-tagger export``: the taggers as ONNX, SavedModel or LiteRT files."""
+
 import argparse
 
 from .common import HelpFormatter
@@ -30,8 +31,12 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="onnx", dest="fmt", help="the file format")
     p.add_argument("--input", choices=INPUTS, default="melgram", help="what the exported model takes")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it is a file (a folder for saved_model) of an earlier export; "
-                   "a link, FIFO or device there is never replaced")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT if it is a file (a folder for saved_model) of an earlier export; "
+        "a link, FIFO or device there is never replaced",
+    )
     return p
 
 

@@ -1,14 +1,12 @@
 """``music-tagger experiment`` and ``figures``: the paper's grid and its figures."""
+
 import argparse
 import contextlib
 import sys
 
-from ..models.architectures import ARCHS, BUDGET_SIZES, parse_budgets
 from ..errors import ParameterError, UsageError
-
-
+from ..models.architectures import ARCHS, BUDGET_SIZES, parse_budgets
 from .common import HelpFormatter, positive_int_arg
-
 
 
 def _comma_list(text: str) -> list[str]:
@@ -79,8 +77,7 @@ def add_experiment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
-    from ..training.experiment import write_grid_results
-    from ..training.experiment import merge_results, run_experiment
+    from ..training.experiment import merge_results, run_experiment, write_grid_results
 
     unknown = [a for a in args.archs if a not in ARCHS]
     if unknown:

@@ -1,4 +1,5 @@
 """``music-tagger write`` and ``playlist``: tags into the files' own metadata, and playlists."""
+
 import argparse
 import os
 import sys

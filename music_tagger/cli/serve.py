@@ -1,4 +1,5 @@
 """``music-tagger serve``: tag a library in the background, serve it over HTTP and a page."""
+
 import argparse
 import sys
 
@@ -31,16 +32,32 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument("library", nargs="*", metavar="LIBRARY", help="music folders to tag and serve (none: only POST /v1/tag)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on; another than this machine's is warned about")
+    p.add_argument(
+        "library", nargs="*", metavar="LIBRARY", help="music folders to tag and serve (none: only POST /v1/tag)"
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on; another than this machine's is warned about"
+    )
     p.add_argument("--port", type=port_arg, default=8000, help="port (0: a free one, printed)")
     p.add_argument("--index", metavar="PATH", help="the SQLite index (records beside it, PATH.records.jsonl); "
                    "default: in ~/.keras/music_tagger/serve/, one per set of folders")  # fmt: skip
-    p.add_argument("--workers", type=non_negative_int_arg, default=1, help="processes reading audio for the background job")
-    p.add_argument("--hop", type=positive_float_arg, default=15.0, help="seconds between the taggram crops of library tracks")
-    p.add_argument("--thresholds", metavar="FILE", help="calibrated thresholds (music-tagger calibrate): the page's filters start at them")
-    p.add_argument("--upload-cap", type=positive_int_arg, default=64, metavar="MB", help="largest file POST /v1/tag accepts, in MB")
-    p.add_argument("--tag-slots", type=positive_int_arg, default=1, help="uploads tagged at once beside the background job")
+    p.add_argument(
+        "--workers", type=non_negative_int_arg, default=1, help="processes reading audio for the background job"
+    )
+    p.add_argument(
+        "--hop", type=positive_float_arg, default=15.0, help="seconds between the taggram crops of library tracks"
+    )
+    p.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        help="calibrated thresholds (music-tagger calibrate): the page's filters start at them",
+    )
+    p.add_argument(
+        "--upload-cap", type=positive_int_arg, default=64, metavar="MB", help="largest file POST /v1/tag accepts, in MB"
+    )
+    p.add_argument(
+        "--tag-slots", type=positive_int_arg, default=1, help="uploads tagged at once beside the background job"
+    )
     return p
 
 

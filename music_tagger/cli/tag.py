@@ -1,4 +1,5 @@
 """``music-tagger tag``, ``plot`` and ``calibrate``: tagging files, drawing taggrams, fitting thresholds."""
+
 import argparse
 import contextlib
 import os
@@ -6,8 +7,6 @@ import sys
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
-
-
 from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED, RUNTIMES
 from .common import (
     WORKERS_HELP,
@@ -17,7 +16,6 @@ from .common import (
     positive_int_arg,
     print_error,
 )
-
 
 
 def add_tag_parser(subparsers) -> argparse.ArgumentParser:
@@ -53,8 +51,7 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--examples",
         action="store_true",
-        help="also tag the four example clips of the original repository "
-        "(bensound-*.mp3), before PATHs",
+        help="also tag the four example clips of the original repository (bensound-*.mp3), before PATHs",
     )
     p.add_argument(
         "--top", type=positive_int_arg, default=10, metavar="N",
@@ -367,8 +364,10 @@ def add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..tagging.calibration import calibrate
 
-    options = {} if args.labels.lower().endswith((".h5", ".hdf5")) else dict(
-        crops=args.crops, faithful=args.faithful, workers=args.workers
+    options = (
+        {}
+        if args.labels.lower().endswith((".h5", ".hdf5"))
+        else dict(crops=args.crops, faithful=args.faithful, workers=args.workers)
     )
     with contextlib.redirect_stdout(sys.stderr):
         thresholds = calibrate(

@@ -1,15 +1,13 @@
 """``music-tagger synth``, ``prepare``, ``convert-store``, ``train`` and ``finetune``: data sets and training."""
+
 import argparse
 import sys
 
-from ..models.architectures import ARCHS
 from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import ParameterError, UsageError
-
-
+from ..models.architectures import ARCHS
 from ..vocabulary import BN_PUBLISHED, BN_READINGS, HEAD_FITS, LEVELS, RECIPES, STAGE2_FROM
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_int_arg
-
 
 
 def add_synth_parser(subparsers) -> argparse.ArgumentParser:

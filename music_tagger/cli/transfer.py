@@ -1,13 +1,11 @@
 """``music-tagger features``, ``probe``, ``teach`` and ``evaluate``: transfer features, linear probes, scoring models."""
+
 import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import DataError, UsageError
-
-
 from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
-
 
 
 def add_features_parser(subparsers) -> argparse.ArgumentParser:
@@ -126,8 +124,8 @@ def _float_list(text: str) -> list[float]:
 def run_probe(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..training.evaluation import format_table
     from ..embeddings.linear_probe import load_probe, probe
+    from ..training.evaluation import format_table
 
     if args.tag is not None:
         if args.source is not None:
@@ -231,8 +229,8 @@ def run_teach(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..embeddings.linear_probe import probe_files
     from ..embeddings.few_shot import describe, score, teach
+    from ..embeddings.linear_probe import probe_files
     from ..util.checks import writable_output
     from ..util.files import check_outputs
 

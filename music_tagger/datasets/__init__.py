@@ -11,6 +11,7 @@ module              what lives there
 :mod:`.store`       reading stores into ``tf.data`` and converting old layouts
 ==================  ==============================================================
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

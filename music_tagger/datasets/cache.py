@@ -26,6 +26,7 @@ Examples
 >>> info.n, info.frames, len(info.tags)                          # doctest: +SKIP
 (15250, 1366, 50)
 """
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import audio
+from ..audio.reading import READ_MODULES
 from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
 from ..util.checks import int_between, open_h5
 from ..util.files import atomic_path, check_output
-from ..audio.reading import READ_MODULES
 from ..util.workers import failure_text, imap_jobs, resolve_workers
 
 __all__ = [
@@ -66,9 +67,7 @@ _COPY_BLOCK = 64  # clips per block when the finished memmap is copied into HDF5
 _FLUSH_EVERY = 64  # results between flushes of the memory maps
 
 
-def preprocessing_settings(
-    frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016
-) -> dict[str, Any]:
+def preprocessing_settings(frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016) -> dict[str, Any]:
     """The settings that define a cached spectrogram, as stored with it.
 
     Parameters
@@ -140,7 +139,9 @@ def check_msd_settings(settings: dict[str, Any]) -> None:
         )
 
 
-def melgram(path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016) -> np.ndarray:
+def melgram(
+    path: str | os.PathLike, frames: int = audio.N_FRAMES, resampler: str = audio.KAISER_BEST_2016
+) -> np.ndarray:
     """The log-mel of an audio file's centre ``frames`` frames.
 
     With ``frames=1366`` this is exactly :func:`music_tagger.audio.compute_melgram`.
@@ -244,8 +245,9 @@ def _finish(partial: _Partial, dest: Path, meta: dict[str, Any], y: np.ndarray, 
     shutil.rmtree(partial.folder)
 
 
-def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
-                   workers: int | None, progress: bool) -> tuple[Path, list[dict]]:
+def _prepare_split(
+    dataset, split: str, out_dir: Path, settings: dict[str, Any], workers: int | None, progress: bool
+) -> tuple[Path, list[dict]]:
     sub = dataset.subset(split)
     dest = store_path(out_dir, split)
     meta = {
@@ -260,8 +262,7 @@ def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
         info = load_store(dest)
         if info.settings != settings or info.tags != meta["tags"]:
             raise OutputExistsError(
-                f"{dest} exists with other settings or tags; choose another output "
-                "folder or delete it"
+                f"{dest} exists with other settings or tags; choose another output folder or delete it"
             )
         return dest, info.failures
     partial = _Partial.open(out_dir / f"{split}.partial", meta, audio.N_MELS)
@@ -287,10 +288,7 @@ def _prepare_split(dataset, split: str, out_dir: Path, settings: dict[str, Any],
         bar.close()
         partial.flush()
     if len(failures) == len(meta["ids"]):
-        raise DataError(
-            f"every clip of split {split!r} failed, e.g. {failures[0]['path']}: "
-            f"{failures[0]['error']}"
-        )
+        raise DataError(f"every clip of split {split!r} failed, e.g. {failures[0]['path']}: {failures[0]['error']}")
     _finish(partial, dest, meta, np.asarray(sub.y), failures)
     return dest, failures
 

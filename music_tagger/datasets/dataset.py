@@ -23,6 +23,7 @@ Examples
 >>> train.y.shape                                       # doctest: +SKIP
 (15247, 50)
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
+
 from ..errors import DataError, MissingFileError
 from ..util.checks import read_text
 
@@ -43,7 +45,9 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 #: Conventional MagnaTagATune split by the first character of ``mp3_path``.
 MTT_FOLDER_SPLIT = {
-    **{c: "train" for c in "0123456789ab"}, "c": "valid", **{c: "test" for c in "def"},
+    **{c: "train" for c in "0123456789ab"},
+    "c": "valid",
+    **{c: "test" for c in "def"},
 }
 #: Extensions of the list files looked for in a split folder, in order.
 LIST_EXTENSIONS = ("", ".txt", ".tsv", ".csv", ".npy")
@@ -119,16 +123,13 @@ class Dataset:
         if n == 0 and y.size == 0:
             y = y.reshape(0, len(self.tags))
         if y.shape != (n, len(self.tags)):
-            raise DataError(
-                f"y must have shape (n_paths, n_tags) = {(n, len(self.tags))}; got {y.shape}"
-            )
+            raise DataError(f"y must have shape (n_paths, n_tags) = {(n, len(self.tags))}; got {y.shape}")
         if not np.isin(y, (0, 1)).all():
             raise DataError("y must be binary with values in {0, 1}")
         self.y = y.astype(np.uint8)
         if len(self.ids) != n or len(self.split) != n:
             raise DataError(
-                f"paths, ids and split must have equal lengths; got {n}, "
-                f"{len(self.ids)} and {len(self.split)}"
+                f"paths, ids and split must have equal lengths; got {n}, {len(self.ids)} and {len(self.split)}"
             )
         bad = sorted(map(str, set(self.split) - set(SPLITS)))
         if bad:
@@ -192,9 +193,7 @@ def check_row(row: Row, known: Mapping[str, int]) -> Problem | None:
     return None
 
 
-def assemble(
-    rows: Iterable[Row], tags: Sequence[str], problems: list[Problem], source: str
-) -> Dataset:
+def assemble(rows: Iterable[Row], tags: Sequence[str], problems: list[Problem], source: str) -> Dataset:
     """A Dataset of the usable rows; the others join ``problems``, logged once."""
     known = {t: j for j, t in enumerate(tags)}
     seen: set[str] = set()
@@ -244,9 +243,7 @@ def split_files(folder: Path, names: Sequence[str] = ()) -> dict[str, Path]:
         candidates += [split + ext for ext in LIST_EXTENSIONS]
         found = [folder / c for c in candidates if (folder / c).is_file()]
         if not found:
-            raise MissingFileError(
-                f"no {split} list in {folder}; looked for {', '.join(candidates)}"
-            )
+            raise MissingFileError(f"no {split} list in {folder}; looked for {', '.join(candidates)}")
         files[split] = found[0]
     return files
 
@@ -300,9 +297,7 @@ def read_csv(path: PathLike, tags: Sequence[str] | None = None) -> Dataset:
     reader = csv.DictReader(io.StringIO(read_text(path, "labelled CSV (path,tags,split)")))
     missing = {"path", "tags", "split"} - set(reader.fieldnames or [])
     if missing:
-        raise DataError(
-            f"{path} lacks the column(s) {sorted(missing)}; found {reader.fieldnames}"
-        )
+        raise DataError(f"{path} lacks the column(s) {sorted(missing)}; found {reader.fieldnames}")
     records = list(reader)
     rows = [
         Row(

@@ -4,6 +4,7 @@ Examples
 --------
 >>> from music_tagger.datasets.msd import read_msd
 >>> ds = read_msd("msd/", labels="msd/labels.tsv")   # doctest: +SKIP"""
+
 from __future__ import annotations
 
 import re
@@ -112,8 +113,7 @@ def read_msd(
         mapping = _read_label_file(Path(labels))
         label_of = {s: [mapping.get(i) for i in ids] for s, ids in lists.items()}
     else:
-        label_of = {s: _labels_from_npy(split_dir / f"{s}_y.npy", len(ids), tags)
-                    for s, ids in lists.items()}
+        label_of = {s: _labels_from_npy(split_dir / f"{s}_y.npy", len(ids), tags) for s, ids in lists.items()}
     problems = []
     rows = []
     for split, ids in lists.items():
@@ -121,22 +121,17 @@ def read_msd(
             if row_labels is None:
                 problems.append(Problem(track_id, "no tags", "not in the labels file"))
             else:
-                rows.append(Row(track_id, _msd_audio(audio_root, track_id, extensions),
-                                 row_labels, split))
+                rows.append(Row(track_id, _msd_audio(audio_root, track_id, extensions), row_labels, split))
     return assemble(rows, tags, problems, f"read_msd({audio_root})")
 
 
 def _labels_from_npy(path: Path, n_ids: int, tags: list[str]) -> list[tuple[str, ...]]:
     """Tag names of each row of a public ``{split}_y.npy`` label array."""
     if not path.is_file():
-        raise MissingFileError(
-            f"{path} is missing; pass labels= a file of 'track_id<TAB>tag|tag' lines"
-        )
+        raise MissingFileError(f"{path} is missing; pass labels= a file of 'track_id<TAB>tag|tag' lines")
     y = np.load(path, allow_pickle=False)
     if y.shape != (n_ids, len(tags)):
-        raise DataError(
-            f"{path} has shape {y.shape}; expected (n_ids, n_tags) = {(n_ids, len(tags))}"
-        )
+        raise DataError(f"{path} has shape {y.shape}; expected (n_ids, n_tags) = {(n_ids, len(tags))}")
     if not np.isin(y, (0, 1)).all():
         raise DataError(f"{path} must be binary with values in {{0, 1}}")
     names = np.asarray(tags)

@@ -4,6 +4,7 @@ Examples
 --------
 >>> from music_tagger.datasets.mtt import read_mtt
 >>> ds = read_mtt("mtt/", top_n=50)                    # doctest: +SKIP"""
+
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,16 @@ import numpy as np
 from ..errors import DataError, MissingFileError
 from ..util.checks import read_text
 from .dataset import (
-    MTT_FOLDER_SPLIT, SPLITS, Dataset, PathLike, Problem, Row, SplitSpec, assemble, read_list, split_files,
+    MTT_FOLDER_SPLIT,
+    SPLITS,
+    Dataset,
+    PathLike,
+    Problem,
+    Row,
+    SplitSpec,
+    assemble,
+    read_list,
+    split_files,
 )  # fmt: skip
 
 __all__ = ["read_mtt"]
@@ -43,8 +53,7 @@ def _read_mtt_annotations(
         clip = fields[0] if fields else f"line {number}"
         if len(fields) != len(columns) + 2:
             problems.append(
-                Problem(clip, "bad row", f"line {number}: {len(fields)} fields, "
-                        f"expected {len(columns) + 2}")
+                Problem(clip, "bad row", f"line {number}: {len(fields)} fields, expected {len(columns) + 2}")
             )
         elif not set(fields[1:-1]) <= {"0", "1"}:
             problems.append(Problem(clip, "bad row", f"line {number}: tag values not 0/1"))

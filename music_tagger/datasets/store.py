@@ -23,6 +23,7 @@ Examples
 >>> x, y = next(iter(ds)); x.shape                                                    # doctest: +SKIP
 TensorShape([64, 96, 1366, 1])
 """
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,10 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-from . import cache
 from ..errors import DataError, ParameterError
 from ..util.checks import open_h5, positive_int
 from ..util.files import atomic_path, is_temporary
+from . import cache
 
 __all__ = [
     "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "iter_batches",
@@ -213,9 +214,7 @@ def batch_bounds(n: int, batch_size: int, replicas: int = 1) -> np.ndarray:
         starts.pop()
     stops = starts[1:] + [n]
     cuts = [
-        start + (stop - start) * r // replicas
-        for start, stop in zip(starts, stops)
-        for r in range(replicas + 1)
+        start + (stop - start) * r // replicas for start, stop in zip(starts, stops) for r in range(replicas + 1)
     ]  # each batch's replicas + 1 cut points, the first and last the batch's ends
     cuts = np.array(cuts, dtype=np.int64).reshape(len(starts), replicas + 1)
     return np.stack([cuts[:, :-1], cuts[:, 1:]], axis=-1).reshape(-1, 2)
@@ -365,8 +364,7 @@ def iter_batches(
     info = cache.load_store(store)
     if frames is not None and info.frames != frames:
         raise ParameterError(
-            f"{store} holds {info.frames} frames per clip; the network takes {frames} "
-            "(prepare without --frames)"
+            f"{store} holds {info.frames} frames per clip; the network takes {frames} (prepare without --frames)"
         )
     return _batches(info, batch_size)
 

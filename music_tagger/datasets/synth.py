@@ -29,6 +29,7 @@ Examples
 >>> sorted(p.name for p in root.iterdir())[:3]                  # doctest: +SKIP
 ['0', '1', '2']
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,13 +39,24 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from ..errors import AudioError, ParameterError
 from ..util.files import check_output
 
 #: Tags that follow from how a clip is rendered.
 TAGS = [
-    "guitar", "organ", "noisy", "tonal", "chord", "low", "high",
-    "fast", "slow", "percussive", "loud", "quiet",
+    "guitar",
+    "organ",
+    "noisy",
+    "tonal",
+    "chord",
+    "low",
+    "high",
+    "fast",
+    "slow",
+    "percussive",
+    "loud",
+    "quiet",
 ]
 #: Rare tags assigned at random (probability :data:`DECOY_RATE`), unrelated to audio.
 DECOY_TAGS = ["choir", "harpsichord", "sitar", "vocal", "whistle"]
@@ -58,7 +70,7 @@ SPLIT_SHARES = {"valid": 0.15, "test": 0.25}
 MIN_CLIPS_PER_SPLIT = 3
 
 _SOURCES = ("guitar", "organ", "noisy")
-_REGISTERS = {"low": (40, 55), "high": (76, 88)}       # MIDI notes of fundamentals
+_REGISTERS = {"low": (40, 55), "high": (76, 88)}  # MIDI notes of fundamentals
 _NOISE_BANDS = {"low": (80.0, 500.0), "high": (2000.0, 5000.0)}  # Hz
 _BEAT_SECONDS = {"fast": (0.22, 0.3), "slow": (0.7, 0.95)}
 _PEAK = {"loud": 0.9, "quiet": 0.07}
@@ -81,8 +93,12 @@ def _draw_specs(rng: np.random.Generator, n: int) -> list[dict]:
     levels = _deal(rng, ("loud", "quiet"), n)
     return [
         {
-            "source": sources[i], "chord": bool(chords[i]), "register": registers[i],
-            "tempo": tempos[i], "percussive": bool(drums[i]), "level": levels[i],
+            "source": sources[i],
+            "chord": bool(chords[i]),
+            "register": registers[i],
+            "tempo": tempos[i],
+            "percussive": bool(drums[i]),
+            "level": levels[i],
             "decoys": [t for t in DECOY_TAGS if rng.random() < DECOY_RATE],
         }
         for i in range(n)
@@ -104,9 +120,7 @@ def _onsets(rng: np.random.Generator, tempo: str, n_samples: int, sr: int) -> np
     return np.arange(start, n_samples, period).astype(int)
 
 
-def _harmonic_note(
-    rng: np.random.Generator, spec: dict, length: int, sr: int
-) -> np.ndarray:
+def _harmonic_note(rng: np.random.Generator, spec: dict, length: int, sr: int) -> np.ndarray:
     """One note (or triad) of a plucked or sustained harmonic tone, ``length`` samples."""
     t = np.arange(length) / sr
     root = rng.integers(*_REGISTERS[spec["register"]], endpoint=True)
@@ -118,7 +132,7 @@ def _harmonic_note(
     else:
         k = np.array([1, 2, 3, 4, 6, 8])
         amps, decay = np.array([1.0, 0.8, 0.6, 0.5, 0.3, 0.2]), np.full(6, np.inf)
-    freqs = f0[:, None] * k[None, :]                                  # (notes, harmonics)
+    freqs = f0[:, None] * k[None, :]  # (notes, harmonics)
     keep = freqs < 0.45 * sr
     phases = rng.uniform(0, 2 * np.pi, freqs.shape)
     partials = np.sin(2 * np.pi * freqs[keep][:, None] * t + phases[keep][:, None])
@@ -133,7 +147,7 @@ def _attack_release(length: int, sr: int, sustained: bool) -> np.ndarray:
     n_in = min(length, int((0.015 if sustained else 0.003) * sr))
     n_out = min(length, int(0.02 * sr))
     env[:n_in] *= np.linspace(0.0, 1.0, n_in)
-    env[length - n_out:] *= np.linspace(1.0, 0.0, n_out)
+    env[length - n_out :] *= np.linspace(1.0, 0.0, n_out)
     return env
 
 
@@ -166,15 +180,12 @@ def _render(rng: np.random.Generator, spec: dict, n_samples: int, sr: int) -> np
         for start in onsets:
             stop = min(n_samples, start + len(hit))
             x[start:stop] += 1.2 * hit[: stop - start]
-    x += 1e-3 * rng.standard_normal(n_samples)                # a faint noise floor
+    x += 1e-3 * rng.standard_normal(n_samples)  # a faint noise floor
     return (x * _PEAK[spec["level"]] / np.abs(x).max()).astype(np.float32)
 
 
 def _split_sizes(n_clips: int) -> dict[str, int]:
-    sizes = {
-        split: max(MIN_CLIPS_PER_SPLIT, round(share * n_clips))
-        for split, share in SPLIT_SHARES.items()
-    }
+    sizes = {split: max(MIN_CLIPS_PER_SPLIT, round(share * n_clips)) for split, share in SPLIT_SHARES.items()}
     return {"train": n_clips - sum(sizes.values()), **sizes}
 
 
@@ -268,8 +279,7 @@ def _write_mp3(path: Path, audio: np.ndarray, sr: int) -> None:
         raise AudioError(f"could not write MP3 at sr={sr} to {path}: {err}") from err
     if info.samplerate != sr or info.frames == 0:
         raise AudioError(
-            f"{path} reads back with {info.frames} frames at {info.samplerate} Hz, "
-            f"expected {len(audio)} at {sr} Hz"
+            f"{path} reads back with {info.frames} frames at {info.samplerate} Hz, expected {len(audio)} at {sr} Hz"
         )
 
 

@@ -16,6 +16,7 @@ Examples
 >>> export("crnn.onnx", model="crnn", input="audio")   # doctest: +SKIP
 PosixPath('crnn.onnx')
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

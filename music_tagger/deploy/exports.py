@@ -34,6 +34,7 @@ PosixPath('crnn.onnx')
 >>> export("crnn_audio", format="saved_model", input="audio")   # doctest: +SKIP
 PosixPath('crnn_audio')
 """
+
 from __future__ import annotations
 
 import os

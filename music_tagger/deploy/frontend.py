@@ -25,6 +25,7 @@ Examples
 >>> dft_matrix().shape
 (512, 514)
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ Examples
 >>> flex_ops(open("crnn.tflite", "rb").read())       # doctest: +SKIP
 []
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -70,7 +71,9 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
         from .frontend import AUDIO_SAMPLES, keras_frontend
 
         if model.input_shape[1:] != (96, 1366, 1):
-            raise ParameterError(f"input='audio' gives (96, 1366, 1) log-mels; this model takes {model.input_shape[1:]}")
+            raise ParameterError(
+                f"input='audio' gives (96, 1366, 1) log-mels; this model takes {model.input_shape[1:]}"
+            )
         audio = keras.Input(shape=(AUDIO_SAMPLES,), name="audio")
         net = keras.Model(audio, net(keras_frontend(audio)), name=f"{model.name}_audio")
     converter = tf.lite.TFLiteConverter.from_keras_model(net)

@@ -34,6 +34,7 @@ Examples
 >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]   # doctest: +SKIP
 (['melgram'], ['scores'])
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -103,9 +104,7 @@ class GraphBuilder:
         from onnx import helper
 
         graph = helper.make_graph(self.nodes, name, inputs, outputs, self.initializers, doc_string=doc)
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="music_tagger"
-        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="music_tagger")
         onnx.checker.check_model(model)
         return model
 
@@ -132,8 +131,9 @@ def _get(arrays: LayerArrays, layer: str, n: int) -> list[np.ndarray]:
     return found
 
 
-def _conv_block(g: GraphBuilder, x: str, i: int, arrays: LayerArrays, epsilon: float,
-                kernel_rows_all: bool, pool: tuple[int, int]) -> str:
+def _conv_block(
+    g: GraphBuilder, x: str, i: int, arrays: LayerArrays, epsilon: float, kernel_rows_all: bool, pool: tuple[int, int]
+) -> str:
     kernel, bias = _get(arrays, f"conv{i}", 2)
     scale, shift = _affine(_get(arrays, f"bn{i}", 4), epsilon)
     # conv then BatchNorm: one conv with the BN folded into its kernel and bias
@@ -275,8 +275,16 @@ def network_graph(
     return g.model(name or structure.name, inputs, outputs, doc=doc)
 
 
-def _network(g: GraphBuilder, x: str, structure, arrays: LayerArrays, epsilon: float,
-             include_top: bool, classifier_activation: str | None, taps: list | None = None) -> str:
+def _network(
+    g: GraphBuilder,
+    x: str,
+    structure,
+    arrays: LayerArrays,
+    epsilon: float,
+    include_top: bool,
+    classifier_activation: str | None,
+    taps: list | None = None,
+) -> str:
     """The nodes of the network on the channels-last melgram ``x``; each conv block's
     output is appended to ``taps`` when given."""
     x = g.op("Transpose", [x], name="to_nchw", perm=[0, 3, 1, 2])  # (b, 1, 96, T)

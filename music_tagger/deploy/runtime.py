@@ -19,6 +19,7 @@ Examples
 >>> model.predict_on_batch(x[None, ..., None]).shape    # doctest: +SKIP
 (1, 50)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,9 +49,7 @@ def check_onnxruntime() -> None:
     except ModuleNotFoundError as err:
         if err.name != "onnxruntime":
             raise _broken(err) from None
-        raise ParameterError(
-            "the onnx runtime needs onnxruntime: pip install 'music_tagger[onnx]'"
-        ) from None
+        raise ParameterError("the onnx runtime needs onnxruntime: pip install 'music_tagger[onnx]'") from None
     except Exception as err:  # a broken install: a missing library, a bad build...
         raise _broken(err) from None
 
@@ -86,8 +85,9 @@ class OnnxModel:
     ((None, 96, 1366, 1), (None, 50))
     """
 
-    def __init__(self, model: str | os.PathLike | bytes, *, threads: int | None = None,
-                 max_batch: int | None = None) -> None:
+    def __init__(
+        self, model: str | os.PathLike | bytes, *, threads: int | None = None, max_batch: int | None = None
+    ) -> None:
         check_onnxruntime()
         self.max_batch = None if max_batch is None else positive_int(max_batch, "max_batch")
         import onnxruntime as ort

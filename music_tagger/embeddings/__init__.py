@@ -10,6 +10,7 @@ module                 what lives there
 :mod:`.few_shot`       :func:`teach` a new tag from a few files, on per-file cached features
 =====================  ==========================================================
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

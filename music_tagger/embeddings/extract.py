@@ -38,6 +38,7 @@ Examples
 >>> features("stores/test.h5", level="top").shape              # doctest: +SKIP
 (n_test_clips, 32)
 """
+
 from __future__ import annotations
 
 import os
@@ -48,11 +49,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .. import audio
-from . import inputs as inputs_
 from ..audio import KAISER_BEST_2016
+from ..errors import ParameterError
 from ..util.checks import one_of, positive_int
 from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, LEVELS
-from ..errors import ParameterError
+from . import inputs as inputs_
 
 __all__ = [
     "ARCHS",
@@ -149,9 +150,7 @@ def multi_level_outputs(model) -> list:
     One global average per pooling layer, then the last GRU state for a CRNN (for a
     CNN the last block's average is already its top feature).
     """
-    outputs = [
-        global_average(model.get_layer(name).output, f"gap_{name}") for name in pool_layers(model)
-    ]
+    outputs = [global_average(model.get_layer(name).output, f"gap_{name}") for name in pool_layers(model)]
     if has_recurrent_top(model):
         outputs.append(model.output)
     return outputs
@@ -345,8 +344,17 @@ def run_model(
         return [(s / counts.reshape((total,) + (1,) * (s.ndim - 1))).astype(np.float32) for s in sums]
 
 
-def _run_files(model, inputs: Any, crops: int, resampler: str, batch_size: int, progress: bool, desc: str,
-               failures: list | None, workers: int | None) -> list[np.ndarray]:
+def _run_files(
+    model,
+    inputs: Any,
+    crops: int,
+    resampler: str,
+    batch_size: int,
+    progress: bool,
+    desc: str,
+    failures: list | None,
+    workers: int | None,
+) -> list[np.ndarray]:
     """:func:`run_model` on audio files and folders, through the tagging pipeline."""
     from tqdm.auto import tqdm
 
@@ -373,8 +381,15 @@ def _run_files(model, inputs: Any, crops: int, resampler: str, batch_size: int, 
     return out
 
 
-def file_features(paths: Any, *, arch: str = "crnn", level: str = "multi", bn_semantics: str | None = None,
-                  crops: int = 1, **options: Any) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+def file_features(
+    paths: Any,
+    *,
+    arch: str = "crnn",
+    level: str = "multi",
+    bn_semantics: str | None = None,
+    crops: int = 1,
+    **options: Any,
+) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`features` of the audio files among ``paths`` that can be read, and the others.
 
     As ``music-tagger tag`` does, an unreadable file (missing, not audio) does not
@@ -465,10 +480,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
             raise NotFittedError("call fit before transform (fit only loads the network)")
         if isinstance(X, (str, os.PathLike)) and not inputs_.is_store(X):
-            raise ParameterError(
-                "X must be a sequence of inputs (one row each), not a single path; "
-                f"pass [{str(X)!r}]"
-            )
+            raise ParameterError(f"X must be a sequence of inputs (one row each), not a single path; pass [{str(X)!r}]")
         return features(
             X, arch=self.arch, level=self.level, bn_semantics=self.bn_semantics,
             crops=self.crops, resampler=self.resampler, batch_size=self.batch_size,
@@ -477,5 +489,3 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Column names, e.g. ``pool1_0`` ... ``gru2_31``."""
         return np.asarray(feature_names(self.arch, self.level), dtype=object)
-
-

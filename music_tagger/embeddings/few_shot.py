@@ -28,6 +28,7 @@ Examples
 >>> probe.save("probes/chiptune")                                        # doctest: +SKIP
 >>> scores, read, failed = score(probe, ["library/"])                    # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,7 +45,16 @@ from ..registry import TAGS, cache_folder
 from ..util.files import atomic_path
 from .linear_probe import LinearProbe
 
-__all__ = ["DEFAULT_C", "MIN_EXAMPLES", "RUNTIMES", "cached_features", "describe", "feature_cache_folder", "score", "teach"]
+__all__ = [
+    "DEFAULT_C",
+    "MIN_EXAMPLES",
+    "RUNTIMES",
+    "cached_features",
+    "describe",
+    "feature_cache_folder",
+    "score",
+    "teach",
+]
 
 #: Fewest files on each side that :func:`teach` accepts.
 MIN_EXAMPLES = 3
@@ -84,9 +94,18 @@ def _options_key(options: dict[str, Any]) -> str:
     return key + ("-onnx" if options.get("runtime") == "onnx" else "")  # its own rows: equal to 1e-6, not bit for bit
 
 
-def _onnx_features(paths: list[str], *, arch: str, level: str, bn_semantics: str | None, crops: int,
-                   resampler: str, batch_size: int = 8, progress: bool = False,
-                   workers: int | None = 0) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+def _onnx_features(
+    paths: list[str],
+    *,
+    arch: str,
+    level: str,
+    bn_semantics: str | None,
+    crops: int,
+    resampler: str,
+    batch_size: int = 8,
+    progress: bool = False,
+    workers: int | None = 0,
+) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`~music_tagger.embeddings.extract.file_features` on onnxruntime (CRNN, multi-level)."""
     from ..deploy.runtime import pretrained_features
     from ..tagging.pipeline import run

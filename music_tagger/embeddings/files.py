@@ -4,6 +4,7 @@ Examples
 --------
 >>> from music_tagger.embeddings.files import read_features
 >>> x, rows, meta, y = read_features("feats/train")    # doctest: +SKIP"""
+
 from __future__ import annotations
 
 import csv
@@ -50,7 +51,9 @@ def write_features(
     Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     x = np.asarray(x, np.float32)
     if len(rows) != len(x) or (y is not None and len(y) != len(x)):
-        raise ParameterError(f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}")
+        raise ParameterError(
+            f"{len(x)} feature rows, {len(rows)} row names, labels for {None if y is None else len(y)}"
+        )
     with atomic_path(paths[0]) as tmp, open(tmp, "wb") as f:
         np.save(f, x)
     with atomic_path(paths[1]) as tmp, open(tmp, "w", newline="") as f:

@@ -14,6 +14,7 @@ Examples
 >>> n_rows(x), [owner.tolist() for _, owner in batches(x, 1, "soxr_hq", 2)]
 (3, [[0, 1], [2]])
 """
+
 from __future__ import annotations
 
 import os
@@ -63,7 +64,11 @@ def is_store(path: Any) -> bool:
 
 
 def batches(
-    inputs: Any, crops: int, resampler: str, batch_size: int, failures: list | None = None,
+    inputs: Any,
+    crops: int,
+    resampler: str,
+    batch_size: int,
+    failures: list | None = None,
     samples: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(melgrams, owner)`` batches (``owner[i]``: crop i's input row); with a ``failures``
@@ -79,9 +84,7 @@ def batches(
         return
     if is_store(inputs):
         if crops != 1:
-            raise ParameterError(
-                f"a prepared store holds one crop per clip; crops must be 1, got {crops}"
-            )
+            raise ParameterError(f"a prepared store holds one crop per clip; crops must be 1, got {crops}")
         if samples is not None:
             raise ParameterError(f"{inputs} holds spectrograms; the compact convnet takes audio files")
         yield from iter_batches(inputs, batch_size, frames=MELGRAM[1])
@@ -111,8 +114,8 @@ def batches(
 
 def n_rows(inputs: Any) -> int:
     """How many feature rows :func:`~music_tagger.embeddings.extract.features` returns for ``inputs``."""
-    from ..datasets import cache
     from ..audio.files import expand_paths
+    from ..datasets import cache
 
     if is_array(inputs):
         return len(inputs)

@@ -19,6 +19,7 @@ Examples
 >>> round(results["test"]["roc_auc_macro"], 3)             # doctest: +SKIP
 0.861
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..audio import KAISER_BEST_2016
 from ..errors import DataError, MissingFileError, ParameterError
+from ..tagging.metrics import evaluate, write_results
 from ..util.checks import load_arrays, positive_float, read_json
 from ..util.files import atomic_path, check_outputs, write_text
-from ..tagging.metrics import evaluate, write_results
 
 __all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
 
@@ -113,9 +114,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 warnings.warn(f"tag column {j} is constant in the training data", stacklevel=3)
                 intercept[j] = 20.0 if positives else -20.0
                 continue
-            model = LogisticRegression(
-                C=c, solver="liblinear", max_iter=self.max_iter, random_state=0
-            ).fit(x, y[:, j])
+            model = LogisticRegression(C=c, solver="liblinear", max_iter=self.max_iter, random_state=0).fit(x, y[:, j])
             coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
         return coef, intercept
 
@@ -165,9 +164,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     def _standardise(self, X: Any) -> np.ndarray:
         x = check_array(X, dtype=np.float64)
         if x.shape[1] != self.n_features_in_:
-            raise ParameterError(
-                f"X has {x.shape[1]} features, but the probe was fitted on {self.n_features_in_}"
-            )
+            raise ParameterError(f"X has {x.shape[1]} features, but the probe was fitted on {self.n_features_in_}")
         return (x - self.mean_) / self.scale_
 
     def decision_function(self, X: Any) -> np.ndarray:

@@ -12,6 +12,7 @@ module                 what lives there
 Needs ``mutagen`` (``pip install "music_tagger[library]"``). The beets plugin that
 uses the same fields is ``beetsplug/musictagger.py`` (``music_tagger[beets]``).
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

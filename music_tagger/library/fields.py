@@ -29,6 +29,7 @@ Examples
 >>> field_values(record, ["tags", "genre"], model="crnn")
 {'MUSIC_TAGGER_TAGS': 'jazz', 'GENRE': 'Jazz', 'MUSIC_TAGGER_GENRE': 'Jazz'}
 """
+
 from __future__ import annotations
 
 import os

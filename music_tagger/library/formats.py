@@ -25,6 +25,7 @@ Examples
 >>> get_field(open_audio("song.flac"), "MUSIC_TAGGER_TAGS")                   # doctest: +SKIP
 'jazz; instrumental'
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,18 @@ from typing import Any
 
 from ..errors import AudioError
 
-__all__ = ["FORMAT_NAMES", "SUFFIXES", "check_whole", "format_name", "get_field", "open_audio", "remove_field", "save_audio", "set_field", "show_path"]
+__all__ = [
+    "FORMAT_NAMES",
+    "SUFFIXES",
+    "check_whole",
+    "format_name",
+    "get_field",
+    "open_audio",
+    "remove_field",
+    "save_audio",
+    "set_field",
+    "show_path",
+]
 
 #: The formats written, by mutagen class name.
 FORMAT_NAMES = {
@@ -73,7 +85,9 @@ def open_audio(path: str | os.PathLike) -> Any:
     if audio is None:
         raise AudioError(f"{show_path(path)}: not an audio file mutagen knows")
     if type(audio).__name__ not in FORMAT_NAMES:
-        raise AudioError(f"{show_path(path)}: {type(audio).__name__} files are not written (MP3, OGG, Opus, FLAC, M4A, WAV, AIFF are)")
+        raise AudioError(
+            f"{show_path(path)}: {type(audio).__name__} files are not written (MP3, OGG, Opus, FLAC, M4A, WAV, AIFF are)"
+        )
     if audio.tags is None:
         audio.add_tags()
     return audio

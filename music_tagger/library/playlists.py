@@ -28,6 +28,7 @@ Examples
 >>> [r["path"] for r in select(records, ["jazz"])]
 ['/m/a.mp3']
 """
+
 from __future__ import annotations
 
 import os

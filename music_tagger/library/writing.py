@@ -31,6 +31,7 @@ Examples
 >>> for out in write_tags(read_records("tags.jsonl"), fields=["tags", "model", "genre"]):  # doctest: +SKIP
 ...     print(out.line())
 """
+
 from __future__ import annotations
 
 import errno
@@ -80,7 +81,9 @@ class WriteOutcome:
             return self.reason or f"skipped: {show_path(self.path)}"
         text = f"{self.action}: {show_path(self.path)}"
         if self.changes:
-            text += ": " + " | ".join(f"{k}={show_path(v) if v is not None else '(none)'}" for k, (_, v) in self.changes.items())
+            text += ": " + " | ".join(
+                f"{k}={show_path(v) if v is not None else '(none)'}" for k, (_, v) in self.changes.items()
+            )
         return text + (f" ({self.reason})" if self.reason else "")
 
 
@@ -123,7 +126,9 @@ def _target(path: str) -> tuple[str, os.stat_result]:
         raise AudioError(f"{show_path(path)}: not a regular file")
     target = os.path.realpath(path)
     if st.st_nlink > 1:
-        raise AudioError(f"{show_path(path)}: has {st.st_nlink} hard links; replacing it would split them, so it is left untouched")
+        raise AudioError(
+            f"{show_path(path)}: has {st.st_nlink} hard links; replacing it would split them, so it is left untouched"
+        )
     if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
         raise AudioError(f"{show_path(path)}: read-only")
     folder = os.path.dirname(target)
@@ -136,7 +141,9 @@ def _check_stamp(path: str, st: os.stat_result, stamp: Mapping[str, Any] | None,
     if force:
         return
     if stamp is None or "mtime_ns" not in stamp or "size" not in stamp:
-        raise AudioError(f"{show_path(path)}: its record has no size and mtime_ns to check it against: tag it again, or pass --force")
+        raise AudioError(
+            f"{show_path(path)}: its record has no size and mtime_ns to check it against: tag it again, or pass --force"
+        )
     ours = any(get_field(audio, n) is not None for n in _OWN)
     if st.st_mtime_ns != stamp["mtime_ns"] or (st.st_size != stamp["size"] and not ours):
         raise AudioError(f"{show_path(path)}: changed since it was tagged: tag it again, or pass --force")
@@ -157,8 +164,11 @@ def _plan(audio: Any, values: Mapping[str, str] | None) -> tuple[dict, list[str]
                 if old == wrote:
                     changes[name] = (old, None)
         return changes, []
-    kept = [n for n in USER_FIELDS.values() if n in values
-            and get_field(audio, n) not in (None, get_field(audio, NAMESPACE + n))]  # the user's own
+    kept = [
+        n
+        for n in USER_FIELDS.values()
+        if n in values and get_field(audio, n) not in (None, get_field(audio, NAMESPACE + n))
+    ]  # the user's own
     skip = set(kept) | {NAMESPACE + n for n in kept}
     for name, new in values.items():
         new = new or None  # no tag passed: no field (an empty one is dropped by some formats)
@@ -209,7 +219,9 @@ def _replace(target: str, st: os.stat_result, changes: Mapping[str, tuple], keep
             os.unlink(tmp)
         if isinstance(err, MusicTaggerError) or not isinstance(err, Exception):
             raise
-        raise AudioError(f"{show_path(target)}: could not be written ({type(err).__name__}: {err}); left untouched") from None
+        raise AudioError(
+            f"{show_path(target)}: could not be written ({type(err).__name__}: {err}); left untouched"
+        ) from None
     _fsync(folder)
 
 

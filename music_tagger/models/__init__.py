@@ -11,6 +11,7 @@ module                 what lives there
 :mod:`.legacy`         every Keras 1 behaviour the original weights need
 =====================  ==========================================================
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

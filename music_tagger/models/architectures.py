@@ -20,6 +20,7 @@ Examples
 >>> budget_widths("crnn", 100_000)
 (30, 60, 60, 60, 30)
 """
+
 from __future__ import annotations
 
 import math
@@ -77,9 +78,7 @@ class Structure:
 STRUCTURES: dict[str, Structure] = {
     # 4 conv layers with 1D (1x4) kernels along time, pooling along time only
     # (1366 -> 341 -> 68 -> 8 -> 1 frames), so 96 bands x maps reach the dense layers.
-    "k1c2": Structure(
-        "k1c2", kernels=((1, 4),) * 4, pools=((1, 4), (1, 5), (1, 8), (1, 8)), n_dense=2
-    ),
+    "k1c2": Structure("k1c2", kernels=((1, 4),) * 4, pools=((1, 4), (1, 5), (1, 8), (1, 8)), n_dense=2),
     # A first kernel over all 96 bands (96x4, 'valid'), then 1D convolutions along time.
     "k2c1": Structure(
         "k2c1",
@@ -88,9 +87,7 @@ STRUCTURES: dict[str, Structure] = {
         n_dense=2,
     ),
     # The fully convolutional 5-layer network (the original MusicTaggerCNN).
-    "k2c2": Structure(
-        "k2c2", kernels=((3, 3),) * 5, pools=((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))
-    ),
+    "k2c2": Structure("k2c2", kernels=((3, 3),) * 5, pools=((2, 4), (2, 4), (2, 4), (3, 5), (4, 4))),
     # 4 conv layers and 2 GRUs on the zero-padded 1440-frame input (MusicTaggerCRNN).
     "crnn": Structure(
         "crnn",
@@ -123,9 +120,7 @@ def structure(arch: str) -> Structure:
     try:
         return STRUCTURES[arch.lower()]
     except (KeyError, AttributeError):
-        raise ParameterError(
-            f"unknown architecture {arch!r}; choose one of {', '.join(STRUCTURES)}"
-        ) from None
+        raise ParameterError(f"unknown architecture {arch!r}; choose one of {', '.join(STRUCTURES)}") from None
 
 
 def check_widths(structure: Structure, widths: Sequence[int]) -> tuple[int, ...]:
@@ -148,9 +143,7 @@ def check_widths(structure: Structure, widths: Sequence[int]) -> tuple[int, ...]
     return widths
 
 
-def resolve_widths(
-    structure: Structure, n_params: int | None, widths: Sequence[int] | None
-) -> Sequence[int]:
+def resolve_widths(structure: Structure, n_params: int | None, widths: Sequence[int] | None) -> Sequence[int]:
     """The widths ``build`` uses: ``widths``, else the budget's, else the released model's."""
     if widths is not None:
         return widths
@@ -242,9 +235,7 @@ def parse_budgets(text: str) -> list[int]:
         try:
             millions = float(item)
         except ValueError:
-            raise ParameterError(
-                f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}"
-            ) from None
+            raise ParameterError(f"budgets are numbers of millions (e.g. 0.1,1,3), got {item!r}") from None
         if not millions > 0:
             raise ParameterError(f"budgets must be positive, got {item.strip()}")
         budgets.append(round(millions * 1e6))
@@ -264,6 +255,4 @@ def scaled_widths(arch: str, scale: float) -> tuple[int, ...]:
     if scale <= 0:
         raise ParameterError(f"scale must be positive, got {scale}")
     conv, dense = SCALING_RULE[arch]
-    return tuple(max(1, round(r * scale)) for r in conv) + tuple(
-        max(1, round(b * math.sqrt(scale))) for b in dense
-    )
+    return tuple(max(1, round(r * scale)) for r in conv) + tuple(max(1, round(b * math.sqrt(scale))) for b in dense)

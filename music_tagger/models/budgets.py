@@ -6,6 +6,7 @@ Examples
 >>> from music_tagger.models import build
 >>> count_params(build("crnn"))                     # doctest: +SKIP
 (396786, 400562)"""
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +14,8 @@ import math
 
 import keras
 
-from . import architectures
 from ..errors import ParameterError
+from . import architectures
 from .builders import build
 
 

@@ -46,6 +46,7 @@ Examples
 >>> count_params(build("k1c2", n_params=100_000))          # doctest: +SKIP
 (99724, 100228)
 """
+
 from __future__ import annotations
 
 import os
@@ -54,12 +55,11 @@ from typing import Sequence
 import keras
 from keras import layers
 
-from . import architectures
-from . import compact
-from . import legacy
-from .graph import build_graph
 from ..vocabulary import BN_PUBLISHED
+from . import architectures, compact, legacy
+from .graph import build_graph
 from .loading import MSD_FILES, check_weights, load_weights
+
 
 def _application(
     arch: str,
@@ -199,13 +199,24 @@ def build(
 
 
 def CRNN(
-    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    n_params: int | None = None, widths: Sequence[int] | None = None, rnn: str = "gru",
-    bidirectional: bool = False, rnn_units: int | None = None, input_norm: str | None = None,
-    dropout: float | None = None, variant: str = "theano",
-    bn_semantics: str = BN_PUBLISHED) -> keras.Model:
+    include_top: bool = True,
+    weights: str | os.PathLike | None = "msd",
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    rnn: str = "gru",
+    bidirectional: bool = False,
+    rnn_units: int | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+    variant: str = "theano",
+    bn_semantics: str = BN_PUBLISHED,
+) -> keras.Model:
     """MusicTaggerCRNN: 4 conv layers and 2 GRUs on a 96 x 1366 log-mel input.
 
     Parameters
@@ -244,11 +255,19 @@ def CRNN(
 
 
 def CNN(
-    include_top: bool = True, weights: str | os.PathLike | None = "msd", input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    n_params: int | None = None, widths: Sequence[int] | None = None,
-    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
+    include_top: bool = True,
+    weights: str | os.PathLike | None = "msd",
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+    variant: str = "theano",
 ) -> keras.Model:
     """MusicTaggerCNN: the 5-layer k2c2 network (32-128-128-192-256 maps), pretrained.
 
@@ -279,11 +298,19 @@ def CNN(
 
 
 def K2C2(
-    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    n_params: int | None = None, widths: Sequence[int] | None = None,
-    input_norm: str | None = None, dropout: float | None = None, variant: str = "theano",
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+    variant: str = "theano",
 ) -> keras.Model:
     """k2c2: the fully convolutional 5-layer 3x3 network, randomly initialised by default.
 
@@ -312,11 +339,19 @@ def K2C2(
 
 
 def K1C2(
-    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    n_params: int | None = None, widths: Sequence[int] | None = None,
-    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+) -> keras.Model:
     """k1c2: 4 conv layers with 1x4 kernels along time, then 2 dense layers.
 
     Parameters
@@ -341,11 +376,19 @@ def K1C2(
 
 
 def K2C1(
-    include_top: bool = True, weights: str | os.PathLike | None = None, input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    n_params: int | None = None, widths: Sequence[int] | None = None,
-    input_norm: str | None = None, dropout: float | None = None) -> keras.Model:
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    n_params: int | None = None,
+    widths: Sequence[int] | None = None,
+    input_norm: str | None = None,
+    dropout: float | None = None,
+) -> keras.Model:
     """k2c1: a 96x4 conv layer over all mel bands, 4 conv layers along time, 2 dense.
 
     Parameters
@@ -369,10 +412,16 @@ def K2C1(
 
 
 def CompactCNN(
-    include_top: bool = False, weights: str | os.PathLike | None = "msd", input_tensor=None,
-    input_shape: tuple | None = None, classes: int = 50,
-    classifier_activation: str | None = "sigmoid", name: str | None = None, *,
-    conv_until: int = 4) -> keras.Model:
+    include_top: bool = False,
+    weights: str | os.PathLike | None = "msd",
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    classes: int = 50,
+    classifier_activation: str | None = "sigmoid",
+    name: str | None = None,
+    *,
+    conv_until: int = 4,
+) -> keras.Model:
     """The compact convnet of Choi et al. (2017): raw 12 kHz audio in, a 32-d feature out.
 
     A kapre mel spectrogram inside the graph (built from the released STFT kernels and

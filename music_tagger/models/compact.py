@@ -33,6 +33,7 @@ Examples
 >>> model.input_shape, model.output_shape              # doctest: +SKIP
 ((None, 348000), (None, 32))
 """
+
 from __future__ import annotations
 
 import os
@@ -42,10 +43,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from . import legacy
 from ..errors import ParameterError, WeightsError
-from ..util.checks import int_between, positive_int
 from ..registry import get_file
+from ..util.checks import int_between, positive_int
+from . import legacy
 
 #: Sample rate of the input audio.
 SR = 12000

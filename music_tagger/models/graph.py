@@ -6,6 +6,7 @@ builders of :mod:`music_tagger.models.builders` call it and load the weights.
 Examples
 --------
 >>> from music_tagger.models.graph import build_graph   # doctest: +SKIP"""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -13,8 +14,8 @@ from typing import Sequence
 import keras
 from keras import layers
 
-from . import architectures, legacy
 from ..errors import ParameterError
+from . import architectures, legacy
 
 
 def _input_norm(input_norm: str | None, time_frames: int | None) -> str:
@@ -92,13 +93,9 @@ def build_graph(
 ) -> keras.Model:
     """The randomly initialised Keras graph of one structure (see :func:`build`)."""
     structure = architectures.structure(arch)
-    widths = architectures.check_widths(
-        structure, architectures.resolve_widths(structure, n_params, widths)
-    )
+    widths = architectures.check_widths(structure, architectures.resolve_widths(structure, n_params, widths))
     if not structure.n_rnn and (rnn != "gru" or bidirectional or rnn_units is not None):
-        raise ParameterError(
-            f"rnn, bidirectional and rnn_units apply to the crnn only, not {structure.name}"
-        )
+        raise ParameterError(f"rnn, bidirectional and rnn_units apply to the crnn only, not {structure.name}")
     if rnn_units is not None:
         widths = widths[:-1] + (int(rnn_units),)
     if classes < 1:
@@ -120,9 +117,7 @@ def build_graph(
     axis = legacy.TIME_AXIS if norm == "time" else legacy.FREQ_AXIS
     x = layers.BatchNormalization(axis=axis, epsilon=legacy.BN_EPSILON, name="bn_0_freq")(x)
     conv_widths = widths[: structure.n_conv]
-    for i, (filters, kernel, pool) in enumerate(
-        zip(conv_widths, structure.kernels, structure.pools), start=1
-    ):
+    for i, (filters, kernel, pool) in enumerate(zip(conv_widths, structure.kernels, structure.pools), start=1):
         x = _conv_block(x, i, filters, kernel, pool, dropout)
 
     hidden = widths[structure.n_conv :]

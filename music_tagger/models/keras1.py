@@ -13,6 +13,7 @@ Examples
 >>> convert_conv_kernel(np.zeros((8, 1, 3, 3)), flip=True).shape
 (3, 3, 1, 8)
 """
+
 from __future__ import annotations
 
 import os
@@ -190,9 +191,7 @@ def pack_gru_weights(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     missing = [f"{k}_{g}" for k in "WUb" for g in GRU_GATES if f"{k}_{g}" not in arrays]
     if missing:
         raise WeightsError(f"GRU weights missing: {', '.join(missing)}")
-    return [
-        np.concatenate([arrays[f"{k}_{g}"] for g in GRU_GATES], axis=-1) for k in "WUb"
-    ]
+    return [np.concatenate([arrays[f"{k}_{g}"] for g in GRU_GATES], axis=-1) for k in "WUb"]
 
 
 #: Suffixes of the weight files Keras 3 writes; any other file is read as Keras 1.

@@ -44,6 +44,7 @@ Examples
 >>> round(float(legacy.keras1_hard_sigmoid(np.float32(1.0))), 6)
 0.7
 """
+
 from __future__ import annotations
 
 import os
@@ -56,14 +57,14 @@ from keras import ops
 from ..errors import WeightsError
 from .keras1 import (  # noqa: F401  (the Keras-free conversions, named here as well)
     BN_EPSILON,
+    KERAS3_SUFFIXES,
     KERAS106_LAYER_EPSILON,
     KERAS106_STD_EPSILON,
-    KERAS3_SUFFIXES,
     BNSemantics,
     bn_layer_epsilon,
-    convert_layer,
     convert_bn_statistics,
     convert_conv_kernel,
+    convert_layer,
     is_keras3_file,
     is_theano_file,
     pack_gru_weights,
@@ -104,7 +105,6 @@ def keras1_hard_sigmoid(x):
     [0.0, 0.5, 1.0]
     """
     return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
-
 
 
 #: The Keras 3 layer types that hold weights, by the kind of Keras 1 layer they receive.
@@ -162,17 +162,14 @@ def load_legacy_weights(
         try:
             arrays = _layer_arrays(layer, stored[layer.name], flip, bn_semantics)
         except KeyError as err:
-            raise WeightsError(
-                f"{path.name}: layer {layer.name!r} lacks weight {err}"
-            ) from err
+            raise WeightsError(f"{path.name}: layer {layer.name!r} lacks weight {err}") from err
         except WeightsError as err:  # the conversion's own check
             raise WeightsError(f"{path.name}: layer {layer.name!r}: {err}") from err
         expected = [tuple(w.shape) for w in layer.weights]
         found = [tuple(a.shape) for a in arrays]
         if expected != found:
             raise WeightsError(
-                f"{path.name}: layer {layer.name!r} expects weights of shapes {expected}, "
-                f"the file gives {found}"
+                f"{path.name}: layer {layer.name!r} expects weights of shapes {expected}, the file gives {found}"
             )
         layer.set_weights(arrays)
 

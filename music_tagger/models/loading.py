@@ -11,6 +11,7 @@ Examples
 >>> from music_tagger.models.loading import load_model
 >>> model = load_model("runs/crnn/model.keras", compile=False)   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
 from ..registry import get_file
-from . import architectures
 from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED
+from . import architectures
 
 if TYPE_CHECKING:  # keras is imported where a network is loaded, not with this module
     import keras
@@ -99,9 +100,7 @@ def check_weights(arch: str, weights, include_top: bool, classes: int) -> None:
     )
 
 
-def load_weights(
-    arch: str, model: keras.Model, weights, variant: str, options: dict, semantics: str
-) -> None:
+def load_weights(arch: str, model: keras.Model, weights, variant: str, options: dict, semantics: str) -> None:
     """Load ``weights`` (None, "msd", a Keras 3 file or a Keras 1 file) into a built ``model``."""
     from . import legacy
 

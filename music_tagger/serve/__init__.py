@@ -19,6 +19,7 @@ Examples
 >>> from music_tagger.serve import Library, create_app
 >>> app = create_app(Library(["/music"]))          # doctest: +SKIP
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {"Library": "library", "Index": "index", "create_app": "app"})

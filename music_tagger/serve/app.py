@@ -14,6 +14,7 @@ Examples
 >>> app = create_app(Library(["/music"]))            # doctest: +SKIP
 >>> import uvicorn; uvicorn.run(app, port=8000)      # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -196,7 +197,9 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
         return Response("\n".join(lines) + "\n", media_type="application/vnd.apple.mpegurl")
 
     async def known(request: Request) -> dict[str, Any]:
-        track = None if request.path_params["id"] >= 2**63 else await read(library.index.track, request.path_params["id"])
+        track = (
+            None if request.path_params["id"] >= 2**63 else await read(library.index.track, request.path_params["id"])
+        )
         if track is None:
             raise ApiError(404, f"no track {request.path_params['id']}")
         return track

@@ -24,6 +24,7 @@ Examples
 >>> idx.query([("jazz", 0.5)])[0]
 1
 """
+
 from __future__ import annotations
 
 import json
@@ -229,7 +230,11 @@ class Index:
         where, args = self._where(filters, search)
         db = self._db()
         (total,) = db.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).fetchone()
-        key = "(SELECT score FROM taught WHERE tag = ? AND taught.id = tracks.id)" if sort_args else self.column.get(sort, sort)
+        key = (
+            "(SELECT score FROM taught WHERE tag = ? AND taught.id = tracks.id)"
+            if sort_args
+            else self.column.get(sort, sort)
+        )
         cols = ", ".join(self.column.values()) if scores else ""
         rows = db.execute(
             f"SELECT id, path, top{', ' + cols if cols else ''} FROM tracks WHERE {where} "
@@ -267,7 +272,9 @@ class Index:
         """One track with every score and its taggram (None when unknown)."""
         cols = ", ".join(self.column.values())
         db = self._db()
-        row = db.execute(f"SELECT id, path, top, error, size, mtime, {cols} FROM tracks WHERE id = ?", (track,)).fetchone()
+        row = db.execute(
+            f"SELECT id, path, top, error, size, mtime, {cols} FROM tracks WHERE id = ?", (track,)
+        ).fetchone()
         if row is None:
             return None
         out = {"id": row[0], "path": row[1], "top": json.loads(row[2]), "error": row[3], "size": row[4],
@@ -285,8 +292,11 @@ class Index:
                   for t in self.tags if t in low}  # fmt: skip
         for t in self.taught_tags():
             if t in low:
-                counts[t] = db.execute("SELECT COUNT(*) FROM taught WHERE tag = ? AND score >= ? AND id IN "
-                                       "(SELECT id FROM tracks WHERE error IS NULL)", (t, low[t])).fetchone()[0]
+                counts[t] = db.execute(
+                    "SELECT COUNT(*) FROM taught WHERE tag = ? AND score >= ? AND id IN "
+                    "(SELECT id FROM tracks WHERE error IS NULL)",
+                    (t, low[t]),
+                ).fetchone()[0]
         return counts
 
     def close(self) -> None:

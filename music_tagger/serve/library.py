@@ -17,6 +17,7 @@ Examples
 >>> lib.start(); lib.status()["state"]                    # doctest: +SKIP
 'tagging'
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -9,6 +9,7 @@ Examples
 >>> sorted(openapi()["paths"])[:2]
 ['/v1/model', '/v1/openapi.json']
 """
+
 from __future__ import annotations
 
 from typing import Any

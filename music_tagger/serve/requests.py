@@ -12,6 +12,7 @@ True
 >>> tag_filters([("tag", "jazz"), ("min", "0.3")], {"jazz": 0.2})
 [('jazz', 0.3)]
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -21,6 +21,7 @@ Examples
 >>> teacher.teach("my rain", [1, 2, 3], [4, 5, 6])["state"]          # doctest: +SKIP
 'scoring'
 """
+
 from __future__ import annotations
 
 import hashlib

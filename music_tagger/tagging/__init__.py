@@ -14,6 +14,7 @@ module              what lives there
 :mod:`.ray_engine`  the same tagging on a Ray cluster
 ==================  ==============================================================
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

@@ -28,6 +28,7 @@ Examples
 >>> fit_thresholds(y, s, ["rock"])["rock"]["threshold"]
 0.6
 """
+
 from __future__ import annotations
 
 import os
@@ -70,9 +71,7 @@ def fit_thresholds(y_true: Any, scores: Any, tags: Sequence[str]) -> dict[str, d
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=np.float64)
     if y.ndim != 2 or s.shape != y.shape or y.shape[1] != len(tags):
-        raise ParameterError(
-            f"y_true {y.shape} and scores {s.shape} must both be (n, {len(tags)}), one column per tag"
-        )
+        raise ParameterError(f"y_true {y.shape} and scores {s.shape} must both be (n, {len(tags)}), one column per tag")
     if not np.isin(y, (0, 1)).all():
         raise ParameterError("y_true must hold only 0 and 1")
     if np.isnan(s).any():
@@ -184,9 +183,7 @@ def calibrate(
     y, scores, label_tags, model_tags = _labelled_scores(source, model, split, batch_size, **tag_options)
     shared = [t for t in model_tags if t in label_tags]
     if not shared:
-        raise ParameterError(
-            f"none of the labels of {source} ({', '.join(label_tags[:5])}...) is a tag of the model"
-        )
+        raise ParameterError(f"none of the labels of {source} ({', '.join(label_tags[:5])}...) is a tag of the model")
     if len(scores) == 0:
         raise ParameterError(f"no example of {source} could be scored")
     cols_y = [label_tags.index(t) for t in shared]

@@ -25,6 +25,7 @@ rock    1.000   1.000      2
 jazz    1.000   1.000      2
 macro   1.000   1.000
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,31 +47,21 @@ __all__ = ["PER_TAG_FIELDS", "evaluate", "format_table", "write_results"]
 PER_TAG_FIELDS = ("tag", "roc_auc", "pr_auc", "n_positive")
 
 
-def _check_inputs(
-    y_true: Any, y_score: Any, tags: Sequence[str] | None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _check_inputs(y_true: Any, y_score: Any, tags: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Validated ``(y_true, y_score, tags)``; raises ValueError naming the problem."""
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score)
     if y_true.ndim != 2 or y_score.ndim != 2:
         raise ParameterError(
-            "y_true and y_score must be 2-D (n_samples, n_tags); got shapes "
-            f"{y_true.shape} and {y_score.shape}"
+            f"y_true and y_score must be 2-D (n_samples, n_tags); got shapes {y_true.shape} and {y_score.shape}"
         )
     if y_true.shape != y_score.shape:
-        raise ParameterError(
-            f"y_true and y_score must have the same shape; got {y_true.shape} "
-            f"and {y_score.shape}"
-        )
+        raise ParameterError(f"y_true and y_score must have the same shape; got {y_true.shape} and {y_score.shape}")
     if y_true.shape[0] < 2 or y_true.shape[1] < 1:
-        raise ParameterError(
-            f"need at least 2 samples and 1 tag; got shape {y_true.shape}"
-        )
+        raise ParameterError(f"need at least 2 samples and 1 tag; got shape {y_true.shape}")
     if not np.isin(y_true, (0, 1)).all():
         raise ParameterError("y_true must be binary with values in {0, 1}")
-    if not np.issubdtype(y_score.dtype, np.number) or np.issubdtype(
-        y_score.dtype, np.complexfloating
-    ):
+    if not np.issubdtype(y_score.dtype, np.number) or np.issubdtype(y_score.dtype, np.complexfloating):
         raise ParameterError(f"y_score must hold real numbers; got dtype {y_score.dtype}")
     if not np.isfinite(y_score).all():
         raise ParameterError("y_score must be finite (no NaN or inf)")
@@ -79,15 +70,11 @@ def _check_inputs(
         tags = [f"tag_{i}" for i in range(n_tags)]
     tags = [str(t) for t in tags]
     if len(tags) != n_tags:
-        raise ParameterError(
-            f"got {len(tags)} tag names for {n_tags} columns (shape {y_true.shape})"
-        )
+        raise ParameterError(f"got {len(tags)} tag names for {n_tags} columns (shape {y_true.shape})")
     return y_true.astype(np.int8), y_score.astype(np.float64), tags
 
 
-def evaluate(
-    y_true: Any, y_score: Any, tags: Sequence[str] | None = None
-) -> dict[str, Any]:
+def evaluate(y_true: Any, y_score: Any, tags: Sequence[str] | None = None) -> dict[str, Any]:
     """ROC-AUC and PR-AUC of multi-label tag scores, per tag and averaged.
 
     Parameters
@@ -149,11 +136,7 @@ def evaluate(
             stacklevel=2,
         )
     n_pos_total = int(y_true.sum())
-    micro = (
-        float(roc_auc_score(y_true, y_score, average="micro"))
-        if 0 < n_pos_total < y_true.size
-        else math.nan
-    )
+    micro = float(roc_auc_score(y_true, y_score, average="micro")) if 0 < n_pos_total < y_true.size else math.nan
     return {
         "roc_auc_macro": _nanmean([r["roc_auc"] for r in per_tag]),
         "pr_auc_macro": _nanmean([r["pr_auc"] for r in per_tag]),
@@ -179,9 +162,7 @@ def _nan_to_none(value: Any) -> Any:
     return value
 
 
-def write_results(
-    results: dict[str, Any], out: str | os.PathLike
-) -> tuple[Path, Path]:
+def write_results(results: dict[str, Any], out: str | os.PathLike) -> tuple[Path, Path]:
     """Write the results of :func:`evaluate` as JSON (all) and CSV (per-tag table).
 
     Parameters
@@ -254,11 +235,6 @@ def format_table(results: dict[str, Any]) -> str:
     )
     width = max([len("macro")] + [len(r["tag"]) for r in rows])
     lines = [f"{'tag':<{width}}  ROC-AUC  PR-AUC  n_pos"]
-    lines += [
-        f"{r['tag']:<{width}}  {r['roc_auc']:7.3f}  {r['pr_auc']:6.3f}  {r['n_positive']:5d}"
-        for r in rows
-    ]
-    lines.append(
-        f"{'macro':<{width}}  {results['roc_auc_macro']:7.3f}  {results['pr_auc_macro']:6.3f}"
-    )
+    lines += [f"{r['tag']:<{width}}  {r['roc_auc']:7.3f}  {r['pr_auc']:6.3f}  {r['n_positive']:5d}" for r in rows]
+    lines.append(f"{'macro':<{width}}  {results['roc_auc_macro']:7.3f}  {results['pr_auc_macro']:6.3f}")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ Examples
 >>> get_model("crnn", runtime="onnx").predict_on_batch(x).shape   # doctest: +SKIP
 (8, 50)
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -59,7 +60,6 @@ def resolve_runtime(runtime: str | None) -> str:
     return one_of(DEFAULT_RUNTIME if runtime is None else runtime, "runtime", RUNTIMES)
 
 
-
 @lru_cache(maxsize=4)
 def _pretrained(name: str, runtime: str, input: str) -> Predictor:
     if runtime == "onnx":
@@ -96,9 +96,7 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
             raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
         return _pretrained(key, runtime, input)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ParameterError(
-            f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}"
-        )
+        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, tuple) and input == "melgram" and (len(shape) != 4 or shape[1] != 96):
         raise ParameterError(

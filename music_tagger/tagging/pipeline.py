@@ -33,6 +33,7 @@ Examples
 >>> for r in run(["a.mp3", "b.ogg"], lambda: get_model("crnn")):   # doctest: +SKIP
 ...     print(r.path, r.error or r.scores.argmax())
 """
+
 from __future__ import annotations
 
 import os
@@ -218,7 +219,12 @@ def run(
         overlap = default_workers() > 1 and not built and "tensorflow" not in sys.modules
         processes = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
-        files, crops=crops, resampler=resampler, starts=starts, workers=processes, chunk=chunk,
+        files,
+        crops=crops,
+        resampler=resampler,
+        starts=starts,
+        workers=processes,
+        chunk=chunk,
         melgram=melgram,
     )
     build = (lambda: model) if built else model

@@ -24,6 +24,7 @@ Examples
 >>> for r in iter_tag_ray(["/music"], actors=4):         # doctest: +SKIP
 ...     print(r.path, r.top[:3])
 """
+
 from __future__ import annotations
 
 import os
@@ -98,8 +99,8 @@ def iter_tag_ray(
     """
     import ray
 
-    from ..util.checks import positive_int
     from ..audio.files import expand_paths
+    from ..util.checks import positive_int
     from .tagger import _result, prepare_run
 
     files_per_batch = positive_int(files_per_batch, "files_per_batch")
@@ -144,4 +145,3 @@ def iter_tag_ray(
 def tag_ray(paths: Any, *args: Any, **kwargs: Any) -> list:
     """:func:`iter_tag_ray` as a list (like :func:`music_tagger.tag`)."""
     return list(iter_tag_ray(paths, *args, **kwargs))
-

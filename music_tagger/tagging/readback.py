@@ -15,6 +15,7 @@ Examples
 >>> read_records("tags.jsonl")[0]["path"]       # doctest: +SKIP
 '/music/a.mp3'
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,16 @@ from ..errors import DataError, ParameterError
 from ..util.checks import one_of
 from ..vocabulary import OUTPUT_FORMATS
 
-__all__ = ["CSV_COLUMNS", "RESUMABLE", "RecordScan", "csv_columns", "csv_text", "format_for", "read_records", "scan_records"]
+__all__ = [
+    "CSV_COLUMNS",
+    "RESUMABLE",
+    "RecordScan",
+    "csv_columns",
+    "csv_text",
+    "format_for",
+    "read_records",
+    "scan_records",
+]
 
 #: The CSV columns (``passed`` follows with thresholds).
 CSV_COLUMNS = ("path", "rank", "tag", "score", "error")
@@ -173,7 +183,7 @@ def _scan_json(data: bytes, name: str) -> RecordScan:
     if i == len(text):
         return scan
     if text[i] != "[":
-        raise DataError(f"{name} is not a JSON array of records (it starts with {text[i:i + 10]!r})")
+        raise DataError(f"{name} is not a JSON array of records (it starts with {text[i : i + 10]!r})")
     scan.start = offset(i + 1)
     decoder, i = json.JSONDecoder(), i + 1
     while True:

@@ -43,6 +43,7 @@ Examples
 >>> buf.getvalue()
 '{"path": "a.mp3", "tags": [["rock", 0.5]], "error": null}\\n'
 """
+
 from __future__ import annotations
 
 import json

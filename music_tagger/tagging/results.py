@@ -6,6 +6,7 @@ Examples
 >>> from music_tagger.tagging.results import decode_predictions
 >>> decode_predictions(np.linspace(0, 1, 50)[None], top_n=1)[0][0][0]
 'happy'"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,8 +76,7 @@ def decode_predictions(
         )
     if arr.ndim != 2:
         raise ParameterError(
-            f"Expected a 2D array of shape (n_samples, {len(tags)}), got an array of "
-            f"shape {arr.shape} instead."
+            f"Expected a 2D array of shape (n_samples, {len(tags)}), got an array of shape {arr.shape} instead."
         )
     if arr.shape[1] != len(tags):
         raise ParameterError(
@@ -150,4 +150,3 @@ class TagResult:
         if self.taggram is not None:
             d["taggram"] = {"tags": list(self.taggram.tags), **self.taggram.to_dict()}
         return d
-

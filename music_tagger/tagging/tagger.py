@@ -39,6 +39,7 @@ Examples
 >>> tag([example("bensound-cute")], top_n=3, faithful=True)[0].top   # doctest: +SKIP
 [('jazz', 0.444...), ('instrumental', 0.150...), ('folk', 0.103...)]
 """
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,10 @@ from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from ..util.checks import non_negative_int, positive_float, positive_int
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from ..errors import ParameterError
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
+from ..errors import ParameterError
+from ..util.checks import non_negative_int, positive_float, positive_int
 from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
 
@@ -119,9 +120,7 @@ def resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tu
         if crops != 1:
             raise ParameterError(f"faithful=True uses the single centre crop; got crops={crops}")
         if resampler not in (None, FAITHFUL_RESAMPLER):
-            raise ParameterError(
-                f"faithful=True uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}"
-            )
+            raise ParameterError(f"faithful=True uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}")
         resampler = FAITHFUL_RESAMPLER
     elif resampler is None:
         resampler = FAST_RESAMPLER
@@ -314,9 +313,7 @@ def prepare_run(
     else:
         get_model(model)
     _check_tags(model, tags)
-    options = dict(
-        crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram
-    )
+    options = dict(crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram)
     return options, tags, top_n, threshold_of
 
 

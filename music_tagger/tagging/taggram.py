@@ -18,6 +18,7 @@ Examples
 (37, 50)
 >>> plot_taggram(r.taggram, "song.png", top_n=10)        # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os
@@ -158,8 +159,7 @@ def plot_taggram(
     scores = np.asarray(taggram.scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape != (len(taggram.start), len(taggram.tags)):
         raise ParameterError(
-            f"taggram scores have shape {scores.shape}, expected ({len(taggram.start)}, "
-            f"{len(taggram.tags)})"
+            f"taggram scores have shape {scores.shape}, expected ({len(taggram.start)}, {len(taggram.tags)})"
         )
     order = np.argsort(-scores.mean(axis=0), kind="stable")[:top_n]
     centres = (np.asarray(taggram.start) + np.asarray(taggram.end)) / 2

@@ -15,6 +15,7 @@ Examples
 >>> load_thresholds({"rock": 0.3}, ["rock", "pop"])
 {'rock': 0.3, 'pop': inf}
 """
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ module               what lives there
 :mod:`.figures`      the paper's figures from the grid's results
 ===================  =============================================================
 """
+
 from ..util.lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {

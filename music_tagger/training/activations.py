@@ -10,6 +10,7 @@ Examples
 >>> from music_tagger.training.activations import cache_activations
 >>> cache_activations("features/test.h5", "runs/cache")["head"].shape   # doctest: +SKIP
 (100, 480)"""
+
 from __future__ import annotations
 
 import os

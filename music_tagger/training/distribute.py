@@ -29,6 +29,7 @@ Examples
 >>> strategy.num_replicas_in_sync                         # doctest: +SKIP
 8
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -15,6 +15,7 @@ Examples
 >>> evaluate_model("runs/crnn/model.keras", "features/test.h5")["roc_auc_macro"]  # doctest: +SKIP
 0.861
 """
+
 from __future__ import annotations
 
 import json
@@ -83,9 +84,7 @@ def evaluate_model(
     model = load_model(model_path, compile=False)
     frames = model.input_shape[2]
     if frames not in (None, info.frames):
-        raise DataError(
-            f"{model_path} takes {frames} frames, but {info.path} holds {info.frames}"
-        )
+        raise DataError(f"{model_path} takes {frames} frames, but {info.path} holds {info.frames}")
     results = evaluate(info.y, predict_store(model, info, batch_size), info.tags)
     if out is not None:
         write_results(results, out)

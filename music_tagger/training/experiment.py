@@ -30,6 +30,7 @@ Examples
 >>> [(r["arch"], r["budget"], round(r["test_roc_auc"], 3)) for r in rows]  # doctest: +SKIP
 [('k2c2', 100000, 0.861), ('k2c2', 250000, 0.87), ('crnn', 100000, 0.872), ...]
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,12 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..models import architectures
 from ..datasets import cache
-from . import loop
-from ..util.files import atomic_path, write_text
-from ..models.architectures import ARCHS, BUDGET_SIZES
 from ..errors import MissingFileError, ParameterError
+from ..models import architectures
+from ..models.architectures import ARCHS, BUDGET_SIZES
+from ..util.files import atomic_path, write_text
+from . import loop
 from .evaluation import evaluate_model
 
 __all__ = [
@@ -66,6 +67,7 @@ GRID_COLUMNS = (
     "n_train", "n_test",
 )  # fmt: skip
 _TAG_PREFIX = "auc:"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -87,9 +89,7 @@ class Config:
         return f"{self.arch}-{self.budget / 1e6:g}M"
 
 
-def grid(
-    archs: Sequence[str], budgets: Sequence[int], width_scale: float = 1.0
-) -> list[Config]:
+def grid(archs: Sequence[str], budgets: Sequence[int], width_scale: float = 1.0) -> list[Config]:
     """The configurations of ``archs`` x ``budgets``, structure by structure.
 
     Parameters
@@ -158,16 +158,12 @@ def select(
         names = [c.name for c in configs]
         unknown = [name for name in only if name not in names]
         if unknown:
-            raise ParameterError(
-                f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}"
-            )
+            raise ParameterError(f"no configuration {', '.join(unknown)} in the grid; it has {', '.join(names)}")
         return [c for c in configs if c.name in only]
     if job is None and jobs is None:
         return list(configs)
     if job is None or jobs is None or not 0 <= job < jobs:
-        raise ParameterError(
-            f"job must be in 0..jobs-1 and both given, got job={job}, jobs={jobs}"
-        )
+        raise ParameterError(f"job must be in 0..jobs-1 and both given, got job={job}, jobs={jobs}")
     return list(configs[job::jobs])
 
 
@@ -186,9 +182,7 @@ def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _row(
-    config: Config, run_dir: Path, store_dir: Path, settings: dict[str, Any]
-) -> dict[str, Any]:
+def _row(config: Config, run_dir: Path, store_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """Score a finished run on the test store and summarise it as a table row."""
     train_store = cache.load_store(cache.store_path(store_dir, "train"))
     history = json.loads((run_dir / "history.json").read_text())
@@ -217,9 +211,7 @@ def _row(
     }
 
 
-def _settings(
-    config: Config, epochs: int, batch_size: int, patience: int, seed: int
-) -> dict[str, Any]:
+def _settings(config: Config, epochs: int, batch_size: int, patience: int, seed: int) -> dict[str, Any]:
     """What a finished run must have been trained with for its row to count."""
     return {
         "widths": list(config.widths), "epochs": int(epochs), "batch_size": int(batch_size),
@@ -375,10 +367,7 @@ def merge_results(
     """
     out_dir = Path(out_dir)
     configs = grid(archs, budgets, width_scale)
-    rows = {
-        c.name: _finished_row(out_dir / c.name, _settings(c, epochs, batch_size, patience, seed))
-        for c in configs
-    }
+    rows = {c.name: _finished_row(out_dir / c.name, _settings(c, epochs, batch_size, patience, seed)) for c in configs}
     missing = [name for name, row in rows.items() if row is None]
     if missing:
         raise MissingFileError(
@@ -411,10 +400,7 @@ def write_grid_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLik
         for row in rows:
             flat = {**row, "widths": "x".join(str(w) for w in row["widths"])}
             aucs = [row["per_tag"].get(tag) for tag in tags]
-            writer.writerow(
-                [flat[c] for c in GRID_COLUMNS]
-                + ["" if a is None else repr(a) for a in aucs]
-            )
+            writer.writerow([flat[c] for c in GRID_COLUMNS] + ["" if a is None else repr(a) for a in aucs])
     return json_path, csv_path
 
 
@@ -436,7 +422,5 @@ def read_grid_results(path: str | os.PathLike) -> list[dict[str, Any]]:
     if path.is_dir():
         path = path / "results.json"
     if not path.is_file():
-        raise MissingFileError(
-            f"no results table at {path}; create it with music-tagger experiment"
-        )
+        raise MissingFileError(f"no results table at {path}; create it with music-tagger experiment")
     return json.loads(path.read_text())

@@ -19,6 +19,7 @@ Examples
 >>> draw_figures("runs", "figs", reference=0.851)        # doctest: +SKIP
 [PosixPath('figs/auc_vs_params.png'), PosixPath('figs/auc_vs_params.pdf'), ...]
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormatter
 
-from ..util.files import atomic_path
-from ..models.architectures import ARCHS
 from ..errors import DataError, ParameterError
+from ..models.architectures import ARCHS
+from ..util.files import atomic_path
 from .experiment import read_grid_results
 
 __all__ = [
@@ -195,16 +196,13 @@ def read_groups(path: str | os.PathLike) -> dict[str, list[str]]:
     """
     groups = json.loads(Path(path).read_text())
     if not isinstance(groups, dict) or not all(
-        isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-        for tags in groups.values()
+        isinstance(tags, list) and all(isinstance(t, str) for t in tags) for tags in groups.values()
     ):
         raise DataError(f'{path} must hold a JSON object {{"group": ["tag", ...], ...}}')
     return groups
 
 
-def tag_groups(
-    tags: Sequence[str], groups: Mapping[str, Sequence[str]] | None = None
-) -> dict[str, list[str]]:
+def tag_groups(tags: Sequence[str], groups: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
     """Split ``tags`` into named groups, keeping only groups that hold some.
 
     With ``groups`` given, tags it does not name go to a last group ``"other"``;
@@ -284,8 +282,7 @@ def plot_per_tag(
     others = [arch for arch in at_budget if arch != baseline]
     grouped = tag_groups(list(base["per_tag"]), groups)
     order = [
-        (name, sorted(tags, key=lambda t: -np.nan_to_num(_auc(base, t), nan=-1.0)))
-        for name, tags in grouped.items()
+        (name, sorted(tags, key=lambda t: -np.nan_to_num(_auc(base, t), nan=-1.0))) for name, tags in grouped.items()
     ]
     tags = [t for _, ts in order for t in ts]
     x = np.arange(len(tags))
@@ -387,8 +384,6 @@ def draw_figures(
     draw = {
         "auc_vs_params": lambda: plot_auc_vs_params(rows, **line),
         "auc_vs_time": lambda: plot_auc_vs_time(rows, **line),
-        "per_tag_auc": lambda: plot_per_tag(
-            rows, budget=budget, baseline=baseline, groups=groups, title=title
-        ),
+        "per_tag_auc": lambda: plot_per_tag(rows, budget=budget, baseline=baseline, groups=groups, title=title),
     }
     return [p for name in FIGURES for p in _save(draw[name](), out_dir, name, formats)]

@@ -28,6 +28,7 @@ Examples
 >>> evaluate_model(model_path, "features/test.h5")["roc_auc_macro"]            # doctest: +SKIP
 0.87
 """
+
 from __future__ import annotations
 
 import json
@@ -41,15 +42,16 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..datasets import cache
-from . import distribute as dist, runstate
-from ..util.files import atomic_path, write_text
-from ..vocabulary import BN_PUBLISHED
+from ..datasets.store import make_dataset, steps_per_epoch
 from ..errors import ParameterError
-from ..util.checks import positive_int
 from ..models.loading import load_model
 from ..tagging.metrics import evaluate
+from ..util.checks import positive_int
+from ..util.files import atomic_path, write_text
+from ..vocabulary import BN_PUBLISHED
+from . import distribute as dist
+from . import runstate
 from .evaluation import predict_store
-from ..datasets.store import make_dataset, steps_per_epoch
 
 __all__ = ["CONV_BLOCKS", "finetune_unfreeze", "train"]
 
@@ -126,8 +128,11 @@ def _epochs(
         start = time.perf_counter()
         fit = model.fit(
             make_dataset(
-                train_store, batch_size, shuffle_seed=(seed, epoch),
-                block=config["shuffle_block"], strategy=strategy,
+                train_store,
+                batch_size,
+                shuffle_seed=(seed, epoch),
+                block=config["shuffle_block"],
+                strategy=strategy,
             ),
             epochs=1,
             steps_per_epoch=steps_per_epoch(train_store.n, batch_size, strategy),
@@ -205,9 +210,7 @@ def _accelerator_config(
 ) -> dict[str, Any]:
     """The config entries of :func:`train` and :func:`finetune_unfreeze` for accelerators."""
     if distribute is not None and distribute not in dist.STRATEGIES:
-        raise ParameterError(
-            f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}"
-        )
+        raise ParameterError(f"distribute must be one of {dist.STRATEGIES} or None, got {distribute!r}")
     positive_int(shuffle_block, "shuffle_block")
     return {
         "mixed_precision": bool(mixed_precision),
@@ -406,9 +409,7 @@ def finetune_unfreeze(
         from ..models.builders import CRNN
 
         base = CRNN(weights=weights, include_top=False, bn_semantics=bn_semantics)
-        outputs = keras.layers.Dense(len(stores[0].tags), activation="sigmoid", name="output")(
-            base.output
-        )
+        outputs = keras.layers.Dense(len(stores[0].tags), activation="sigmoid", name="output")(base.output)
         model = keras.Model(base.input, outputs, name="music_tagger_crnn_finetuned")
         for name in CONV_BLOCKS if freeze_epochs > 0 else ():
             model.get_layer(name).trainable = False

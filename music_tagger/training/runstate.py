@@ -15,6 +15,7 @@ Examples
 >>> state["epochs_done"]                                                   # doctest: +SKIP
 0
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,8 +55,15 @@ def load_stores(store_dir: str | os.PathLike) -> tuple[cache.Store, cache.Store]
 
 
 def run_config(
-    kind: str, stores: tuple[cache.Store, cache.Store], *, epochs: int, batch_size: int,
-    patience: int, seed: int, verbose: int, **specific: Any,
+    kind: str,
+    stores: tuple[cache.Store, cache.Store],
+    *,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    seed: int,
+    verbose: int,
+    **specific: Any,
 ) -> dict[str, Any]:
     """The settings a run is resumed under (``state.json``): the shared ones and its own."""
     return {
@@ -111,8 +119,7 @@ def resume_state(out_dir: Path, config: dict[str, Any], resume: bool) -> dict[st
     if fixed != saved:
         diffs = sorted(k for k in fixed.keys() | saved.keys() if fixed.get(k) != saved.get(k))
         raise ParameterError(
-            f"cannot resume {out_dir} with other settings ({', '.join(diffs)}); "
-            f"it was started with {saved}"
+            f"cannot resume {out_dir} with other settings ({', '.join(diffs)}); it was started with {saved}"
         )
     state["config"] = config
     return state

@@ -40,6 +40,7 @@ PosixPath('runs/ft/model.keras')
 >>> finetune("features", "runs/ft-as-trained", bn_semantics="std_keras106")  # doctest: +SKIP
 >>> finetune("features", "runs/old", recipe="unfreeze")          # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import json
@@ -52,13 +53,13 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import extract
-from . import loop, runstate
 from ..errors import ParameterError
-from ..util.files import atomic_path, write_text
-from .activations import cached, split_network
 from ..tagging.metrics import evaluate
 from ..util.checks import one_of, positive_int
+from ..util.files import atomic_path, write_text
 from ..vocabulary import BN_PUBLISHED, HEAD_FITS, HEADS, RECIPES, STAGE2_FROM
+from . import loop, runstate
+from .activations import cached, split_network
 
 __all__ = ["HEADS", "HEAD_FITS", "RECIPES", "STAGE2_FROM", "finetune"]
 
@@ -187,8 +188,13 @@ def finetune(
     one_of(head, "head", HEADS)
     one_of(head_fit, "head_fit", HEAD_FITS)
     one_of(stage2_from, "stage2_from", STAGE2_FROM, allow_none=True)
-    for name, value in (("head_epochs", head_epochs), ("head_patience", head_patience),
-                        ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
+    for name, value in (
+        ("head_epochs", head_epochs),
+        ("head_patience", head_patience),
+        ("epochs", epochs),
+        ("patience", patience),
+        ("batch_size", batch_size),
+    ):
         positive_int(value, name)  # fmt: skip
     stores = runstate.load_stores(store_dir)
     runstate.check_msd_preprocessing(stores[0].settings, strict=check_preprocessing)

@@ -7,6 +7,7 @@ Examples
 >>> positive_int(None, "top_n", allow_none=True) is None
 True
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,9 +51,7 @@ def non_negative_int(value: Any, name: str, *, allow_none: bool = False) -> int 
     return _int_at_least(value, name, 0, "a non-negative integer", allow_none)
 
 
-def int_between(
-    value: Any, name: str, low: int, high: int | None = None, *, allow_none: bool = False
-) -> int | None:
+def int_between(value: Any, name: str, low: int, high: int | None = None, *, allow_none: bool = False) -> int | None:
     """``value`` as an int if it is an integer (not a bool) in ``[low, high]``, else ParameterError.
 
     The one integer check of the package: :func:`positive_int` and

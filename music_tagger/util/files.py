@@ -28,6 +28,7 @@ Examples
 >>> with atomic_path(Path("model.keras")) as tmp:         # doctest: +SKIP
 ...     model.save(tmp)
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -85,8 +86,9 @@ def _kind_of(path: Path) -> str | None:
     return "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
-def check_output(path: str | os.PathLike, what: str = "output", *, kind: str = "file",
-                 overwrite: bool = False, parents: bool = True) -> Path:
+def check_output(
+    path: str | os.PathLike, what: str = "output", *, kind: str = "file", overwrite: bool = False, parents: bool = True
+) -> Path:
     """``path`` as a Path if a ``kind`` can be written there, else a one-line error.
 
     The one check of every output the package writes, made before the work that

@@ -12,6 +12,7 @@ Examples
 >>> len(__getattr__("TAGS"))
 50
 """
+
 from __future__ import annotations
 
 from importlib import import_module

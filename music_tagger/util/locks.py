@@ -14,6 +14,7 @@ Examples
 >>> with OutputLock("tags.jsonl"):              # doctest: +SKIP
 ...     pass                                    # nobody else writes tags.jsonl here
 """
+
 from __future__ import annotations
 
 import os

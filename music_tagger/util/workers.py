@@ -33,6 +33,7 @@ Examples
 >>> resolve_workers(3, n_jobs=2)
 2
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -421,8 +422,7 @@ def _stream(jobs: Iterator[Any], in_flight: int, procs: list, tasks, results: li
                     dead = procs[results.index(receive)]
                     dead.join(timeout=5)
                     raise RuntimeError(
-                        f"a worker process died (exit code {dead.exitcode}); "
-                        "the files it was reading have no result"
+                        f"a worker process died (exit code {dead.exitcode}); the files it was reading have no result"
                     ) from None
                 yield message
                 if last:
