@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import MissingFileError, OutputExistsError, ParameterError
+from .locks import pid_alive
 
 #: The prefix of the temporary names :func:`atomic_path` writes under.
 TMP_PREFIX = "tmp-"
@@ -157,16 +158,6 @@ def _temporary_name(path: Path, tag: str = "") -> Path:
     return path.with_name(f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{tag}{path.name}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 #: A temporary name of :func:`atomic_path`; group 1 is the writer's process id.
 _TEMPORARY = re.compile(rf"{TMP_PREFIX}(\d+)-[0-9a-f]{{8}}-.+")
 #: Folders whose stale temporaries this process removed already.
@@ -202,7 +193,7 @@ def clean_stale(path: str | os.PathLike) -> list[Path]:
     _CLEANED.add(folder)
     for name in names:
         match = _TEMPORARY.fullmatch(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             _remove(path.parent / name)
             gone.append(path.parent / name)
     return gone

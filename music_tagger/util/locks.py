@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import OutputLockedError, ParameterError
 
-__all__ = ["OutputLock", "lock_file"]
+__all__ = ["OutputLock", "lock_file", "pid_alive"]
 
 
 def lock_file(path: str | os.PathLike) -> Path:
@@ -38,7 +38,8 @@ def lock_file(path: str | os.PathLike) -> Path:
     return target.with_name(f".{target.name}.lock")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,7 +106,7 @@ class OutputLock:
             text = os.pread(fd, 32, 0).decode(errors="replace").strip()
             if text.isdigit():
                 pid = int(text)
-                if _alive(pid):
+                if pid_alive(pid):
                     return f"PID {pid}"
                 return f"PID {pid}, which has exited; a process it started still holds the lock"
             time.sleep(0.05)
