@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError, WeightsError
-from ..util.checks import one_of, readable_file
+from ..util.checks import one_of, pretrained_name, readable_file
 from ..util.files import atomic_path, check_output
 from ..vocabulary import EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 
@@ -54,10 +54,8 @@ ENDPOINTS = {"melgram": "serve_melgram", "audio": "serve_audio"}
 def _check(model: Any, format: str, input: str) -> None:
     one_of(format, "format", FORMATS)
     one_of(input, "input", INPUTS)
-    if isinstance(model, str) and model.lower() not in MODELS:
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-    if not isinstance(model, str) and not hasattr(model, "get_layer"):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
+    if isinstance(model, str) or not hasattr(model, "get_layer"):
+        pretrained_name(model, or_model=True)
     shape = None if isinstance(model, str) else tuple(model.input_shape)
     if shape is not None and (len(shape) != 4 or shape[1] != 96):
         raise ParameterError(
@@ -86,7 +84,7 @@ def keras_model(model: Any):
     if isinstance(model, str):
         from ..models import builders
 
-        return builders.CRNN(weights="msd") if model.lower() == "crnn" else builders.CNN(weights="msd")
+        return builders.CRNN(weights="msd") if pretrained_name(model) == "crnn" else builders.CNN(weights="msd")
     return model
 
 

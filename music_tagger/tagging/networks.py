@@ -27,8 +27,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ParameterError
-from ..util.checks import one_of
-from ..vocabulary import PRETRAINED, RUNTIMES
+from ..util.checks import one_of, pretrained_name
+from ..vocabulary import RUNTIMES
 
 #: The runtime of :func:`get_model` when none is given (a tagging run's default is
 #: :func:`default_runtime`).
@@ -91,12 +91,9 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
         model = "crnn"
     runtime = resolve_runtime(runtime)
     if isinstance(model, str):
-        key = model.lower()
-        if key not in PRETRAINED:
-            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-        return _pretrained(key, runtime, input)
+        return _pretrained(pretrained_name(model, or_model=True), runtime, input)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
+        pretrained_name(model, or_model=True)
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, tuple) and input == "melgram" and (len(shape) != 4 or shape[1] != 96):
         raise ParameterError(
@@ -158,8 +155,8 @@ def check_runtime(model: Any, runtime: str | None) -> str:
             "runtime='onnx' runs the pretrained 'crnn' and 'cnn'; for a Keras model, export "
             "it (music_tagger.deploy.export) and pass an OnnxModel of the file"
         )
-    if isinstance(model, str) and model.lower() not in PRETRAINED:
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
+    if isinstance(model, str):
+        pretrained_name(model, or_model=True)
     chosen = default_runtime(model) if runtime is None else resolve_runtime(runtime)
     if chosen != "onnx":
         return chosen

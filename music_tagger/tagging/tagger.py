@@ -52,7 +52,7 @@ import numpy as np
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
 from ..errors import ParameterError
-from ..util.checks import non_negative_int, positive_float, positive_int
+from ..util.checks import non_negative_int, positive_float, positive_int, pretrained_name
 from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
 
@@ -308,18 +308,13 @@ def prepare_run(
         from .thresholds import load_thresholds
 
         threshold_of = load_thresholds(thresholds, tags)
-    if model is None or isinstance(model, str):
-        _check_model_name(model)  # built by pipeline.run, once its workers have their first files
-    else:
+    if isinstance(model, str):
+        pretrained_name(model, or_model=True)  # built by pipeline.run, once its workers have their first files
+    elif model is not None:
         get_model(model)
     _check_tags(model, tags)
     options = dict(crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram)
     return options, tags, top_n, threshold_of
-
-
-def _check_model_name(model: str | None) -> None:
-    if model is not None and model.lower() not in ("crnn", "cnn"):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
 
 
 def _result(r, tags: list[str], top_n: int | None, taggram: bool, threshold_of) -> TagResult:
