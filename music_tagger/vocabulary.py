@@ -70,9 +70,34 @@ OUTPUT_FORMATS = ("table", "jsonl", "json", "csv")
 #: Where tagging runs: worker processes on this machine, or a Ray cluster.
 ENGINES = ("local", "ray")
 
-#: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow).
+#: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow);
+#: :func:`default_runtime` when none is named.
 RUNTIMES = ("tf", "onnx")
+#: What the onnx runtime needs installed (``music_tagger[onnx]``): onnxruntime runs the
+#: graphs, onnx writes them.
+ONNX_MODULES = ("onnxruntime", "onnx")
 #: File formats of ``music-tagger export``.
 EXPORT_FORMATS = ("onnx", "saved_model", "litert")
-#: What an exported model takes: log-mels, or 12 kHz mono samples.
-EXPORT_INPUTS = ("melgram", "audio")
+#: What a network takes (an export, the onnx runtime's graphs, the reading workers'
+#: crops): log-mels, or each crop's 12 kHz mono samples.
+INPUTS = ("melgram", "audio")
+#: ... the inputs of ``music-tagger export``: both.
+EXPORT_INPUTS = INPUTS
+
+
+def default_runtime() -> str:
+    """The runtime of a pretrained network when none is named: ``"onnx"`` when
+    onnxruntime and onnx are installed (:data:`ONNX_MODULES`), else ``"tf"``.
+
+    The one default of every ``runtime`` parameter (``tag``, ``get_model``, the
+    command line): the onnx scores equal the Keras ones to 2e-5, and it is faster,
+    cold and per crop (``docs/deploy.md``).
+
+    Examples
+    --------
+    >>> default_runtime() in RUNTIMES
+    True
+    """
+    from importlib.util import find_spec
+
+    return "onnx" if all(find_spec(module) for module in ONNX_MODULES) else "tf"

@@ -28,13 +28,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..util.checks import one_of, pretrained_name
-from ..vocabulary import RUNTIMES
-
-#: The runtime of :func:`get_model` when none is given (a tagging run's default is
-#: :func:`default_runtime`).
-DEFAULT_RUNTIME = "tf"
-#: What the onnx runtime needs installed (``music_tagger[onnx]``).
-ONNX_MODULES = ("onnxruntime", "onnx")
+from ..vocabulary import INPUTS, RUNTIMES, default_runtime
 
 
 class Predictor(Protocol):
@@ -49,15 +43,25 @@ class Predictor(Protocol):
         """``(n, 96, 1366, 1)`` float32 log-mels -> ``(n, outputs)`` scores."""
 
 
-def resolve_runtime(runtime: str | None) -> str:
-    """The checked runtime: ``runtime``, or the default (:data:`DEFAULT_RUNTIME`).
+def resolve_runtime(runtime: str | None, model: Any = None) -> str:
+    """The checked runtime of ``model``: ``runtime``, or when None the package's one
+    default for a pretrained tagger (:func:`music_tagger.vocabulary.default_runtime`:
+    ``"onnx"`` when ``music_tagger[onnx]`` is installed, else ``"tf"``), and ``"tf"``
+    for a model object, which runs as it is.
 
     Examples
     --------
-    >>> resolve_runtime("onnx")
-    'onnx'
+    >>> resolve_runtime("onnx"), resolve_runtime(None, object())
+    ('onnx', 'tf')
     """
-    return one_of(DEFAULT_RUNTIME if runtime is None else runtime, "runtime", RUNTIMES)
+    if runtime is not None:
+        return one_of(runtime, "runtime", RUNTIMES)
+    return default_runtime() if _pretrained_name(model) else "tf"
+
+
+def _pretrained_name(model: Any) -> bool:
+    """Whether ``model`` stands for a pretrained tagger (None: the CRNN) rather than a model object."""
+    return model is None or isinstance(model, str)
 
 
 @lru_cache(maxsize=4)
@@ -77,7 +81,8 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
     """The network for ``model``: None or "crnn", "cnn", or a model as is.
 
     The pretrained models are built once per process and cached; ``runtime``
-    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them, and
+    (:data:`music_tagger.vocabulary.RUNTIMES`, default :func:`resolve_runtime`) says
+    which runs them, and
     ``input="audio"`` (onnx only) gives the network with the front end inside,
     on each crop's samples. A model object (a Keras model or any
     :class:`Predictor`) runs as it is.
@@ -89,7 +94,8 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
     """
     if model is None:
         model = "crnn"
-    runtime = resolve_runtime(runtime)
+    runtime = resolve_runtime(runtime, model)
+    one_of(input, "input", INPUTS)
     if isinstance(model, str):
         return _pretrained(pretrained_name(model, or_model=True), runtime, input)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
@@ -115,30 +121,11 @@ def network_input(model: Any, runtime: str) -> str:
     >>> network_input("crnn", "onnx"), network_input(None, "tf")
     ('audio', 'melgram')
     """
-    pretrained = model is None or isinstance(model, str)
-    return "audio" if runtime == "onnx" and pretrained else "melgram"
-
-
-def default_runtime(model: Any = None) -> str:
-    """The runtime of a tagging run that names none.
-
-    ``"onnx"`` for the pretrained taggers when ``music_tagger[onnx]`` is installed
-    (its scores equal the Keras ones to 2e-5, and it is faster, cold and per crop:
-    ``docs/deploy.md``), else ``"tf"``; a model object runs as it is (``"tf"``).
-
-    Examples
-    --------
-    >>> default_runtime(object())
-    'tf'
-    """
-    from importlib.util import find_spec
-
-    pretrained = model is None or isinstance(model, str)
-    return "onnx" if pretrained and all(find_spec(m) for m in ONNX_MODULES) else "tf"
+    return "audio" if runtime == "onnx" and _pretrained_name(model) else "melgram"
 
 
 def check_runtime(model: Any, runtime: str | None) -> str:
-    """The runtime of a run (:func:`default_runtime` when None); ``"onnx"`` asked
+    """The runtime of a run (:func:`resolve_runtime`); ``"onnx"`` asked
     for a model object is an error.
 
     The default ``"onnx"`` is tried (its model built, once per process): where
@@ -150,14 +137,14 @@ def check_runtime(model: Any, runtime: str | None) -> str:
     >>> check_runtime("crnn", "tf")
     'tf'
     """
-    if runtime == "onnx" and not (model is None or isinstance(model, str)) and hasattr(model, "get_layer"):
+    if runtime == "onnx" and not _pretrained_name(model) and hasattr(model, "get_layer"):
         raise ParameterError(
             "runtime='onnx' runs the pretrained 'crnn' and 'cnn'; for a Keras model, export "
             "it (music_tagger.deploy.export) and pass an OnnxModel of the file"
         )
     if isinstance(model, str):
         pretrained_name(model, or_model=True)
-    chosen = default_runtime(model) if runtime is None else resolve_runtime(runtime)
+    chosen = resolve_runtime(runtime, model)
     if chosen != "onnx":
         return chosen
     try:  # before any worker starts

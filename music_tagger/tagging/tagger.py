@@ -181,12 +181,12 @@ def predict_files(
     crops, resampler = resolve_mode(crops, faithful, resampler)
     batch_size = positive_int(batch_size, "batch_size")
     runtime = check_runtime(model, runtime)
-    feed = network_input(model, runtime)
-    get_model(model, runtime, feed)  # fail on a bad model before any work
+    input = network_input(model, runtime)
+    get_model(model, runtime, input)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
     stream = run(
-        files, partial(get_model, model, runtime, feed), crops=crops, resampler=resampler,
-        batch_size=batch_size, workers=workers, melgram=feed == "melgram",
+        files, partial(get_model, model, runtime, input), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers, input=input,
     )  # fmt: skip
     return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
@@ -256,9 +256,8 @@ def iter_tag(
     runtime = check_runtime(model, runtime)
     workers = non_negative_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
-    feed = network_input(model, runtime)
-    stream = run(files, partial(get_model, model, runtime, feed), workers=workers,
-                 melgram=feed == "melgram", **options)  # fmt: skip
+    input = network_input(model, runtime)
+    stream = run(files, partial(get_model, model, runtime, input), workers=workers, input=input, **options)
     results = _with_progress(stream, len(files), progress, "tagging")
     return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
 
@@ -406,7 +405,7 @@ def tag(
         without importing TensorFlow; scores equal to 2e-5; needs
         ``music_tagger[onnx]``). Default: ``"onnx"`` when ``music_tagger[onnx]``
         is installed, else ``"tf"``
-        (:func:`music_tagger.tagging.networks.default_runtime`).
+        (:func:`music_tagger.vocabulary.default_runtime`).
 
     Returns
     -------
