@@ -52,9 +52,10 @@ import numpy as np
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
 from ..errors import ParameterError
-from ..util.checks import non_negative_int, positive_float, positive_int, pretrained_name
+from ..util.checks import non_negative_int, positive_int, pretrained_name
 from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
+from .taggram import taggram_crops
 
 __all__ = [
     "DEFAULT_CROPS",
@@ -284,24 +285,8 @@ def prepare_run(
     tags = _default_tags() if tags is None else list(tags)
     top_n = positive_int(top_n, "top_n", allow_none=True)
     batch_size = positive_int(batch_size, "batch_size")
-    starts = None
-    if taggram:
-        from .. import audio
-        from .taggram import DEFAULT_HOP, taggram_starts
-
-        if crops is not None or faithful:
-            raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
-        hop = DEFAULT_HOP if hop is None else positive_float(hop, "hop")
-        if hop < audio.HOP_LENGTH / audio.SR:  # finer hops repeat the same crops, by the million
-            raise ParameterError(
-                f"hop must be at least one spectrogram frame ({audio.HOP_LENGTH / audio.SR:.4f} s), got {hop!r}"
-            )
-        # a hop longer than any track (1e308 s) is its first crop alone
-        starts = partial(taggram_starts, hop=max(1, round(min(hop * audio.SR, 2.0**62))))
-        crops = 1
-    elif hop is not None:
-        raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
-    crops, resampler = resolve_mode(crops, faithful, resampler)
+    starts = taggram_crops(taggram, hop, crops=crops, faithful=faithful)
+    crops, resampler = resolve_mode(1 if taggram else crops, faithful, resampler)
     threshold_of = None
     if thresholds is not None:
         from .thresholds import load_thresholds
