@@ -22,7 +22,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from music_tagger.deploy import export  # noqa: E402
-from music_tagger.deploy.runtime import OnnxModel, cached_onnx, pretrained  # noqa: E402
+from music_tagger.runtime.sessions import OnnxModel, cached_onnx, pretrained  # noqa: E402
 
 CLIPS = example_names()
 MELGRAM_TOL = 2e-5
@@ -260,7 +260,7 @@ def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
 
 
 def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(reference_melgrams):
-    from music_tagger.deploy.runtime import OnnxModel
+    from music_tagger.runtime.sessions import OnnxModel
 
     x = np.concatenate([reference_melgrams, reference_melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
     whole = OnnxModel(cached_onnx("crnn")).predict_on_batch(x)
@@ -271,7 +271,7 @@ def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(reference_melgrams):
 
 
 def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_path, monkeypatch):
-    from music_tagger.deploy import runtime
+    from music_tagger.runtime import sessions as runtime
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     path = cached_onnx("cnn")

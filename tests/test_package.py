@@ -352,6 +352,7 @@ FLOORS = (
     ("music_tagger.audio",),
     ("music_tagger.models",),
     ("music_tagger.datasets",),
+    ("music_tagger.runtime",),
     ("music_tagger.deploy",),
     ("music_tagger.tagging",),
     ("music_tagger.embeddings",),

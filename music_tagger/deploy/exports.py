@@ -5,7 +5,7 @@
 ==========  ==================================================================
 format      how it is made
 ==========  ==================================================================
-onnx        :mod:`music_tagger.deploy.onnx_graph`: nodes written from the weights
+onnx        :mod:`music_tagger.runtime.onnx_graph`: nodes written from the weights
             (one fused GRU node per Keras 1 GRU); for the pretrained taggers no
             TensorFlow is loaded
 saved_model ``keras.export.ExportArchive`` with two endpoints, ``serve_melgram``
@@ -21,7 +21,7 @@ Inputs (what the caller feeds):
 - ``"audio"``: ``(batch, 349440)`` float32, 29.12 s of mono audio at 12 kHz
   (decoded, resampled and cropped by the caller, e.g. with
   :func:`music_tagger.audio.load_audio` and :func:`music_tagger.audio.center_crop`);
-  the front end is in the graph (:mod:`music_tagger.deploy.frontend`).
+  the front end is in the graph (:mod:`music_tagger.runtime.frontend`).
 
 The output is ``(batch, 50)`` sigmoid scores in the order of
 :data:`music_tagger.TAGS` (or the model's own outputs).
@@ -109,7 +109,7 @@ def onnx_model(model: Any = "crnn", input: str = "melgram"):
     >>> onnx_model("cnn").graph.input[0].name             # doctest: +SKIP
     'melgram'
     """
-    from .onnx_graph import infer_arch, msd_graph, network_graph
+    from ..runtime.onnx_graph import infer_arch, msd_graph, network_graph
 
     if isinstance(model, str):
         return msd_graph(model, input=input)
@@ -134,7 +134,7 @@ def saved_model_archive(model, input: str = "melgram"):
     """
     import keras
 
-    from .frontend import AUDIO_SAMPLES, keras_frontend
+    from ..runtime.frontend import AUDIO_SAMPLES, keras_frontend
 
     frames = model.input_shape[2]
 

@@ -2,7 +2,7 @@
 
 The tagging pipeline asks one thing of a network, the scores of a batch of crops
 (:class:`Predictor`): a Keras model has it, and so has
-:class:`music_tagger.deploy.runtime.OnnxModel`. :func:`get_model` gives the
+:class:`music_tagger.runtime.sessions.OnnxModel`. :func:`get_model` gives the
 pretrained MusicTaggerCRNN or MusicTaggerCNN under one of :data:`music_tagger.vocabulary.RUNTIMES`:
 
 ``"tf"``
@@ -34,7 +34,7 @@ from ..vocabulary import INPUTS, RUNTIMES, default_runtime
 class Predictor(Protocol):
     """What the tagging pipeline needs of a network: scores of a batch of crops.
 
-    A Keras model is one, and so is :class:`music_tagger.deploy.runtime.OnnxModel`.
+    A Keras model is one, and so is :class:`music_tagger.runtime.sessions.OnnxModel`.
     """
 
     output_shape: tuple
@@ -67,7 +67,7 @@ def _pretrained_name(model: Any) -> bool:
 @lru_cache(maxsize=4)
 def _pretrained(name: str, runtime: str, input: str) -> Predictor:
     if runtime == "onnx":
-        from ..deploy.runtime import pretrained  # onnxruntime: no TensorFlow
+        from ..runtime.sessions import pretrained  # onnxruntime: no TensorFlow
 
         return pretrained(name, input=input)
     if input != "melgram":
@@ -149,7 +149,7 @@ def check_runtime(model: Any, runtime: str | None) -> str:
         return chosen
     try:  # before any worker starts
         if runtime is not None:
-            from ..deploy.runtime import check_onnxruntime
+            from ..runtime.sessions import check_onnxruntime
 
             check_onnxruntime()
         else:  # the default: a broken onnx install falls back to TensorFlow, with one line

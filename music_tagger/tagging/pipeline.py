@@ -174,7 +174,7 @@ def run(
     files : sequence of str
         Audio files (a folder gives an error entry).
     model : Predictor or callable
-        The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
+        The network (a Keras model, an :class:`~music_tagger.runtime.sessions.OnnxModel`:
         see :class:`music_tagger.tagging.networks.Predictor`; one output or several,
         see :attr:`FileScores.outputs`), or a function without arguments that
         builds it: called once the workers have their first files (model loading

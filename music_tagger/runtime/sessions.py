@@ -4,7 +4,7 @@
 tagging pipeline calls, ``predict_on_batch(x) -> scores`` (a Keras model has the
 same), so :func:`music_tagger.tag` runs unchanged with ``runtime="onnx"``.
 :func:`pretrained` gives the MSD taggers: their ONNX file is built from the
-original weights on first use (:func:`music_tagger.deploy.onnx_graph.msd_graph`,
+original weights on first use (:func:`music_tagger.runtime.onnx_graph.msd_graph`,
 no TensorFlow) and kept in the cache folder of the weights,
 ``<KERAS_HOME or ~/.keras>/music_tagger/onnx/`` (:func:`music_tagger.registry.cache_folder`), named by the weights' sha256 and
 the graph version, so a new version of either builds a new file, with the sha256 of
@@ -14,7 +14,7 @@ file in the way), the graph runs from memory, with one warning.
 
 Examples
 --------
->>> from music_tagger.deploy.runtime import pretrained
+>>> from music_tagger.runtime.sessions import pretrained
 >>> model = pretrained("crnn")                           # doctest: +SKIP
 >>> model.predict_on_batch(x[None, ..., None]).shape    # doctest: +SKIP
 (1, 50)

@@ -29,7 +29,7 @@ left out (inference).
 
 Examples
 --------
->>> from music_tagger.deploy.onnx_graph import msd_graph
+>>> from music_tagger.runtime.onnx_graph import msd_graph
 >>> model = msd_graph("crnn")                      # doctest: +SKIP
 >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]   # doctest: +SKIP
 (['melgram'], ['scores'])
@@ -210,7 +210,7 @@ def network_graph(
     input : {"melgram", "audio"}
         ``"melgram"``: ``(batch, 96, frames, 1)`` log-mels in; ``"audio"``:
         ``(batch, 349440)`` samples in (mono, 12 kHz), the 2016 front end in the
-        graph (:mod:`music_tagger.deploy.frontend`).
+        graph (:mod:`music_tagger.runtime.frontend`).
     time_frames : int or None
         Frames of the melgram input (None: any, the CRNN with
         ``input_norm="freq"`` only); 1366 with ``input="audio"``.
