@@ -215,18 +215,18 @@ def run(
         raise ParameterError(f"starts places the crops: crops must be 1 with it, got {crops!r}")
     files = [os.fspath(f) for f in files]
     built = hasattr(model, "predict_on_batch")
-    processes = resolve_workers(workers, n_jobs=len(files))
-    if workers is None and processes == 1:
+    n_workers = resolve_workers(workers, n_jobs=len(files))
+    if workers is None and n_workers == 1:
         # by default, one file (or one core): read it in this process, or in one
         # worker while this process loads the model, when there is one to load
         overlap = default_workers() > 1 and not built and "tensorflow" not in sys.modules
-        processes = 1 if overlap and os.path.isfile(files[0]) else 0
+        n_workers = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
         files,
         crops=crops,
         resampler=resampler,
         starts=starts,
-        workers=processes,
+        workers=n_workers,
         chunk=chunk,
         input=input,
     )
@@ -272,7 +272,7 @@ def run(
         del queue[:n], owners[:n]
 
     try:
-        if processes and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * processes]):
+        if n_workers and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * n_workers]):
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops
