@@ -99,7 +99,7 @@ def per_crop(repeats: int) -> tuple[dict[str, tuple[float, float]], dict[str, fl
     import onnxruntime as ort
 
     from music_tagger import audio
-    from music_tagger.deploy.runtime import OnnxModel, cached_onnx
+    from music_tagger.runtime.sessions import OnnxModel, cached_onnx
     from music_tagger.tagging.networks import get_model
 
     rng = np.random.default_rng(0)
@@ -163,8 +163,8 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from tagging import make_tracks  # benchmarks/tagging.py's generated tracks
 
-    from music_tagger.deploy.runtime import cached_onnx
     from music_tagger.registry import example
+    from music_tagger.runtime.sessions import cached_onnx
     from music_tagger.util.workers import default_workers
 
     for kind in ("melgram", "audio"):

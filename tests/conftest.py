@@ -120,10 +120,10 @@ def reference_melgrams(reference_data):
 
 @pytest.fixture(scope="session")
 def crnn():
-    """The MSD CRNN as ``tag`` builds it by default (``get_model`` caches it: the CLI reuses it)."""
+    """The MSD CRNN as ``tag`` builds it on TensorFlow (``get_model`` caches it: the CLI reuses it)."""
     from music_tagger.tagging.tagger import get_model
 
-    return get_model("crnn")
+    return get_model("crnn", "tf")
 
 
 @pytest.fixture(scope="session")

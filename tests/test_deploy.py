@@ -16,12 +16,13 @@ from helpers import start_python
 from music_tagger import TAGS, audio
 from music_tagger.errors import OutputExistsError, ParameterError, WeightsError
 from music_tagger.registry import example_names
+from music_tagger.vocabulary import default_runtime
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from music_tagger.deploy import export  # noqa: E402
-from music_tagger.deploy.runtime import OnnxModel, cached_onnx, pretrained  # noqa: E402
+from music_tagger.runtime.sessions import OnnxModel, cached_onnx, pretrained  # noqa: E402
 
 CLIPS = example_names()
 MELGRAM_TOL = 2e-5
@@ -243,7 +244,7 @@ def test_reading_samples_instead_of_log_mels_gives_the_same_crops(folder):
 
     for path in (folder / "a_long.wav", folder / "sub" / "c_tones.flac"):
         mels = list(iter_melgrams(path, 3, resampler="soxr_hq", chunk=2))
-        samples = list(iter_melgrams(path, 3, resampler="soxr_hq", chunk=2, melgram=False))
+        samples = list(iter_melgrams(path, 3, resampler="soxr_hq", chunk=2, input="audio"))
         assert [m[0] for m in mels] == [s[0] for s in samples]
         for (_, x, at, n), (_, y, at2, n2) in zip(mels, samples):
             assert y.shape == (len(x), audio.N_SAMPLES) and n == n2 and (at == at2).all()
@@ -259,7 +260,7 @@ def test_the_cached_onnx_file_is_built_once(tmp_path, monkeypatch):
 
 
 def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(reference_melgrams):
-    from music_tagger.deploy.runtime import OnnxModel
+    from music_tagger.runtime.sessions import OnnxModel
 
     x = np.concatenate([reference_melgrams, reference_melgrams[:1]])  # 5 spectrograms: parts of 2, 2 and 1
     whole = OnnxModel(cached_onnx("crnn")).predict_on_batch(x)
@@ -270,7 +271,7 @@ def test_a_batch_run_in_parts_gives_the_scores_of_the_whole(reference_melgrams):
 
 
 def test_a_damaged_cached_file_is_built_again_and_a_bad_file_is_one_line(tmp_path, monkeypatch):
-    from music_tagger.deploy import runtime
+    from music_tagger.runtime import sessions as runtime
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     path = cached_onnx("cnn")
@@ -317,10 +318,12 @@ def test_the_pretrained_taggers_run_on_onnx_by_default_when_it_is_installed(monk
     assert networks.check_runtime(None, None) == networks.check_runtime("cnn", None) == "onnx"
     assert networks.check_runtime(keras_model, None) == "tf"  # a model object runs as it is
     assert networks.check_runtime("crnn", "tf") == "tf"
-    assert networks.get_model("crnn") is networks.get_model("crnn", "tf")  # Keras, as before
+    # one default for every runtime parameter: get_model's is tag's
+    assert networks.get_model("crnn") is networks.get_model("crnn", "onnx") is not networks.get_model("crnn", "tf")
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     assert networks.check_runtime(None, None) == "tf"  # without the extra: TensorFlow
+    assert default_runtime() == networks.resolve_runtime(None, "crnn") == "tf"
 
 
 # --------------------------------------------------------------------------- LiteRT

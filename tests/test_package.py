@@ -352,6 +352,7 @@ FLOORS = (
     ("music_tagger.audio",),
     ("music_tagger.models",),
     ("music_tagger.datasets",),
+    ("music_tagger.runtime",),
     ("music_tagger.deploy",),
     ("music_tagger.tagging",),
     ("music_tagger.embeddings",),
@@ -424,6 +425,53 @@ def test_integers_are_checked_by_util_checks_alone():
     assert found == {}, "use music_tagger.util.checks (positive_int, non_negative_int, int_between)"
     assert _hand_written_int_checks("ok = isinstance(n, bool) or n < 1") == [1]
     assert _hand_written_int_checks("ok = isinstance(n, (bool, float))") == [1]
+
+
+def _pretrained_tables(source: str) -> list[int]:
+    """Lines of ``source`` that spell the pretrained networks' table: a registry key of
+    their weights outside a docstring, or a dict keyed by their names."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}  # fmt: skip
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if re.search(r"_msd_(theano|tensorflow)", node.value):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Dict):
+            if {"crnn", "cnn"} <= {getattr(key, "value", None) for key in node.keys}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_one_table_maps_a_pretrained_name_to_its_weights():
+    found = _modules_where(_pretrained_tables, but=PACKAGE / "vocabulary.py")
+    assert found == {}, "read music_tagger.vocabulary.MSD_NETWORKS, check with util.checks.pretrained_name"
+    assert _pretrained_tables(Path(PACKAGE / "vocabulary.py").read_text()) != []
+    assert _pretrained_tables('key = f"{name}_msd_theano"') == [1]
+    assert _pretrained_tables('ARCHS = {"crnn": "crnn", "cnn": "k2c2"}') == [1]
+    assert _pretrained_tables('def f():\n    """get_file("weights", "crnn_msd_theano")"""') == []
+
+
+def _pretrained_checks(source: str) -> list[int]:
+    """Lines of ``source`` that raise the pretrained-name message themselves."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "must be 'crnn'" in node.value]  # fmt: skip
+
+
+def test_one_check_refuses_an_unknown_pretrained_name():
+    from music_tagger.errors import ParameterError
+    from music_tagger.util.checks import pretrained_name
+
+    found = _modules_where(_pretrained_checks, but=PACKAGE / "util" / "checks.py")
+    assert found == {}, "check a pretrained name with music_tagger.util.checks.pretrained_name"
+    assert _pretrained_checks("raise ParameterError(f\"model must be 'crnn' or 'cnn', got {m!r}\")") == [1]
+    assert pretrained_name("CNN") == "cnn"
+    with pytest.raises(ParameterError, match=r"^model must be 'crnn' or 'cnn', got 'vgg'$"):
+        pretrained_name("vgg")
+    with pytest.raises(ParameterError, match=r"^model must be 'crnn', 'cnn' or a keras.Model, got int$"):
+        pretrained_name(3, or_model=True)
 
 
 def test_every_docstring_example_runs():

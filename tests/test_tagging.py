@@ -130,7 +130,7 @@ def test_bad_arguments_fail_before_any_work(monkeypatch):
 
 
 def test_get_model_names_and_errors(crnn):
-    assert get_model() is crnn and get_model("CRNN") is crnn
+    assert get_model(runtime="tf") is crnn and get_model("CRNN", "tf") is crnn
     with pytest.raises(ValueError, match="'crnn', 'cnn' or a keras.Model"):
         get_model("vgg")
     with pytest.raises(ValueError, match="'crnn', 'cnn' or a keras.Model"):

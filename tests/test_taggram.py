@@ -1,15 +1,26 @@
 """Taggrams: crops every hop with their times, the picture, and the CLI's --plot and plot."""
 
 import json
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from music_tagger import audio, cli, tag
 from music_tagger.datasets import synth
+from music_tagger.errors import ParameterError
 from music_tagger.tagging.tagger import get_model
-from music_tagger.tagging.taggram import Taggram, plot_taggram, taggram_starts
+from music_tagger.tagging.taggram import (
+    DEFAULT_HOP,
+    FINEST_HOP,
+    Taggram,
+    check_hop,
+    plot_taggram,
+    taggram_crops,
+    taggram_starts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +35,32 @@ def test_taggram_starts_every_hop_while_a_crop_fits():
     assert taggram_starts(10, hop).tolist() == [0]
     with pytest.raises(ValueError, match="hop"):
         taggram_starts(10, 0)
+
+
+def test_the_taggram_module_owns_the_hop_its_check_and_its_conversion(tmp_path):
+    from music_tagger.serve.library import Library
+
+    assert check_hop(None) == DEFAULT_HOP and check_hop(FINEST_HOP) == FINEST_HOP
+    with pytest.raises(ParameterError, match=r"^hop must be at least one spectrogram frame \(0.0213 s\)"):
+        check_hop(FINEST_HOP / 2)
+    with pytest.raises(ParameterError, match="finite positive"):
+        check_hop(float("nan"))
+    assert taggram_crops(True, 2.0)(audio.N_SAMPLES + 48000).tolist() == [0, 24000, 48000]
+    assert taggram_crops(True, 1e308)(10**9).tolist() == [0]  # a hop longer than any track
+    assert taggram_crops(False) is None
+    with pytest.raises(ParameterError, match="pass taggram=True"):
+        taggram_crops(False, 5.0)
+    with pytest.raises(ParameterError, match="leave crops and faithful unset"):
+        taggram_crops(True, crops=3)
+    # every caller goes through the one check: tag and the server's library alike
+    for call in (lambda: tag("x.mp3", taggram=True, hop=0.01), lambda: Library([tmp_path], hop=0.01)):
+        with pytest.raises(ParameterError, match="one spectrogram frame"):
+            call()
+    # and no other module converts seconds of hop to samples
+    package = Path(audio.__file__).parents[1]
+    converts = [str(p) for p in package.rglob("*.py") if p.name != "taggram.py"
+                and re.search(r"hop\w*\s*\*\s*(audio\.)?SR\b", p.read_text())]  # fmt: skip
+    assert converts == []
 
 
 def test_taggram_scores_are_the_crops_at_their_times(song):

@@ -28,8 +28,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from music_tagger import TAGS, cli, tag  # noqa: E402
-from music_tagger.deploy import runtime  # noqa: E402
 from music_tagger.errors import MissingFileError, OutputExistsError, ParameterError  # noqa: E402
+from music_tagger.runtime import sessions as runtime  # noqa: E402
 from music_tagger.tagging import networks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

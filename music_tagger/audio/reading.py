@@ -49,7 +49,8 @@ from typing import Callable, Iterator, Union
 import numpy as np
 
 from .. import audio
-from ..util.checks import positive_int
+from ..util.checks import one_of, positive_int
+from ..vocabulary import INPUTS
 from . import decode, mp3
 from .resample import KAISER_BEST_2016
 from .windowed import input_span, resample_window
@@ -87,7 +88,7 @@ READ_MODULES = (
     "librosa.filters",
     "music_tagger.audio.reading",
 )
-#: Those of a read that gives samples, not log-mels (``melgram=False``): no librosa.
+#: Those of a read that gives samples, not log-mels (``input="audio"``): no librosa.
 DECODE_MODULES = tuple(m for m in READ_MODULES if not m.startswith("librosa"))
 #: Crops per chunk of :func:`iter_melgrams` by default (17 MB of spectrograms).
 CHUNK_CROPS = 32
@@ -272,7 +273,7 @@ def iter_melgrams(
     resampler: str = KAISER_BEST_2016,
     starts: Callable[[int], np.ndarray] | None = None,
     chunk: int | None = CHUNK_CROPS,
-    melgram: bool = True,
+    input: str = "melgram",
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
     """Log-mels of a file's crops, ``chunk`` crops at a time, reading only the audio they need.
 
@@ -286,18 +287,18 @@ def iter_melgrams(
         As for :func:`read_melgrams`.
     chunk : int or None
         Crops per chunk, in the order of the starts; None: all in one.
-    melgram : bool
-        False: each crop's 12 kHz samples instead of its log-mel, shape ``(n,
-        349440)`` (zero-padded at the end like the log-mel's input), for a network
-        that computes the front end itself (the ONNX runtime); librosa is then
-        never imported.
+    input : {"melgram", "audio"}
+        What the network takes (:data:`music_tagger.vocabulary.INPUTS`): each crop's
+        log-mel, or its 12 kHz samples, shape ``(n, 349440)`` (zero-padded at the
+        end like the log-mel's input), for a network that computes the front end
+        itself (the ONNX runtime); librosa is then never imported.
 
     Yields
     ------
     first : int
         Index of the chunk's first crop.
     melgrams : np.ndarray, shape (n, 96, 1366), float32
-        Crops ``first`` to ``first + n - 1`` (their samples without ``melgram``).
+        Crops ``first`` to ``first + n - 1`` (their samples for ``input="audio"``).
     starts : np.ndarray of int64, shape (n_crops,)
         Start of every crop of the file, in samples at 12 kHz (the same array each time).
     length : int
@@ -318,6 +319,7 @@ def iter_melgrams(
     """
     audio.check_resampler(resampler)
     chunk = positive_int(chunk, "chunk", allow_none=True)
+    one_of(input, "input", INPUTS)
     if starts is None:
         starts = lambda n: audio.crop_starts(n, n_crops)  # noqa: E731
     name = os.fspath(path)
@@ -327,7 +329,7 @@ def iter_melgrams(
         crop_at = np.asarray(starts(len(y)), dtype=np.int64)
         step = chunk or max(1, len(crop_at))
         for first in range(0, len(crop_at), step):
-            yield first, _crops_of(y, crop_at[first : first + step], melgram), crop_at, len(y)
+            yield first, _crops_of(y, crop_at[first : first + step], input), crop_at, len(y)
         return
     ratio = float(audio.SR) / info.rate
     n_fix = info.frames if info.rate == audio.SR else int(math.ceil(info.frames * ratio))
@@ -340,7 +342,7 @@ def iter_melgrams(
     with _SpanReader(name, info, max((hi for _, hi in spans), default=0), exact) as reader:
         for first in range(0, len(crop_at), step):
             at = crop_at[first : first + step]
-            shape = (audio.N_MELS, audio.N_FRAMES) if melgram else (audio.N_SAMPLES,)
+            shape = (audio.N_MELS, audio.N_FRAMES) if input == "melgram" else (audio.N_SAMPLES,)
             mels = np.empty((len(at), *shape), np.float32)
             for (lo, hi), members in _merge(spans[first : first + step]):
                 a = min(int(at[i]) for i in members)
@@ -348,7 +350,7 @@ def iter_melgrams(
                 y = resample_window(reader.read(lo, hi), lo, info.rate, info.frames, resampler, a, min(b, n_fix))
                 for i in members:
                     s = int(at[i]) - a
-                    mels[i] = _crop(y[s : s + audio.N_SAMPLES], melgram)
+                    mels[i] = _crop(y[s : s + audio.N_SAMPLES], input)
             yield first, mels, crop_at, n_fix
 
 
@@ -398,14 +400,14 @@ def read_melgrams(
     return mels, crop_at, length
 
 
-def _crop(y: np.ndarray, melgram: bool) -> np.ndarray:
+def _crop(y: np.ndarray, input: str) -> np.ndarray:
     """One crop's network input: its log-mel, or its samples padded to one crop."""
     y = audio.center_crop(y)
-    return audio.log_melgram(y) if melgram else y
+    return audio.log_melgram(y) if input == "melgram" else y
 
 
-def _crops_of(y: np.ndarray, starts: np.ndarray, melgram: bool = True) -> np.ndarray:
-    return np.stack([_crop(y[s : s + audio.N_SAMPLES], melgram) for s in starts])
+def _crops_of(y: np.ndarray, starts: np.ndarray, input: str = "melgram") -> np.ndarray:
+    return np.stack([_crop(y[s : s + audio.N_SAMPLES], input) for s in starts])
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[tuple[int, int], list[int]]]:

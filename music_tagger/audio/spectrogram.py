@@ -33,6 +33,8 @@ from .decode import N_SAMPLES, SR, PathLike, center_crop, load_audio, load_crops
 from .resample import KAISER_BEST_2016, check_resampler, resample
 
 N_FFT = 512
+#: The STFT hop, in samples between log-mel frames; not the taggram's hop, the seconds
+#: between crops (:mod:`music_tagger.tagging.taggram`), whose finest value is one frame.
 HOP_LENGTH = 256
 N_MELS = 96
 N_FRAMES = 1366

@@ -72,7 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise UsageError('music-tagger serve needs the serve extra: pip install "music_tagger[serve]"') from None
-    from ..deploy.runtime import check_onnxruntime
+    from ..runtime.sessions import check_onnxruntime
     from ..serve.app import create_app
     from ..serve.library import Library
 

@@ -1,14 +1,15 @@
-"""Exports and the TensorFlow-free runtime: the taggers outside Keras.
+"""Exports: the taggers outside this package, as ONNX, SavedModel and LiteRT files.
 
 =======================  ==============================================================
 module                   what lives there
 =======================  ==============================================================
-:mod:`.onnx_graph`       ONNX graphs written node by node from the weights (no TensorFlow)
-:mod:`.frontend`         the 2016 log-mel front end as graph operations (audio input)
 :mod:`.exports`          :func:`export`: ONNX, SavedModel and LiteRT files
 :mod:`.litert`           the LiteRT conversion on builtin ops (GRUs unrolled)
-:mod:`.runtime`          onnxruntime inference: ``tag(..., runtime="onnx")``
 =======================  ==============================================================
+
+The ONNX graphs and their front end, and the onnxruntime inference that ``tag()``
+runs by default, are :mod:`music_tagger.runtime`'s (``OnnxModel`` and ``pretrained``
+are still importable from here).
 
 Examples
 --------
@@ -19,8 +20,9 @@ PosixPath('crnn.onnx')
 
 from ..util.lazy import attach
 
+# submodules relative to this package: ".runtime.sessions" is music_tagger.runtime.sessions
 __getattr__, __dir__, __all__ = attach(__name__, {
     "export": "exports",
-    "OnnxModel": "runtime",
-    "pretrained": "runtime",
+    "OnnxModel": ".runtime.sessions",
+    "pretrained": ".runtime.sessions",
 })  # fmt: skip

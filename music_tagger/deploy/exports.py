@@ -5,7 +5,7 @@
 ==========  ==================================================================
 format      how it is made
 ==========  ==================================================================
-onnx        :mod:`music_tagger.deploy.onnx_graph`: nodes written from the weights
+onnx        :mod:`music_tagger.runtime.onnx_graph`: nodes written from the weights
             (one fused GRU node per Keras 1 GRU); for the pretrained taggers no
             TensorFlow is loaded
 saved_model ``keras.export.ExportArchive`` with two endpoints, ``serve_melgram``
@@ -21,7 +21,7 @@ Inputs (what the caller feeds):
 - ``"audio"``: ``(batch, 349440)`` float32, 29.12 s of mono audio at 12 kHz
   (decoded, resampled and cropped by the caller, e.g. with
   :func:`music_tagger.audio.load_audio` and :func:`music_tagger.audio.center_crop`);
-  the front end is in the graph (:mod:`music_tagger.deploy.frontend`).
+  the front end is in the graph (:mod:`music_tagger.runtime.frontend`).
 
 The output is ``(batch, 50)`` sigmoid scores in the order of
 :data:`music_tagger.TAGS` (or the model's own outputs).
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError, WeightsError
-from ..util.checks import one_of, readable_file
+from ..util.checks import one_of, pretrained_name, readable_file
 from ..util.files import atomic_path, check_output
 from ..vocabulary import EXPORT_FORMATS, EXPORT_INPUTS, PRETRAINED
 
@@ -54,10 +54,8 @@ ENDPOINTS = {"melgram": "serve_melgram", "audio": "serve_audio"}
 def _check(model: Any, format: str, input: str) -> None:
     one_of(format, "format", FORMATS)
     one_of(input, "input", INPUTS)
-    if isinstance(model, str) and model.lower() not in MODELS:
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-    if not isinstance(model, str) and not hasattr(model, "get_layer"):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
+    if isinstance(model, str) or not hasattr(model, "get_layer"):
+        pretrained_name(model, or_model=True)
     shape = None if isinstance(model, str) else tuple(model.input_shape)
     if shape is not None and (len(shape) != 4 or shape[1] != 96):
         raise ParameterError(
@@ -86,7 +84,7 @@ def keras_model(model: Any):
     if isinstance(model, str):
         from ..models import builders
 
-        return builders.CRNN(weights="msd") if model.lower() == "crnn" else builders.CNN(weights="msd")
+        return builders.CRNN(weights="msd") if pretrained_name(model) == "crnn" else builders.CNN(weights="msd")
     return model
 
 
@@ -111,7 +109,7 @@ def onnx_model(model: Any = "crnn", input: str = "melgram"):
     >>> onnx_model("cnn").graph.input[0].name             # doctest: +SKIP
     'melgram'
     """
-    from .onnx_graph import infer_arch, msd_graph, network_graph
+    from ..runtime.onnx_graph import infer_arch, msd_graph, network_graph
 
     if isinstance(model, str):
         return msd_graph(model, input=input)
@@ -136,7 +134,7 @@ def saved_model_archive(model, input: str = "melgram"):
     """
     import keras
 
-    from .frontend import AUDIO_SAMPLES, keras_frontend
+    from ..runtime.frontend import AUDIO_SAMPLES, keras_frontend
 
     frames = model.input_shape[2]
 

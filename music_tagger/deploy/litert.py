@@ -46,7 +46,7 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
     model : keras.Model
         A model on ``(96, 1366, 1)`` log-mels.
     input : {"melgram", "audio"}
-        ``"audio"`` puts the front end of :mod:`music_tagger.deploy.frontend`
+        ``"audio"`` puts the front end of :mod:`music_tagger.runtime.frontend`
         before the network (its input ``(batch, 349440)``).
 
     Returns
@@ -68,7 +68,7 @@ def litert_bytes(model, input: str = "melgram") -> bytes:
         )
     net = unrolled(model)
     if input == "audio":
-        from .frontend import AUDIO_SAMPLES, keras_frontend
+        from ..runtime.frontend import AUDIO_SAMPLES, keras_frontend
 
         if model.input_shape[1:] != (96, 1366, 1):
             raise ParameterError(

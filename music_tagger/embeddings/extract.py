@@ -52,7 +52,7 @@ from .. import audio
 from ..audio import KAISER_BEST_2016
 from ..errors import ParameterError
 from ..util.checks import one_of, positive_int
-from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, LEVELS
+from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, LEVELS, MSD_NETWORKS
 from . import inputs as inputs_
 
 __all__ = [
@@ -65,8 +65,12 @@ __all__ = [
     "file_features",
 ]
 
-#: builder and BatchNorm reading of each network (the compact convnet has none to read)
-ARCHS = {"crnn": ("CRNN", BN_PUBLISHED), "cnn": ("CNN", BN_AS_TRAINED), "compact": ("CompactCNN", None)}
+#: builder (:mod:`music_tagger.models.builders`, the name in capitals) and BatchNorm
+#: reading of each network (the compact convnet has none to read)
+ARCHS = {
+    **{name: (name.upper(), row.bn_reading) for name, row in MSD_NETWORKS.items()},
+    "compact": ("CompactCNN", None),
+}
 
 
 def _check_options(arch: str, level: str, bn_semantics: str | None, crops: int) -> str:

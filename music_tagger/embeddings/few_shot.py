@@ -107,7 +107,7 @@ def _onnx_features(
     workers: int | None = 0,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`~music_tagger.embeddings.extract.file_features` on onnxruntime (CRNN, multi-level)."""
-    from ..deploy.runtime import pretrained_features
+    from ..runtime.sessions import pretrained_features
     from ..tagging.pipeline import run
 
     if (arch, level, bn_semantics) != ("crnn", "multi", None):
@@ -175,7 +175,7 @@ def cached_features(
         How the features are computed, as for :func:`~music_tagger.embeddings.extract.features`.
     runtime : {"keras", "onnx"}
         ``"onnx"``: the CRNN's multi-level features on onnxruntime, no TensorFlow
-        imported (:func:`music_tagger.deploy.runtime.pretrained_features`; within 1e-6 of
+        imported (:func:`music_tagger.runtime.sessions.pretrained_features`; within 1e-6 of
         the largest Keras value, see ``tests/test_teach.py``); cached apart.
     **options
         ``batch_size``, ``progress``: how they are computed.

@@ -199,11 +199,11 @@ def model_identity(model: str) -> str:
     'crnn msd sha256:783d81'
     """
     from ..registry import registry
-    from ..util.checks import one_of
-    from ..vocabulary import PRETRAINED
+    from ..util.checks import pretrained_name
+    from ..vocabulary import MSD_NETWORKS
 
-    one_of(model, "model", PRETRAINED)
-    return f"{model} msd sha256:{registry()['weights'][f'{model}_msd_theano']['sha256'][:12]}"
+    key = pretrained_name(model)
+    return f"{key} msd sha256:{registry()['weights'][MSD_NETWORKS[key].weights['theano']]['sha256'][:12]}"
 
 
 def field_values(

@@ -89,7 +89,8 @@ def _application(
     structure = architectures.structure(arch)
     check_weights(structure.name, weights, include_top, classes)
     bn_semantics = options.pop("bn_semantics", None)
-    semantics = MSD_FILES.get(structure.name, (None, BN_PUBLISHED))[1] if bn_semantics is None else bn_semantics
+    released = MSD_FILES.get(structure.name)
+    semantics = (released.bn_reading if released else BN_PUBLISHED) if bn_semantics is None else bn_semantics
     epsilon = legacy.bn_layer_epsilon(structure.name, semantics)  # validates semantics
     model = build_graph(
         structure.name,

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ParameterError, WeightsError
 from ..util.checks import one_of
-from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS
+from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED, BN_READINGS, MSD_NETWORKS
 
 #: BatchNormalization epsilon of Keras 1.0.8-1.1.x, current when the CRNN's scores
 #: were published (Keras 1.2 moved to 1e-3). Used by every BatchNorm layer here.
@@ -45,7 +45,7 @@ KERAS106_LAYER_EPSILON = 1e-9
 BNSemantics = Literal["variance", "std_keras106"]
 
 #: How the released files' BatchNorm statistics must be read, per structure.
-MSD_BN_SEMANTICS: dict[str, BNSemantics] = {"crnn": BN_PUBLISHED, "k2c2": BN_AS_TRAINED}
+MSD_BN_SEMANTICS: dict[str, BNSemantics] = {row.arch: row.bn_reading for row in MSD_NETWORKS.values()}
 
 
 def convert_conv_kernel(kernel: np.ndarray, flip: bool) -> np.ndarray:

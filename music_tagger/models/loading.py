@@ -1,7 +1,8 @@
 """Weights into the builders' networks, and saved models of the package.
 
-:data:`MSD_FILES` is the one table from a released structure to its weight files (by
-variant) and the reading of their BatchNorm statistics; :func:`check_weights` refuses
+:data:`MSD_FILES` gives a released structure's row of the one table of the pretrained
+networks (:data:`music_tagger.vocabulary.MSD_NETWORKS`: its weight files by variant and
+the reading of their BatchNorm statistics); :func:`check_weights` refuses
 what cannot be loaded before a network is built, :func:`load_weights` loads it after
 (both for :mod:`music_tagger.models.builders`); :func:`load_model` loads a saved
 ``.keras`` model with the custom functions of its layers registered.
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
 from ..registry import get_file
-from ..vocabulary import BN_AS_TRAINED, BN_PUBLISHED
+from ..vocabulary import MSD_NETWORKS
 from . import architectures
 
 if TYPE_CHECKING:  # keras is imported where a network is loaded, not with this module
@@ -45,12 +46,8 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     return keras.saving.load_model(path, compile=compile)
 
 
-#: For each structure with released weights: registry keys of its MSD weights (by
-#: variant) and how the file's BatchNorm statistics must be read.
-MSD_FILES = {
-    "crnn": ({"theano": "crnn_msd_theano", "tensorflow": "crnn_msd_tensorflow"}, BN_PUBLISHED),
-    "k2c2": ({"theano": "cnn_msd_theano", "tensorflow": "cnn_msd_tensorflow"}, BN_AS_TRAINED),
-}
+#: The pretrained networks by structure (rows of :data:`music_tagger.vocabulary.MSD_NETWORKS`).
+MSD_FILES = {row.arch: row for row in MSD_NETWORKS.values()}
 N_MSD_TAGS = 50
 
 
@@ -113,7 +110,7 @@ def load_weights(arch: str, model: keras.Model, weights, variant: str, options: 
                 "a (96, 1366, 1) input and the time-indexed input BatchNorm); pass "
                 "weights=None to build this configuration randomly initialised"
             )
-        keys = MSD_FILES[arch][0]
+        keys = MSD_FILES[arch].weights
         if variant not in keys:
             raise ParameterError(f"variant must be 'theano' or 'tensorflow', got {variant!r}")
         legacy.load_legacy_weights(model, get_file("weights", keys[variant]), bn_semantics=semantics)

@@ -41,6 +41,7 @@ from ..registry import TAGS, registry
 from ..tagging.readback import csv_text
 from ..util.checks import positive_int
 from ..util.workers import threads
+from ..vocabulary import MSD_NETWORKS
 from .library import Library, inside
 from .openapi import openapi
 from .requests import (
@@ -98,7 +99,6 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
     start : bool
         Start the library's background job with the app (and stop it with it).
     """
-    from ..deploy.runtime import MSD_WEIGHTS
     from ..tagging.thresholds import load_thresholds
 
     upload_cap, tag_slots = positive_int(upload_cap, "upload_cap"), positive_int(tag_slots, "tag_slots")
@@ -129,7 +129,7 @@ def create_app(library: Library, *, thresholds: Mapping[str, float] | str | os.P
         return Response(data, media_type=kind, headers={"Cache-Control": "no-cache"})
 
     async def model(request: Request) -> Response:
-        weights = registry()["weights"][MSD_WEIGHTS["crnn"]]
+        weights = registry()["weights"][MSD_NETWORKS["crnn"].weights["theano"]]
         return _json({"model": "crnn", "runtime": "onnx",
                       "weights": os.path.basename(weights["path"]), "weights_sha256": weights["sha256"],
                       "tags": list(TAGS), "thresholds": threshold, "calibrated": calibrated,

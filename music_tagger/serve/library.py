@@ -29,7 +29,8 @@ from typing import Any, Sequence
 
 from ..errors import ParameterError
 from ..registry import TAGS, cache_folder
-from ..util.checks import existing_folder, non_negative_int, positive_float
+from ..tagging.taggram import check_hop
+from ..util.checks import existing_folder, non_negative_int
 from .index import Index
 from .teaching import Teacher
 
@@ -78,7 +79,8 @@ class Library:
     workers : int
         Processes that read audio for the job (0: in its thread).
     hop : float
-        Seconds between taggram crops.
+        Seconds between taggram crops (checked by
+        :func:`music_tagger.tagging.taggram.check_hop`).
     """
 
     def __init__(self, roots: Sequence[str | os.PathLike], index: str | os.PathLike | None = None,
@@ -88,7 +90,7 @@ class Library:
         self.index_path = os.path.abspath(os.fspath(index) if index is not None else default_index(self.roots))
         self.records_path = self.index_path + ".records.jsonl"
         self.workers = non_negative_int(workers, "workers")
-        self.hop = positive_float(hop, "hop")
+        self.hop = check_hop(hop)
         folder = os.path.dirname(self.index_path)
         if os.path.isdir(self.index_path):
             raise ParameterError(f"the index {self.index_path} is a folder: name a file")

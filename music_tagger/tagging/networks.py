@@ -2,7 +2,7 @@
 
 The tagging pipeline asks one thing of a network, the scores of a batch of crops
 (:class:`Predictor`): a Keras model has it, and so has
-:class:`music_tagger.deploy.runtime.OnnxModel`. :func:`get_model` gives the
+:class:`music_tagger.runtime.sessions.OnnxModel`. :func:`get_model` gives the
 pretrained MusicTaggerCRNN or MusicTaggerCNN under one of :data:`music_tagger.vocabulary.RUNTIMES`:
 
 ``"tf"``
@@ -27,20 +27,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ParameterError
-from ..util.checks import one_of
-from ..vocabulary import PRETRAINED, RUNTIMES
-
-#: The runtime of :func:`get_model` when none is given (a tagging run's default is
-#: :func:`default_runtime`).
-DEFAULT_RUNTIME = "tf"
-#: What the onnx runtime needs installed (``music_tagger[onnx]``).
-ONNX_MODULES = ("onnxruntime", "onnx")
+from ..util.checks import one_of, pretrained_name
+from ..vocabulary import INPUTS, RUNTIMES, default_runtime
 
 
 class Predictor(Protocol):
     """What the tagging pipeline needs of a network: scores of a batch of crops.
 
-    A Keras model is one, and so is :class:`music_tagger.deploy.runtime.OnnxModel`.
+    A Keras model is one, and so is :class:`music_tagger.runtime.sessions.OnnxModel`.
     """
 
     output_shape: tuple
@@ -49,21 +43,31 @@ class Predictor(Protocol):
         """``(n, 96, 1366, 1)`` float32 log-mels -> ``(n, outputs)`` scores."""
 
 
-def resolve_runtime(runtime: str | None) -> str:
-    """The checked runtime: ``runtime``, or the default (:data:`DEFAULT_RUNTIME`).
+def resolve_runtime(runtime: str | None, model: Any = None) -> str:
+    """The checked runtime of ``model``: ``runtime``, or when None the package's one
+    default for a pretrained tagger (:func:`music_tagger.vocabulary.default_runtime`:
+    ``"onnx"`` when ``music_tagger[onnx]`` is installed, else ``"tf"``), and ``"tf"``
+    for a model object, which runs as it is.
 
     Examples
     --------
-    >>> resolve_runtime("onnx")
-    'onnx'
+    >>> resolve_runtime("onnx"), resolve_runtime(None, object())
+    ('onnx', 'tf')
     """
-    return one_of(DEFAULT_RUNTIME if runtime is None else runtime, "runtime", RUNTIMES)
+    if runtime is not None:
+        return one_of(runtime, "runtime", RUNTIMES)
+    return default_runtime() if _pretrained_name(model) else "tf"
+
+
+def _pretrained_name(model: Any) -> bool:
+    """Whether ``model`` stands for a pretrained tagger (None: the CRNN) rather than a model object."""
+    return model is None or isinstance(model, str)
 
 
 @lru_cache(maxsize=4)
 def _pretrained(name: str, runtime: str, input: str) -> Predictor:
     if runtime == "onnx":
-        from ..deploy.runtime import pretrained  # onnxruntime: no TensorFlow
+        from ..runtime.sessions import pretrained  # onnxruntime: no TensorFlow
 
         return pretrained(name, input=input)
     if input != "melgram":
@@ -77,7 +81,8 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
     """The network for ``model``: None or "crnn", "cnn", or a model as is.
 
     The pretrained models are built once per process and cached; ``runtime``
-    (:data:`music_tagger.vocabulary.RUNTIMES`) says which runs them, and
+    (:data:`music_tagger.vocabulary.RUNTIMES`, default :func:`resolve_runtime`) says
+    which runs them, and
     ``input="audio"`` (onnx only) gives the network with the front end inside,
     on each crop's samples. A model object (a Keras model or any
     :class:`Predictor`) runs as it is.
@@ -89,14 +94,12 @@ def get_model(model: Any = None, runtime: str | None = None, input: str = "melgr
     """
     if model is None:
         model = "crnn"
-    runtime = resolve_runtime(runtime)
+    runtime = resolve_runtime(runtime, model)
+    one_of(input, "input", INPUTS)
     if isinstance(model, str):
-        key = model.lower()
-        if key not in PRETRAINED:
-            raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-        return _pretrained(key, runtime, input)
+        return _pretrained(pretrained_name(model, or_model=True), runtime, input)
     if not (hasattr(model, "predict_on_batch") and hasattr(model, "output_shape")):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {type(model).__name__}")
+        pretrained_name(model, or_model=True)
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, tuple) and input == "melgram" and (len(shape) != 4 or shape[1] != 96):
         raise ParameterError(
@@ -118,30 +121,11 @@ def network_input(model: Any, runtime: str) -> str:
     >>> network_input("crnn", "onnx"), network_input(None, "tf")
     ('audio', 'melgram')
     """
-    pretrained = model is None or isinstance(model, str)
-    return "audio" if runtime == "onnx" and pretrained else "melgram"
-
-
-def default_runtime(model: Any = None) -> str:
-    """The runtime of a tagging run that names none.
-
-    ``"onnx"`` for the pretrained taggers when ``music_tagger[onnx]`` is installed
-    (its scores equal the Keras ones to 2e-5, and it is faster, cold and per crop:
-    ``docs/deploy.md``), else ``"tf"``; a model object runs as it is (``"tf"``).
-
-    Examples
-    --------
-    >>> default_runtime(object())
-    'tf'
-    """
-    from importlib.util import find_spec
-
-    pretrained = model is None or isinstance(model, str)
-    return "onnx" if pretrained and all(find_spec(m) for m in ONNX_MODULES) else "tf"
+    return "audio" if runtime == "onnx" and _pretrained_name(model) else "melgram"
 
 
 def check_runtime(model: Any, runtime: str | None) -> str:
-    """The runtime of a run (:func:`default_runtime` when None); ``"onnx"`` asked
+    """The runtime of a run (:func:`resolve_runtime`); ``"onnx"`` asked
     for a model object is an error.
 
     The default ``"onnx"`` is tried (its model built, once per process): where
@@ -153,19 +137,19 @@ def check_runtime(model: Any, runtime: str | None) -> str:
     >>> check_runtime("crnn", "tf")
     'tf'
     """
-    if runtime == "onnx" and not (model is None or isinstance(model, str)) and hasattr(model, "get_layer"):
+    if runtime == "onnx" and not _pretrained_name(model) and hasattr(model, "get_layer"):
         raise ParameterError(
             "runtime='onnx' runs the pretrained 'crnn' and 'cnn'; for a Keras model, export "
             "it (music_tagger.deploy.export) and pass an OnnxModel of the file"
         )
-    if isinstance(model, str) and model.lower() not in PRETRAINED:
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
-    chosen = default_runtime(model) if runtime is None else resolve_runtime(runtime)
+    if isinstance(model, str):
+        pretrained_name(model, or_model=True)
+    chosen = resolve_runtime(runtime, model)
     if chosen != "onnx":
         return chosen
     try:  # before any worker starts
         if runtime is not None:
-            from ..deploy.runtime import check_onnxruntime
+            from ..runtime.sessions import check_onnxruntime
 
             check_onnxruntime()
         else:  # the default: a broken onnx install falls back to TensorFlow, with one line

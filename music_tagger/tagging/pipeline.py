@@ -46,7 +46,9 @@ import numpy as np
 from ..audio import KAISER_BEST_2016
 from ..audio.reading import CHUNK_CROPS, DECODE_MODULES, READ_MODULES
 from ..errors import ParameterError
+from ..util.checks import one_of
 from ..util.workers import JOBS_PER_WORKER, default_workers, failure_text, imap_jobs, resolve_workers
+from ..vocabulary import INPUTS
 
 __all__ = ["FileScores", "read_chunks", "run"]
 
@@ -92,7 +94,7 @@ class FileScores:
 def _read_file(job: tuple) -> Iterator[tuple]:
     """The messages of one file: one per chunk of crops, or an error.
 
-    ``job`` is ``(index, path, n_crops, resampler, starts, chunk, melgram)``; each message
+    ``job`` is ``(index, path, n_crops, resampler, starts, chunk, input)``; each message
     ``(index, path, first, melgrams, starts, length, error)``: crops
     ``first...`` of the file, or ``error`` (:func:`~music_tagger.util.workers.failure_text`;
     no crops) when it cannot be read, which never raises: one bad file must not
@@ -100,10 +102,10 @@ def _read_file(job: tuple) -> Iterator[tuple]:
     """
     from ..audio import reading
 
-    index, path, n_crops, resampler, starts, chunk, melgram = job
+    index, path, n_crops, resampler, starts, chunk, input = job
     try:
         for first, mels, at, length in reading.iter_melgrams(
-            path, n_crops, resampler=resampler, starts=starts, chunk=chunk, melgram=melgram
+            path, n_crops, resampler=resampler, starts=starts, chunk=chunk, input=input
         ):
             yield index, path, first, mels, at, length, None
     except Exception as err:  # one bad file must not cost the others
@@ -118,7 +120,7 @@ def read_chunks(
     starts: Callable[[int], np.ndarray] | None = None,
     workers: int = 0,
     chunk: int = CHUNK_CROPS,
-    melgram: bool = True,
+    input: str = "melgram",
 ) -> Iterator[tuple]:
     """The crops of ``files`` as worker processes read them, a chunk at a time.
 
@@ -130,7 +132,7 @@ def read_chunks(
 
     Parameters
     ----------
-    files, crops, resampler, starts, chunk, melgram
+    files, crops, resampler, starts, chunk, input
         As for :func:`run`.
     workers : int
         Worker processes; 0 reads in this process, when asked.
@@ -147,8 +149,9 @@ def read_chunks(
         A worker process died (killed, out of memory); the files in flight then
         have no result.
     """
-    jobs = [(i, os.fspath(f), crops, resampler, starts, chunk, melgram) for i, f in enumerate(files)]
-    return imap_jobs(_read_file, jobs, workers, preload=READ_MODULES if melgram else DECODE_MODULES)
+    one_of(input, "input", INPUTS)  # here, not in each worker's read of each file
+    jobs = [(i, os.fspath(f), crops, resampler, starts, chunk, input) for i, f in enumerate(files)]
+    return imap_jobs(_read_file, jobs, workers, preload=READ_MODULES if input == "melgram" else DECODE_MODULES)
 
 
 def run(
@@ -162,7 +165,7 @@ def run(
     workers: int | None = None,
     keep_crops: bool = False,
     chunk: int = CHUNK_CROPS,
-    melgram: bool = True,
+    input: str = "melgram",
 ) -> Iterator[FileScores]:
     """Yield the network output of each file as soon as it and those before it are done.
 
@@ -171,7 +174,7 @@ def run(
     files : sequence of str
         Audio files (a folder gives an error entry).
     model : Predictor or callable
-        The network (a Keras model, an :class:`~music_tagger.deploy.runtime.OnnxModel`:
+        The network (a Keras model, an :class:`~music_tagger.runtime.sessions.OnnxModel`:
         see :class:`music_tagger.tagging.networks.Predictor`; one output or several,
         see :attr:`FileScores.outputs`), or a function without arguments that
         builds it: called once the workers have their first files (model loading
@@ -197,11 +200,11 @@ def run(
     chunk : int
         Crops a worker hands over at a time (a long file's taggram is read and
         scored chunk by chunk).
-    melgram : bool
-        True: the workers send log-mels, and the network gets ``(n, 96, 1366, 1)``;
-        False: they send each crop's 12 kHz samples, ``(n, 349440)``, for a network
-        that computes the front end itself (the ONNX runtime's), and the workers
-        never import librosa.
+    input : {"melgram", "audio"}
+        What the network takes (:data:`music_tagger.vocabulary.INPUTS`): log-mels, sent
+        by the workers and given to the network as ``(n, 96, 1366, 1)``; or each
+        crop's 12 kHz samples, ``(n, 349440)``, for a network that computes the front
+        end itself (the ONNX runtime's), and the workers never import librosa.
 
     Yields
     ------
@@ -212,20 +215,20 @@ def run(
         raise ParameterError(f"starts places the crops: crops must be 1 with it, got {crops!r}")
     files = [os.fspath(f) for f in files]
     built = hasattr(model, "predict_on_batch")
-    processes = resolve_workers(workers, n_jobs=len(files))
-    if workers is None and processes == 1:
+    n_workers = resolve_workers(workers, n_jobs=len(files))
+    if workers is None and n_workers == 1:
         # by default, one file (or one core): read it in this process, or in one
         # worker while this process loads the model, when there is one to load
         overlap = default_workers() > 1 and not built and "tensorflow" not in sys.modules
-        processes = 1 if overlap and os.path.isfile(files[0]) else 0
+        n_workers = 1 if overlap and os.path.isfile(files[0]) else 0
     results = read_chunks(
         files,
         crops=crops,
         resampler=resampler,
         starts=starts,
-        workers=processes,
+        workers=n_workers,
         chunk=chunk,
-        melgram=melgram,
+        input=input,
     )
     build = (lambda: model) if built else model
     network = None
@@ -242,7 +245,7 @@ def run(
         if network is None:
             network = build()
         x = np.stack(queue[:n])
-        x = x[..., None] if melgram else x  # log-mels get their channel axis
+        x = x[..., None] if input == "melgram" else x  # log-mels get their channel axis
         pad = batch_size - len(x) if padded_shape else 0
         if pad > 0:
             # after full batches, the last, partial one is padded with zeros (outputs
@@ -269,7 +272,7 @@ def run(
         del queue[:n], owners[:n]
 
     try:
-        if processes and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * processes]):
+        if n_workers and any(os.path.isfile(f) for f in files[: JOBS_PER_WORKER * n_workers]):
             # the workers have started (forked before TensorFlow loads): load the
             # model while they read the first files (when there is a file to read);
             # otherwise it is loaded with the first crops

@@ -52,9 +52,10 @@ import numpy as np
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
 from ..audio.files import AUDIO_EXTENSIONS, expand_paths
 from ..errors import ParameterError
-from ..util.checks import non_negative_int, positive_float, positive_int
+from ..util.checks import non_negative_int, positive_int, pretrained_name
 from .networks import check_runtime, get_model, network_input
 from .results import TagResult, _default_tags, decode_predictions
+from .taggram import taggram_crops
 
 __all__ = [
     "DEFAULT_CROPS",
@@ -181,12 +182,12 @@ def predict_files(
     crops, resampler = resolve_mode(crops, faithful, resampler)
     batch_size = positive_int(batch_size, "batch_size")
     runtime = check_runtime(model, runtime)
-    feed = network_input(model, runtime)
-    get_model(model, runtime, feed)  # fail on a bad model before any work
+    input = network_input(model, runtime)
+    get_model(model, runtime, input)  # fail on a bad model before any work
     files = [os.fspath(f) for f in files]
     stream = run(
-        files, partial(get_model, model, runtime, feed), crops=crops, resampler=resampler,
-        batch_size=batch_size, workers=workers, melgram=feed == "melgram",
+        files, partial(get_model, model, runtime, input), crops=crops, resampler=resampler,
+        batch_size=batch_size, workers=workers, input=input,
     )  # fmt: skip
     return [(r.scores, r.n_crops, r.error) for r in _with_progress(stream, len(files), progress, desc)]
 
@@ -256,9 +257,8 @@ def iter_tag(
     runtime = check_runtime(model, runtime)
     workers = non_negative_int(workers, "workers", allow_none=True)
     files = expand_paths(paths)
-    feed = network_input(model, runtime)
-    stream = run(files, partial(get_model, model, runtime, feed), workers=workers,
-                 melgram=feed == "melgram", **options)  # fmt: skip
+    input = network_input(model, runtime)
+    stream = run(files, partial(get_model, model, runtime, input), workers=workers, input=input, **options)
     results = _with_progress(stream, len(files), progress, "tagging")
     return (_result(r, tags, top_n, taggram, threshold_of) for r in results)
 
@@ -285,41 +285,20 @@ def prepare_run(
     tags = _default_tags() if tags is None else list(tags)
     top_n = positive_int(top_n, "top_n", allow_none=True)
     batch_size = positive_int(batch_size, "batch_size")
-    starts = None
-    if taggram:
-        from .. import audio
-        from .taggram import DEFAULT_HOP, taggram_starts
-
-        if crops is not None or faithful:
-            raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
-        hop = DEFAULT_HOP if hop is None else positive_float(hop, "hop")
-        if hop < audio.HOP_LENGTH / audio.SR:  # finer hops repeat the same crops, by the million
-            raise ParameterError(
-                f"hop must be at least one spectrogram frame ({audio.HOP_LENGTH / audio.SR:.4f} s), got {hop!r}"
-            )
-        # a hop longer than any track (1e308 s) is its first crop alone
-        starts = partial(taggram_starts, hop=max(1, round(min(hop * audio.SR, 2.0**62))))
-        crops = 1
-    elif hop is not None:
-        raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
-    crops, resampler = resolve_mode(crops, faithful, resampler)
+    starts = taggram_crops(taggram, hop, crops=crops, faithful=faithful)
+    crops, resampler = resolve_mode(1 if taggram else crops, faithful, resampler)
     threshold_of = None
     if thresholds is not None:
         from .thresholds import load_thresholds
 
         threshold_of = load_thresholds(thresholds, tags)
-    if model is None or isinstance(model, str):
-        _check_model_name(model)  # built by pipeline.run, once its workers have their first files
-    else:
+    if isinstance(model, str):
+        pretrained_name(model, or_model=True)  # built by pipeline.run, once its workers have their first files
+    elif model is not None:
         get_model(model)
     _check_tags(model, tags)
     options = dict(crops=crops, resampler=resampler, starts=starts, batch_size=batch_size, keep_crops=taggram)
     return options, tags, top_n, threshold_of
-
-
-def _check_model_name(model: str | None) -> None:
-    if model is not None and model.lower() not in ("crnn", "cnn"):
-        raise ParameterError(f"model must be 'crnn', 'cnn' or a keras.Model, got {model!r}")
 
 
 def _result(r, tags: list[str], top_n: int | None, taggram: bool, threshold_of) -> TagResult:
@@ -411,7 +390,7 @@ def tag(
         without importing TensorFlow; scores equal to 2e-5; needs
         ``music_tagger[onnx]``). Default: ``"onnx"`` when ``music_tagger[onnx]``
         is installed, else ``"tf"``
-        (:func:`music_tagger.tagging.networks.default_runtime`).
+        (:func:`music_tagger.vocabulary.default_runtime`).
 
     Returns
     -------

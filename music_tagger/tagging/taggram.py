@@ -5,6 +5,14 @@ seconds and keeps each crop's scores as a :class:`Taggram` (time x tags, like
 musicnn's taggram, at the CRNN's 29.12 s resolution). :func:`plot_taggram` draws
 it: tags on the y-axis (the ``top_n`` by mean score), time on the x-axis.
 
+This module owns the hop, in seconds, wherever it comes from (``tag``, the server,
+the command line): :func:`check_hop` is its one check, :func:`taggram_crops` its
+one conversion to samples (once, at the top, as musicnn's extractor converts seconds
+to frames) and the rule that a hop goes with a taggram alone; :meth:`Taggram.from_crops`
+converts back to seconds. It is not the spectrogram's hop
+(:data:`music_tagger.audio.HOP_LENGTH`, 256 samples between STFT frames), which is
+its lower bound (:data:`FINEST_HOP`).
+
 Plots use a private ``matplotlib.figure.Figure`` with an Agg canvas: nothing of
 pyplot's global state (backend, current figure) is touched, and matplotlib is
 imported only when a plot is drawn.
@@ -23,18 +31,85 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import partial
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import audio
 from ..errors import DataError, OutputExistsError, ParameterError
-from ..util.checks import positive_int
+from ..util.checks import positive_float, positive_int
 
-__all__ = ["DEFAULT_HOP", "Taggram", "check_plot_folder", "plot_names", "plot_taggram", "taggram_starts"]
+__all__ = [
+    "DEFAULT_HOP",
+    "FINEST_HOP",
+    "Taggram",
+    "check_hop",
+    "check_plot_folder",
+    "plot_names",
+    "plot_taggram",
+    "taggram_crops",
+    "taggram_starts",
+]
 
 #: Seconds between crop starts of a taggram by default.
 DEFAULT_HOP = 5.0
+#: The finest hop, in seconds: one frame of the log-mel (the STFT hop,
+#: :data:`music_tagger.audio.HOP_LENGTH` samples); finer hops repeat the same crops,
+#: by the million.
+FINEST_HOP = audio.HOP_LENGTH / audio.SR
+
+
+def check_hop(hop: float | None) -> float:
+    """The taggram's hop in seconds: :data:`DEFAULT_HOP` when None, else ``hop`` if it
+    is a finite number of at least :data:`FINEST_HOP`; else ParameterError.
+
+    The one check of the hop, for every caller (``tag``, the server's library).
+
+    Examples
+    --------
+    >>> check_hop(None), check_hop(2)
+    (5.0, 2.0)
+    >>> check_hop(0.001)
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.ParameterError: hop must be at least one spectrogram frame (0.0213 s), got 0.001
+    """
+    if hop is None:
+        return DEFAULT_HOP
+    hop = positive_float(hop, "hop")
+    if hop < FINEST_HOP:
+        raise ParameterError(f"hop must be at least one spectrogram frame ({FINEST_HOP:.4f} s), got {hop!r}")
+    return hop
+
+
+def taggram_crops(
+    taggram: bool, hop: float | None = None, *, crops: int | None = None, faithful: bool = False
+) -> Callable[[int], np.ndarray] | None:
+    """Where a run's crops start: every ``hop`` seconds for a taggram, else None.
+
+    The hop is checked (:func:`check_hop`) and converted to samples at 12 kHz here,
+    once; the result is what :func:`music_tagger.tagging.pipeline.run` takes as
+    ``starts`` (picklable: the workers call it with each track's length). A taggram
+    places its crops itself, so ``crops`` and ``faithful`` must be left unset with
+    it, and a ``hop`` without a taggram is an error, not ignored.
+
+    Examples
+    --------
+    >>> starts = taggram_crops(True, 1.0)
+    >>> starts(349440 + 25000)
+    array([    0, 12000, 24000])
+    >>> taggram_crops(False) is None
+    True
+    """
+    if not taggram:
+        if hop is not None:
+            raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
+        return None
+    if crops is not None or faithful:
+        raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
+    # a hop longer than any track (1e308 s) is its first crop alone
+    return partial(taggram_starts, hop=max(1, round(min(check_hop(hop) * audio.SR, 2.0**62))))
 
 
 def taggram_starts(n: int, hop: int) -> np.ndarray:

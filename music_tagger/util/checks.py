@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Hashable, Iterator, Sequence
 
 from ..errors import DataError, MissingFileError, ParameterError
+from ..vocabulary import MSD_NETWORKS
 
 
 def positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
@@ -38,6 +39,31 @@ def one_of(value: Any, name: str, choices: Sequence[Any], *, allow_none: bool = 
         return value
     extra = " or None" if allow_none else ""
     raise ParameterError(f"{name} must be one of {', '.join(map(repr, choices))}{extra}, got {value!r}")
+
+
+def pretrained_name(model: Any, *, or_model: bool = False) -> str:
+    """The pretrained network ``model`` names, lower-cased (a key of
+    :data:`music_tagger.vocabulary.MSD_NETWORKS`), else ParameterError.
+
+    The one check of a pretrained name. ``or_model=True`` where the caller also takes
+    a model object: the message says so, and names the type of anything but a string
+    (call it for an object that is not a model, to raise).
+
+    Examples
+    --------
+    >>> pretrained_name("CRNN")
+    'crnn'
+    >>> pretrained_name("vgg", or_model=True)
+    Traceback (most recent call last):
+    ...
+    music_tagger.errors.ParameterError: model must be 'crnn', 'cnn' or a keras.Model, got 'vgg'
+    """
+    key = model.lower() if isinstance(model, str) else None
+    if key in MSD_NETWORKS:
+        return key
+    names = [repr(name) for name in MSD_NETWORKS] + (["a keras.Model"] if or_model else [])
+    got = repr(model) if isinstance(model, str) or not or_model else type(model).__name__
+    raise ParameterError(f"model must be {', '.join(names[:-1])} or {names[-1]}, got {got}")
 
 
 def non_negative_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:

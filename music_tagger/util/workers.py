@@ -340,12 +340,12 @@ def imap_jobs(
     >>> list(imap_jobs(range, [2, 3], 0))
     [0, 1, 0, 1, 2]
     """
-    processes = resolve_workers(workers, n_jobs=len(jobs))
-    if processes == 0:
+    n_workers = resolve_workers(workers, n_jobs=len(jobs))
+    if n_workers == 0:
         return (message for job in jobs for message in work(job))
-    context = worker_context([work.__module__, *preload], inherit=processes > 1)
+    context = worker_context([work.__module__, *preload], inherit=n_workers > 1)
     tasks = context.Queue()
-    pipes = [context.Pipe(duplex=False) for _ in range(processes)]
+    pipes = [context.Pipe(duplex=False) for _ in range(n_workers)]
     procs = [context.Process(target=_work, args=(work, tasks, send), daemon=True) for _, send in pipes]
     for proc in procs:
         proc.start()
@@ -353,7 +353,7 @@ def imap_jobs(
         send.close()  # the worker's end lives in the worker alone: its death is EOF here
     results = [receive for receive, _ in pipes]
     pending = iter(jobs)
-    in_flight = _hand_out(pending, JOBS_PER_WORKER * processes, tasks)  # the workers start now
+    in_flight = _hand_out(pending, JOBS_PER_WORKER * n_workers, tasks)  # the workers start now
     stream = _stream(pending, in_flight, procs, tasks, results)
     # a stream dropped before it started (the caller failed first) stops them too
     weakref.finalize(stream, _stop, procs, tasks, results)

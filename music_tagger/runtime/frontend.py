@@ -21,7 +21,7 @@ Measured against :func:`~music_tagger.audio.compute_melgram_from_array`: about
 
 Examples
 --------
->>> from music_tagger.deploy.frontend import dft_matrix
+>>> from music_tagger.runtime.frontend import dft_matrix
 >>> dft_matrix().shape
 (512, 514)
 """
@@ -81,7 +81,7 @@ def add_onnx_frontend(g, audio: str, n_samples: int = AUDIO_SAMPLES) -> str:
 
     Parameters
     ----------
-    g : music_tagger.deploy.onnx_graph.GraphBuilder
+    g : music_tagger.runtime.onnx_graph.GraphBuilder
     audio : str
         Name of the ``(batch, n_samples)`` float32 input.
     n_samples : int

@@ -4,7 +4,7 @@
 tagging pipeline calls, ``predict_on_batch(x) -> scores`` (a Keras model has the
 same), so :func:`music_tagger.tag` runs unchanged with ``runtime="onnx"``.
 :func:`pretrained` gives the MSD taggers: their ONNX file is built from the
-original weights on first use (:func:`music_tagger.deploy.onnx_graph.msd_graph`,
+original weights on first use (:func:`music_tagger.runtime.onnx_graph.msd_graph`,
 no TensorFlow) and kept in the cache folder of the weights,
 ``<KERAS_HOME or ~/.keras>/music_tagger/onnx/`` (:func:`music_tagger.registry.cache_folder`), named by the weights' sha256 and
 the graph version, so a new version of either builds a new file, with the sha256 of
@@ -14,7 +14,7 @@ file in the way), the graph runs from memory, with one warning.
 
 Examples
 --------
->>> from music_tagger.deploy.runtime import pretrained
+>>> from music_tagger.runtime.sessions import pretrained
 >>> model = pretrained("crnn")                           # doctest: +SKIP
 >>> model.predict_on_batch(x[None, ..., None]).shape    # doctest: +SKIP
 (1, 50)
@@ -30,15 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MusicTaggerError, ParameterError, WeightsError
-from ..registry import cache_folder, get_file, registry
-from ..util.checks import one_of, positive_int
+from ..registry import cache_folder, registry
+from ..util.checks import one_of, positive_int, pretrained_name
 from ..util.files import atomic_path, clean_stale
-from ..vocabulary import EXPORT_INPUTS
+from ..vocabulary import EXPORT_INPUTS, MSD_NETWORKS
 
 #: Bump when the graphs change, so that cached files are rebuilt.
 GRAPH_VERSION = 3
-#: The pretrained taggers by name, and the registry key of their weights.
-MSD_WEIGHTS = {"crnn": "crnn_msd_theano", "cnn": "cnn_msd_theano"}
 
 
 def check_onnxruntime() -> None:
@@ -164,12 +162,10 @@ def cached_onnx(name: str, input: str = "melgram") -> Path:
 
 def _cache_path(name: str, input: str) -> Path:
     """Where :func:`cached_onnx` keeps the graph of ``name`` and ``input`` (checked)."""
-    key = MSD_WEIGHTS.get(str(name).lower())
-    if key is None:
-        raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
-    sha = registry()["weights"][key]["sha256"]
+    key = pretrained_name(name)
+    sha = registry()["weights"][MSD_NETWORKS[key].weights["theano"]]["sha256"]
     one_of(input, "input", EXPORT_INPUTS)
-    return cache_folder() / "onnx" / f"{name.lower()}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
+    return cache_folder() / "onnx" / f"{key}-{sha}-{input}-g{GRAPH_VERSION}.onnx"
 
 
 def _digest_path(path: Path) -> Path:
@@ -195,7 +191,6 @@ def _graph_bytes(name: str, input: str) -> bytes:
     """The serialised ONNX model of the pretrained tagger ``name`` (checked name)."""
     from .onnx_graph import msd_graph
 
-    weights = get_file("weights", MSD_WEIGHTS[name.lower()])
     try:
         import onnx  # noqa: F401  (the graph is written with it)
     except Exception as err:  # missing, or installed but broken
@@ -203,7 +198,7 @@ def _graph_bytes(name: str, input: str) -> bytes:
             f"the onnx runtime builds its graph with the onnx package, which cannot be imported "
             f"({_reason(err)}): pip install 'music_tagger[onnx]'"
         ) from None
-    return msd_graph(name.lower(), weights, input=input).SerializeToString()
+    return msd_graph(name, input=input).SerializeToString()
 
 
 def _write_cached(path: Path, data: bytes) -> None:
@@ -280,8 +275,5 @@ def pretrained_features(name: str = "crnn", threads: int | None = None) -> OnnxM
     from .onnx_graph import msd_graph
 
     check_onnxruntime()
-    key = str(name).lower()
-    if key not in MSD_WEIGHTS:
-        raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
-    graph = msd_graph(key, get_file("weights", MSD_WEIGHTS[key]), multi_level=True)
+    graph = msd_graph(name, multi_level=True)
     return OnnxModel(graph.SerializeToString(), threads=threads, max_batch=1)

@@ -29,7 +29,7 @@ left out (inference).
 
 Examples
 --------
->>> from music_tagger.deploy.onnx_graph import msd_graph
+>>> from music_tagger.runtime.onnx_graph import msd_graph
 >>> model = msd_graph("crnn")                      # doctest: +SKIP
 >>> [i.name for i in model.graph.input], [o.name for o in model.graph.output]   # doctest: +SKIP
 (['melgram'], ['scores'])
@@ -44,6 +44,8 @@ import numpy as np
 from ..errors import ParameterError, WeightsError
 from ..models import architectures
 from ..models.keras1 import read_msd_arrays
+from ..util.checks import pretrained_name
+from ..vocabulary import MSD_NETWORKS
 
 #: ONNX opset of the graphs (GRU with HardSigmoid gates exists since opset 7;
 #: 17 is read by every maintained runtime).
@@ -52,8 +54,6 @@ OPSET = 17
 MELGRAM, AUDIO, OUTPUT = "melgram", "audio", "scores"
 #: Mel bands of the melgram input.
 N_BANDS = 96
-#: The pretrained taggers: name -> structure.
-MSD_ARCHS = {"crnn": "crnn", "cnn": "k2c2"}
 
 #: Layer arrays in Keras 3 order (what ``layer.get_weights()`` gives):
 #: conv ``[kernel (rows, cols, in, out), bias]``, BatchNorm ``[gamma, beta,
@@ -210,7 +210,7 @@ def network_graph(
     input : {"melgram", "audio"}
         ``"melgram"``: ``(batch, 96, frames, 1)`` log-mels in; ``"audio"``:
         ``(batch, 349440)`` samples in (mono, 12 kHz), the 2016 front end in the
-        graph (:mod:`music_tagger.deploy.frontend`).
+        graph (:mod:`music_tagger.runtime.frontend`).
     time_frames : int or None
         Frames of the melgram input (None: any, the CRNN with
         ``input_norm="freq"`` only); 1366 with ``input="audio"``.
@@ -356,11 +356,9 @@ def msd_graph(name: str, weights=None, *, input: str = "melgram", multi_level: b
     """
     from ..registry import get_file
 
-    key = str(name).lower()
-    if key not in MSD_ARCHS:
-        raise ParameterError(f"model must be 'crnn' or 'cnn', got {name!r}")
-    arch = MSD_ARCHS[key]
+    key = pretrained_name(name)
+    arch = MSD_NETWORKS[key].arch
     if weights is None:
-        weights = get_file("weights", f"{key}_msd_theano")
+        weights = get_file("weights", MSD_NETWORKS[key].weights["theano"])
     arrays, epsilon = read_msd_arrays(weights, arch)
     return network_graph(arch, arrays, epsilon, input=input, name=f"music_tagger_{key}", multi_level=multi_level)
