@@ -43,48 +43,17 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_features(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ..embeddings.files import write_input_features
 
-    from ..datasets import cache
-    from ..datasets.store import store_files
-    from ..embeddings.extract import features, file_features
-    from ..embeddings.files import feature_files, write_features
-    from ..util.files import check_outputs
-
-    options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
-                   batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
-    meta = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
-                crops=args.crops, resampler=args.resampler)  # fmt: skip
-    first = Path(args.inputs[0])
-    stores = store_files(first)[0] if len(args.inputs) == 1 and first.is_dir() else []
-    if len(args.inputs) == 1 and str(first).endswith(".h5"):
-        stores = [first]
-    if stores:  # one output per store, with its labels
-        out = Path(args.out)
-        infos = [cache.load_store(path) for path in stores]
-        prefixes = [out / info.split if len(stores) > 1 or first.is_dir() else out for info in infos]
-        shared = [prefix for prefix in prefixes if prefixes.count(prefix) > 1]
-        if shared:
-            raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
-        check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
-        for path, info, prefix in zip(stores, infos, prefixes):
-            if args.arch == "compact":  # a raw-audio network: the store's audio files, read alike
-                x = features(info.paths, resampler=info.settings["resampler"], **options)
-            else:
-                x = features(str(path), **options)
-            store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
-            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True):
-                print(written)
-        return 0
-    check_outputs(feature_files(args.out), overwrite=args.overwrite)
-    x, paths, failed = file_features(
-        args.inputs, crops=args.crops, resampler=args.resampler, workers=args.workers, **options
-    )
+    written, failed = write_input_features(
+        args.inputs, args.out, arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+        crops=args.crops, resampler=args.resampler, batch_size=args.batch_size, workers=args.workers,
+        progress=not args.quiet, overwrite=args.overwrite,
+    )  # fmt: skip
     for _, message in failed:  # reported, and the other files kept (as tag does)
         print_error(message)
-    if paths:
-        for written in write_features(args.out, x, paths, meta, overwrite=True):
-            print(written)
+    for path in written:
+        print(path)
     return 1 if failed else 0
 
 
