@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
+from ..errors import MusicTaggerError, ParameterError, UsageError
 from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED, RUNTIMES
 from .common import (
     WORKERS_HELP,
@@ -170,7 +170,7 @@ def run_tag(args: argparse.Namespace) -> int:
     try:
         resolve_mode(args.crops, args.faithful, args.resampler)
     except ParameterError as err:  # an option combination: a usage error
-        raise UsageError(str(err).replace("faithful=True", "--faithful")) from None
+        raise UsageError(str(err)) from None
     if args.resume and args.output is None:
         raise UsageError("--resume continues an --output FILE")
     fmt = format_for(args.output, args.fmt)
@@ -290,7 +290,6 @@ def _plot_paths(folder: str, paths: list[str]) -> dict[str, str]:
 def _plot(result, png: str) -> None:
     from ..tagging.taggram import plot_taggram
 
-    os.makedirs(os.path.dirname(png), exist_ok=True)
     plot_taggram(result.taggram, png, title=os.path.basename(result.path))
 
 
@@ -312,24 +311,9 @@ def add_plot_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from ..tagging.readback import read_records
-    from ..tagging.taggram import Taggram, check_plot_folder, plot_names, plot_taggram
+    from ..tagging.taggram import plot_records
 
-    if not os.path.isfile(args.records):
-        raise MissingFileError(f"no records file at {args.records}")
-    check_plot_folder(args.out)
-    records = [r for r in read_records(args.records) if r.get("taggram")]
-    if not records:
-        raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
-    drawn = set()
-    for record, png in zip(records, plot_names([r["path"] for r in records], args.out)):
-        if png in drawn:  # the same file tagged twice
-            continue
-        drawn.add(png)
-        t = record["taggram"]
-        os.makedirs(os.path.dirname(png), exist_ok=True)
-        name = os.path.basename(record["path"])
-        plot_taggram(Taggram.from_dict(t), png, top_n=args.top, title=name)
+    for png in plot_records(args.records, args.out, top_n=args.top):
         print(png)
     return 0
 
