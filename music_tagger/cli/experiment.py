@@ -16,6 +16,14 @@ def _comma_list(text: str) -> list[str]:
     return items
 
 
+def _arch_list(text: str) -> list[str]:
+    archs = _comma_list(text)
+    unknown = [a for a in archs if a not in ARCHS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
+    return archs
+
+
 def _budget_list(text: str) -> list[int]:
     try:
         return parse_budgets(text)
@@ -43,7 +51,7 @@ def add_experiment_parser(subparsers) -> argparse.ArgumentParser:
                    help="folder of the train/valid/test feature stores of prepare; k1c2, "
                    "k2c1 and k2c2 need at least 1280 frames")  # fmt: skip
     p.add_argument("--out", default="runs", help="folder of the run folders and the results table")
-    p.add_argument("--archs", type=_comma_list, default=",".join(ARCHS),
+    p.add_argument("--archs", type=_arch_list, default=",".join(ARCHS),
                    help="structures, comma-separated")  # fmt: skip
     p.add_argument("--budgets", type=_budget_list, default=",".join(f"{b / 1e6:g}" for b in BUDGET_SIZES),
                    help="parameter budgets in millions, comma-separated")  # fmt: skip
@@ -77,11 +85,8 @@ def add_experiment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_experiment(args: argparse.Namespace) -> int:
-    from ..training.experiment import merge_results, run_experiment, write_grid_results
+    from ..training.experiment import grid_files, merge_results, run_experiment
 
-    unknown = [a for a in args.archs if a not in ARCHS]
-    if unknown:
-        raise UsageError(f"unknown structure(s) {', '.join(unknown)}; choose from {','.join(ARCHS)}")
     if (args.job is None) != (args.jobs is None):
         raise UsageError("--job and --jobs go together")
     if args.merge and (args.jobs is not None or args.only is not None):
@@ -100,15 +105,8 @@ def run_experiment(args: argparse.Namespace) -> int:
                 seed=args.seed, verbose=0 if args.quiet else 1 + args.progress,
                 job=args.job, jobs=args.jobs, only=args.only,
             )  # fmt: skip
-        if args.jobs is not None or args.only is not None:  # a part: no table
-            from pathlib import Path
-
-            from ..training.experiment import Config
-
-            for row in rows:
-                print(Path(args.out) / Config(row["arch"], row["budget"], ()).name / "result.json")
-            return 0
-    for path in write_grid_results(rows, args.out):
+    # the library wrote the table (the whole grid, a merge) or a part's result.json files
+    for path in grid_files(rows, args.out, table=args.merge or (args.jobs is None and args.only is None)):
         print(path)
     return 0
 
