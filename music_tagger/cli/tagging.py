@@ -1,4 +1,4 @@
-"""``music-tagger tag``, ``plot`` and ``calibrate``: tagging files, drawing taggrams, fitting thresholds."""
+"""``music-tagger tag``, ``plot`` and ``calibrate``: the commands of :mod:`music_tagger.tagging`."""
 
 import argparse
 import contextlib

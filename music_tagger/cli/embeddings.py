@@ -1,4 +1,4 @@
-"""``music-tagger features``, ``probe``, ``teach`` and ``evaluate``: transfer features, linear probes, scoring models."""
+"""``music-tagger features``, ``probe`` and ``teach``: the commands of :mod:`music_tagger.embeddings`."""
 
 import argparse
 
@@ -127,36 +127,6 @@ def _with_msd_tags(scores, tags: list, paths: list) -> tuple:
 
     msd = [r.scores if r.error is None else np.full(len(TAGS), np.nan) for r in tag(paths, top_n=None)]
     return np.hstack([scores, np.stack(msd)]), list(tags) + list(TAGS)
-
-
-def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score a trained model on a feature store: per-tag and macro ROC-AUC/PR-AUC",
-        description=(
-            "Score a model of train or finetune on a feature store (e.g. test.h5): prints "
-            "the per-tag table, best ROC-AUC first, and writes it as JSON and CSV."
-        ),
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("model", help="the model.keras of a run (its tags.json must match the store)")
-    p.add_argument("store", help="a feature store of prepare, e.g. features/test.h5")
-    p.add_argument("--out", default=None, metavar="PREFIX",
-                   help="write PREFIX.json and PREFIX.csv (a folder: results.json/csv in "
-                   "it); default: results-<store name> beside the model")  # fmt: skip
-    p.add_argument("--batch-size", type=positive_int_arg, default=16, metavar="N", help="clips per network call")
-    return p
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..training.evaluation import evaluate_model, format_table
-
-    out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
-    results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
-    print(format_table(results))
-    return 0
 
 
 def add_teach_parser(subparsers) -> argparse.ArgumentParser:
