@@ -3,7 +3,7 @@
 import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
@@ -163,24 +163,14 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_teach(args: argparse.Namespace) -> int:
-    import re
     import sys
 
     import numpy as np
 
-    from ..embeddings.few_shot import describe, score, teach
-    from ..embeddings.linear_probe import probe_files
-    from ..util.checks import writable_output
-    from ..util.files import check_outputs
+    from ..embeddings.few_shot import describe, score, teach_and_save
 
-    out = args.out or f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', args.tag.strip()).strip('-.') or 'tag'}"
-    writable_output(out, "taught probe", folder=True)  # before any feature is computed
-    check_outputs(probe_files(out)[:2], overwrite=args.overwrite)
-    taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet)
-    try:
-        taught.save(out)
-    except OSError as err:  # what the check cannot foresee (a read-only file system, /proc, a full disk)
-        raise DataError(f"cannot write the taught probe {out}: {err.strerror or err}") from None
+    taught, out = teach_and_save(args.tag, args.yes, args.no, args.out, overwrite=args.overwrite, C=args.C,
+                                 cache_dir=args.cache, progress=not args.quiet)  # fmt: skip
     print(f"{describe(taught)}; saved in {out}", file=sys.stderr)
     if args.score is None:
         return 0
