@@ -177,3 +177,26 @@ def test_a_store_folder_gives_one_labelled_feature_file_per_split(msd_stores, tm
     assert rows == valid.ids and x.shape == (valid.n, 2)
     np.testing.assert_array_equal(y, valid.y)
     assert meta["crops"] == 1 and meta["resampler"] == "soxr_hq" and meta["store"].endswith("valid.h5")
+
+
+def test_tag_with_probe_names_the_columns_and_puts_a_taught_tag_beside_the_msd_tags(monkeypatch):
+    from types import SimpleNamespace
+
+    from music_tagger import TAGS
+    from music_tagger.embeddings.linear_probe import tag_with_probe
+    from music_tagger.tagging import tagger
+
+    failed = [("gone.mp3", "gone.mp3: no such file")]
+    monkeypatch.setattr(
+        LinearProbe, "tag_files", lambda self, paths: (np.full((2, 2), 0.5), ["a.mp3", "b.mp3"], failed)
+    )
+    monkeypatch.setattr(tagger, "tag", lambda *a, **k: pytest.fail("the MSD tagger ran for a probe not taught"))
+    scores, tags, read, bad = tag_with_probe(LinearProbe(), ["a.mp3", "gone.mp3", "b.mp3"])
+    assert tags == ["tag_0", "tag_1"] and scores.shape == (2, 2) and read == ["a.mp3", "b.mp3"] and bad == failed
+    msd = [SimpleNamespace(scores=np.linspace(0, 1, len(TAGS)), error=None), SimpleNamespace(scores=None, error="x")]
+    monkeypatch.setattr(tagger, "tag", lambda paths, top_n: msd)
+    taught = LinearProbe(tags=["sine", "hum"], feature_meta={"taught": {"tag": "sine"}})
+    scores, tags, read, _ = tag_with_probe(taught, ["a.mp3", "b.mp3"])
+    assert tags == ["sine", "hum", *TAGS] and scores.shape == (2, 2 + len(TAGS))
+    np.testing.assert_array_equal(scores[0, 2:], msd[0].scores)
+    assert np.isnan(scores[1, 2:]).all()  # the tagger failed on that file: no MSD scores, the probe's kept

@@ -93,17 +93,13 @@ def _float_list(text: str) -> list[float]:
 def run_probe(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..embeddings.linear_probe import load_probe, probe
+    from ..embeddings.linear_probe import load_probe, probe, tag_with_probe
     from ..training.evaluation import format_table
 
     if args.tag is not None:
         if args.source is not None:
             raise UsageError("with --tag, give only the probe folder OUT")
-        model = load_probe(args.out)
-        scores, paths, failed = model.tag_files(args.tag)
-        tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
-        if (model.feature_meta or {}).get("taught") and paths:  # a taught tag: beside the 50 MSD tags
-            scores, tags = _with_msd_tags(scores, tags, paths)
+        scores, tags, paths, failed = tag_with_probe(load_probe(args.out), args.tag)
         for path, row in zip(paths, scores):
             best = sorted(zip(tags, row), key=lambda item: -np.nan_to_num(item[1], nan=-1.0))[: args.top]
             print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
@@ -116,17 +112,6 @@ def run_probe(args: argparse.Namespace) -> int:
     print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
     print(format_table(results["test"]))
     return 0
-
-
-def _with_msd_tags(scores, tags: list, paths: list) -> tuple:
-    """A taught probe's scores followed by the default tagger's 50 MSD scores of the same files."""
-    import numpy as np
-
-    from ..registry import TAGS
-    from ..tagging.tagger import tag
-
-    msd = [r.scores if r.error is None else np.full(len(TAGS), np.nan) for r in tag(paths, top_n=None)]
-    return np.hstack([scores, np.stack(msd)]), list(tags) + list(TAGS)
 
 
 def add_teach_parser(subparsers) -> argparse.ArgumentParser:
