@@ -112,20 +112,12 @@ def add_convert_store_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_convert_store(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ..datasets.store import convert_store, stores_in
 
-    from ..datasets.store import convert_store, store_files
-
-    paths = []
-    for item in map(Path, args.stores):
-        if not item.is_dir():
-            paths.append(item)
-            continue
-        stores, leftovers = store_files(item)
-        paths += stores
-        for path in leftovers:
-            print(f"{path}: skipped, the unfinished write of an interrupted run", file=sys.stderr)
-    for path in paths:
+    stores, leftovers = stores_in(args.stores)
+    for path in leftovers:
+        print(f"{path}: skipped, the unfinished write of an interrupted run", file=sys.stderr)
+    for path in stores:
         done = convert_store(path)
         print(f"{path}: {'converted' if done else 'contiguous already'}")
     return 0

@@ -169,16 +169,14 @@ def write_input_features(
     """
     from ..audio import KAISER_BEST_2016
     from ..datasets import cache
-    from ..datasets.store import store_files
+    from ..datasets.store import stores_in
     from .extract import features, file_features
 
     resampler = KAISER_BEST_2016 if resampler is None else resampler
     options = dict(arch=arch, level=level, bn_semantics=bn_semantics, batch_size=batch_size, progress=progress)
     meta = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
     first = Path(inputs[0])
-    stores = store_files(first)[0] if len(inputs) == 1 and first.is_dir() else []
-    if len(inputs) == 1 and str(first).endswith(".h5"):
-        stores = [first]
+    stores = stores_in(inputs)[0] if len(inputs) == 1 and (first.is_dir() or first.suffix == ".h5") else []
     if not stores:
         check_outputs(feature_files(out), overwrite=overwrite)
         x, paths, failed = file_features(inputs, crops=crops, resampler=resampler, workers=workers, **options)
