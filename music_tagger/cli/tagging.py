@@ -182,7 +182,7 @@ def run_tag(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --format jsonl, json or csv")
 
     from ..audio.files import expand_paths
-    from ..tagging.records import RecordWriter, file_identity, open_output
+    from ..tagging.records import RecordWriter, file_identity, open_output, result_record
 
     out = sys.stdout  # before anything is redirected: the records only
     paths = expand_paths(args.paths)
@@ -217,12 +217,7 @@ def run_tag(args: argparse.Namespace) -> int:
                         print_error(r.error)
                     elif plots is not None:
                         _plot(r, plots[r.path])
-                    record = r.to_dict()
-                    if fmt not in ("jsonl", "json"):
-                        record.pop("taggram", None)
-                    elif output is not None and r.error is None:
-                        record.update(_stamp(r.path))
-                    writer.write(record)
+                    writer.write(result_record(r, fmt, stamp=output is not None))
         finally:
             if hasattr(results, "close"):  # stop the workers of an unfinished run
                 results.close()
@@ -232,16 +227,6 @@ def run_tag(args: argparse.Namespace) -> int:
     if output is None:
         writer.close()
     return 0 if failed == 0 else 1
-
-
-def _stamp(path: str) -> dict:
-    """The file's size and mtime_ns, kept in its record so that write can tell it is unchanged."""
-    from ..library.writing import file_stamp
-
-    try:
-        return file_stamp(path)
-    except OSError:  # gone since it was tagged: write will say so
-        return {}
 
 
 def _record_options(args: argparse.Namespace, fmt: str) -> dict:
