@@ -333,15 +333,9 @@ def add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..tagging.calibration import calibrate
 
-    options = (
-        {}
-        if args.labels.lower().endswith((".h5", ".hdf5"))
-        else dict(crops=args.crops, faithful=args.faithful, workers=args.workers)
-    )
-    with contextlib.redirect_stdout(sys.stderr):
-        thresholds = calibrate(
-            args.labels, args.out, args.model, split=args.split, batch_size=args.batch_size, **options
-        )
+    with contextlib.redirect_stdout(sys.stderr):  # a store ignores the tagging options (CSV only)
+        thresholds = calibrate(args.labels, args.out, args.model, split=args.split, batch_size=args.batch_size,
+                               crops=args.crops, faithful=args.faithful, workers=args.workers)  # fmt: skip
     for t, v in sorted(thresholds.items(), key=lambda kv: -kv[1]["f1"]):
         print(f"{t:<20} threshold {v['threshold']:.4f}  F1 {v['f1']:.3f}  positives {v['support']}", file=sys.stderr)
     print(args.out)
