@@ -122,3 +122,39 @@ def test_cache_module_does_not_import_tensorflow():
     code = "import sys, music_tagger.datasets.cache; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture(scope="module")
+def long_tracks(tmp_path_factory) -> list[str]:
+    """40 s tracks longer than one 29.12 s crop: an MP3 (decoded from its start) and a FLAC (seeked)."""
+    from music_tagger.datasets.synth import write_track
+
+    folder = tmp_path_factory.mktemp("long")
+    return [
+        str(write_track(folder / name, 40, sr, seed=i))
+        for i, (name, sr) in enumerate([("a.mp3", 44100), ("b.flac", 22050)])
+    ]
+
+
+@pytest.mark.parametrize("frames", [64, 1366, 2000])
+def test_melgram_reads_its_window_and_equals_the_whole_file_path(long_tracks, frames, monkeypatch):
+    """The windowed read of prepare against log_melgram(center_crop(load_audio(...))): bit for
+    bit with the 2016 resampler, whatever the window (2000 frames: two crops end to end, the
+    second past the track's end and zero-padded); soxr resamples each window on its own and
+    differs by float rounding only."""
+    from music_tagger import audio
+
+    n_keep = (frames - 1) * audio.HOP_LENGTH
+    whole = {
+        (path, resampler): audio.log_melgram(audio.center_crop(audio.load_audio(path, resampler=resampler), n_keep))
+        for path in long_tracks
+        for resampler in (audio.KAISER_BEST_2016, audio.SOXR_HQ)
+    }
+    monkeypatch.setattr(audio, "load_audio", lambda *a, **k: pytest.fail("the whole file decoded"))
+    for (path, resampler), expected in whole.items():
+        got = cache.melgram(path, frames, resampler)
+        assert got.shape == (96, frames)
+        if resampler == audio.KAISER_BEST_2016:
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert np.abs(got - expected).max() <= 1e-4

@@ -69,10 +69,20 @@ def test_usage_errors_exit_2(capsys, argv, message):
 
 
 def test_subcommands_are_registered_as_parser_and_run_pairs():
-    assert (cli.tag.add_tag_parser, cli.tag.run_tag) in cli.SUBCOMMANDS
+    assert (cli.tagging.add_tag_parser, cli.tagging.run_tag) in cli.SUBCOMMANDS
     parser = cli.build_parser()
     args = parser.parse_args(["tag", "x.mp3"])
-    assert args._run is cli.tag.run_tag
+    assert args._run is cli.tagging.run_tag
+
+
+def test_each_command_group_is_named_after_the_subpackage_it_serves():
+    import importlib
+    import pkgutil
+
+    groups = {m.name for m in pkgutil.iter_modules(cli.__path__)} - {"common"}
+    assert groups == {run.__module__.rsplit(".", 1)[1] for _, run in cli.SUBCOMMANDS}
+    for name in groups:  # a subpackage of that name, whose library the commands call
+        assert importlib.util.find_spec(f"music_tagger.{name}").submodule_search_locations, name
 
 
 # --------------------------------------------------------------------------- tag

@@ -136,6 +136,18 @@ def test_export_checks_its_arguments(tmp_path):
         export(tmp_path / "x.onnx")
 
 
+def test_export_reads_a_keras_file_only_once_the_output_is_checked(tmp_path, monkeypatch):
+    from music_tagger.deploy import exports
+    from music_tagger.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="no model file at"):
+        export(tmp_path / "y.onnx", model=str(tmp_path / "nothing.keras"))
+    (tmp_path / "x.onnx").write_bytes(b"")
+    monkeypatch.setattr(exports, "load_keras_file", lambda path: pytest.fail("model loaded"))
+    with pytest.raises(OutputExistsError):
+        export(tmp_path / "x.onnx", model=tmp_path / "model.keras")
+
+
 # --------------------------------------------------------------------------- SavedModel
 
 _LOAD_SAVED_MODEL = """

@@ -124,3 +124,79 @@ def _toy_features(dims, n=40):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(n, dims))
     return x, (x[:, :2] > 0).astype(int)
+
+
+def test_two_stores_of_one_split_are_refused_before_any_feature(msd_stores, tmp_path, monkeypatch):
+    from music_tagger.embeddings import extract
+    from music_tagger.embeddings.files import write_input_features
+    from music_tagger.errors import DataError
+
+    monkeypatch.setattr(extract, "features", lambda *a, **k: pytest.fail("features computed"))
+    stores = tmp_path / "stores"
+    stores.mkdir()
+    shutil.copy(cache.store_path(msd_stores, "test"), stores / "test.h5")
+    shutil.copy(cache.store_path(msd_stores, "test"), stores / "again.h5")
+    with pytest.raises(DataError, match=r"two stores in .* hold split 'test': both would write .*test\.npy"):
+        write_input_features([stores], tmp_path / "feats")
+    assert not (tmp_path / "feats").exists()
+
+
+def test_an_earlier_store_output_is_refused_before_any_feature(msd_stores, tmp_path, monkeypatch):
+    from music_tagger.embeddings import extract
+    from music_tagger.embeddings.files import write_input_features
+    from music_tagger.errors import OutputExistsError
+
+    monkeypatch.setattr(extract, "features", lambda *a, **k: pytest.fail("features computed"))
+    store = cache.store_path(msd_stores, "valid")
+    (tmp_path / "valid.csv").write_text("earlier")
+    with pytest.raises(OutputExistsError):  # one store: out is the prefix itself
+        write_input_features([store], tmp_path / "valid")
+    assert (tmp_path / "valid.csv").read_text() == "earlier"
+
+
+def test_a_store_folder_gives_one_labelled_feature_file_per_split(msd_stores, tmp_path, monkeypatch):
+    from music_tagger.embeddings import extract
+    from music_tagger.embeddings.files import write_input_features
+
+    calls = []
+
+    def fake(inputs, **options):  # the network is tested elsewhere: here, what goes where
+        calls.append((inputs, options["resampler"]))
+        return np.arange(cache.load_store(inputs).n * 2, dtype=np.float32).reshape(-1, 2)
+
+    monkeypatch.setattr(extract, "features", fake)
+    written, failed = write_input_features([msd_stores], tmp_path / "feats", level="top")
+    assert failed == [] and sorted(p.name for p in written if p.suffix == ".npy") == [
+        "test.npy",
+        "train.npy",
+        "valid.npy",
+    ]
+    assert {resampler for _, resampler in calls} == {"soxr_hq"}  # each store keeps its own
+    x, rows, meta, y = read_features(tmp_path / "feats" / "valid")
+    valid = cache.load_store(cache.store_path(msd_stores, "valid"))
+    assert rows == valid.ids and x.shape == (valid.n, 2)
+    np.testing.assert_array_equal(y, valid.y)
+    assert meta["crops"] == 1 and meta["resampler"] == "soxr_hq" and meta["store"].endswith("valid.h5")
+
+
+def test_tag_with_probe_names_the_columns_and_puts_a_taught_tag_beside_the_msd_tags(monkeypatch):
+    from types import SimpleNamespace
+
+    from music_tagger import TAGS
+    from music_tagger.embeddings.linear_probe import tag_with_probe
+    from music_tagger.tagging import tagger
+
+    failed = [("gone.mp3", "gone.mp3: no such file")]
+    monkeypatch.setattr(
+        LinearProbe, "tag_files", lambda self, paths: (np.full((2, 2), 0.5), ["a.mp3", "b.mp3"], failed)
+    )
+    monkeypatch.setattr(tagger, "tag", lambda *a, **k: pytest.fail("the MSD tagger ran for a probe not taught"))
+    scores, tags, read, bad = tag_with_probe(LinearProbe(), ["a.mp3", "gone.mp3", "b.mp3"])
+    assert tags == ["tag_0", "tag_1"] and scores.shape == (2, 2) and read == ["a.mp3", "b.mp3"] and bad == failed
+    msd = [SimpleNamespace(scores=np.linspace(0, 1, len(TAGS)), error=None), SimpleNamespace(scores=None, error="x")]
+    monkeypatch.setattr(tagger, "tag", lambda paths, top_n: msd)
+    taught = LinearProbe(tags=["sine", "hum"], feature_meta={"taught": {"tag": "sine"}})
+    scores, tags, read, _ = tag_with_probe(taught, ["a.mp3", "b.mp3"])
+    assert tags == ["sine", "hum", *TAGS] and scores.shape == (2, 2 + len(TAGS))
+    np.testing.assert_array_equal(scores[0, 2:], msd[0].scores)
+    assert np.isnan(scores[1, 2:]).all()  # the tagger failed on that file: no MSD scores, the probe's kept

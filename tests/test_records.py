@@ -283,3 +283,20 @@ def test_a_closed_pipe_ends_quietly(folder):
     proc = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True, timeout=300)
     assert len(proc.stdout.splitlines()) == 1 and json.loads(proc.stdout)["error"] is None
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_result_record_keeps_the_taggram_in_json_formats_and_stamps_files_that_write_may_read(tmp_path):
+    from music_tagger.tagging.records import file_stamp, result_record
+    from music_tagger.tagging.results import TagResult
+    from music_tagger.tagging.taggram import Taggram
+
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"tagged")
+    taggram = Taggram(np.zeros(1), np.full(1, 29.12), np.full((1, 2), 0.5), ["a", "b"])
+    result = TagResult(str(song), np.full(2, 0.5, np.float32), [("a", 0.5)], tags=["a", "b"], taggram=taggram)
+    assert "taggram" not in result_record(result, "csv", stamp=True)
+    assert "taggram" in result_record(result, "jsonl") and "size" not in result_record(result, "jsonl")
+    stamped = result_record(result, "json", stamp=True)
+    assert stamped["size"] == 6 and stamped["mtime_ns"] == file_stamp(song)["mtime_ns"] and "taggram" in stamped
+    song.unlink()  # gone since it was tagged: no stamp, and write will say so
+    assert "size" not in result_record(result, "jsonl", stamp=True)

@@ -91,6 +91,15 @@ def test_a_leftover_of_a_killed_convert_store_is_skipped(stores, tmp_path, capsy
     assert main(["convert-store", str(tmp_path)]) == 0
 
 
+def test_stores_in_expands_folders_and_keeps_named_files_in_order(tmp_path):
+    (tmp_path / "a").mkdir()
+    for name in ("a/valid.h5", "a/train.h5", "a/tmp-test.h5", "b.h5", "a/notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    found, leftovers = store.stores_in([tmp_path / "b.h5", tmp_path / "a"])
+    assert found == [tmp_path / "b.h5", tmp_path / "a" / "train.h5", tmp_path / "a" / "valid.h5"]
+    assert leftovers == [tmp_path / "a" / "tmp-test.h5"]
+
+
 @pytest.mark.parametrize("block", [1, 3, 64])
 def test_epoch_order_is_a_permutation(block):
     orders = [store.epoch_order(100, (0, epoch), block=block) for epoch in range(3)]

@@ -107,6 +107,28 @@ def test_plot_draws_top_tags_without_touching_pyplot(tmp_path):
         plot_taggram(t, top_n=0)
 
 
+def test_plot_records_draws_each_file_once_and_skips_records_without_taggram(tmp_path):
+    from music_tagger.errors import DataError, MissingFileError
+    from music_tagger.tagging.taggram import plot_records
+
+    t = Taggram(np.arange(2.0), np.arange(2.0) + 29.12, np.linspace(0, 1, 6).reshape(2, 3), ["a", "b", "c"])
+    record = dict(t.to_dict(), tags=t.tags)
+    lines = [{"path": "/m/x/one.mp3", "tags": [], "taggram": record},
+             {"path": "/m/y/two.mp3", "tags": [], "error": "unreadable"},
+             {"path": "/m/x/one.mp3", "tags": [], "taggram": record}]  # fmt: skip
+    records = tmp_path / "rec.jsonl"
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    drawn = list(plot_records(records, tmp_path / "pngs", top_n=2))
+    assert (
+        drawn == [str(tmp_path / "pngs" / "one.mp3.png")] and (tmp_path / "pngs" / "one.mp3.png").stat().st_size > 1000
+    )
+    records.write_text(json.dumps(lines[1]) + "\n")
+    with pytest.raises(DataError, match="holds no taggram"):
+        list(plot_records(records, tmp_path / "pngs"))
+    with pytest.raises(MissingFileError, match="no records file at"):
+        list(plot_records(tmp_path / "none.jsonl", tmp_path / "pngs"))
+
+
 def test_cli_plot_option_and_plot_command(song, tmp_path, capsys):
     get_model("crnn")
     out = tmp_path / "tags.jsonl"

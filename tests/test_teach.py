@@ -169,3 +169,29 @@ def test_onnx_features_equal_the_keras_ones_and_teach_on_them(library, tmp_path)
     scores, read, _ = score(probe, [root], cache_dir=tmp_path / "cache")
     held = dict(zip(read, scores[:, 0]))
     assert min(held[p] for p in tones[3:]) > max(held[p] for p in noises[3:])
+
+
+def test_teach_and_save_checks_the_folder_before_any_feature_and_names_a_failed_write(library, tmp_path, monkeypatch):
+    from music_tagger.embeddings import few_shot
+    from music_tagger.embeddings.few_shot import teach_and_save
+    from music_tagger.errors import DataError, OutputExistsError
+
+    _, tones, noises = library
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "probe.npz").write_bytes(b"an earlier probe")
+    monkeypatch.setattr(few_shot, "teach", lambda *a, **k: pytest.fail("features computed"))
+    with pytest.raises(OutputExistsError):
+        teach_and_save("tonal", tones, noises, tmp_path / "old")
+
+    class Unsaveable:  # what the checks cannot foresee: the disk fills while saving
+        def save(self, folder):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(few_shot, "teach", lambda *a, **k: Unsaveable())
+    with pytest.raises(DataError, match=r"^cannot write the taught probe .*new: No space left on device$"):
+        teach_and_save("tonal", tones, noises, tmp_path / "new")
+    monkeypatch.chdir(tmp_path)
+    probe = Unsaveable()
+    monkeypatch.setattr(Unsaveable, "save", lambda self, folder: None)
+    monkeypatch.setattr(few_shot, "teach", lambda *a, **k: probe)
+    assert teach_and_save("Lo-fi / tape!", tones, noises) == (probe, "probes/Lo-fi-tape")

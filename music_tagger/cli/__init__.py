@@ -11,10 +11,11 @@ Each subcommand is a pair of functions registered in :data:`SUBCOMMANDS`:
   every option) and returns it;
 * ``run_<name>(args)`` does the work and returns the exit status.
 
-The pairs live in one module per command group: :mod:`.tag` (tag, plot, calibrate),
-:mod:`.train` (synth, prepare, convert-store, train, finetune), :mod:`.transfer`
-(features, probe, teach, evaluate), :mod:`.experiment` (experiment, figures) and
-:mod:`.deploy` (export), :mod:`.library` (write, playlist) and :mod:`.serve` (serve); what they
+The pairs live in one module per command group, named after the subpackage whose
+work its commands call: :mod:`.tagging` (tag, plot, calibrate), :mod:`.datasets`
+(synth, prepare, convert-store), :mod:`.training` (train, finetune, evaluate,
+experiment, figures), :mod:`.embeddings` (features, probe, teach), :mod:`.deploy`
+(export), :mod:`.library` (write, playlist) and :mod:`.serve` (serve); what they
 share is in :mod:`.common`. To add a subcommand, write the two functions in its group
 and append the pair to :data:`SUBCOMMANDS`; nothing else needs to change. Heavy
 imports (TensorFlow, librosa) belong inside ``run_<name>`` so that ``--help`` stays
@@ -41,7 +42,7 @@ from typing import Callable, Sequence
 
 from ..errors import MusicTaggerError, UsageError
 from ..util.workers import Terminated, exit_on_sigterm
-from . import deploy, experiment, library, serve, tag, train, transfer
+from . import datasets, deploy, embeddings, library, serve, tagging, training
 from .common import PROG, print_error, print_warning
 
 # --------------------------------------------------------------------------- registry
@@ -49,20 +50,20 @@ from .common import PROG, print_error, print_warning
 #: Every subcommand as ``(add_parser, run)``: ``add_parser(subparsers)`` adds and
 #: returns its sub-parser, ``run(args)`` returns the exit status. Append new ones here.
 SUBCOMMANDS: list[tuple[Callable, Callable[[argparse.Namespace], int]]] = [
-    (tag.add_tag_parser, tag.run_tag),
-    (tag.add_plot_parser, tag.run_plot),
-    (tag.add_calibrate_parser, tag.run_calibrate),
-    (train.add_synth_parser, train.run_synth),
-    (train.add_prepare_parser, train.run_prepare),
-    (train.add_convert_store_parser, train.run_convert_store),
-    (train.add_train_parser, train.run_train),
-    (transfer.add_evaluate_parser, transfer.run_evaluate),
-    (train.add_finetune_parser, train.run_finetune),
-    (transfer.add_features_parser, transfer.run_features),
-    (transfer.add_probe_parser, transfer.run_probe),
-    (transfer.add_teach_parser, transfer.run_teach),
-    (experiment.add_experiment_parser, experiment.run_experiment),
-    (experiment.add_figures_parser, experiment.run_figures),
+    (tagging.add_tag_parser, tagging.run_tag),
+    (tagging.add_plot_parser, tagging.run_plot),
+    (tagging.add_calibrate_parser, tagging.run_calibrate),
+    (datasets.add_synth_parser, datasets.run_synth),
+    (datasets.add_prepare_parser, datasets.run_prepare),
+    (datasets.add_convert_store_parser, datasets.run_convert_store),
+    (training.add_train_parser, training.run_train),
+    (training.add_finetune_parser, training.run_finetune),
+    (training.add_evaluate_parser, training.run_evaluate),
+    (training.add_experiment_parser, training.run_experiment),
+    (training.add_figures_parser, training.run_figures),
+    (embeddings.add_features_parser, embeddings.run_features),
+    (embeddings.add_probe_parser, embeddings.run_probe),
+    (embeddings.add_teach_parser, embeddings.run_teach),
     (deploy.add_export_parser, deploy.run_export),
     (library.add_write_parser, library.run_write),
     (library.add_playlist_parser, library.run_playlist),

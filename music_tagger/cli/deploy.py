@@ -41,19 +41,7 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import os
+    from ..deploy.exports import export
 
-    from ..deploy.exports import MODELS, check_out, export
-    from ..errors import MissingFileError
-
-    check_out(args.out, args.fmt, overwrite=args.overwrite)  # before a model is loaded
-    model = args.model
-    if model.lower() not in MODELS:
-        if not os.path.isfile(model):
-            raise MissingFileError(f"--model {model}: no such file (give crnn, cnn or a .keras file)")
-        from ..deploy.exports import load_keras_file
-
-        model = load_keras_file(model)
-    out = export(args.out, model=model, format=args.fmt, input=args.input, overwrite=args.overwrite)
-    print(out)
+    print(export(args.out, model=args.model, format=args.fmt, input=args.input, overwrite=args.overwrite))
     return 0

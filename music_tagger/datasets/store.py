@@ -41,7 +41,7 @@ from . import cache
 
 __all__ = [
     "READERS", "MelgramFile", "batch_bounds", "convert_store", "epoch_order", "iter_batches",
-    "make_dataset", "steps_per_epoch", "store_files",
+    "make_dataset", "steps_per_epoch", "store_files", "stores_in",
 ]  # fmt: skip
 
 #: ``make_dataset(reader=...)``: "auto" reads by positioned reads where the layout
@@ -394,6 +394,28 @@ def store_files(folder: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     """
     found = sorted(Path(folder).glob("*.h5"))
     return [p for p in found if not is_temporary(p)], [p for p in found if is_temporary(p)]
+
+
+def stores_in(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+    """The stores that ``items`` name: each folder's (:func:`store_files`), and each other item itself.
+
+    Returns
+    -------
+    stores, leftovers : list of pathlib.Path
+        The stores in order, and the unfinished writes found in the folders (left out).
+
+    Examples
+    --------
+    >>> stores, leftovers = stores_in(["features", "old/train.h5"])   # doctest: +SKIP
+    >>> [p.as_posix() for p in stores]                                 # doctest: +SKIP
+    ['features/test.h5', 'features/train.h5', 'features/valid.h5', 'old/train.h5']
+    """
+    stores, leftovers = [], []
+    for item in map(Path, items):
+        found, left = store_files(item) if item.is_dir() else ([item], [])
+        stores += found
+        leftovers += left
+    return stores, leftovers
 
 
 def convert_store(path: str | os.PathLike, *, block: int = 64) -> bool:

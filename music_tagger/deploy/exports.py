@@ -64,6 +64,15 @@ def _check(model: Any, format: str, input: str) -> None:
         )
 
 
+def _is_keras_file(model: Any) -> bool:
+    """Whether ``model`` names a saved model's file rather than a pretrained tagger."""
+    if isinstance(model, os.PathLike):
+        return True
+    return (
+        isinstance(model, str) and model.lower() not in MODELS and (model.endswith(".keras") or os.path.isfile(model))
+    )
+
+
 def check_out(out: str | os.PathLike, format: str, *, overwrite: bool = False) -> Path:
     """Check ``out`` before any work: a file (a folder for saved_model) that may be written.
 
@@ -172,9 +181,11 @@ def export(
     ----------
     out : path-like
         The file (onnx, litert) or folder (saved_model) to write.
-    model : {"crnn", "cnn"} or keras.Model
+    model : {"crnn", "cnn"}, keras.Model or path-like
         A pretrained tagger, or a model of one of the package's structures (a
-        ``train``/``finetune`` result: GRU CRNN, k2c2, k1c2, k2c1).
+        ``train``/``finetune`` result: GRU CRNN, k2c2, k1c2, k2c1), given as a
+        ``keras.Model`` or as its ``.keras`` file (read by :func:`load_keras_file`
+        once ``out`` is checked).
     format : {"onnx", "saved_model", "litert"}
     input : {"melgram", "audio"}
         See the module docstring for what each input must be.
@@ -196,12 +207,17 @@ def export(
     ParameterError
         ``out`` cannot be written, or is not a regular file (a folder for
         saved_model): a link, a FIFO or a device is never replaced.
+    MissingFileError, WeightsError
+        A ``.keras`` file that is missing or cannot be loaded.
 
     Examples
     --------
     >>> export("cnn_audio.onnx", model="cnn", input="audio")     # doctest: +SKIP
     PosixPath('cnn_audio.onnx')
     """
+    if _is_keras_file(model):
+        check_out(out, format, overwrite=overwrite)  # before the model is loaded
+        model = load_keras_file(model)
     _check(model, format, input)
     out = check_out(out, format, overwrite=overwrite)
     if format == "onnx":

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from ..audio import KAISER_BEST_2016
 from ..audio.files import expand_paths
-from ..errors import AudioError, ParameterError
+from ..errors import AudioError, DataError, ParameterError
 from ..registry import TAGS, cache_folder
 from ..util.files import atomic_path
 from .linear_probe import LinearProbe
@@ -51,9 +52,11 @@ __all__ = [
     "RUNTIMES",
     "cached_features",
     "describe",
+    "default_probe_folder",
     "feature_cache_folder",
     "score",
     "teach",
+    "teach_and_save",
 ]
 
 #: Fewest files on each side that :func:`teach` accepts.
@@ -338,6 +341,72 @@ def teach(
     if runtime == "onnx":
         meta["runtime"] = runtime
     return LinearProbe(Cs=[C], tags=[tag], feature_meta=meta).fit(x, y)
+
+
+def default_probe_folder(tag: str) -> str:
+    """Where a taught tag is kept unless told: ``probes/<the tag as a file name>``.
+
+    Examples
+    --------
+    >>> default_probe_folder("lo-fi hip hop!")
+    'probes/lo-fi-hip-hop'
+    >>> default_probe_folder("???")
+    'probes/tag'
+    """
+    return f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', tag.strip()).strip('-.') or 'tag'}"
+
+
+def teach_and_save(
+    tag: str,
+    positives: Iterable[str | os.PathLike] | str | os.PathLike,
+    negatives: Iterable[str | os.PathLike] | str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    overwrite: bool = False,
+    **options: Any,
+) -> tuple[LinearProbe, str]:
+    """:func:`teach` a tag and save the probe in ``out``, checked before any feature is computed.
+
+    Parameters
+    ----------
+    tag, positives, negatives, options
+        As for :func:`teach`.
+    out : path-like, optional
+        The probe's folder (default :func:`default_probe_folder`).
+    overwrite : bool
+        Replace a probe already there (else :class:`~music_tagger.errors.OutputExistsError`).
+
+    Returns
+    -------
+    probe : LinearProbe
+    out : str
+        Where it was saved.
+
+    Raises
+    ------
+    DataError
+        ``out`` cannot be written (also what no check foresees: a read-only file
+        system, a full disk).
+
+    Examples
+    --------
+    >>> probe, out = teach_and_save("chiptune", ["a.ogg", "b.ogg", "c.ogg"], ["d.mp3", "e.mp3", "f.mp3"])  # doctest: +SKIP
+    >>> out                                                                                  # doctest: +SKIP
+    'probes/chiptune'
+    """
+    from ..util.checks import writable_output
+    from ..util.files import check_outputs
+    from .linear_probe import probe_files
+
+    out = os.fspath(default_probe_folder(tag) if out is None else out)
+    writable_output(out, "taught probe", folder=True)
+    check_outputs(probe_files(out)[:2], overwrite=overwrite)
+    probe = teach(tag, positives, negatives, **options)
+    try:
+        probe.save(out)
+    except OSError as err:  # what the checks cannot foresee (a read-only file system, /proc, a full disk)
+        raise DataError(f"cannot write the taught probe {out}: {err.strerror or err}") from None
+    return probe, out
 
 
 def score(

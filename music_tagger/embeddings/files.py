@@ -106,3 +106,93 @@ def read_features(prefix: str | os.PathLike) -> tuple[np.ndarray, list[str], dic
             "write them again with music-tagger features"
         )
     return x, rows, meta, y
+
+
+def write_input_features(
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    arch: str = "crnn",
+    level: str = "multi",
+    bn_semantics: str | None = None,
+    crops: int = 1,
+    resampler: str | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Compute the features of stores or audio files and write them as feature files.
+
+    ``inputs`` is a folder of stores of :func:`music_tagger.datasets.cache.prepare`
+    (one ``out/<split>`` per store, with its labels, ready for
+    :func:`music_tagger.embeddings.linear_probe.probe`), one store (``.h5``: ``out``),
+    or audio files and folders (``out``, one row per file read). Every output is
+    checked before any feature is computed. A store keeps its own resampler, and the
+    compact convnet, a raw-audio network, reads the audio files a store was prepared
+    from. An unreadable audio file does not stop the others: it is left out and
+    reported, as by :func:`music_tagger.embeddings.extract.file_features`.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        A stores folder, a store, or audio files and folders.
+    out : path-like
+        The output folder (stores folder) or prefix (a store, audio files).
+    arch, level, bn_semantics, crops, batch_size, workers, progress
+        As for :func:`music_tagger.embeddings.extract.features` (``crops`` and
+        ``workers``: audio files only).
+    resampler : str, optional
+        Audio files only (default the 2016 resampler); a store keeps its own.
+    overwrite : bool
+        Replace the feature files of an earlier run.
+
+    Returns
+    -------
+    written : list of pathlib.Path
+        The files written (none when no audio file could be read).
+    failed : list of (str, str)
+        ``(path, message)`` of each audio file that could not be read.
+
+    Raises
+    ------
+    DataError
+        Two stores of the folder hold the same split (both would write one file).
+    OutputExistsError
+        An output exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> written, failed = write_input_features(["stores"], "feats")   # doctest: +SKIP
+    >>> [p.name for p in written][:3]                                  # doctest: +SKIP
+    ['test.npy', 'test.csv', 'test.json']
+    """
+    from ..audio import KAISER_BEST_2016
+    from ..datasets import cache
+    from ..datasets.store import stores_in
+    from .extract import features, file_features
+
+    resampler = KAISER_BEST_2016 if resampler is None else resampler
+    options = dict(arch=arch, level=level, bn_semantics=bn_semantics, batch_size=batch_size, progress=progress)
+    meta = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
+    first = Path(inputs[0])
+    stores = stores_in(inputs)[0] if len(inputs) == 1 and (first.is_dir() or first.suffix == ".h5") else []
+    if not stores:
+        check_outputs(feature_files(out), overwrite=overwrite)
+        x, paths, failed = file_features(inputs, crops=crops, resampler=resampler, workers=workers, **options)
+        written = write_features(out, x, paths, meta, overwrite=True) if paths else []
+        return written, failed
+    infos = [cache.load_store(path) for path in stores]
+    prefixes = [Path(out) / info.split if len(stores) > 1 or first.is_dir() else Path(out) for info in infos]
+    shared = [prefix for prefix in prefixes if prefixes.count(prefix) > 1]
+    if shared:
+        raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
+    check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=overwrite)
+    written = []
+    for path, info, prefix in zip(stores, infos, prefixes):
+        store_resampler = info.settings["resampler"]
+        # the compact convnet reads raw audio: the store's audio files, read alike
+        x = features(info.paths if arch == "compact" else str(path), **dict(options, resampler=store_resampler))
+        store_meta = dict(meta, crops=1, resampler=store_resampler, store=str(path))
+        written += write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True)
+    return written, []

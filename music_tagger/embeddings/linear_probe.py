@@ -38,7 +38,7 @@ from ..tagging.metrics import evaluate, write_results
 from ..util.checks import load_arrays, positive_float, read_json
 from ..util.files import atomic_path, check_outputs, write_text
 
-__all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe"]
+__all__ = ["DEFAULT_CS", "LinearProbe", "load_probe", "probe", "tag_with_probe"]
 
 #: Inverse regularisation strengths tried on the validation split.
 DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
@@ -244,6 +244,41 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         x, read, failed = file_features(paths, batch_size=batch_size, progress=progress, **self._feature_options())
         scores = self.predict_proba(x) if read else np.zeros((0, len(self.intercept_)), np.float64)
         return scores, read, failed
+
+
+def tag_with_probe(probe: LinearProbe, paths: Any) -> tuple[np.ndarray, list[str], list[str], list[tuple[str, str]]]:
+    """Score audio files with a probe, named: a taught tag beside the default tagger's 50 MSD tags.
+
+    A probe of :func:`music_tagger.embeddings.few_shot.teach` (``feature_meta["taught"]``)
+    is followed by the scores of :func:`music_tagger.tag` for the same files (NaN where
+    the tagger fails on one); a probe without tag names gets ``tag_0``, ``tag_1``, ...
+    Unreadable files are reported, not raised.
+
+    Returns
+    -------
+    scores : np.ndarray, shape (n_read, n_tags)
+    tags : list of str
+        The name of each column.
+    read : list of str
+        The files scored, in order.
+    failed : list of (str, str)
+        ``(path, message)`` of each unreadable file.
+
+    Examples
+    --------
+    >>> scores, tags, read, failed = tag_with_probe(load_probe("probes/chiptune"), ["a.mp3"])  # doctest: +SKIP
+    >>> tags[:2]                                                                               # doctest: +SKIP
+    ['chiptune', 'rock']
+    """
+    scores, read, failed = probe.tag_files(paths)
+    tags = list(probe.tags or [f"tag_{j}" for j in range(scores.shape[1])])
+    if (probe.feature_meta or {}).get("taught") and read:
+        from ..registry import TAGS
+        from ..tagging.tagger import tag
+
+        msd = [r.scores if r.error is None else np.full(len(TAGS), np.nan) for r in tag(read, top_n=None)]
+        scores, tags = np.hstack([scores, np.stack(msd)]), tags + list(TAGS)
+    return scores, tags, read, failed
 
 
 def _check_cs(Cs: Any) -> list[float]:

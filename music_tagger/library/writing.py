@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import AudioError, MusicTaggerError
+from ..tagging.records import file_stamp
 from ..util.locks import OutputLock
 from .fields import DEFAULT_FIELDS, GENRE_MOOD, NAMESPACE, USER_FIELDS, field_values
 from .formats import SUFFIXES, check_whole, get_field, open_audio, remove_field, save_audio, set_field, show_path
@@ -99,18 +100,6 @@ def audio_files(path: str | os.PathLike) -> list[str]:
     if not os.path.isdir(path):
         return [os.fspath(path)]
     return sorted(str(f) for f in Path(path).rglob("*") if f.suffix.lower() in SUFFIXES and f.is_file())
-
-
-def file_stamp(path: str | os.PathLike) -> dict[str, int]:
-    """``{"size", "mtime_ns"}`` of a file (its target, for a symlink), for its record.
-
-    Examples
-    --------
-    >>> sorted(file_stamp(__file__))
-    ['mtime_ns', 'size']
-    """
-    st = os.stat(path)
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _target(path: str) -> tuple[str, os.stat_result]:

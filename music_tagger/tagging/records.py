@@ -58,7 +58,10 @@ from ..util.locks import OutputLock
 from ..vocabulary import OUTPUT_FORMATS
 from .readback import RecordScan, csv_columns, csv_text, format_for, read_records, scan_records
 
-__all__ = ["FORMATS", "RecordFile", "RecordWriter", "file_identity", "format_for", "open_output", "read_records"]
+__all__ = [
+    "FORMATS", "RecordFile", "RecordWriter", "file_identity", "file_stamp", "format_for", "open_output",
+    "read_records", "result_record",
+]  # fmt: skip
 
 #: Output formats; all but ``table`` can be resumed.
 FORMATS = OUTPUT_FORMATS
@@ -73,6 +76,45 @@ def file_identity(path: str | os.PathLike) -> str:
     True
     """
     return os.path.realpath(os.path.abspath(os.fspath(path)))
+
+
+def file_stamp(path: str | os.PathLike) -> dict[str, int]:
+    """``{"size", "mtime_ns"}`` of a file (its target, for a symlink), for its record.
+
+    ``music-tagger write`` reads them back to tell that a file is unchanged since it
+    was tagged (:func:`music_tagger.library.writing.write_tags`).
+
+    Examples
+    --------
+    >>> sorted(file_stamp(__file__))
+    ['mtime_ns', 'size']
+    """
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def result_record(result: Any, fmt: str, *, stamp: bool = False) -> dict[str, Any]:
+    """The record of a :class:`~music_tagger.tagging.results.TagResult` as ``fmt`` holds it.
+
+    The taggram is kept in jsonl and json only; ``stamp`` (a records file that
+    ``music-tagger write`` may read) adds, in those formats, the tagged file's
+    :func:`file_stamp`, unless it failed or is gone since.
+
+    Examples
+    --------
+    >>> from music_tagger.tagging.results import TagResult
+    >>> result_record(TagResult("gone.mp3", None, [], "gone.mp3: no such file"), "csv", stamp=True)
+    {'path': 'gone.mp3', 'tags': [], 'error': 'gone.mp3: no such file'}
+    """
+    record = result.to_dict()
+    if fmt not in ("jsonl", "json"):
+        record.pop("taggram", None)
+    elif stamp and result.error is None:
+        try:
+            record.update(file_stamp(result.path))
+        except OSError:  # gone since it was tagged: write will say so
+            pass
+    return record
 
 
 class RecordWriter:

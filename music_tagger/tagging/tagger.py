@@ -119,9 +119,9 @@ def resolve_mode(crops: int | None, faithful: bool, resampler: str | None) -> tu
     crops = positive_int(crops, "crops")
     if faithful:
         if crops != 1:
-            raise ParameterError(f"faithful=True uses the single centre crop; got crops={crops}")
+            raise ParameterError(f"the faithful mode uses the single centre crop; got crops={crops}")
         if resampler not in (None, FAITHFUL_RESAMPLER):
-            raise ParameterError(f"faithful=True uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}")
+            raise ParameterError(f"the faithful mode uses the {FAITHFUL_RESAMPLER!r} resampler; got {resampler!r}")
         resampler = FAITHFUL_RESAMPLER
     elif resampler is None:
         resampler = FAST_RESAMPLER

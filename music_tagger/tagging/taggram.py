@@ -3,7 +3,8 @@
 ``tag(..., taggram=True, hop=...)`` scores crops of 29.12 s starting every ``hop``
 seconds and keeps each crop's scores as a :class:`Taggram` (time x tags, like
 musicnn's taggram, at the CRNN's 29.12 s resolution). :func:`plot_taggram` draws
-it: tags on the y-axis (the ``top_n`` by mean score), time on the x-axis.
+it: tags on the y-axis (the ``top_n`` by mean score), time on the x-axis;
+:func:`plot_records` draws every taggram of a records file of ``tag --taggram``.
 
 This module owns the hop, in seconds, wherever it comes from (``tag``, the server,
 the command line): :func:`check_hop` is its one check, :func:`taggram_crops` its
@@ -32,12 +33,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .. import audio
-from ..errors import DataError, OutputExistsError, ParameterError
+from ..errors import DataError, MissingFileError, OutputExistsError, ParameterError
 from ..util.checks import positive_float, positive_int
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "check_hop",
     "check_plot_folder",
     "plot_names",
+    "plot_records",
     "plot_taggram",
     "taggram_crops",
     "taggram_starts",
@@ -254,8 +256,50 @@ def plot_taggram(
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, label="score", pad=0.01)
     if path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         fig.savefig(path)
     return fig
+
+
+def plot_records(records: str | os.PathLike, folder: str | os.PathLike, *, top_n: int = 10) -> Iterator[str]:
+    """Draw the taggram of every record of ``tag --taggram`` that holds one, as PNGs in ``folder``.
+
+    The records file is the jsonl or json of ``music-tagger tag --taggram``; each
+    file's PNG is named by :func:`plot_names` (a file tagged twice is drawn once) and
+    titled with the file's name. The folder is made (:func:`check_plot_folder`) before
+    the records are read.
+
+    Yields
+    ------
+    str
+        Each PNG as it is written.
+
+    Raises
+    ------
+    MissingFileError
+        There is no file at ``records``.
+    DataError
+        It holds no taggram.
+
+    Examples
+    --------
+    >>> list(plot_records("records.jsonl", "taggrams"))     # doctest: +SKIP
+    ['taggrams/song.mp3.png']
+    """
+    from .readback import read_records
+
+    if not os.path.isfile(records):
+        raise MissingFileError(f"no records file at {os.fspath(records)}")
+    check_plot_folder(folder)
+    found = [r for r in read_records(records) if r.get("taggram")]
+    if not found:
+        raise DataError(f"{os.fspath(records)} holds no taggram: tag with --taggram --format jsonl")
+    drawn = set()
+    for record, png in zip(found, plot_names([r["path"] for r in found], folder)):
+        if png not in drawn:  # else the same file tagged twice
+            drawn.add(png)
+            plot_taggram(Taggram.from_dict(record["taggram"]), png, top_n=top_n, title=os.path.basename(record["path"]))
+            yield png
 
 
 def check_plot_folder(folder: str | os.PathLike) -> None:

@@ -52,8 +52,8 @@ from . import loop
 from .evaluation import evaluate_model
 
 __all__ = [
-    "GRID_COLUMNS", "Config", "grid", "merge_results", "read_grid_results", "run_experiment", "select",
-    "write_grid_results",
+    "GRID_COLUMNS", "Config", "grid", "grid_files", "merge_results", "read_grid_results", "run_experiment",
+    "select", "write_grid_results",
 ]  # fmt: skip
 
 #: Columns of ``results.csv`` before the per-tag test ROC-AUCs (``auc:<tag>``).
@@ -390,8 +390,7 @@ def write_grid_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLik
     >>> write_grid_results(rows, "runs")                      # doctest: +SKIP
     (PosixPath('runs/results.json'), PosixPath('runs/results.csv'))
     """
-    out_dir = Path(out_dir)
-    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
+    json_path, csv_path = grid_files([], out_dir)
     write_text(json_path, json.dumps(list(rows), indent=1))
     tags = list(dict.fromkeys(tag for row in rows for tag in row["per_tag"]))
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
@@ -402,6 +401,26 @@ def write_grid_results(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLik
             aucs = [row["per_tag"].get(tag) for tag in tags]
             writer.writerow([flat[c] for c in GRID_COLUMNS] + ["" if a is None else repr(a) for a in aucs])
     return json_path, csv_path
+
+
+def grid_files(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike, *, table: bool = True) -> list[Path]:
+    """The files a grid run wrote in ``out_dir``: the results table, or each row's ``result.json``.
+
+    :func:`run_experiment` of the whole grid and :func:`merge_results` write the table
+    (``results.json`` and ``results.csv``, ``table=True``); a part of the grid (``job``
+    and ``jobs``, or ``only``) writes only its configurations' ``result.json``.
+
+    Examples
+    --------
+    >>> [p.as_posix() for p in grid_files([], "runs")]
+    ['runs/results.json', 'runs/results.csv']
+    >>> [p.as_posix() for p in grid_files([{"arch": "crnn", "budget": 100_000}], "runs", table=False)]
+    ['runs/crnn-0.1M/result.json']
+    """
+    out_dir = Path(out_dir)
+    if table:
+        return [out_dir / "results.json", out_dir / "results.csv"]
+    return [out_dir / Config(row["arch"], row["budget"], ()).name / "result.json" for row in rows]
 
 
 def read_grid_results(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
-"""``music-tagger features``, ``probe``, ``teach`` and ``evaluate``: transfer features, linear probes, scoring models."""
+"""``music-tagger features``, ``probe`` and ``teach``: the commands of :mod:`music_tagger.embeddings`."""
 
 import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
-from ..errors import DataError, UsageError
+from ..errors import UsageError
 from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
@@ -43,48 +43,17 @@ def add_features_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_features(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from ..embeddings.files import write_input_features
 
-    from ..datasets import cache
-    from ..datasets.store import store_files
-    from ..embeddings.extract import features, file_features
-    from ..embeddings.files import feature_files, write_features
-    from ..util.files import check_outputs
-
-    options = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
-                   batch_size=args.batch_size, progress=not args.quiet)  # fmt: skip
-    meta = dict(arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
-                crops=args.crops, resampler=args.resampler)  # fmt: skip
-    first = Path(args.inputs[0])
-    stores = store_files(first)[0] if len(args.inputs) == 1 and first.is_dir() else []
-    if len(args.inputs) == 1 and str(first).endswith(".h5"):
-        stores = [first]
-    if stores:  # one output per store, with its labels
-        out = Path(args.out)
-        infos = [cache.load_store(path) for path in stores]
-        prefixes = [out / info.split if len(stores) > 1 or first.is_dir() else out for info in infos]
-        shared = [prefix for prefix in prefixes if prefixes.count(prefix) > 1]
-        if shared:
-            raise DataError(f"two stores in {first} hold split {shared[0].name!r}: both would write {shared[0]}.npy")
-        check_outputs([f for prefix in prefixes for f in feature_files(prefix)], overwrite=args.overwrite)
-        for path, info, prefix in zip(stores, infos, prefixes):
-            if args.arch == "compact":  # a raw-audio network: the store's audio files, read alike
-                x = features(info.paths, resampler=info.settings["resampler"], **options)
-            else:
-                x = features(str(path), **options)
-            store_meta = dict(meta, crops=1, resampler=info.settings["resampler"], store=str(path))
-            for written in write_features(prefix, x, info.ids, store_meta, y=info.y, tags=info.tags, overwrite=True):
-                print(written)
-        return 0
-    check_outputs(feature_files(args.out), overwrite=args.overwrite)
-    x, paths, failed = file_features(
-        args.inputs, crops=args.crops, resampler=args.resampler, workers=args.workers, **options
-    )
+    written, failed = write_input_features(
+        args.inputs, args.out, arch=args.arch, level=args.level, bn_semantics=args.bn_semantics,
+        crops=args.crops, resampler=args.resampler, batch_size=args.batch_size, workers=args.workers,
+        progress=not args.quiet, overwrite=args.overwrite,
+    )  # fmt: skip
     for _, message in failed:  # reported, and the other files kept (as tag does)
         print_error(message)
-    if paths:
-        for written in write_features(args.out, x, paths, meta, overwrite=True):
-            print(written)
+    for path in written:
+        print(path)
     return 1 if failed else 0
 
 
@@ -124,17 +93,13 @@ def _float_list(text: str) -> list[float]:
 def run_probe(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..embeddings.linear_probe import load_probe, probe
+    from ..embeddings.linear_probe import load_probe, probe, tag_with_probe
     from ..training.evaluation import format_table
 
     if args.tag is not None:
         if args.source is not None:
             raise UsageError("with --tag, give only the probe folder OUT")
-        model = load_probe(args.out)
-        scores, paths, failed = model.tag_files(args.tag)
-        tags = model.tags or [f"tag_{j}" for j in range(scores.shape[1])]
-        if (model.feature_meta or {}).get("taught") and paths:  # a taught tag: beside the 50 MSD tags
-            scores, tags = _with_msd_tags(scores, tags, paths)
+        scores, tags, paths, failed = tag_with_probe(load_probe(args.out), args.tag)
         for path, row in zip(paths, scores):
             best = sorted(zip(tags, row), key=lambda item: -np.nan_to_num(item[1], nan=-1.0))[: args.top]
             print(path + "\t" + "  ".join(f"{t} {s:.3f}" for t, s in best))
@@ -146,47 +111,6 @@ def run_probe(args: argparse.Namespace) -> int:
     results = probe(args.source, args.out, Cs=args.Cs, overwrite=args.overwrite)
     print(f"C = {results['C']:g} (validation macro ROC-AUC {results['valid']['roc_auc_macro']:.4f})")
     print(format_table(results["test"]))
-    return 0
-
-
-def _with_msd_tags(scores, tags: list, paths: list) -> tuple:
-    """A taught probe's scores followed by the default tagger's 50 MSD scores of the same files."""
-    import numpy as np
-
-    from ..registry import TAGS
-    from ..tagging.tagger import tag
-
-    msd = [r.scores if r.error is None else np.full(len(TAGS), np.nan) for r in tag(paths, top_n=None)]
-    return np.hstack([scores, np.stack(msd)]), list(tags) + list(TAGS)
-
-
-def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score a trained model on a feature store: per-tag and macro ROC-AUC/PR-AUC",
-        description=(
-            "Score a model of train or finetune on a feature store (e.g. test.h5): prints "
-            "the per-tag table, best ROC-AUC first, and writes it as JSON and CSV."
-        ),
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("model", help="the model.keras of a run (its tags.json must match the store)")
-    p.add_argument("store", help="a feature store of prepare, e.g. features/test.h5")
-    p.add_argument("--out", default=None, metavar="PREFIX",
-                   help="write PREFIX.json and PREFIX.csv (a folder: results.json/csv in "
-                   "it); default: results-<store name> beside the model")  # fmt: skip
-    p.add_argument("--batch-size", type=positive_int_arg, default=16, metavar="N", help="clips per network call")
-    return p
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..training.evaluation import evaluate_model, format_table
-
-    out = args.out or Path(args.model).with_name(f"results-{Path(args.store).stem}")
-    results = evaluate_model(args.model, args.store, batch_size=args.batch_size, out=out)
-    print(format_table(results))
     return 0
 
 
@@ -224,24 +148,14 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_teach(args: argparse.Namespace) -> int:
-    import re
     import sys
 
     import numpy as np
 
-    from ..embeddings.few_shot import describe, score, teach
-    from ..embeddings.linear_probe import probe_files
-    from ..util.checks import writable_output
-    from ..util.files import check_outputs
+    from ..embeddings.few_shot import describe, score, teach_and_save
 
-    out = args.out or f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', args.tag.strip()).strip('-.') or 'tag'}"
-    writable_output(out, "taught probe", folder=True)  # before any feature is computed
-    check_outputs(probe_files(out)[:2], overwrite=args.overwrite)
-    taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet)
-    try:
-        taught.save(out)
-    except OSError as err:  # what the check cannot foresee (a read-only file system, /proc, a full disk)
-        raise DataError(f"cannot write the taught probe {out}: {err.strerror or err}") from None
+    taught, out = teach_and_save(args.tag, args.yes, args.no, args.out, overwrite=args.overwrite, C=args.C,
+                                 cache_dir=args.cache, progress=not args.quiet)  # fmt: skip
     print(f"{describe(taught)}; saved in {out}", file=sys.stderr)
     if args.score is None:
         return 0

@@ -1,4 +1,4 @@
-"""``music-tagger tag``, ``plot`` and ``calibrate``: tagging files, drawing taggrams, fitting thresholds."""
+"""``music-tagger tag``, ``plot`` and ``calibrate``: the commands of :mod:`music_tagger.tagging`."""
 
 import argparse
 import contextlib
@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS, SOXR_HQ
-from ..errors import DataError, MissingFileError, MusicTaggerError, ParameterError, UsageError
+from ..errors import MusicTaggerError, ParameterError, UsageError
 from ..vocabulary import ENGINES, OUTPUT_FORMATS, PRETRAINED, RUNTIMES
 from .common import (
     WORKERS_HELP,
@@ -170,7 +170,7 @@ def run_tag(args: argparse.Namespace) -> int:
     try:
         resolve_mode(args.crops, args.faithful, args.resampler)
     except ParameterError as err:  # an option combination: a usage error
-        raise UsageError(str(err).replace("faithful=True", "--faithful")) from None
+        raise UsageError(str(err)) from None
     if args.resume and args.output is None:
         raise UsageError("--resume continues an --output FILE")
     fmt = format_for(args.output, args.fmt)
@@ -182,7 +182,7 @@ def run_tag(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --format jsonl, json or csv")
 
     from ..audio.files import expand_paths
-    from ..tagging.records import RecordWriter, file_identity, open_output
+    from ..tagging.records import RecordWriter, file_identity, open_output, result_record
 
     out = sys.stdout  # before anything is redirected: the records only
     paths = expand_paths(args.paths)
@@ -217,12 +217,7 @@ def run_tag(args: argparse.Namespace) -> int:
                         print_error(r.error)
                     elif plots is not None:
                         _plot(r, plots[r.path])
-                    record = r.to_dict()
-                    if fmt not in ("jsonl", "json"):
-                        record.pop("taggram", None)
-                    elif output is not None and r.error is None:
-                        record.update(_stamp(r.path))
-                    writer.write(record)
+                    writer.write(result_record(r, fmt, stamp=output is not None))
         finally:
             if hasattr(results, "close"):  # stop the workers of an unfinished run
                 results.close()
@@ -232,16 +227,6 @@ def run_tag(args: argparse.Namespace) -> int:
     if output is None:
         writer.close()
     return 0 if failed == 0 else 1
-
-
-def _stamp(path: str) -> dict:
-    """The file's size and mtime_ns, kept in its record so that write can tell it is unchanged."""
-    from ..library.writing import file_stamp
-
-    try:
-        return file_stamp(path)
-    except OSError:  # gone since it was tagged: write will say so
-        return {}
 
 
 def _record_options(args: argparse.Namespace, fmt: str) -> dict:
@@ -290,7 +275,6 @@ def _plot_paths(folder: str, paths: list[str]) -> dict[str, str]:
 def _plot(result, png: str) -> None:
     from ..tagging.taggram import plot_taggram
 
-    os.makedirs(os.path.dirname(png), exist_ok=True)
     plot_taggram(result.taggram, png, title=os.path.basename(result.path))
 
 
@@ -312,24 +296,9 @@ def add_plot_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from ..tagging.readback import read_records
-    from ..tagging.taggram import Taggram, check_plot_folder, plot_names, plot_taggram
+    from ..tagging.taggram import plot_records
 
-    if not os.path.isfile(args.records):
-        raise MissingFileError(f"no records file at {args.records}")
-    check_plot_folder(args.out)
-    records = [r for r in read_records(args.records) if r.get("taggram")]
-    if not records:
-        raise DataError(f"{args.records} holds no taggram: tag with --taggram --format jsonl")
-    drawn = set()
-    for record, png in zip(records, plot_names([r["path"] for r in records], args.out)):
-        if png in drawn:  # the same file tagged twice
-            continue
-        drawn.add(png)
-        t = record["taggram"]
-        os.makedirs(os.path.dirname(png), exist_ok=True)
-        name = os.path.basename(record["path"])
-        plot_taggram(Taggram.from_dict(t), png, top_n=args.top, title=name)
+    for png in plot_records(args.records, args.out, top_n=args.top):
         print(png)
     return 0
 
@@ -364,15 +333,9 @@ def add_calibrate_parser(subparsers) -> argparse.ArgumentParser:
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..tagging.calibration import calibrate
 
-    options = (
-        {}
-        if args.labels.lower().endswith((".h5", ".hdf5"))
-        else dict(crops=args.crops, faithful=args.faithful, workers=args.workers)
-    )
-    with contextlib.redirect_stdout(sys.stderr):
-        thresholds = calibrate(
-            args.labels, args.out, args.model, split=args.split, batch_size=args.batch_size, **options
-        )
+    with contextlib.redirect_stdout(sys.stderr):  # a store ignores the tagging options (CSV only)
+        thresholds = calibrate(args.labels, args.out, args.model, split=args.split, batch_size=args.batch_size,
+                               crops=args.crops, faithful=args.faithful, workers=args.workers)  # fmt: skip
     for t, v in sorted(thresholds.items(), key=lambda kv: -kv[1]["f1"]):
         print(f"{t:<20} threshold {v['threshold']:.4f}  F1 {v['f1']:.3f}  positives {v['support']}", file=sys.stderr)
     print(args.out)
