@@ -166,16 +166,16 @@ def run_tag(args: argparse.Namespace) -> int:
     if not args.paths and not args.examples:
         raise UsageError("give at least one PATH, or --examples")
     from ..tagging.tagger import resolve_mode
+    from ..tagging.taggram import taggram_crops
 
     try:
         resolve_mode(args.crops, args.faithful, args.resampler)
+        taggram_crops(args.taggram, args.hop, crops=args.crops, faithful=args.faithful)
     except ParameterError as err:  # an option combination: a usage error
         raise UsageError(str(err)) from None
     if args.resume and args.output is None:
         raise UsageError("--resume continues an --output FILE")
     fmt = format_for(args.output, args.fmt)
-    if args.taggram and (args.faithful or args.crops is not None):
-        raise UsageError("--taggram places crops every --hop seconds: drop --faithful/--crops")
     if args.taggram and fmt not in ("jsonl", "json") and args.plot is None:
         raise UsageError("--taggram records need --format jsonl or json (or use --plot DIR)")
     if args.resume and fmt == "table":
@@ -257,7 +257,7 @@ def _tag_results(args: argparse.Namespace, paths: list[str]):
         if args.workers == 0:
             raise UsageError("--engine ray runs in Ray actors: --workers is their number, at least 1")
         # --workers N: N actors, each reading and scoring its files in its own process
-        return iter_tag_ray(paths, actors=args.workers, **options)
+        return iter_tag_ray(paths, workers=args.workers, **options)
     from ..tagging.tagger import iter_tag
 
     progress = False if args.no_progress else None

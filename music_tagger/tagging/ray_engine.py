@@ -21,7 +21,7 @@ Examples
 >>> import ray
 >>> from music_tagger.tagging.ray_engine import iter_tag_ray
 >>> ray.init(num_cpus=8)                                 # doctest: +SKIP
->>> for r in iter_tag_ray(["/music"], actors=4):         # doctest: +SKIP
+>>> for r in iter_tag_ray(["/music"], workers=4):         # doctest: +SKIP
 ...     print(r.path, r.top[:3])
 """
 
@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from ..errors import ParameterError
 
 __all__ = ["RayTagger", "iter_tag_ray", "tag_ray"]
 
@@ -80,6 +83,7 @@ def iter_tag_ray(
     hop: float | None = None,
     thresholds: Any = None,
     files_per_batch: int = 4,
+    workers: int | None = None,
     actors: int | None = None,
 ) -> Iterator:
     """:func:`music_tagger.tagging.tagger.iter_tag` on Ray Data: the same results, in input order.
@@ -90,8 +94,11 @@ def iter_tag_ray(
         As for :func:`music_tagger.tagging.tagger.tag` (checked before Ray starts).
     files_per_batch : int
         Files per ``map_batches`` batch (one call of an actor).
+    workers : int, optional
+        Ray actors, each with its own model and 1 CPU (``tag --engine ray --workers``);
+        default: the cluster's CPUs.
     actors : int, optional
-        Actors, each with its own model and 1 CPU; default: the cluster's CPUs.
+        The old name of ``workers``, still accepted (DeprecationWarning).
 
     Yields
     ------
@@ -104,7 +111,12 @@ def iter_tag_ray(
     from .tagger import _result, prepare_run
 
     files_per_batch = positive_int(files_per_batch, "files_per_batch")
-    actors = positive_int(actors, "actors", allow_none=True)
+    if actors is not None:
+        if workers is not None:
+            raise ParameterError("give workers, not also actors (its old name)")
+        warnings.warn("iter_tag_ray(actors=N) is now workers=N", DeprecationWarning, stacklevel=2)
+        workers = actors
+    workers = positive_int(workers, "workers", allow_none=True)
     options, tags, top_n, threshold_of = prepare_run(
         model, top_n, crops, faithful, batch_size, resampler=resampler, tags=tags,
         taggram=taggram, hop=hop, thresholds=thresholds,
@@ -114,8 +126,8 @@ def iter_tag_ray(
         return iter(())
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
-    if actors is None:
-        actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if workers is None:
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
     remote_args: dict[str, Any] = {}
     if os.environ.get("MUSIC_TAGGER_WEIGHTS_DIR"):
         weights_dir = os.path.abspath(os.environ["MUSIC_TAGGER_WEIGHTS_DIR"])
@@ -128,7 +140,7 @@ def iter_tag_ray(
         fn_constructor_args=(model, options),
         batch_size=files_per_batch,
         batch_format="numpy",
-        concurrency=min(actors, len(files)),
+        concurrency=min(workers, len(files)),
         num_cpus=1,
         **remote_args,
     )

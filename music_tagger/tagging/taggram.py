@@ -109,7 +109,7 @@ def taggram_crops(
             raise ParameterError("hop is the taggram's crop spacing: pass taggram=True with it")
         return None
     if crops is not None or faithful:
-        raise ParameterError("taggram=True places crops every hop seconds: leave crops and faithful unset")
+        raise ParameterError("a taggram places its crops every hop seconds: leave crops and faithful unset")
     # a hop longer than any track (1e308 s) is its first crop alone
     return partial(taggram_starts, hop=max(1, round(min(check_hop(hop) * audio.SR, 2.0**62))))
 
