@@ -45,7 +45,11 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         "--workers", type=non_negative_int_arg, default=1, help="processes reading audio for the background job"
     )
     p.add_argument(
-        "--hop", type=positive_float_arg, default=15.0, help="seconds between the taggram crops of library tracks"
+        "--hop",
+        type=positive_float_arg,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between the taggram crops of library tracks (default: 15, music_tagger.serve.library.LIBRARY_HOP)",
     )
     p.add_argument(
         "--thresholds",

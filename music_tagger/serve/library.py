@@ -34,11 +34,12 @@ from ..util.checks import existing_folder, non_negative_int
 from .index import Index
 from .teaching import Teacher
 
-__all__ = ["DEFAULT_HOP", "Library", "default_index"]
+__all__ = ["LIBRARY_HOP", "Library", "default_index"]
 
-#: Seconds between the taggram crops of the library's tracks: a 4 minute track gets
-#: 16 crops (``music-tagger tag`` averages 8).
-DEFAULT_HOP = 15.0
+#: Seconds between the taggram crops of the library's tracks by default: a 4 minute
+#: track gets 16 crops (``music-tagger tag`` averages 8), three times fewer than
+#: with ``tag --taggram``'s :data:`music_tagger.tagging.taggram.DEFAULT_HOP`.
+LIBRARY_HOP = 15.0
 _LOG = logging.getLogger("music_tagger.serve")
 
 
@@ -78,19 +79,19 @@ class Library:
         ``<index>.records.jsonl`` beside it.
     workers : int
         Processes that read audio for the job (0: in its thread).
-    hop : float
+    hop : float, optional
         Seconds between taggram crops (checked by
-        :func:`music_tagger.tagging.taggram.check_hop`).
+        :func:`music_tagger.tagging.taggram.check_hop`); default :data:`LIBRARY_HOP`.
     """
 
     def __init__(self, roots: Sequence[str | os.PathLike], index: str | os.PathLike | None = None,
-                 *, workers: int = 1, hop: float = DEFAULT_HOP):  # fmt: skip
+                 *, workers: int = 1, hop: float | None = None):  # fmt: skip
         # one folder typed twice ("music", "music/", "./music") is one root
         self.roots = list(dict.fromkeys(os.path.realpath(existing_folder(r, "library folder")) for r in roots))
         self.index_path = os.path.abspath(os.fspath(index) if index is not None else default_index(self.roots))
         self.records_path = self.index_path + ".records.jsonl"
         self.workers = non_negative_int(workers, "workers")
-        self.hop = check_hop(hop)
+        self.hop = check_hop(LIBRARY_HOP if hop is None else hop)
         folder = os.path.dirname(self.index_path)
         if os.path.isdir(self.index_path):
             raise ParameterError(f"the index {self.index_path} is a folder: name a file")
