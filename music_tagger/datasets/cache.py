@@ -174,7 +174,7 @@ def melgram(
         first = int(audio.crop_starts(n, 1, n_keep)[0])
         return np.arange(first, max(first + 1, min(first + n_keep, n)), audio.N_SAMPLES)
 
-    ((_, crops, _, _),) = iter_melgrams(path, starts=starts, chunk=None, melgram=False, resampler=resampler)
+    ((_, crops, _, _),) = iter_melgrams(path, starts=starts, chunk=None, input="audio", resampler=resampler)
     y = crops.reshape(-1)[:n_keep]  # each crop zero-padded at the end, as center_crop pads
     return audio.log_melgram(np.concatenate([y, np.zeros(n_keep - len(y), np.float32)]))
 
