@@ -169,3 +169,20 @@ def test_onnx_features_equal_the_keras_ones_and_teach_on_them(library, tmp_path)
     scores, read, _ = score(probe, [root], cache_dir=tmp_path / "cache")
     held = dict(zip(read, scores[:, 0]))
     assert min(held[p] for p in tones[3:]) > max(held[p] for p in noises[3:])
+
+
+def test_cli_teach_on_onnx_keeps_the_runtime_in_the_probe(library, tmp_path, capsys):
+    """``teach --runtime onnx`` computes the features on onnxruntime (cached apart from
+    the Keras ones) and saves a probe that scores with them; a bad runtime is refused."""
+    root, tones, noises = library
+    out, cache = tmp_path / "probe", tmp_path / "cache"
+    argv = ["teach", "sine", "--yes", *tones[:3], "--no", *noises[:3], "-o", str(out), "--cache", str(cache)]
+    assert main(argv + ["--quiet", "--runtime", "onnx", "--score", *tones[3:], *noises[3:]]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert {p for _, p in lines[:2]} == set(tones[3:])
+    assert json.loads((out / "probe.json").read_text())["feature_meta"]["runtime"] == "onnx"
+    assert [p.name for p in cache.iterdir()] == ["crnn-multi-None-1-kaiser_best_2016-onnx"]
+    expected, read, _ = score(load_probe(out), tones[3:] + noises[3:], cache_dir=cache)
+    assert [float(s) for s, _ in lines] == pytest.approx(sorted(np.round(expected[:, 0], 4), reverse=True), abs=1e-9)
+    assert main(argv + ["--runtime", "jax"]) == 2
+    assert "invalid choice: 'jax'" in capsys.readouterr().err

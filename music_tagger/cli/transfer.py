@@ -4,7 +4,7 @@ import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import DataError, UsageError
-from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
+from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, RUNTIMES
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
 
@@ -218,6 +218,9 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="per-file feature cache (default: $MUSIC_TAGGER_FEATURE_CACHE, else "
                    "~/.keras/music_tagger/features)")  # fmt: skip
+    p.add_argument("--runtime", choices=RUNTIMES, default="tf",
+                   help="what computes the features: tf (Keras on TensorFlow) or onnx (onnxruntime, no "
+                   "TensorFlow; equal within 1e-6, cached apart); kept in the probe, which scores with it")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace a probe already in OUT")
     return p
@@ -237,7 +240,9 @@ def run_teach(args: argparse.Namespace) -> int:
     out = args.out or f"probes/{re.sub(r'[^A-Za-z0-9._-]+', '-', args.tag.strip()).strip('-.') or 'tag'}"
     writable_output(out, "taught probe", folder=True)  # before any feature is computed
     check_outputs(probe_files(out)[:2], overwrite=args.overwrite)
-    taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet)
+    runtime = "keras" if args.runtime == "tf" else args.runtime  # few_shot's name of the TensorFlow runtime
+    taught = teach(args.tag, args.yes, args.no, C=args.C, cache_dir=args.cache, progress=not args.quiet,
+                   runtime=runtime)  # fmt: skip
     try:
         taught.save(out)
     except OSError as err:  # what the check cannot foresee (a read-only file system, /proc, a full disk)
