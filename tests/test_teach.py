@@ -186,3 +186,28 @@ def test_cli_teach_on_onnx_keeps_the_runtime_in_the_probe(library, tmp_path, cap
     assert [float(s) for s, _ in lines] == pytest.approx(sorted(np.round(expected[:, 0], 4), reverse=True), abs=1e-9)
     assert main(argv + ["--runtime", "jax"]) == 2
     assert "invalid choice: 'jax'" in capsys.readouterr().err
+
+
+def test_tag_ranks_a_taught_tag_beside_the_msd_tags(library, tmp_path, capsys, monkeypatch):
+    """``tag --probe``: the taught tag's score, the one :func:`score` gives, is ranked among
+    the --top MSD tags of each record; a missing or garbage probe is refused in one line."""
+    root, tones, noises = library
+    monkeypatch.setenv("MUSIC_TAGGER_FEATURE_CACHE", str(tmp_path / "cache"))
+    probe = teach("sine", tones[:3], noises[:3])
+    probe.save(tmp_path / "probe")
+    files = [tones[4], noises[4]]
+    assert main(["tag", *files, "--probe", str(tmp_path / "probe"), "--top", "3", "--format", "jsonl"]) == 0
+    records = {r["path"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    expected, read, _ = score(probe, files)
+    for path, value in zip(read, expected[:, 0]):
+        tags = dict(records[path]["tags"])
+        assert len(tags) == 4 and tags["sine"] == pytest.approx(float(value), rel=1e-6)
+        assert [s for _, s in records[path]["tags"]] == sorted(tags.values(), reverse=True)
+    assert dict(records[tones[4]]["tags"])["sine"] > dict(records[noises[4]]["tags"])["sine"]
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "probe.json").write_text("not json")
+    for folder, match in [("missing", "no probe in"), ("garbage", "probe.json")]:
+        assert main(["tag", *files, "--probe", str(tmp_path / folder)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("music-tagger: error: ") and match in err
+        assert err.count("\n") == 1, err

@@ -53,7 +53,9 @@ __all__ = [
     "describe",
     "feature_cache_folder",
     "score",
+    "taught_scores",
     "teach",
+    "with_taught",
 ]
 
 #: Fewest files on each side that :func:`teach` accepts.
@@ -359,6 +361,60 @@ def score(
     x, read, failed = cached_features(paths, cache_dir=cache_dir, batch_size=batch_size, progress=progress, **options)
     scores = probe.predict_proba(x) if read else np.zeros((0, len(probe.intercept_)))
     return scores, read, failed
+
+
+def taught_scores(
+    probes: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike],
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The taught tags of saved probes on ``paths``: ``(tags, {path: scores})``.
+
+    What ``music-tagger tag --probe`` adds beside the 50 MSD tags. Each probe folder is
+    read and checked before any file is featured: a missing or damaged probe, a tag
+    named like an MSD tag, or a tag taught by two probes raises one line. The files'
+    features come from the cache of :func:`cached_features` (a forward pass only for
+    uncached files); an unreadable file is left out (the tagger reports it).
+
+    Examples
+    --------
+    >>> tags, rows = taught_scores(["probes/chiptune"], ["song.mp3"])   # doctest: +SKIP
+    >>> tags, rows["song.mp3"]                                        # doctest: +SKIP
+    (['chiptune'], array([0.91], dtype=float32))
+    """
+    from .linear_probe import load_probe
+
+    loaded, tags = [load_probe(folder) for folder in probes], []
+    for folder, probe in zip(probes, loaded):
+        probe._feature_options()  # a probe that cannot say how its features are computed: refused now
+        for tag in probe.tags or [f"tag_{j}" for j in range(len(probe.intercept_))]:
+            if check_tag_name(tag) in tags:
+                raise ParameterError(f"the tag {tag!r} is taught by two of the probes given (the second: {folder})")
+            tags.append(tag)
+    paths = [str(p) for p in paths]
+    columns, read = [], set(paths)
+    for probe in loaded:
+        scores, done, _ = score(probe, paths, cache_dir=cache_dir, progress=progress)
+        columns.append(dict(zip(done, scores)))
+        read &= set(done)
+    return tags, {p: np.concatenate([c[p] for c in columns]) for p in paths if p in read}
+
+
+def with_taught(record: dict[str, Any], tags: list[str], scores: np.ndarray | None) -> dict[str, Any]:
+    """A tag record (``{"path", "tags": [[tag, score], ...], ...}``) with the taught
+    tags' scores among its ranked tags, best first; unchanged when ``scores`` is None.
+
+    Examples
+    --------
+    >>> with_taught({"path": "a.mp3", "tags": [["rock", 0.5], ["pop", 0.1]]}, ["mine"], np.array([0.3]))
+    {'path': 'a.mp3', 'tags': [['rock', 0.5], ['mine', 0.3], ['pop', 0.1]]}
+    """
+    if scores is None:
+        return record
+    ranked = record["tags"] + [[t, float(s)] for t, s in zip(tags, scores)]
+    return dict(record, tags=sorted(ranked, key=lambda item: -item[1]))
 
 
 def describe(probe: LinearProbe) -> str:
