@@ -14,12 +14,12 @@ Collections and what they say (each an MSD tag 1 = has it, 0 = has not, "" = unk
     soundtrack (Martin Severn, 1999: synthesizer-made electronic / techno and
     industrial-ambient pieces) and LupusMechanicus' Legacy (2019-2022) and Aftermath
     (2021) albums made in its style, each album.json naming the author.
-    electronic = 1, jazz = 0, guitar = "", acoustic = 0 (synthesizer-made, by the
+    electronic = 1, jazz = 0, guitar = "", rock = "" (industrial), acoustic = 0 (synthesizer-made, by the
     albums' own descriptions).
 ``wesnoth`` (package ``wesnoth-1.16-music``, GPL-2+)
     ``/usr/share/games/wesnoth/1.16/data/core/music/*.ogg``: the orchestral score of
     The Battle for Wesnoth (strings, brass, choir, percussion; some folk pieces with
-    lute or harp). electronic = 0, jazz = 0, guitar = "" (lutes and harps are not
+    lute or harp). electronic = 0, jazz = 0, rock = 0, guitar = "" (lutes and harps are not
     the MSD "guitar", and the credits do not say which pieces use them), acoustic = ""
     (the credits do not say whether the orchestra is played or sampled).
 ``openmsx`` (package ``openttd-openmsx``, GPL-2.0), rendered by make_devset.py
@@ -27,22 +27,25 @@ Collections and what they say (each an MSD tag 1 = has it, 0 = has not, "" = unk
     game's three playlists of Transport Tycoon: "Ezy Street" (``ezy_*``, Jim Redfarn's
     boogie, blues and swing pieces, the game's jazz playlist) -> jazz = 1; the "old"
     and "new" style pieces -> jazz = "" (light music, some of it jazzy).
-    guitar and acoustic from the MIDI (below), electronic = "".
+    guitar and acoustic from the MIDI (below), electronic = "", rock = 0 on Ezy
+    Street (jazz pieces), else "".
 ``freedoom`` (package ``freedoom``, BSD-3-Clause), rendered by make_devset.py
     The Freedoom soundtrack (MIDI rock, metal and ambient pieces) -> jazz = 0,
-    guitar and acoustic from the MIDI, electronic = "".
-
+    guitar and acoustic from the MIDI, electronic = "", rock = "" (the pieces' styles
+    are not documented one by one).
 ``mma`` (package ``mma``, GPL-2+: Musical MIDI Accompaniment's groove library), rendered here
-    One piece per groove file of ``/usr/share/mma/lib/stdlib`` in :data:`MMA_GROOVES` (its
-    first, basic groove), all on
-    the same 24 bars of chords (a ii-V-I turnaround in C, :data:`MMA_CHORDS`) at 120
+    One piece per groove file of ``/usr/share/mma/lib`` in :data:`MMA_GROOVES` (its
+    first groove that is not an intro, fill or ending), all on the same 24 bars of chords (a ii-V-I turnaround in C, :data:`MMA_CHORDS`) at 120
     bpm, written to MIDI by ``mma`` and rendered with make_devset.py's FluidSynth and
     FluidR3 bank; one clip each (its first 29.12 s). jazz = 1 for the grooves that the
     library names and documents as jazz (its ``Begin Doc`` text: bebop, big band,
     dixieland, swing, "jazz" combos, waltzes and ballads), 0 for its rock, folk,
     country, march, polka, dance and latin grooves chosen as clearly not jazz (jazz
     rock, bossa nova, blues, western swing and the like left out as undecidable).
-    guitar and acoustic from the MIDI (below), electronic = "".
+    rock = 1 for every groove file whose name says rock in its libraries (stdlib, casio,
+    zoom, pflib, kara, yamaha: rock, pop rock, soft and folk rock, rock ballad and
+    waltz, 50s/60s rock, shuffle and slow rock; jazz rock left out), 0 for the jazz and
+    the other non-rock grooves above. guitar and acoustic from the MIDI (below), electronic = "".
 
 MIDI labels: ``guitar`` = 1 when a note of GM programs 25-32 (guitars, acoustic to
 distortion) starts in the clip on an audible channel, 0 otherwise
@@ -83,15 +86,15 @@ from pathlib import Path
 import numpy as np
 
 #: The MSD tags this set labels.
-TAGS = ("electronic", "jazz", "guitar", "acoustic")
+TAGS = ("electronic", "jazz", "guitar", "acoustic", "rock")
 CLIP_SECONDS = 29.12
 RATE = 16000
 #: Audio collections: name -> (glob, labels of every recording).
 AUDIO = {
     "warzone2100": ("/usr/share/games/warzone2100/music/albums/*/*.opus",
-                    {"electronic": 1, "jazz": 0, "guitar": None, "acoustic": 0}),
+                    {"electronic": 1, "jazz": 0, "guitar": None, "acoustic": 0, "rock": None}),
     "wesnoth": ("/usr/share/games/wesnoth/1.16/data/core/music/*.ogg",
-                {"electronic": 0, "jazz": 0, "guitar": None, "acoustic": None}),
+                {"electronic": 0, "jazz": 0, "guitar": None, "acoustic": None, "rock": 0}),
 }  # fmt: skip
 #: General MIDI programs (0-based) of acoustic instruments, for the ``acoustic`` rule.
 ACOUSTIC_PROGRAMS = frozenset(
@@ -103,13 +106,20 @@ ACOUSTIC_PROGRAMS = frozenset(
 MMA_GROOVES = {
     **dict.fromkeys(["bebop", "bigband", "dixie", "swing", "fastswing", "easyswing", "jazzcombo", "jazzguitar",
                      "jazzwaltz", "fastjazzwaltz", "modernjazz", "modernjazzwaltz", "mellowjazz", "nitejazz",
-                     "slowjazz", "jazz-54", "gypsyjazz", "folkyjazz", "descendingjazz", "evansish"], 1),
-    **dict.fromkeys(["50srock", "basicrock", "softrock", "folkrock", "bluegrass", "polka", "march", "waltz",
-                     "tango", "hymn", "samba", "trance", "merengue", "countrywaltz"], 0),
+                     "slowjazz", "jazz-54", "gypsyjazz", "folkyjazz", "descendingjazz", "evansish"],
+                    {"jazz": 1, "rock": 0}),
+    **dict.fromkeys(["50srock", "basicrock", "softrock", "folkrock"], {"jazz": 0, "rock": 1}),
+    **dict.fromkeys(["bluegrass", "polka", "march", "waltz", "tango", "hymn", "samba", "trance", "merengue",
+                     "countrywaltz"], {"jazz": 0, "rock": 0}),
+    # the other rock grooves of MMA's libraries (added with the rock tag)
+    **dict.fromkeys(["60srock", "bubblerock", "rock-128", "rockballad", "rockwaltz", "casio/60srock",
+                     "casio/digitalrock", "casio/poprock1", "casio/poprock2", "casio/rock1", "casio/rock2",
+                     "casio/shufflerock", "casio/slowrock", "zoom/rock", "zoom/rock34", "pflib/rock1",
+                     "pflib/slowrock", "kara/K50s_rock", "yamaha/w-rock"], {"jazz": 0, "rock": 1}),
 }  # fmt: skip
 #: The chords of every MMA piece: 24 bars, a ii-V-I turnaround in C.
 MMA_CHORDS = ["Dm7", "G7", "Cmaj7", "A7"] * 6
-MMA_LIB = "/usr/share/mma/lib/stdlib"
+MMA_LIB = "/usr/share/mma/lib"
 OPENMSX_PLAYLISTS = "/usr/share/games/openttd/baseset/openmsx/openmsx.obm"
 
 
@@ -191,7 +201,7 @@ def midi_clips(midi: Path) -> list[dict]:
             notes, start = pieces[piece], float(row["start_s"])
             melodic = (notes.onsets >= start) & (notes.onsets < start + CLIP_SECONDS) & (notes.channels != 9)
             rows.append(dict(clip=str(midi / row["mp3_path"]), recording=piece, collection=source, start=start,
-                             electronic=None, jazz=jazz, guitar=guitar,
+                             electronic=None, jazz=jazz, guitar=guitar, rock=0 if jazz == 1 else None,
                              acoustic=acoustic(notes.programs[melodic])))  # fmt: skip
     return rows
 
@@ -203,15 +213,18 @@ def mma_clips(out: Path) -> list[dict]:
 
     rows, work = [], out / "mma" / "work"
     work.mkdir(parents=True, exist_ok=True)
-    for groove, jazz in MMA_GROOVES.items():
-        if not os.path.isfile(f"{MMA_LIB}/{groove}.mma"):
+    for groove, labels in MMA_GROOVES.items():
+        library = f"{MMA_LIB}/{groove if '/' in groove else 'stdlib/' + groove}.mma"
+        if not os.path.isfile(library):
             raise SystemExit(f"no MMA groove {groove} in {MMA_LIB}: apt-get install mma")
-        song, midi_path = work / f"{groove}.mma", work / f"{groove}.mid"
-        name = re.search(r"^DefGroove\s+(\S+)", Path(f"{MMA_LIB}/{groove}.mma").read_text(errors="replace"), re.M)
-        song.write_text(f"Tempo 120\nGroove {name[1]}\n" + "".join(f"{i + 1} {c}\n" for i, c in enumerate(MMA_CHORDS)))
+        stem = groove.replace("/", "__")
+        song, midi_path = work / f"{stem}.mma", work / f"{stem}.mid"
+        grooves = re.findall(r"^DefGroove\s+(\S+)", Path(library).read_text(errors="replace"), re.M)
+        name = next(g for g in grooves if not re.search(r"Intro|INTRO|Fill|FILL|End|END", g))
+        song.write_text(f"Tempo 120\nGroove {name}\n" + "".join(f"{i + 1} {c}\n" for i, c in enumerate(MMA_CHORDS)))
         subprocess.run(["timeout", "120", "mma", "-f", str(midi_path), str(song)], check=True, capture_output=True)
         notes = parse_midi(midi_path.read_bytes())
-        name = out / "mma" / f"mma__{groove}__0.wav"
+        name = out / "mma" / f"mma__{stem}__0.wav"
         if not name.exists():
             samples = render(midi_path.read_bytes(), CLIP_SECONDS, 120, work)[: int(CLIP_SECONDS * SR)]
             sf.write(str(name) + ".tmp.wav", samples, SR, subtype="PCM_16")
@@ -219,7 +232,7 @@ def mma_clips(out: Path) -> list[dict]:
         melodic = (notes.onsets < CLIP_SECONDS) & (notes.channels != 9)
         programs = notes.programs[melodic]
         rows.append(dict(clip=str(name), recording=f"mma/{groove}", collection="mma", start=0.0, electronic=None,
-                         jazz=jazz, guitar=int(np.isin(programs, range(24, 32)).any()),
+                         **labels, guitar=int(np.isin(programs, range(24, 32)).any()),
                          acoustic=acoustic(programs)))  # fmt: skip
     return rows
 

@@ -16,10 +16,11 @@ pass. An edited file is computed again; a damaged cache entry is computed again.
 How many examples: at least :data:`MIN_EXAMPLES` per side (fewer is refused: with
 two examples a side, which direction the probe learns is mostly chance). On the
 real-music benchmark (``docs/quality.md``, its learning curve), 10 per side beat both
-pretrained taggers on jazz and on a tag they miss (guitar), and came within 0.07 of
-musicnn on one they rank well (electronic); more keeps helping up to 20. Refused with one line each: no
-files or too few on a side, a file on both sides, an unreadable file, a tag named
-like one of the 50 MSD tags (the taught score would hide the network's).
+pretrained taggers and musicnn's MSD model on jazz, rock and guitar, and came
+within 0.07 of musicnn on one they rank well (electronic); more keeps helping up to 20.
+Refused with one line each: no files or too few on a side, a file on both sides, an
+unreadable file, a tag named like one of the 50 MSD tags (the taught score would hide
+the network's).
 
 Examples
 --------
