@@ -6,8 +6,11 @@ fixed before any score), prints in one run:
 1. per-tag ROC-AUC and PR-AUC, and the macro ROC-AUC over the tags each model has, of
    today's default tagger (``music_tagger.tag``: onnxruntime where installed), each
    configuration tried (the CRNN's as-trained BatchNorm reading, the CNN, CRNN + CNN
-   averaged; the clips are one crop
-   long, so the default's crops and the faithful centre crop read the same window) and musicnn's MSD and MagnaTagATune models (run in their own virtual
+   averaged, the CRNN with the original code's 2016 resampler instead of the default
+   soxr_hq, and ``faithful=True`` on TensorFlow: that resampler and the centre crop;
+   the clips are one crop
+   long, so the default's crops and the faithful centre crop read the same window) and
+   musicnn's MSD and MagnaTagATune models (run in their own virtual
    environment, ``benchmarks/setup_musicnn.sh``), each macro with a 95 % bootstrap
    interval that resamples recordings (clips of one recording stay together), and the
    interval of each one's difference to musicnn's MSD model;
@@ -52,6 +55,10 @@ def tagger_scores(name: str, clips: list[str]) -> tuple[np.ndarray, list[str]]:
         from music_tagger.vocabulary import BN_AS_TRAINED
 
         results = tag(clips, model=CRNN(weights="msd", bn_semantics=BN_AS_TRAINED), top_n=None, runtime="tf")
+    elif name == "crnn kaiser_best_2016":
+        results = tag(clips, top_n=None, resampler="kaiser_best_2016")
+    elif name == "crnn faithful":
+        results = tag(clips, top_n=None, faithful=True, runtime="tf")
     elif name == "cnn":
         results = tag(clips, model="cnn", top_n=None)
     else:
@@ -72,13 +79,18 @@ def musicnn_scores(model: str, clips: list[str], python: str, folder: Path) -> t
 
 
 def cached(name: str, clips: list[str], folder: Path, compute) -> tuple[np.ndarray, list[str]]:
-    """``compute()`` once per configuration and clip list, kept in ``folder/<name>.npz``."""
+    """``compute(new_clips)`` once per configuration for the clips not yet in ``folder/<name>.npz``."""
     path = folder / f"{name.replace(' ', '_')}.npz"
+    known, labels = {}, None
     if path.exists():
         data = np.load(path)
-        if [str(c) for c in data["clips"]] == clips:
-            return data["scores"], [str(t) for t in data["labels"]]
-    scores, labels = compute()
+        known, labels = dict(zip((str(c) for c in data["clips"]), data["scores"])), [str(t) for t in data["labels"]]
+    new = [c for c in clips if c not in known]
+    if not new:
+        return np.stack([known[c] for c in clips]), labels
+    scores, labels = compute(new)
+    known.update(zip(new, scores))
+    scores = np.stack([known[c] for c in clips])
     np.savez(str(path) + ".tmp.npz", scores=scores, labels=np.array(labels), clips=np.array(clips))
     os.replace(str(path) + ".tmp.npz", path)
     return scores, labels
@@ -193,7 +205,7 @@ def full_tracks(folder: Path, n_boot: int) -> None:
     models = {}
     for name, options in runs.items():
         models[name] = cached(f"full {name}", tracks, folder / "scores",
-                              lambda options=options: _scores(tag(tracks, top_n=None, **options)))  # fmt: skip
+                              lambda new, options=options: _scores(tag(new, top_n=None, **options)))  # fmt: skip
     samples = bootstrap_rows(names, n_boot)
     print(f"\n== crop aggregation on {len(tracks)} whole recordings (the audio collections): ROC-AUC, 95% interval")
     for name, (scores, labels) in models.items():
@@ -227,14 +239,14 @@ def main() -> None:
     (folder / "scores").mkdir(exist_ok=True)
     print(f"{len(clips)} clips, {len(set(recordings))} recordings; tags {', '.join(TAGS)}")
     models = {}
-    for name in ("crnn default", "cnn", "crnn as-trained BN"):
-        models[name] = cached(name, clips, folder / "scores", lambda name=name: tagger_scores(name, clips))
+    for name in ("crnn default", "cnn", "crnn as-trained BN", "crnn kaiser_best_2016", "crnn faithful"):
+        models[name] = cached(name, clips, folder / "scores", lambda new, name=name: tagger_scores(name, new))
     models["crnn + cnn"] = ((models["crnn default"][0] + models["cnn"][0]) / 2, models["cnn"][1])
     models["crnn as-trained + cnn"] = ((models["crnn as-trained BN"][0] + models["cnn"][0]) / 2, models["cnn"][1])
     for model in ("MSD_musicnn", "MTT_musicnn"):
         name = f"musicnn {model[:3]}"
         models[name] = cached(name, clips, folder / "scores",
-                              lambda model=model: musicnn_scores(model, clips, args.musicnn_python, folder / "scores"))  # fmt: skip
+                              lambda new, model=model: musicnn_scores(model, new, args.musicnn_python, folder / "scores"))  # fmt: skip
     print_table(models, y, recordings, args.boot)
     teaching_curve(clips, recordings, y, models["musicnn MSD"], folder / "features", args.seeds)
     if args.full_tracks:

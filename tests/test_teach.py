@@ -133,7 +133,7 @@ def test_cli_teach_saves_scores_best_first_and_refuses_bad_input(library, tmp_pa
 
 
 def test_a_run_stopped_midway_keeps_the_features_it_finished(library, tmp_path, monkeypatch):
-    from music_tagger.embeddings import few_shot
+    from music_tagger.embeddings import feature_cache
 
     _, tones, _ = library
     real, calls = extract.file_features, []
@@ -144,7 +144,7 @@ def test_a_run_stopped_midway_keeps_the_features_it_finished(library, tmp_path, 
             raise KeyboardInterrupt
         return real(paths, **options)
 
-    monkeypatch.setattr(few_shot, "CHUNK", 2)
+    monkeypatch.setattr(feature_cache, "CHUNK", 2)
     monkeypatch.setattr(extract, "file_features", stop_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         cached_features(tones[:4], cache_dir=tmp_path / "cache")
@@ -195,3 +195,45 @@ def test_teach_and_save_checks_the_folder_before_any_feature_and_names_a_failed_
     monkeypatch.setattr(Unsaveable, "save", lambda self, folder: None)
     monkeypatch.setattr(few_shot, "teach", lambda *a, **k: probe)
     assert teach_and_save("Lo-fi / tape!", tones, noises) == (probe, "probes/Lo-fi-tape")
+
+
+def test_cli_teach_on_onnx_keeps_the_runtime_in_the_probe(library, tmp_path, capsys):
+    """``teach --runtime onnx`` computes the features on onnxruntime (cached apart from
+    the Keras ones) and saves a probe that scores with them; a bad runtime is refused."""
+    root, tones, noises = library
+    out, cache = tmp_path / "probe", tmp_path / "cache"
+    argv = ["teach", "sine", "--yes", *tones[:3], "--no", *noises[:3], "-o", str(out), "--cache", str(cache)]
+    assert main(argv + ["--quiet", "--runtime", "onnx", "--score", *tones[3:], *noises[3:]]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert {p for _, p in lines[:2]} == set(tones[3:])
+    assert json.loads((out / "probe.json").read_text())["feature_meta"]["runtime"] == "onnx"
+    assert [p.name for p in cache.iterdir()] == ["crnn-multi-None-1-kaiser_best_2016-onnx"]
+    expected, read, _ = score(load_probe(out), tones[3:] + noises[3:], cache_dir=cache)
+    assert [float(s) for s, _ in lines] == pytest.approx(sorted(np.round(expected[:, 0], 4), reverse=True), abs=1e-9)
+    assert main(argv + ["--runtime", "jax"]) == 2
+    assert "invalid choice: 'jax'" in capsys.readouterr().err
+
+
+def test_tag_ranks_a_taught_tag_beside_the_msd_tags(library, tmp_path, capsys, monkeypatch):
+    """``tag --probe``: the taught tag's score, the one :func:`score` gives, is ranked among
+    the --top MSD tags of each record; a missing or garbage probe is refused in one line."""
+    root, tones, noises = library
+    monkeypatch.setenv("MUSIC_TAGGER_FEATURE_CACHE", str(tmp_path / "cache"))
+    probe = teach("sine", tones[:3], noises[:3])
+    probe.save(tmp_path / "probe")
+    files = [tones[4], noises[4]]
+    assert main(["tag", *files, "--probe", str(tmp_path / "probe"), "--top", "3", "--format", "jsonl"]) == 0
+    records = {r["path"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    expected, read, _ = score(probe, files)
+    for path, value in zip(read, expected[:, 0]):
+        tags = dict(records[path]["tags"])
+        assert len(tags) == 4 and tags["sine"] == pytest.approx(float(value), rel=1e-6)
+        assert [s for _, s in records[path]["tags"]] == sorted(tags.values(), reverse=True)
+    assert dict(records[tones[4]]["tags"])["sine"] > dict(records[noises[4]]["tags"])["sine"]
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "probe.json").write_text("not json")
+    for folder, match in [("missing", "no probe in"), ("garbage", "probe.json")]:
+        assert main(["tag", *files, "--probe", str(tmp_path / folder)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("music-tagger: error: ") and match in err
+        assert err.count("\n") == 1, err

@@ -4,7 +4,7 @@ import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import UsageError
-from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS
+from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, RUNTIMES
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
 
@@ -142,6 +142,9 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="per-file feature cache (default: $MUSIC_TAGGER_FEATURE_CACHE, else "
                    "~/.keras/music_tagger/features)")  # fmt: skip
+    p.add_argument("--runtime", choices=RUNTIMES, default="tf",
+                   help="what computes the features: tf (Keras on TensorFlow) or onnx (onnxruntime, no "
+                   "TensorFlow; equal within 1e-6, cached apart); kept in the probe, which scores with it")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace a probe already in OUT")
     return p
@@ -155,7 +158,7 @@ def run_teach(args: argparse.Namespace) -> int:
     from ..embeddings.few_shot import describe, score, teach_and_save
 
     taught, out = teach_and_save(args.tag, args.yes, args.no, args.out, overwrite=args.overwrite, C=args.C,
-                                 cache_dir=args.cache, progress=not args.quiet)  # fmt: skip
+                                 cache_dir=args.cache, progress=not args.quiet, runtime=args.runtime)  # fmt: skip
     print(f"{describe(taught)}; saved in {out}", file=sys.stderr)
     if args.score is None:
         return 0

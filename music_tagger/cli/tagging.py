@@ -139,6 +139,13 @@ def add_tag_parser(subparsers) -> argparse.ArgumentParser:
         "(about 100 MB per crop for the CRNN)",
     )  # fmt: skip
     p.add_argument(
+        "--probe", action="append", default=None, metavar="PROBE",
+        help="a tag taught with music-tagger teach (its probe folder; repeat for more): its "
+        "score is ranked beside the MSD tags in each record (added to the --top N). Its "
+        "features are a second forward pass, kept in the feature cache of teach "
+        "($MUSIC_TAGGER_FEATURE_CACHE), so only for files not featured before",
+    )  # fmt: skip
+    p.add_argument(
         "--no-progress", action="store_true",
         help="no progress bar (it is shown on stderr only when stderr is a terminal)",
     )  # fmt: skip
@@ -191,9 +198,15 @@ def run_tag(args: argparse.Namespace) -> int:
         example_paths, early = _example_paths()
         paths = example_paths + paths
     plots = _plot_paths(args.plot, paths) if args.plot is not None else None
+    taught_tags, taught = [], {}
+    if args.probe:
+        from ..embeddings.few_shot import taught_scores, with_taught
+
+        progress = not args.no_progress and sys.stderr.isatty()
+        taught_tags, taught = taught_scores(args.probe, paths, progress=progress)
     output = None
     if args.output is not None:
-        output = open_output(args.output, fmt, resume=args.resume, **_record_options(args, fmt))
+        output = open_output(args.output, fmt, resume=args.resume, **_record_options(args, fmt, len(taught_tags)))
         writer = output
         paths = [p for p in paths if file_identity(p) not in output.done]
         if args.resume:
@@ -217,7 +230,10 @@ def run_tag(args: argparse.Namespace) -> int:
                         print_error(r.error)
                     elif plots is not None:
                         _plot(r, plots[r.path])
-                    writer.write(result_record(r, fmt, stamp=output is not None))
+                    record = result_record(r, fmt, stamp=output is not None)
+                    if taught_tags:
+                        record = with_taught(record, taught_tags, taught.get(r.path))
+                    writer.write(record)
         finally:
             if hasattr(results, "close"):  # stop the workers of an unfinished run
                 results.close()
@@ -229,14 +245,14 @@ def run_tag(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
-def _record_options(args: argparse.Namespace, fmt: str) -> dict:
+def _record_options(args: argparse.Namespace, fmt: str, n_taught: int = 0) -> dict:
     """What the records of this run hold, for a resume to check against the file's."""
     from ..registry import TAGS
     from ..tagging.thresholds import load_thresholds
 
     thresholds = None if args.thresholds is None else load_thresholds(args.thresholds, TAGS)
     taggram = args.taggram and fmt in ("jsonl", "json")
-    return dict(n_tags=min(args.top, len(TAGS)), thresholds=thresholds, taggram=taggram)
+    return dict(n_tags=min(args.top, len(TAGS)) + n_taught, thresholds=thresholds, taggram=taggram)
 
 
 def _tag_results(args: argparse.Namespace, paths: list[str]):

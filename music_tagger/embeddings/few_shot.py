@@ -8,7 +8,7 @@ and a few that do not (``negatives``), and returns a :class:`LinearProbe` with t
 one tag: saved and loaded like any probe (``probe.npz`` + ``probe.json``), used by
 ``music-tagger probe OUT --tag FILES`` and by :func:`score`.
 
-Features are cached per file (:func:`cached_features`), keyed by the file's real
+Features are cached per file (:func:`~music_tagger.embeddings.feature_cache.cached_features`), keyed by the file's real
 path, size and modification time and by how they were computed: a second teaching
 on the same library, and scoring the library with a taught tag, cost no forward
 pass. An edited file is computed again; a damaged cache entry is computed again.
@@ -16,10 +16,11 @@ pass. An edited file is computed again; a damaged cache entry is computed again.
 How many examples: at least :data:`MIN_EXAMPLES` per side (fewer is refused: with
 two examples a side, which direction the probe learns is mostly chance). On the
 real-music benchmark (``docs/quality.md``, its learning curve), 10 per side beat both
-pretrained taggers on a tag they miss (guitar) and came within 0.07 of musicnn on one
-they rank well (electronic); more keeps helping up to 20. Refused with one line each: no
-files or too few on a side, a file on both sides, an unreadable file, a tag named
-like one of the 50 MSD tags (the taught score would hide the network's).
+pretrained taggers and musicnn's MSD model on jazz, rock and guitar, and came
+within 0.07 of musicnn on one they rank well (electronic); more keeps helping up to 20.
+Refused with one line each: no files or too few on a side, a file on both sides, an
+unreadable file, a tag named like one of the 50 MSD tags (the taught score would hide
+the network's).
 
 Examples
 --------
@@ -31,10 +32,8 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -42,8 +41,9 @@ import numpy as np
 from ..audio import KAISER_BEST_2016
 from ..audio.files import expand_paths
 from ..errors import AudioError, DataError, ParameterError
-from ..registry import TAGS, cache_folder
-from ..util.files import atomic_path
+from ..registry import TAGS
+from ..vocabulary import RUNTIMES
+from .feature_cache import cached_features, feature_cache_folder
 from .linear_probe import LinearProbe
 
 __all__ = [
@@ -55,8 +55,10 @@ __all__ = [
     "default_probe_folder",
     "feature_cache_folder",
     "score",
+    "taught_scores",
     "teach",
     "teach_and_save",
+    "with_taught",
 ]
 
 #: Fewest files on each side that :func:`teach` accepts.
@@ -64,174 +66,6 @@ MIN_EXAMPLES = 3
 #: Inverse L2 regularisation of the taught logistic regression, on standardised
 #: features: strong, as a handful of examples against 480 features needs.
 DEFAULT_C = 0.01
-#: Files computed between two writes of the cache.
-CHUNK = 32
-#: Environment variable naming the feature cache folder.
-ENV_CACHE = "MUSIC_TAGGER_FEATURE_CACHE"
-
-
-def feature_cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The folder of the per-file feature cache.
-
-    ``cache_dir`` if given, else ``$MUSIC_TAGGER_FEATURE_CACHE``, else
-    ``features/`` in the package's download cache (``~/.keras/music_tagger``).
-    Nothing is created.
-
-    Examples
-    --------
-    >>> feature_cache_folder("/tmp/feats").as_posix()
-    '/tmp/feats'
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    return Path(os.environ.get(ENV_CACHE) or cache_folder() / "features")
-
-
-#: How features can be computed: the Keras network, or its ONNX graph on onnxruntime
-#: (CRNN multi-level only; no TensorFlow: what ``music-tagger serve`` uses).
-RUNTIMES = ("keras", "onnx")
-
-
-def _options_key(options: dict[str, Any]) -> str:
-    key = "-".join(str(options[k]) for k in ("arch", "level", "bn_semantics", "crops", "resampler"))
-    return key + ("-onnx" if options.get("runtime") == "onnx" else "")  # its own rows: equal to 1e-6, not bit for bit
-
-
-def _onnx_features(
-    paths: list[str],
-    *,
-    arch: str,
-    level: str,
-    bn_semantics: str | None,
-    crops: int,
-    resampler: str,
-    batch_size: int = 8,
-    progress: bool = False,
-    workers: int | None = 0,
-) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """:func:`~music_tagger.embeddings.extract.file_features` on onnxruntime (CRNN, multi-level)."""
-    from ..runtime.sessions import pretrained_features
-    from ..tagging.pipeline import run
-
-    if (arch, level, bn_semantics) != ("crnn", "multi", None):
-        raise ParameterError(f"the onnx runtime computes the crnn/multi features only, got {arch}/{level}")
-    rows, read, failed = [], [], []
-    stream = run(paths, pretrained_features(arch), crops=crops, resampler=resampler,
-                 batch_size=batch_size, workers=workers)  # fmt: skip
-    try:
-        for r in stream:
-            if r.error is not None:
-                failed.append((r.path, r.error))
-            else:
-                rows.append(np.asarray(r.scores, np.float32))
-                read.append(r.path)
-    finally:
-        stream.close()
-    return (np.stack(rows) if rows else np.zeros((0, 0), np.float32)), read, failed
-
-
-def _file_key(path: str) -> str | None:
-    """A name for ``path``'s current content: real path, size, mtime; None if it cannot be stat'ed."""
-    try:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-    except OSError:
-        return None
-    return hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
-
-
-def _read_entry(entry: Path, dims: int | None) -> np.ndarray | None:
-    try:
-        row = np.load(entry, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None  # missing or damaged: compute again
-    if row.ndim != 1 or (dims is not None and len(row) != dims) or not np.isfinite(row).all():
-        return None
-    return row.astype(np.float32)
-
-
-def cached_features(
-    paths: Any,
-    *,
-    cache_dir: str | os.PathLike | None = None,
-    arch: str = "crnn",
-    level: str = "multi",
-    bn_semantics: str | None = None,
-    crops: int = 1,
-    resampler: str = KAISER_BEST_2016,
-    runtime: str = "keras",
-    **options: Any,
-) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """:func:`~music_tagger.embeddings.extract.file_features`, each file's row cached on disk.
-
-    Rows already in the cache are read (no network is built when all are); the
-    others are computed and each written atomically as
-    ``<cache>/<options>/<key>.npy`` every :data:`CHUNK` files, so a killed run keeps what it finished.
-
-    Parameters
-    ----------
-    paths : path or sequence of paths
-        Audio files and folders (searched recursively).
-    cache_dir : path, optional
-        See :func:`feature_cache_folder`.
-    arch, level, bn_semantics, crops, resampler
-        How the features are computed, as for :func:`~music_tagger.embeddings.extract.features`.
-    runtime : {"keras", "onnx"}
-        ``"onnx"``: the CRNN's multi-level features on onnxruntime, no TensorFlow
-        imported (:func:`music_tagger.runtime.sessions.pretrained_features`; within 1e-6 of
-        the largest Keras value, see ``tests/test_teach.py``); cached apart.
-    **options
-        ``batch_size``, ``progress``: how they are computed.
-
-    Returns
-    -------
-    x, read, failed
-        As :func:`~music_tagger.embeddings.extract.file_features` returns them.
-
-    Examples
-    --------
-    >>> x, read, failed = cached_features(["library/"], cache_dir="/tmp/feats")   # doctest: +SKIP
-    """
-    from ..util.checks import one_of
-    from .extract import _check_options, file_features
-
-    _check_options(arch, level, bn_semantics, crops)
-    compute = file_features if one_of(runtime, "runtime", RUNTIMES) == "keras" else _onnx_features
-    setting = dict(arch=arch, level=level, bn_semantics=bn_semantics, crops=crops, resampler=resampler)
-    folder = feature_cache_folder(cache_dir) / _options_key(dict(setting, runtime=runtime))
-    files = expand_paths(paths)
-    keys = [_file_key(p) for p in files]
-    rows: dict[int, np.ndarray] = {}
-    dims = None
-    for i, key in enumerate(keys):
-        row = None if key is None else _read_entry(folder / f"{key}.npy", dims)
-        if row is not None:
-            rows[i], dims = row, len(row)
-    todo = [i for i in range(len(files)) if i not in rows]
-    failures: dict[str, str] = {}
-    for chunk in range(0, len(todo), CHUNK):  # written chunk by chunk: a killed run keeps its work
-        part = todo[chunk : chunk + CHUNK]
-        x, _, failed = compute([files[i] for i in part], **setting, **options)
-        failures.update(failed)
-        computed = iter(x)
-        for i in part:
-            if files[i] in failures:
-                continue
-            rows[i] = next(computed)
-            if keys[i] is not None:
-                _write_entry(folder, keys[i], rows[i])
-    read = [files[i] for i in sorted(rows)]
-    x = np.stack([rows[i] for i in sorted(rows)]) if rows else np.zeros((0, 0), np.float32)
-    return x, read, [(f, failures[f]) for f in files if f in failures]
-
-
-def _write_entry(folder: Path, key: str, row: np.ndarray) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / f"{key}.npy") as tmp, open(tmp, "wb") as f:
-            np.save(f, row.astype(np.float32))
-    except OSError:
-        pass  # a read-only cache: the features are still returned, only not kept
 
 
 def check_tag_name(tag: Any) -> str:
@@ -285,7 +119,7 @@ def teach(
     resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
-    runtime: str = "keras",
+    runtime: str = "tf",
 ) -> LinearProbe:
     """Fit one new tag from files that have it and files that do not.
 
@@ -304,7 +138,7 @@ def teach(
         The per-file feature cache (:func:`feature_cache_folder`).
     arch, level, crops, resampler, batch_size, progress
         How the features are computed (:func:`~music_tagger.embeddings.extract.features`).
-    runtime : {"keras", "onnx"}
+    runtime : {"tf", "onnx"}
         See :func:`cached_features`; kept in the probe, which :func:`score` then uses.
 
     Returns
@@ -424,10 +258,64 @@ def score(
     --------
     >>> scores, read, failed = score(load_probe("probes/chiptune"), ["library/"])   # doctest: +SKIP
     """
-    options = dict(probe._feature_options(), runtime=(probe.feature_meta or {}).get("runtime", "keras"))
+    options = dict(probe._feature_options(), runtime=(probe.feature_meta or {}).get("runtime", "tf"))
     x, read, failed = cached_features(paths, cache_dir=cache_dir, batch_size=batch_size, progress=progress, **options)
     scores = probe.predict_proba(x) if read else np.zeros((0, len(probe.intercept_)))
     return scores, read, failed
+
+
+def taught_scores(
+    probes: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike],
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The taught tags of saved probes on ``paths``: ``(tags, {path: scores})``.
+
+    What ``music-tagger tag --probe`` adds beside the 50 MSD tags. Each probe folder is
+    read and checked before any file is featured: a missing or damaged probe, a tag
+    named like an MSD tag, or a tag taught by two probes raises one line. The files'
+    features come from the cache of :func:`cached_features` (a forward pass only for
+    uncached files); an unreadable file is left out (the tagger reports it).
+
+    Examples
+    --------
+    >>> tags, rows = taught_scores(["probes/chiptune"], ["song.mp3"])   # doctest: +SKIP
+    >>> tags, rows["song.mp3"]                                        # doctest: +SKIP
+    (['chiptune'], array([0.91], dtype=float32))
+    """
+    from .linear_probe import load_probe
+
+    loaded, tags = [load_probe(folder) for folder in probes], []
+    for folder, probe in zip(probes, loaded):
+        probe._feature_options()  # a probe that cannot say how its features are computed: refused now
+        for tag in probe.tags or [f"tag_{j}" for j in range(len(probe.intercept_))]:
+            if check_tag_name(tag) in tags:
+                raise ParameterError(f"the tag {tag!r} is taught by two of the probes given (the second: {folder})")
+            tags.append(tag)
+    paths = [str(p) for p in paths]
+    columns, read = [], set(paths)
+    for probe in loaded:
+        scores, done, _ = score(probe, paths, cache_dir=cache_dir, progress=progress)
+        columns.append(dict(zip(done, scores)))
+        read &= set(done)
+    return tags, {p: np.concatenate([c[p] for c in columns]) for p in paths if p in read}
+
+
+def with_taught(record: dict[str, Any], tags: list[str], scores: np.ndarray | None) -> dict[str, Any]:
+    """A tag record (``{"path", "tags": [[tag, score], ...], ...}``) with the taught
+    tags' scores among its ranked tags, best first; unchanged when ``scores`` is None.
+
+    Examples
+    --------
+    >>> with_taught({"path": "a.mp3", "tags": [["rock", 0.5], ["pop", 0.1]]}, ["mine"], np.array([0.3]))
+    {'path': 'a.mp3', 'tags': [['rock', 0.5], ['mine', 0.3], ['pop', 0.1]]}
+    """
+    if scores is None:
+        return record
+    ranked = record["tags"] + [[t, float(s)] for t, s in zip(tags, scores)]
+    return dict(record, tags=sorted(ranked, key=lambda item: -item[1]))
 
 
 def describe(probe: LinearProbe) -> str:
