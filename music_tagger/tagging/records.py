@@ -270,7 +270,9 @@ def _check_resume(path: str, fmt: str, scan: RecordScan, n_tags: int | None,
         if fmt != "csv" and ("taggram" in record) != taggram:
             raise _mismatch(path, "with --taggram" if not taggram else "without --taggram")
         if n_tags is not None and len(record["tags"]) != n_tags:
-            raise _mismatch(path, f"with {len(record['tags'])} tags per file (--top), not {n_tags}")
+            raise _mismatch(
+                path, f"with {len(record['tags'])} tags per file (--top, plus one per --probe), not {n_tags}"
+            )
         if thresholds is not None:
             passed = set(record["passed"])
             for t, s in record["tags"]:
