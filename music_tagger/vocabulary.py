@@ -73,6 +73,10 @@ ENGINES = ("local", "ray")
 #: What runs a pretrained network: Keras on TensorFlow, or onnxruntime (no TensorFlow);
 #: :func:`default_runtime` when none is named.
 RUNTIMES = ("tf", "onnx")
+#: The runtime of teaching's features when none is named (``teach``, ``cached_features``,
+#: ``music-tagger teach``): the Keras network, whose rows the feature cache has kept since
+#: teaching began; the onnx rows (what ``music-tagger serve`` asks for) are cached apart.
+FEATURE_RUNTIME = "tf"
 #: What the onnx runtime needs installed (``music_tagger[onnx]``): onnxruntime runs the
 #: graphs, onnx writes them.
 ONNX_MODULES = ("onnxruntime", "onnx")
@@ -89,8 +93,8 @@ def default_runtime() -> str:
     """The runtime of a pretrained network when none is named: ``"onnx"`` when
     onnxruntime and onnx are installed (:data:`ONNX_MODULES`), else ``"tf"``.
 
-    The one default of every ``runtime`` parameter (``tag``, ``get_model``, the
-    command line): the onnx scores equal the Keras ones to 2e-5, and it is faster,
+    The one default of every tagger's ``runtime`` parameter (``tag``, ``get_model``, the
+    command line; teaching's features have :data:`FEATURE_RUNTIME`): the onnx scores equal the Keras ones to 2e-5, and it is faster,
     cold and per crop (``docs/deploy.md``).
 
     Examples

@@ -4,7 +4,7 @@ import argparse
 
 from ..audio import KAISER_BEST_2016, RESAMPLERS
 from ..errors import UsageError
-from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, RUNTIMES
+from ..vocabulary import BN_READINGS, FEATURE_LEVELS, FEATURE_NETWORKS, FEATURE_RUNTIME, RUNTIMES
 from .common import WORKERS_HELP, HelpFormatter, non_negative_int_arg, positive_float_arg, positive_int_arg, print_error
 
 
@@ -142,7 +142,7 @@ def add_teach_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="per-file feature cache (default: $MUSIC_TAGGER_FEATURE_CACHE, else "
                    "~/.keras/music_tagger/features)")  # fmt: skip
-    p.add_argument("--runtime", choices=RUNTIMES, default="tf",
+    p.add_argument("--runtime", choices=RUNTIMES, default=FEATURE_RUNTIME,
                    help="what computes the features: tf (Keras on TensorFlow) or onnx (onnxruntime, no "
                    "TensorFlow; equal within 1e-6, cached apart); kept in the probe, which scores with it")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")

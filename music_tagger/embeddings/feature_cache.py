@@ -28,7 +28,7 @@ from ..errors import ParameterError
 from ..registry import cache_folder
 from ..util.checks import one_of
 from ..util.files import atomic_path
-from ..vocabulary import RUNTIMES
+from ..vocabulary import FEATURE_RUNTIME, RUNTIMES
 
 __all__ = ["CHUNK", "ENV_CACHE", "RUNTIMES", "cached_features", "feature_cache_folder"]
 
@@ -130,7 +130,7 @@ def cached_features(
     bn_semantics: str | None = None,
     crops: int = 1,
     resampler: str = KAISER_BEST_2016,
-    runtime: str = "tf",
+    runtime: str = FEATURE_RUNTIME,
     **options: Any,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """:func:`~music_tagger.embeddings.extract.file_features`, each file's row cached on disk.

@@ -42,7 +42,7 @@ from ..audio import KAISER_BEST_2016
 from ..audio.files import expand_paths
 from ..errors import AudioError, DataError, ParameterError
 from ..registry import TAGS
-from ..vocabulary import RUNTIMES
+from ..vocabulary import FEATURE_RUNTIME, RUNTIMES
 from .feature_cache import cached_features, feature_cache_folder
 from .linear_probe import LinearProbe
 
@@ -119,7 +119,7 @@ def teach(
     resampler: str = KAISER_BEST_2016,
     batch_size: int = 8,
     progress: bool = False,
-    runtime: str = "tf",
+    runtime: str = FEATURE_RUNTIME,
 ) -> LinearProbe:
     """Fit one new tag from files that have it and files that do not.
 
@@ -258,7 +258,7 @@ def score(
     --------
     >>> scores, read, failed = score(load_probe("probes/chiptune"), ["library/"])   # doctest: +SKIP
     """
-    options = dict(probe._feature_options(), runtime=(probe.feature_meta or {}).get("runtime", "tf"))
+    options = dict(probe._feature_options(), runtime=(probe.feature_meta or {}).get("runtime", FEATURE_RUNTIME))
     x, read, failed = cached_features(paths, cache_dir=cache_dir, batch_size=batch_size, progress=progress, **options)
     scores = probe.predict_proba(x) if read else np.zeros((0, len(probe.intercept_)))
     return scores, read, failed
