@@ -237,3 +237,22 @@ def test_tag_ranks_a_taught_tag_beside_the_msd_tags(library, tmp_path, capsys, m
         out, err = capsys.readouterr()
         assert out == "" and err.startswith("music-tagger: error: ") and match in err
         assert err.count("\n") == 1, err
+
+
+def test_a_resumed_tag_probe_features_only_the_files_left(library, tmp_path, capsys, monkeypatch):
+    """``tag --probe --output F --resume`` computes the taught features of the files still
+    to tag, not of those already in F; every record holds the taught tag."""
+    root, tones, noises = library
+    monkeypatch.setenv("MUSIC_TAGGER_FEATURE_CACHE", str(tmp_path / "cache"))
+    teach("sine", tones[:3], noises[:3]).save(tmp_path / "probe")
+    out = tmp_path / "out.jsonl"
+    argv = ["tag", "--probe", str(tmp_path / "probe"), "--output", str(out)]
+    assert main([*argv, tones[4]]) == 0
+    monkeypatch.setenv("MUSIC_TAGGER_FEATURE_CACHE", str(tmp_path / "empty-cache"))  # any file featured is seen
+    seen, real = [], extract.file_features
+    monkeypatch.setattr(extract, "file_features", lambda paths, **options: seen.extend(paths) or real(paths, **options))
+    assert main([*argv, tones[4], noises[4], "--resume"]) == 0
+    assert seen == [noises[4]]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["path"] for r in records] == [tones[4], noises[4]]
+    assert all("sine" in dict(r["tags"]) for r in records)

@@ -198,12 +198,11 @@ def run_tag(args: argparse.Namespace) -> int:
         example_paths, early = _example_paths()
         paths = example_paths + paths
     plots = _plot_paths(args.plot, paths) if args.plot is not None else None
-    taught_tags, taught = [], {}
+    probes, taught_tags, taught = [], [], {}
     if args.probe:
-        from ..embeddings.few_shot import taught_scores, with_taught
+        from ..embeddings.few_shot import load_taught, taught_scores, with_taught
 
-        progress = not args.no_progress and sys.stderr.isatty()
-        taught_tags, taught = taught_scores(args.probe, paths, progress=progress)
+        probes, taught_tags = load_taught(args.probe)  # checked before any file is read
     output = None
     if args.output is not None:
         output = open_output(args.output, fmt, resume=args.resume, **_record_options(args, fmt, len(taught_tags)))
@@ -214,6 +213,8 @@ def run_tag(args: argparse.Namespace) -> int:
             print(f"resuming: {output.kept} files already in {args.output}{again}", file=sys.stderr)
     else:
         writer = RecordWriter(out, fmt, passed=args.thresholds is not None)
+    if probes and paths:  # the files left to tag only: a resumed run features no file twice
+        _, taught = taught_scores(probes, paths, progress=not args.no_progress and sys.stderr.isatty())
     failed = 0
     try:
         results = _tag_results(args, paths) if paths else iter(())

@@ -54,6 +54,7 @@ __all__ = [
     "describe",
     "default_probe_folder",
     "feature_cache_folder",
+    "load_taught",
     "score",
     "taught_scores",
     "teach",
@@ -264,8 +265,35 @@ def score(
     return scores, read, failed
 
 
+def load_taught(probes: Iterable[str | os.PathLike | LinearProbe]) -> tuple[list[LinearProbe], list[str]]:
+    """Saved probes (folders, or probes already loaded) and their tags' names, checked.
+
+    A missing or damaged probe, one that cannot say how its features are computed, a tag
+    named like an MSD tag, or a tag taught by two probes raises one line, before any
+    file is featured.
+
+    Examples
+    --------
+    >>> probes, tags = load_taught(["probes/chiptune"])   # doctest: +SKIP
+    >>> tags                                              # doctest: +SKIP
+    ['chiptune']
+    """
+    from .linear_probe import load_probe
+
+    loaded, tags = [], []
+    for item in probes:
+        probe = item if isinstance(item, LinearProbe) else load_probe(item)
+        probe._feature_options()  # a probe that cannot say how its features are computed: refused now
+        for tag in probe.tags or [f"tag_{j}" for j in range(len(probe.intercept_))]:
+            if check_tag_name(tag) in tags:
+                raise ParameterError(f"the tag {tag!r} is taught by two of the probes given (the second: {item})")
+            tags.append(tag)
+        loaded.append(probe)
+    return loaded, tags
+
+
 def taught_scores(
-    probes: Iterable[str | os.PathLike],
+    probes: Iterable[str | os.PathLike | LinearProbe],
     paths: Iterable[str | os.PathLike],
     *,
     cache_dir: str | os.PathLike | None = None,
@@ -273,11 +301,11 @@ def taught_scores(
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """The taught tags of saved probes on ``paths``: ``(tags, {path: scores})``.
 
-    What ``music-tagger tag --probe`` adds beside the 50 MSD tags. Each probe folder is
-    read and checked before any file is featured: a missing or damaged probe, a tag
-    named like an MSD tag, or a tag taught by two probes raises one line. The files'
-    features come from the cache of :func:`cached_features` (a forward pass only for
-    uncached files); an unreadable file is left out (the tagger reports it).
+    What ``music-tagger tag --probe`` adds beside the 50 MSD tags. The probes are
+    checked by :func:`load_taught` before any file is featured. The files' features
+    come from the cache of :func:`~music_tagger.embeddings.feature_cache.cached_features`
+    (a forward pass only for uncached files); an unreadable file is left out (the
+    tagger reports it).
 
     Examples
     --------
@@ -285,15 +313,7 @@ def taught_scores(
     >>> tags, rows["song.mp3"]                                        # doctest: +SKIP
     (['chiptune'], array([0.91], dtype=float32))
     """
-    from .linear_probe import load_probe
-
-    loaded, tags = [load_probe(folder) for folder in probes], []
-    for folder, probe in zip(probes, loaded):
-        probe._feature_options()  # a probe that cannot say how its features are computed: refused now
-        for tag in probe.tags or [f"tag_{j}" for j in range(len(probe.intercept_))]:
-            if check_tag_name(tag) in tags:
-                raise ParameterError(f"the tag {tag!r} is taught by two of the probes given (the second: {folder})")
-            tags.append(tag)
+    loaded, tags = load_taught(probes)
     paths = [str(p) for p in paths]
     columns, read = [], set(paths)
     for probe in loaded:
